@@ -1,0 +1,60 @@
+# ModelPort: the two commands a new user runs are `make demo` and `make test`.
+# Each target installs what it needs first (Debian packages via apt-get when missing).
+
+SWIFT          ?= swift
+SYSTEM_PACKAGES = zlib1g-dev
+RELEASE_BIN     = .build/release/modelport
+DEMO_DIR        = .demo
+PYTHON         ?= python3
+SAMPLES_VENV    = .venv-samples
+
+.PHONY: all deps build release demo test check-python bench samples clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh $(SYSTEM_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product modelport
+
+## make demo: build, convert the bundled tiny BERT to f16 keeping 2 of its 4 layers, inspect the result.
+demo: release
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	@echo "== the bundled sample (a tiny BERT written by transformers) =="
+	$(RELEASE_BIN) inspect Samples/bert-tiny | head -12
+	@echo
+	@echo "== convert: cast to f16 and keep the first 2 encoder layers =="
+	$(RELEASE_BIN) convert Samples/bert-tiny $(DEMO_DIR)/bert-tiny-f16-2layers --dtype f16 --keep-layers 2
+	@echo
+	@echo "== the result =="
+	$(RELEASE_BIN) inspect $(DEMO_DIR)/bert-tiny-f16-2layers
+	@echo
+	@echo "== a sharded copy, read back =="
+	$(RELEASE_BIN) convert $(DEMO_DIR)/bert-tiny-f16-2layers $(DEMO_DIR)/sharded --max-shard-size 20KB
+	$(RELEASE_BIN) inspect $(DEMO_DIR)/sharded | head -8
+
+## make test: every test (Swift Testing, no Python needed).
+test: deps
+	$(SWIFT) test
+
+## make check-python: the safetensors package reads what ModelPort writes (optional; installs into a venv).
+check-python: release
+	@$(PYTHON) -m venv .venv-check && .venv-check/bin/pip install -q safetensors numpy
+	.venv-check/bin/python Samples/check_outputs.py $(RELEASE_BIN)
+
+## make bench: convert a ~100 MB safetensors model, next to cp of the same file.
+bench: release
+	bash Benchmarks/bench.sh $(RELEASE_BIN)
+
+## make samples: regenerate Samples/ with the pinned frameworks (needs PyPI).
+samples:
+	$(PYTHON) -m venv $(SAMPLES_VENV)
+	$(SAMPLES_VENV)/bin/pip install -q -r Samples/requirements.txt
+	$(SAMPLES_VENV)/bin/python Samples/generate.py
+
+clean:
+	rm -rf .build $(DEMO_DIR) .venv-check

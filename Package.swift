@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ModelPort",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "modelport", targets: ["modelport"]),
+        .library(name: "ModelPort", targets: ["ModelPort"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // read → normalize → transform → write → verify; each target depends only on those above it.
+        .target(name: "BinaryIO"),
+        .target(name: "ModelIR", dependencies: ["BinaryIO"]),
+        .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO"]),
+        .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
+        .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
+        .target(name: "ModelPort", dependencies: ["ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
+        .target(name: "ModelPortCLI", dependencies: [
+            "ModelPort", "ModelIR",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "modelport", dependencies: ["ModelPortCLI"]),
+
+        .target(name: "TestSupport", dependencies: ["ModelIR", "BinaryIO"], path: "Tests/TestSupport"),
+        .testTarget(name: "BinaryIOTests", dependencies: ["TestSupport", "BinaryIO"]),
+        .testTarget(name: "ModelIRTests", dependencies: ["TestSupport", "ModelIR", "BinaryIO"]),
+        .testTarget(name: "SafetensorsFormatTests", dependencies: ["TestSupport", "SafetensorsFormat", "ModelIR", "BinaryIO"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
+        .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
+        .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
+        .testTarget(name: "ModelPortCLITests", dependencies: ["TestSupport", "ModelPortCLI", "ModelPort", "ModelIR", "SafetensorsFormat"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,222 @@
+/// What to do when the destination of an output already exists.
+public enum ExistingOutputPolicy: Sendable {
+    /// Refuse with an error that suggests `--force`.
+    case refuse
+    /// Replace it, atomically, once the new output is complete.
+    case replace
+}
+
+/// A file written under a temporary name beside its destination and renamed into place by `commit()`.
+///
+/// Until `commit()` succeeds the destination is untouched; an error (or dropping the value) removes the
+/// temporary file, so a failure never leaves half a file behind.
+public final class AtomicFile {
+    /// Where the file lands on `commit()`.
+    public let destination: String
+    /// The file being written until then.
+    public let temporaryPath: String
+    /// The number of bytes written so far.
+    public private(set) var bytesWritten: Int = 0
+
+    private var fd: Int32
+    private var pending: [UInt8] = []
+    private var committed = false
+    private static let bufferCapacity = 1 << 20
+
+    /// Creates the temporary file. With `.refuse`, an existing `destination` is an error.
+    public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
+        self.destination = destination
+        if existing == .refuse, fileExists(destination) {
+            throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
+        }
+        let (folder, name) = splitPath(destination)
+        try makeFolders(folder)
+        temporaryPath = folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BinaryIOError.system(temporaryPath, "cannot create") }
+        pending.reserveCapacity(Self.bufferCapacity)
+    }
+
+    deinit {
+        if !committed { abandon() }
+    }
+
+    /// Appends bytes. Small writes are gathered; large ones go straight to the file.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if pending.count + bytes.count <= Self.bufferCapacity {
+            pending.append(contentsOf: bytes)
+        } else {
+            try flush()
+            if bytes.count >= Self.bufferCapacity { try writeAll(bytes) } else { pending.append(contentsOf: bytes) }
+        }
+        bytesWritten += bytes.count
+    }
+
+    /// Appends the bytes of an array.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Appends `count` zero bytes (padding).
+    public func writeZeros(_ count: Int) throws {
+        try write([UInt8](repeating: 0, count: count))
+    }
+
+    /// Flushes, syncs to disk and renames the file into place.
+    public func commit() throws {
+        precondition(!committed, "committed twice")
+        try flush()
+        guard fsync(fd) == 0 else { throw BinaryIOError.system(temporaryPath, "cannot sync") }
+        close(fd)
+        fd = -1
+        guard rename(temporaryPath, destination) == 0 else {
+            let error = BinaryIOError.system(destination, "cannot rename the finished output into place")
+            unlink(temporaryPath)
+            committed = true
+            throw error
+        }
+        committed = true
+    }
+
+    /// Deletes the temporary file; the destination stays as it was.
+    public func abandon() {
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(temporaryPath)
+        committed = true
+    }
+
+    private func flush() throws {
+        guard !pending.isEmpty else { return }
+        try pending.withUnsafeBytes { try writeAll($0) }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BinaryIOError.system(temporaryPath, "cannot write")
+            }
+            done += n
+        }
+    }
+}
+
+@inline(__always)
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}
+
+/// A folder built under a temporary name beside its destination and renamed into place by `commit()`.
+///
+/// Files inside are written directly (the whole folder is the unit that appears atomically). An existing
+/// destination folder, with `.replace`, is moved aside and removed only after the new one is in place.
+public final class AtomicDirectory {
+    /// Where the folder lands on `commit()`.
+    public let destination: String
+    /// The folder being filled until then.
+    public let temporaryPath: String
+    private let existing: ExistingOutputPolicy
+    private var committed = false
+
+    public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
+        self.destination = destination
+        self.existing = existing
+        if existing == .refuse, fileExists(destination) {
+            throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
+        }
+        let (folder, name) = splitPath(destination)
+        try makeFolders(folder)
+        temporaryPath = folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        guard mkdir(temporaryPath, 0o755) == 0 else { throw BinaryIOError.system(temporaryPath, "cannot create folder") }
+    }
+
+    deinit {
+        if !committed { abandon() }
+    }
+
+    /// The path of `name` inside the temporary folder.
+    public func path(for name: String) -> String { temporaryPath + "/" + name }
+
+    /// Renames the folder into place, replacing an existing one when allowed.
+    public func commit() throws {
+        precondition(!committed, "committed twice")
+        var aside: String?
+        if fileExists(destination) {
+            guard existing == .replace else {
+                throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
+            }
+            let moved = temporaryPath + ".old"
+            guard rename(destination, moved) == 0 else {
+                throw BinaryIOError.system(destination, "cannot move the existing output aside")
+            }
+            aside = moved
+        }
+        guard rename(temporaryPath, destination) == 0 else {
+            let error = BinaryIOError.system(destination, "cannot rename the finished folder into place")
+            if let aside { rename(aside, destination) }
+            throw error
+        }
+        committed = true
+        if let aside { removeTree(aside) }
+    }
+
+    /// Removes the temporary folder and everything in it.
+    public func abandon() {
+        removeTree(temporaryPath)
+        committed = true
+    }
+}
+
+/// Creates `path` and any missing parent folders (like `mkdir -p`).
+public func makeFolders(_ path: String) throws {
+    if path.isEmpty || isDirectory(path) { return }
+    let parent = splitPath(path).folder
+    if parent != path { try makeFolders(parent) }
+    guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw BinaryIOError.system(path, "cannot create folder") }
+}
+
+/// Whether anything (file, folder, link) exists at `path`.
+public func fileExists(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0
+}
+
+/// Whether `path` is a folder.
+public func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// Splits a path into its folder ("." when none) and last component.
+public func splitPath(_ path: String) -> (folder: String, name: String) {
+    var trimmed = path
+    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return (".", trimmed) }
+    let folder = String(trimmed[..<slash])
+    return (folder.isEmpty ? "/" : folder, String(trimmed[trimmed.index(after: slash)...]))
+}
+
+/// Deletes a file or a folder tree, without following symbolic links.
+public func removeTree(_ path: String) {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }
+    if (info.st_mode & S_IFMT) == S_IFDIR {
+        if let dir = opendir(path) {
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            for name in names { removeTree(path + "/" + name) }
+        }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}

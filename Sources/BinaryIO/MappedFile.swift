@@ -1,0 +1,63 @@
+/// A read-only memory mapping of a whole file.
+///
+/// Readers keep tensors as ranges of a mapping, so listing a 1 GB checkpoint touches only its header pages.
+/// The mapping lives as long as any tensor refers to it. Pointers are lent to closures only.
+public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened from.
+    public let path: String
+    /// The file's size in bytes.
+    public let count: Int
+    private let base: UnsafeRawPointer?
+
+    /// Maps `path` read-only. A directory, a device or an unreadable file is an error.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BinaryIOError.system(path, "cannot open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw BinaryIOError.system(path, "cannot stat") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw BinaryIOError(path: path, reason: "not a regular file")
+        }
+        guard let size = Int(exactly: info.st_size) else {
+            throw BinaryIOError(path: path, reason: "file size \(info.st_size) is out of range")
+        }
+        count = size
+        if size == 0 {
+            base = nil
+            return
+        }
+        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            throw BinaryIOError.system(path, "cannot map \(size) bytes")
+        }
+        base = UnsafeRawPointer(address)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
+
+    /// Lends the bytes of `range` (the whole file when `nil`) to `body`.
+    /// - Precondition: `range` lies inside the file; callers validate offsets read from files first.
+    @inlinable
+    public func withBytes<R>(in range: Range<Int>? = nil, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let range = range ?? 0..<count
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) outside \(path) (\(count) bytes)")
+        return try body(slice(range))
+    }
+
+    @usableFromInline
+    func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        guard let base, !range.isEmpty else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+    }
+
+    /// Tells the kernel that `range` will be read front to back soon (a hint; failures are ignored).
+    public func adviseSequential(_ range: Range<Int>) {
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), range.upperBound - start, MADV_WILLNEED)
+    }
+}

@@ -1,0 +1,48 @@
+/// Owned, 64-byte aligned bytes of one tensor: what a transform produces when it must change bytes.
+///
+/// A class so that a buffer handed through the lazy IR is shared, not copied.
+public final class TensorBuffer: @unchecked Sendable {
+    /// The number of bytes.
+    public let count: Int
+    private let storage: UnsafeMutableRawPointer
+
+    /// Zero-filled bytes.
+    public init(count: Int) {
+        precondition(count >= 0)
+        self.count = count
+        storage = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+    }
+
+    /// A copy of `bytes`.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+        self.init(count: bytes.count)
+        if let source = bytes.baseAddress, bytes.count > 0 { storage.copyMemory(from: source, byteCount: bytes.count) }
+    }
+
+    /// A copy of an array of bytes.
+    public convenience init(_ bytes: [UInt8]) {
+        self.init(count: bytes.count)
+        bytes.withUnsafeBytes { storage.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Lends the bytes for reading.
+    @inlinable
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: rawStart, count: count))
+    }
+
+    /// Lends the bytes for writing (while the buffer is being produced).
+    @inlinable
+    public func withMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: rawStart, count: count))
+    }
+
+    @usableFromInline
+    var rawStart: UnsafeMutableRawPointer { storage }
+
+    /// The bytes as an array (for tests and small values).
+    public var bytes: [UInt8] { withBytes { Array($0) } }
+}

@@ -1,0 +1,95 @@
+/// A file that travels with the weights (vocabulary, tokenizer, pooling config) and is copied to outputs.
+public struct AuxiliaryFile: Hashable, Sendable {
+    /// The path relative to the model folder, as it should appear in the output (`vocab.txt`,
+    /// `1_Pooling/config.json`).
+    public var name: String
+    /// Where the file is now.
+    public var sourcePath: String
+
+    public init(name: String, sourcePath: String) {
+        self.name = name
+        self.sourcePath = sourcePath
+    }
+}
+
+/// A tensor that a reader or transform left out on purpose, kept so the CLI can say what and why.
+public struct DroppedTensor: Hashable, Sendable {
+    public var name: String
+    public var reason: String
+    public var byteCount: Int
+
+    public init(name: String, reason: String, byteCount: Int) {
+        self.name = name
+        self.reason = reason
+        self.byteCount = byteCount
+    }
+}
+
+/// The normalized, lazy in-memory model every reader produces and every writer consumes.
+///
+/// Tensors are ordered; their bytes stay where they are until a writer or the verifier asks
+/// (`DESIGN.md`, "The IR"). Names are the canonical Hugging Face names of the architecture.
+public struct Model: Sendable {
+    public var tensors: [Tensor]
+    public var config: ModelConfig
+    /// Free-form string metadata (a safetensors `__metadata__`, a GGUF's general.* keys, ...).
+    public var metadata: Metadata
+    /// Files to carry along to the output.
+    public var auxiliaryFiles: [AuxiliaryFile]
+    /// What was left out, and why.
+    public var dropped: [DroppedTensor]
+    /// Things the user should know about how the model was read or changed.
+    public var notes: [String]
+    /// The format the model was read from, in words (`safetensors`, `Hugging Face folder (safetensors)`).
+    public var sourceFormat: String
+
+    public init(
+        tensors: [Tensor], config: ModelConfig = ModelConfig(), metadata: Metadata = [:],
+        auxiliaryFiles: [AuxiliaryFile] = [], dropped: [DroppedTensor] = [], notes: [String] = [],
+        sourceFormat: String = "memory"
+    ) {
+        self.tensors = tensors
+        self.config = config
+        self.metadata = metadata
+        self.auxiliaryFiles = auxiliaryFiles
+        self.dropped = dropped
+        self.notes = notes
+        self.sourceFormat = sourceFormat
+    }
+
+    /// The tensor named `name`, if any.
+    public subscript(name: String) -> Tensor? { tensors.first { $0.name == name } }
+
+    /// The total number of elements over all tensors (`nil` when a shape overflows).
+    public var parameterCount: Int? {
+        var total = 0
+        for t in tensors {
+            guard let n = t.info.elementCount else { return nil }
+            total += n
+        }
+        return total
+    }
+
+    /// The total number of data bytes over all tensors (`nil` when a shape overflows).
+    public var byteCount: Int? {
+        var total = 0
+        for t in tensors {
+            guard let n = t.info.byteCount else { return nil }
+            total += n
+        }
+        return total
+    }
+
+    /// Checks that names are unique and every tensor has a valid byte size.
+    public func validate() throws {
+        var seen = Set<String>()
+        for t in tensors {
+            guard seen.insert(t.name).inserted else {
+                throw ModelError(location: .tensor(t.name), "appears twice in the model")
+            }
+            guard t.info.byteCount != nil else {
+                throw ModelError(location: .tensor(t.name), "shape \(t.shape) of \(t.dtype.rawValue) has no valid byte size")
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import BinaryIO
+
+/// The error every ModelPort layer throws for bad input or a failed operation: what, where, and why.
+///
+/// It prints as one line, `FILE: LOCATION: REASON` (for example
+/// `model.safetensors: tensor 'a.weight': data_offsets [0, 12] do not match F32 [2] (8 bytes)`), which is
+/// what the CLI shows before exiting with status 1.
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    /// Where in the input the problem is.
+    public enum Location: Sendable, Equatable {
+        case offset(Int)
+        case tensor(String)
+        case key(String)
+        case entry(String)
+    }
+
+    /// The file (or folder) the problem is in, when known.
+    public var file: String?
+    /// Where inside it.
+    public var location: Location?
+    /// The rule that was broken or the operation that failed.
+    public var reason: String
+
+    public init(file: String? = nil, location: Location? = nil, _ reason: String) {
+        self.file = file
+        self.location = location
+        self.reason = reason
+    }
+
+    /// Wraps a lower-level error, keeping its text and adding the file when it has none.
+    public init(_ error: any Error, file: String? = nil) {
+        if let model = error as? ModelError {
+            self = model
+            if self.file == nil { self.file = file }
+        } else if let io = error as? BinaryIOError {
+            self.init(file: io.path ?? file, location: io.offset.map(Location.offset), io.reason)
+        } else {
+            self.init(file: file, String(describing: error))
+        }
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if let file { parts.append(file) }
+        switch location {
+        case .offset(let o)?: parts.append("offset \(o)")
+        case .tensor(let name)?: parts.append("tensor '\(name)'")
+        case .key(let key)?: parts.append("key '\(key)'")
+        case .entry(let entry)?: parts.append(entry)
+        case nil: break
+        }
+        parts.append(reason)
+        return parts.joined(separator: ": ")
+    }
+}
+

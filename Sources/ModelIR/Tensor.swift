@@ -1,0 +1,123 @@
+import BinaryIO
+
+/// What a tensor is, without its bytes: enough for a writer to lay out a header before reading anything.
+public struct TensorInfo: Hashable, Sendable {
+    public var name: String
+    public var dtype: DType
+    public var shape: Shape
+
+    public init(name: String, dtype: DType, shape: Shape) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+    }
+
+    /// The number of elements (`nil` on overflow).
+    public var elementCount: Int? { shape.elementCount }
+
+    /// The bytes the tensor's data takes, or `nil` when the shape overflows or does not fill whole blocks.
+    public var byteCount: Int? { elementCount.flatMap { dtype.byteCount(elements: $0) } }
+}
+
+/// Where a tensor's bytes are: a region of a memory-mapped file (zero copy), an owned buffer, or a
+/// producer that computes them when first asked (a transform not yet run).
+///
+/// Nothing is read or computed until `withBytes` or `buffer()` is called, so a model can be listed,
+/// renamed and planned at the cost of its header.
+public struct TensorData: Sendable {
+    enum Storage: Sendable {
+        case mapped(MappedFile, Range<Int>, check: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?)
+        case owned(TensorBuffer)
+        case producer(@Sendable () throws -> TensorBuffer)
+    }
+
+    let storage: Storage
+
+    /// Bytes `range` of a mapped file. `check`, when given, runs over them each time they are read
+    /// (a checksum, say) and throws on a mismatch.
+    public static func mapped(
+        _ file: MappedFile, range: Range<Int>, check: (@Sendable (UnsafeRawBufferPointer) throws -> Void)? = nil
+    ) -> TensorData {
+        TensorData(storage: .mapped(file, range, check: check))
+    }
+
+    /// Bytes held in memory.
+    public static func owned(_ buffer: TensorBuffer) -> TensorData { TensorData(storage: .owned(buffer)) }
+
+    /// Bytes computed on demand (each time they are asked for; writers ask once).
+    public static func producer(_ produce: @escaping @Sendable () throws -> TensorBuffer) -> TensorData {
+        TensorData(storage: .producer(produce))
+    }
+
+    /// Whether the bytes come straight from a file mapping.
+    public var isMapped: Bool {
+        if case .mapped = storage { return true }
+        return false
+    }
+
+    /// Lends the bytes to `body`, computing them first if needed.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        switch storage {
+        case let .mapped(file, range, check):
+            return try file.withBytes(in: range) { bytes in
+                try check?(bytes)
+                return try body(bytes)
+            }
+        case .owned(let buffer):
+            return try buffer.withBytes(body)
+        case .producer(let produce):
+            return try produce().withBytes(body)
+        }
+    }
+
+    /// The bytes as an owned buffer (a copy for mapped data).
+    public func buffer() throws -> TensorBuffer {
+        switch storage {
+        case .owned(let buffer): return buffer
+        case .producer(let produce): return try produce()
+        case .mapped: return try withBytes { TensorBuffer(copying: $0) }
+        }
+    }
+}
+
+/// One named tensor of a model: its info and where its bytes are.
+public struct Tensor: Sendable {
+    public var info: TensorInfo
+    public var data: TensorData
+
+    public init(info: TensorInfo, data: TensorData) {
+        self.info = info
+        self.data = data
+    }
+
+    public init(name: String, dtype: DType, shape: Shape, data: TensorData) {
+        self.init(info: TensorInfo(name: name, dtype: dtype, shape: shape), data: data)
+    }
+
+    public var name: String {
+        get { info.name }
+        set { info.name = newValue }
+    }
+    public var dtype: DType { info.dtype }
+    public var shape: Shape { info.shape }
+
+    /// Lends the bytes, after checking that their count matches the declared dtype and shape.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let expected = info.byteCount else {
+            throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
+        }
+        do {
+            return try data.withBytes { bytes in
+                guard bytes.count == expected else {
+                    throw ModelError(location: .tensor(name),
+                                     "has \(bytes.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
+                }
+                return try body(bytes)
+            }
+        } catch let error as ModelError {
+            var error = error
+            if error.location == nil { error.location = .tensor(name) }
+            throw error
+        }
+    }
+}

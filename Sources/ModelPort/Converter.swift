@@ -1,0 +1,90 @@
+import BinaryIO
+import ModelIR
+import Transforms
+
+/// Which encoder layers to keep.
+public enum LayerSelection: Sendable, Equatable {
+    /// The first N layers (`--keep-layers N`).
+    case first(Int)
+    /// These layers, renumbered in this order (`--layers 0,1,2`).
+    case list([Int])
+}
+
+/// What `convert` should do, with defaults for everything.
+public struct ConversionOptions: Sendable {
+    /// The output kind; `nil` means implied by the destination's name.
+    public var format: OutputFormat?
+    /// The float type to cast to; `nil` keeps the source's types.
+    public var dtype: DType?
+    public var layers: LayerSelection?
+    /// For Hugging Face folders: split the weights into shards of at most this many bytes.
+    public var maxShardBytes: Int?
+    public var output: OutputOptions
+
+    public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
+                maxShardBytes: Int? = nil, output: OutputOptions = .init()) {
+        self.format = format
+        self.dtype = dtype
+        self.layers = layers
+        self.maxShardBytes = maxShardBytes
+        self.output = output
+    }
+}
+
+/// What a conversion did, for the CLI's summary and `--json`.
+public struct ConversionReport: Sendable {
+    public var source: String
+    public var sourceFormat: String
+    public var destination: String
+    public var format: OutputFormat
+    public var files: [String]
+    public var tensorCount: Int
+    public var bytesWritten: Int
+    public var dropped: [DroppedTensor]
+    public var notes: [String]
+}
+
+/// The pipeline: read → transform (select layers, cast) → write.
+public enum Converter {
+    /// Applies the options' transforms to a model, lazily.
+    public static func transform(_ model: Model, options: ConversionOptions) throws -> Model {
+        var model = model
+        switch options.layers {
+        case .first(let n)?: model = try model.keepingFirstLayers(n)
+        case .list(let layers)?: model = try model.selectingLayers(layers)
+        case nil: break
+        }
+        if let dtype = options.dtype { model = try model.casting(to: dtype) }
+        try model.validate()
+        return model
+    }
+
+    /// Converts `source` into `destination`.
+    public static func convert(source: String, destination: String, options: ConversionOptions) throws -> ConversionReport {
+        let format = options.format ?? OutputFormat.implied(by: destination)
+        if options.output.existing == .refuse, fileExists(destination) {
+            throw ModelError(file: destination, "already exists (use --force to replace it)")
+        }
+        if options.maxShardBytes != nil, format != .hf {
+            throw ModelError("--max-shard-size applies to Hugging Face folder output (--to hf)")
+        }
+        if format == .pytorch || format == .gguf {
+            throw ModelError("writing \(format.rawValue) is not available in this version of ModelPort; use --to hf or --to safetensors")
+        }
+        let model = try transform(try ModelLoader.load(source), options: options)
+        let files: [String]
+        switch format {
+        case .hf:
+            files = try ModelWriter.writeHuggingFaceFolder(model, to: destination, maxShardBytes: options.maxShardBytes,
+                                                           options: options.output)
+        case .safetensors:
+            try ModelWriter.writeSafetensors(model, to: destination, options: options.output)
+            files = [splitPath(destination).name]
+        case .pytorch, .gguf:
+            preconditionFailure("refused above")
+        }
+        return ConversionReport(
+            source: source, sourceFormat: model.sourceFormat, destination: destination, format: format, files: files,
+            tensorCount: model.tensors.count, bytesWritten: model.byteCount ?? 0, dropped: model.dropped, notes: model.notes)
+    }
+}

@@ -1,0 +1,121 @@
+import BinaryIO
+import ModelIR
+
+/// What `inspect` shows about a model, as text or as one JSON object.
+public struct ModelSummary: Sendable {
+    public let source: String
+    public let model: Model
+
+    public init(source: String, model: Model) {
+        self.source = source
+        self.model = model
+    }
+
+    /// The summary as a JSON object (the `--json` output).
+    public var json: JSON {
+        let tensors = model.tensors.map { t in
+            JSON.object([
+                ("name", .string(t.name)), ("dtype", .string(t.dtype.rawValue)),
+                ("shape", .array(t.shape.dimensions.map(JSON.integer))), ("bytes", .integer(t.info.byteCount ?? -1)),
+            ])
+        }
+        return .object([
+            ("source", .string(source)),
+            ("format", .string(model.sourceFormat)),
+            ("architecture", .string(model.config.architecture.rawValue)),
+            ("config", .object(model.config.members)),
+            ("tensor_count", .integer(model.tensors.count)),
+            ("parameter_count", .integer(model.parameterCount ?? -1)),
+            ("total_bytes", .integer(model.byteCount ?? -1)),
+            ("dtypes", .object(dtypeCounts.map { ($0.dtype.rawValue, JSON.integer($0.count)) })),
+            ("metadata", .object(model.metadata.map { ($0.key, JSON.string($0.value)) })),
+            ("auxiliary_files", .array(model.auxiliaryFiles.map { .string($0.name) })),
+            ("dropped", .array(model.dropped.map {
+                .object([("name", .string($0.name)), ("reason", .string($0.reason)), ("bytes", .integer($0.byteCount))])
+            })),
+            ("notes", .array(model.notes.map(JSON.string))),
+            ("tensors", .array(tensors)),
+        ])
+    }
+
+    /// Tensor counts per dtype, most common first.
+    var dtypeCounts: [(dtype: DType, count: Int)] {
+        var counts: [DType: Int] = [:]
+        for t in model.tensors { counts[t.dtype, default: 0] += 1 }
+        return counts.map { ($0.key, $0.value) }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.dtype.rawValue < $1.dtype.rawValue }
+    }
+
+    /// The summary as aligned text (the default `inspect` output).
+    public var text: String {
+        let config = model.config
+        var lines: [String] = []
+        lines.append("source:       \(source)")
+        lines.append("format:       \(model.sourceFormat)")
+        lines.append("architecture: \(config.architecture.rawValue)")
+        let keys: [(String, Int?)] = [
+            ("hidden_size", config.hiddenSize), ("num_hidden_layers", config.numHiddenLayers),
+            ("num_attention_heads", config.numAttentionHeads), ("intermediate_size", config.intermediateSize),
+            ("vocab_size", config.vocabSize), ("max_position_embeddings", config.maxPositionEmbeddings),
+            ("type_vocab_size", config.typeVocabSize), ("embedding_size", config.embeddingSize),
+        ]
+        let shown = keys.compactMap { key, value in value.map { "\(key)=\($0)" } }
+        if !shown.isEmpty { lines.append("config:       " + shown.joined(separator: " ")) }
+        var extra: [String] = []
+        if let eps = config.layerNormEps { extra.append("layer_norm_eps=\(eps)") }
+        if let act = config.hiddenAct { extra.append("hidden_act=\(act)") }
+        if !extra.isEmpty { lines.append("              " + extra.joined(separator: " ")) }
+        lines.append("tensors:      \(model.tensors.count) (" + dtypeCounts.map { "\($0.count) \($0.dtype.rawValue)" }.joined(separator: ", ") + ")")
+        lines.append("parameters:   \(formatCount(model.parameterCount ?? 0))")
+        lines.append("bytes:        \(formatBytes(model.byteCount ?? 0))")
+        if !model.auxiliaryFiles.isEmpty { lines.append("files:        " + model.auxiliaryFiles.map(\.name).joined(separator: ", ")) }
+        if !model.metadata.isEmpty {
+            lines.append("metadata:     " + model.metadata.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        if !model.dropped.isEmpty {
+            lines.append("dropped:      \(model.dropped.count) tensors, \(formatBytes(model.dropped.reduce(0) { $0 + $1.byteCount }))")
+        }
+        for note in model.notes { lines.append("note:         " + note) }
+        lines.append("")
+        let rows = model.tensors.map { t in [t.name, t.dtype.rawValue, t.shape.description, String(t.info.byteCount ?? 0)] }
+        lines += table(header: ["name", "dtype", "shape", "bytes"], rows: rows, rightAligned: [3])
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Aligned columns, two spaces apart.
+func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -> [String] {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, cell in
+            let pad = String(repeating: " ", count: widths[i] - cell.count)
+            return rightAligned.contains(i) ? pad + cell : (i == cells.count - 1 ? cell : cell + pad)
+        }.joined(separator: "  ")
+    }
+    return [line(header)] + rows.map(line)
+}
+
+/// `1234567` → `1,234,567`.
+public func formatCount(_ n: Int) -> String {
+    let digits = Array(String(n))
+    var out = ""
+    for (i, d) in digits.enumerated() {
+        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(d)
+    }
+    return out
+}
+
+/// Bytes in the largest binary unit that keeps the number ≥ 1 (`12.5 MiB`).
+public func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(n)
+    var unit = 0
+    while value >= 1024, unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    if unit == 0 { return "\(n) B" }
+    let rounded = (value * 10).rounded() / 10
+    return "\(rounded) \(units[unit])"
+}

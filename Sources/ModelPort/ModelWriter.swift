@@ -1,0 +1,101 @@
+import BinaryIO
+import ModelIR
+import SafetensorsFormat
+import Transforms
+
+/// The kinds of output ModelPort writes.
+public enum OutputFormat: String, CaseIterable, Sendable {
+    /// A Hugging Face model folder: `config.json`, safetensors weights (or shards + index), tokenizer files.
+    case hf
+    /// One safetensors file.
+    case safetensors
+    /// `pytorch_model.bin` (zip format).
+    case pytorch
+    /// A GGUF file for llama.cpp.
+    case gguf
+
+    /// The format a destination's name implies: `.safetensors`, `.gguf`, `.bin`/`.pt`, else a folder.
+    public static func implied(by destination: String) -> OutputFormat {
+        if destination.hasSuffix(".safetensors") { return .safetensors }
+        if destination.hasSuffix(".gguf") { return .gguf }
+        if destination.hasSuffix(".bin") || destination.hasSuffix(".pt") || destination.hasSuffix(".pth") { return .pytorch }
+        return .hf
+    }
+}
+
+/// Writes the IR to the supported outputs, atomically and one tensor at a time.
+public enum ModelWriter {
+    /// The model's safetensors metadata, with the `format: pt` that transformers requires added first when missing.
+    static func safetensorsMetadata(_ model: Model) -> Metadata {
+        guard model.metadata["format"] == nil else { return model.metadata }
+        var metadata: Metadata = ["format": "pt"]
+        metadata.merge(model.metadata)
+        return metadata
+    }
+
+    /// Writes one safetensors file.
+    public static func writeSafetensors(_ model: Model, to path: String, options: OutputOptions) throws {
+        try SafetensorsWriter.write(model.tensors, metadata: safetensorsMetadata(model), to: path, options: options)
+    }
+
+    /// Writes a Hugging Face folder. Returns the names of the files in it.
+    @discardableResult
+    public static func writeHuggingFaceFolder(
+        _ model: Model, to folder: String, maxShardBytes: Int?, options: OutputOptions
+    ) throws -> [String] {
+        let output = try AtomicDirectory(destination: folder, existing: options.existing)
+        var inner = options
+        inner.existing = .refuse
+        var written = try SafetensorsIndex.write(
+            model.tensors, metadata: safetensorsMetadata(model), folder: output.temporaryPath,
+            maxShardBytes: maxShardBytes, options: inner)
+        let configFile = try AtomicFile(destination: output.path(for: "config.json"))
+        try configFile.write(Array(model.config.huggingFaceText(weightsDType: model.mainFloatType).utf8))
+        try configFile.commit()
+        written.append("config.json")
+        for file in model.auxiliaryFiles where !written.contains(file.name) {
+            try copyFile(from: file.sourcePath, to: output.path(for: file.name))
+            written.append(file.name)
+        }
+        try output.commit()
+        return written
+    }
+
+    /// Copies a file (mapped, written in one go); AtomicFile creates the destination's folders.
+    static func copyFile(from source: String, to destination: String) throws {
+        let input: MappedFile
+        do { input = try MappedFile(path: source) } catch { throw ModelError(error, file: source) }
+        let output = try AtomicFile(destination: destination)
+        try input.withBytes { try output.write($0) }
+        try output.commit()
+    }
+}
+
+/// Parses a size such as `500MB`, `2GiB`, `100kB` or `123456` (bytes), the spellings `--max-shard-size`
+/// takes (decimal units as transformers reads them, binary units with `i`).
+public func parseByteSize(_ text: String) -> Int? {
+    let trimmed = text.trimmingCharacters(in: " ")
+    let units: [(String, Int)] = [
+        ("TIB", 1 << 40), ("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10),
+        ("TB", 1_000_000_000_000), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1_000), ("B", 1),
+    ]
+    let upper = trimmed.uppercased()
+    for (suffix, factor) in units where upper.hasSuffix(suffix) {
+        let number = upper.dropLast(suffix.count).trimmingCharacters(in: " ")
+        if let whole = Int(number), whole > 0 {
+            let (bytes, overflow) = whole.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : bytes
+        }
+        if let value = Double(number), value > 0, value * Double(factor) < 9e18 { return Int(value * Double(factor)) }
+        return nil
+    }
+    if let bytes = Int(upper), bytes > 0 { return bytes }
+    return nil
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing `character`s.
+    public func trimmingCharacters(in character: Character) -> String {
+        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import BinaryIO
+import ModelIR
+import ModelPort
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a model to another format, type or depth.",
+        discussion: """
+            The output kind follows DEST's name unless --to says otherwise: NAME.safetensors is one \
+            safetensors file; any other name is a Hugging Face folder (config.json, model.safetensors or \
+            shards with an index, and the vocabulary and tokenizer files of the source).
+
+            Tensors are read and written one at a time. The output appears under a temporary name beside \
+            DEST and is renamed into place only when complete; an existing DEST is replaced only with --force.
+
+            --dtype casts floating-point tensors (f32, f16, bf16 round to nearest even; NaN and Inf are \
+            kept); integer tensors such as position_ids keep their type.
+
+            --keep-layers N keeps the first N encoder layers, as RBT3 was made from the first three layers \
+            of RoBERTa-wwm-ext; --layers picks any layers (renumbered from 0 in the order given). Both \
+            rewrite num_hidden_layers in config.json.
+
+            Examples:
+              modelport convert Samples/bert-tiny out/bert-f16 --dtype f16 --keep-layers 2
+              modelport convert model.safetensors out/sharded --max-shard-size 200MB
+            """
+    )
+
+    @Argument(help: "The model to read: a file, checkpoint prefix or folder.")
+    var source: String
+
+    @Argument(help: "Where to write: a folder, or a .safetensors file.")
+    var destination: String
+
+    @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: hf, safetensors, pytorch or gguf.", valueName: "kind"))
+    var format: String?
+
+    @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16.", valueName: "type"))
+    var dtype: String = "keep"
+
+    @Option(help: ArgumentHelp("Keep only the first N encoder layers.", valueName: "N"))
+    var keepLayers: Int?
+
+    @Option(help: ArgumentHelp("Keep these encoder layers, comma-separated (0,1,2).", valueName: "list"))
+    var layers: String?
+
+    @Option(help: ArgumentHelp("Split Hugging Face weights into shards of at most SIZE (500MB, 2GB, 1GiB).", valueName: "size"))
+    var maxShardSize: String?
+
+    @Flag(help: "Replace DEST if it exists.")
+    var force = false
+
+    @Flag(help: "Print the conversion report as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        if keepLayers != nil, layers != nil { throw ValidationError("use either --keep-layers or --layers, not both") }
+    }
+
+    func run() throws {
+        var options = ConversionOptions()
+        if let format {
+            guard let kind = OutputFormat(rawValue: format.lowercased()) else {
+                throw ValidationError("unknown --to '\(format)'; expected one of: hf, safetensors, pytorch, gguf")
+            }
+            options.format = kind
+        }
+        if dtype.lowercased() != "keep" {
+            guard let type = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
+            options.dtype = type
+        }
+        if let keepLayers { options.layers = .first(keepLayers) }
+        if let layers {
+            let parts = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: " ")) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                throw ValidationError("--layers takes comma-separated layer numbers such as 0,1,2")
+            }
+            options.layers = .list(parts.map { $0! })
+        }
+        if let maxShardSize {
+            guard let bytes = parseByteSize(maxShardSize) else {
+                throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size such as 500MB or 2GiB")
+            }
+            options.maxShardBytes = bytes
+        }
+        options.output.existing = force ? .replace : .refuse
+
+        let console = Console.current
+        let start = ContinuousClock.now
+        let report = try ConvertCommand.withProgress(console: console, source: source, options: options) { options in
+            try Converter.convert(source: source, destination: destination, options: options)
+        }
+        let elapsed = ContinuousClock.now - start
+        if json {
+            console.out(reportJSON(report, elapsed: elapsed).serialized(.pretty))
+            return
+        }
+        console.out("wrote \(report.destination) (\(report.format.rawValue)): \(report.tensorCount) tensors, "
+            + "\(formatBytes(report.bytesWritten)) in \(report.files.count) file\(report.files.count == 1 ? "" : "s"), "
+            + ModelPortFormatting.seconds(elapsed))
+        if !report.dropped.isEmpty {
+            let bytes = report.dropped.reduce(0) { $0 + $1.byteCount }
+            var reasons: [String: Int] = [:]
+            for d in report.dropped { reasons[d.reason, default: 0] += 1 }
+            console.out("dropped \(report.dropped.count) tensors (\(formatBytes(bytes))): "
+                + reasons.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", "))
+        }
+        for note in report.notes { console.out("note: \(note)") }
+    }
+
+    /// Runs `body` with a progress line sized from the source's header (read once more, cheaply).
+    static func withProgress<R>(
+        console: Console, source: String, options: ConversionOptions, _ body: (ConversionOptions) throws -> R
+    ) throws -> R {
+        guard console.isInteractive, let model = try? ModelLoader.load(source) else { return try body(options) }
+        let progress = ProgressLine(console: console, label: "converting", totalTensors: model.tensors.count,
+                                    totalBytes: model.byteCount ?? 0)
+        var options = options
+        options.output.progress = { _, bytes in progress.advance(bytes: bytes) }
+        defer { progress.finish() }
+        return try body(options)
+    }
+
+    private func reportJSON(_ report: ConversionReport, elapsed: Duration) -> JSON {
+        .object([
+            ("source", .string(report.source)),
+            ("source_format", .string(report.sourceFormat)),
+            ("destination", .string(report.destination)),
+            ("format", .string(report.format.rawValue)),
+            ("files", .array(report.files.map(JSON.string))),
+            ("tensor_count", .integer(report.tensorCount)),
+            ("bytes_written", .integer(report.bytesWritten)),
+            ("seconds", .double(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)),
+            ("dropped", .array(report.dropped.map {
+                .object([("name", .string($0.name)), ("reason", .string($0.reason)), ("bytes", .integer($0.byteCount))])
+            })),
+            ("notes", .array(report.notes.map(JSON.string))),
+        ])
+    }
+}

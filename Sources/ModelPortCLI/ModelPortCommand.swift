@@ -1,0 +1,56 @@
+import ArgumentParser
+import BinaryIO
+import ModelIR
+
+/// The `modelport` command: the subcommands, and the entry point that turns errors into one line and an
+/// exit status.
+public struct ModelPortCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "modelport",
+        abstract: "Move transformer weights between frameworks, shrink them, and check nothing was lost.",
+        discussion: """
+            ModelPort reads checkpoints without Python or any framework installed, keeps tensors on disk until \
+            they are written, and writes every output atomically (a failure never leaves half a file).
+
+            Formats read:    safetensors (single or sharded), Hugging Face model folders
+            Formats written: Hugging Face folders (config.json + safetensors + vocab), safetensors
+
+            Examples:
+              modelport inspect Samples/bert-tiny
+              modelport convert Samples/bert-tiny out/bert-f16 --dtype f16
+              modelport convert Samples/bert-tiny out/rbt2 --keep-layers 2
+              modelport convert model.safetensors model-bf16.safetensors --dtype bf16
+            """,
+        version: "0.1.0",
+        subcommands: [InspectCommand.self, ConvertCommand.self]
+    )
+
+    public init() {}
+
+    /// Runs the command line `arguments` (without the program name) and returns the exit status:
+    /// 0 on success, 1 for bad input or a failed operation (one `error:` line on standard error),
+    /// 64 for a usage error.
+    public static func execute(_ arguments: [String]) -> Int32 {
+        let console = Console.current
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            return 0
+        } catch let error as ModelError {
+            console.err("error: \(error)")
+            return 1
+        } catch let error as BinaryIOError {
+            console.err("error: \(error)")
+            return 1
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                console.out(message)
+            } else if !message.isEmpty {
+                console.err(message)
+            }
+            return code.rawValue
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import ModelIR
+import Quantization
+
+extension Model {
+    /// The model with every float tensor (f64, f32, f16, bf16) cast to `dtype`, lazily: each cast runs when
+    /// a writer pulls the tensor. Integer and boolean tensors (`position_ids`) keep their type.
+    public func casting(to dtype: DType) throws -> Model {
+        guard FloatCast.supported.contains(dtype) else {
+            throw ModelError("--dtype \(dtype.rawValue) is not available yet; supported casts: f32, f16, bf16, f64, keep")
+        }
+        var result = self
+        result.tensors = tensors.map { tensor in
+            guard FloatCast.supported.contains(tensor.dtype), tensor.dtype != dtype else { return tensor }
+            let source = tensor
+            return Tensor(name: tensor.name, dtype: dtype, shape: tensor.shape, data: .producer {
+                try source.withBytes { FloatCast.convert($0, from: source.dtype, to: dtype) }
+            })
+        }
+        return result
+    }
+
+    /// The float type most of the weights have (the one `config.json` records as `torch_dtype`).
+    public var mainFloatType: DType? {
+        var bytes: [DType: Int] = [:]
+        for t in tensors where t.dtype.isFloatingPoint { bytes[t.dtype, default: 0] += t.info.byteCount ?? 0 }
+        return bytes.max { $0.value < $1.value }?.key
+    }
+}
