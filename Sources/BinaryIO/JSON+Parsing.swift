@@ -50,7 +50,8 @@ private struct JSONParser {
     }
 
     func error(_ reason: String, at offset: Int? = nil) -> BinaryIOError {
-        BinaryIOError(path: path, offset: baseOffset + (offset ?? position), reason: "invalid JSON: " + reason)
+        let reason = offset == nil && position >= bytes.count ? "unexpected end of input (\(reason))" : reason
+        return BinaryIOError(path: path, offset: baseOffset + (offset ?? position), reason: "invalid JSON: " + reason)
     }
 
     var current: UInt8? { position < bytes.count ? bytes[position] : nil }
