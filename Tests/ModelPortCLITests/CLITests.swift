@@ -1,0 +1,137 @@
+import BinaryIO
+import ModelIR
+import ModelPort
+import ModelPortCLI
+import SafetensorsFormat
+import TestSupport
+import Testing
+
+/// Runs the CLI in-process and returns its exit status and what it printed.
+func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
+    let console = Console.capturing()
+    let status = Console.$current.withValue(console) { ModelPortCommand.execute(arguments) }
+    return (status, console.capturedOutput, console.capturedError)
+}
+
+@Suite struct InspectCommandTests {
+    @Test func printsFormatConfigAndTensors() {
+        let result = run("inspect", Samples.path("bert-tiny"))
+        #expect(result.status == 0)
+        #expect(result.out.contains("format:       Hugging Face folder (safetensors)"))
+        #expect(result.out.contains("architecture: bert"))
+        #expect(result.out.contains("hidden_size=32 num_hidden_layers=4 num_attention_heads=4"))
+        #expect(result.out.contains("tensors:      71 (71 f32)"))
+        #expect(result.out.contains("parameters:   40,096"))
+        #expect(result.out.contains("embeddings.word_embeddings.weight                  f32    [84, 32]  10752"))
+        #expect(result.err.isEmpty)
+    }
+
+    @Test func printsOneJSONObject() throws {
+        let result = run("inspect", Samples.path("bert-tiny-sharded"), "--json")
+        #expect(result.status == 0)
+        let json = try JSON.parse(Array(result.out.utf8))
+        #expect(json["architecture"] == .string("bert"))
+        #expect(json["tensor_count"]?.intValue == 71)
+        #expect(json["parameter_count"]?.intValue == 40_096)
+        #expect(json["total_bytes"]?.intValue == 160_384)
+        #expect(json["config"]?["num_hidden_layers"]?.intValue == 4)
+        let first = try #require(json["tensors"]?.arrayValue?.first)
+        #expect(first["name"] == .string("embeddings.LayerNorm.bias"))
+        #expect(first["shape"] == .array([.number("32")]))
+    }
+
+    @Test(arguments: ["overlap", "truncated", "header-too-large", "non-utf8", "duplicate-name", "unknown-dtype"])
+    func brokenInputIsOneErrorLineAndStatusOne(name: String) {
+        let path = Samples.path("broken/safetensors/\(name).safetensors")
+        let result = run("inspect", path)
+        #expect(result.status == 1)
+        #expect(result.out.isEmpty)
+        #expect(result.err.hasPrefix("error: \(path): "))
+        #expect(result.err.filter { $0 == "\n" }.count == 1)
+    }
+}
+
+@Suite struct ConvertCommandTests {
+    @Test func convertsCastsTruncatesAndReports() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let out = folder.file("rbt2")
+        let result = run("convert", Samples.path("bert-tiny"), out, "--dtype", "f16", "--keep-layers", "2")
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("wrote \(out) (hf): 39 tensors, 44.9 KiB in 5 files"))
+        #expect(result.out.contains("dropped 32 tensors (66.8 KiB): 16 × layer 2 not selected, 16 × layer 3 not selected"))
+        let inspected = run("inspect", out, "--json")
+        let json = try JSON.parse(Array(inspected.out.utf8))
+        #expect(json["config"]?["num_hidden_layers"]?.intValue == 2)
+        #expect(json["dtypes"] == .object([("f16", .number("39"))]))
+    }
+
+    @Test func jsonReportAndExplicitTarget() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let result = run("convert", Samples.path("bert-tiny"), folder.file("plain"), "--to", "safetensors", "--layers", "0,2", "--json")
+        #expect(result.status == 0, "\(result.err)")
+        let json = try JSON.parse(Array(result.out.utf8))
+        #expect(json["format"] == .string("safetensors"))
+        #expect(json["tensor_count"]?.intValue == 39)
+        #expect(json["dropped"]?.arrayValue?.count == 32)
+        let (tensors, _) = try SafetensorsReader.read(path: folder.file("plain"))
+        #expect(tensors.count == 39)
+    }
+
+    @Test func refusesToOverwriteWithoutForce() {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let out = folder.file("m.safetensors")
+        #expect(run("convert", Samples.path("bert-tiny"), out).status == 0)
+        let again = run("convert", Samples.path("bert-tiny"), out)
+        #expect(again.status == 1)
+        #expect(again.err == "error: \(out): already exists (use --force to replace it)\n")
+        #expect(run("convert", Samples.path("bert-tiny"), out, "--force", "--dtype", "bf16").status == 0)
+    }
+
+    static let usageErrors: [([String], String)] = [
+        (["convert", "a", "b", "--dtype", "f17"], "unknown --dtype 'f17'"),
+        (["convert", "a", "b", "--keep-layers", "2", "--layers", "0,1"], "use either --keep-layers or --layers"),
+        (["convert", "a", "b", "--to", "onnx"], "unknown --to 'onnx'"),
+        (["convert", "a", "b", "--layers", "0,x"], "--layers takes comma-separated layer numbers"),
+        (["convert", "a", "b", "--max-shard-size", "big"], "--max-shard-size 'big' is not a size"),
+        (["convert", "a"], "Missing expected argument '<destination>'"),
+        (["frobnicate"], "Unexpected argument 'frobnicate'"),
+    ]
+
+    @Test(arguments: usageErrors)
+    func usageErrorsExitWith64(arguments: [String], message: String) {
+        let console = Console.capturing()
+        let status = Console.$current.withValue(console) { ModelPortCommand.execute(arguments) }
+        #expect(status == 64)
+        #expect(console.capturedError.contains(message), "\(console.capturedError)")
+    }
+
+    @Test func operationalErrorsExitWith1() {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let cases: [[String]] = [
+            ["convert", Samples.path("bert-tiny"), folder.file("x"), "--keep-layers", "9"],
+            ["convert", Samples.path("bert-tiny"), folder.file("x"), "--dtype", "q4_k"],
+            ["convert", Samples.path("bert-tiny"), folder.file("x.gguf")],
+            ["convert", Samples.path("bert-tiny"), folder.file("x.safetensors"), "--max-shard-size", "1MB"],
+            ["convert", Samples.path("missing"), folder.file("x")],
+        ]
+        for arguments in cases {
+            let console = Console.capturing()
+            let status = Console.$current.withValue(console) { ModelPortCommand.execute(arguments) }
+            #expect(status == 1, "\(arguments)")
+            #expect(console.capturedError.hasPrefix("error: ") && console.capturedError.filter { $0 == "\n" }.count == 1)
+        }
+        #expect(folder.contents().isEmpty)
+    }
+
+    @Test func helpTeaches() {
+        let result = run("convert", "--help")
+        #expect(result.status == 0)
+        #expect(result.out.contains("--keep-layers <N>"))
+        #expect(result.out.contains("RBT3"))
+        #expect(run("--version").out.contains("0.1.0"))
+    }
+}
