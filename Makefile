@@ -43,12 +43,13 @@ test: deps
 
 ## make check-python: the safetensors package reads what ModelPort writes (optional; installs into a venv).
 check-python: release
-	@$(PYTHON) -m venv .venv-check && .venv-check/bin/pip install -q safetensors numpy
+	@[ -x .venv-check/bin/python ] || $(PYTHON) -m venv .venv-check
+	@.venv-check/bin/pip install -q safetensors numpy
 	.venv-check/bin/python Samples/check_outputs.py $(RELEASE_BIN)
 
 ## make bench: convert a ~100 MB safetensors model, next to cp of the same file.
 bench: release
-	bash Benchmarks/bench.sh $(RELEASE_BIN)
+	$(PYTHON) Benchmarks/bench.py $(RELEASE_BIN)
 
 ## make samples: regenerate Samples/ with the pinned frameworks (needs PyPI).
 samples:

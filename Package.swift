@@ -13,7 +13,8 @@ let package = Package(
     ],
     targets: [
         // read → normalize → transform → write → verify; each target depends only on those above it.
-        .target(name: "BinaryIO"),
+        .target(name: "CSystemShims"),
+        .target(name: "BinaryIO", dependencies: ["CSystemShims"]),
         .target(name: "ModelIR", dependencies: ["BinaryIO"]),
         .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),

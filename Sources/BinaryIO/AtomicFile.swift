@@ -1,3 +1,5 @@
+import CSystemShims
+
 /// What to do when the destination of an output already exists.
 public enum ExistingOutputPolicy: Sendable {
     /// Refuse with an error that suggests `--force`.
@@ -21,6 +23,7 @@ public final class AtomicFile {
     private var fd: Int32
     private var pending: [UInt8] = []
     private var committed = false
+    private var kernelCopyWorks = true
     private static let bufferCapacity = 1 << 20
 
     /// Creates the temporary file. With `.refuse`, an existing `destination` is an error.
@@ -50,6 +53,36 @@ public final class AtomicFile {
             if bytes.count >= Self.bufferCapacity { try writeAll(bytes) } else { pending.append(contentsOf: bytes) }
         }
         bytesWritten += bytes.count
+    }
+
+    /// Appends bytes `range` of a mapped file. On Linux the kernel copies large ranges file to file
+    /// (`copy_file_range`), so they never pass through this process; elsewhere, or when the kernel
+    /// declines, they are written from the mapping.
+    public func write(_ file: MappedFile, range: Range<Int>) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= file.count)
+        if range.count >= Self.bufferCapacity, kernelCopyWorks {
+            try flush()
+            var sourceOffset = Int64(range.lowerBound)
+            var left = range.count
+            while left > 0 {
+                let n = modelport_copy_file_range(file.descriptor, &sourceOffset, fd, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    if [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(errno), left == range.count {
+                        kernelCopyWorks = false
+                        break
+                    }
+                    throw BinaryIOError.system(temporaryPath, "cannot copy from \(file.path)")
+                }
+                if n == 0 { throw BinaryIOError(path: file.path, reason: "file shrank while being read") }
+                left -= n
+            }
+            if kernelCopyWorks {
+                bytesWritten += range.count
+                return
+            }
+        }
+        try file.withBytes(in: range) { try write($0) }
     }
 
     /// Appends the bytes of an array.

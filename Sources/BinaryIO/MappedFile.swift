@@ -8,27 +8,31 @@ public final class MappedFile: @unchecked Sendable {
     /// The file's size in bytes.
     public let count: Int
     private let base: UnsafeRawPointer?
+    /// The open descriptor, kept for kernel-side copies (`copy_file_range`) out of the file.
+    let descriptor: Int32
 
     /// Maps `path` read-only. A directory, a device or an unreadable file is an error.
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BinaryIOError.system(path, "cannot open") }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw BinaryIOError.system(path, "cannot stat") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            throw BinaryIOError.system(path, "cannot stat")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG, let size = Int(exactly: info.st_size) else {
+            close(fd)
             throw BinaryIOError(path: path, reason: "not a regular file")
         }
-        guard let size = Int(exactly: info.st_size) else {
-            throw BinaryIOError(path: path, reason: "file size \(info.st_size) is out of range")
-        }
         count = size
+        descriptor = fd
         if size == 0 {
             base = nil
             return
         }
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            close(fd)
             throw BinaryIOError.system(path, "cannot map \(size) bytes")
         }
         base = UnsafeRawPointer(address)
@@ -36,6 +40,7 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+        close(descriptor)
     }
 
     /// Lends the bytes of `range` (the whole file when `nil`) to `body`.
@@ -53,11 +58,4 @@ public final class MappedFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 
-    /// Tells the kernel that `range` will be read front to back soon (a hint; failures are ignored).
-    public func adviseSequential(_ range: Range<Int>) {
-        guard let base, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = range.lowerBound / page * page
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), range.upperBound - start, MADV_WILLNEED)
-    }
 }

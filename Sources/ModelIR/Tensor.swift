@@ -70,6 +70,16 @@ public struct TensorData: Sendable {
         }
     }
 
+    /// Appends the bytes to `output`: mapped bytes without a check go file to file (no copy through
+    /// this process); the rest are computed or checked, then written.
+    public func write(to output: AtomicFile) throws {
+        if case let .mapped(file, range, nil) = storage {
+            try output.write(file, range: range)
+        } else {
+            try withBytes { try output.write($0) }
+        }
+    }
+
     /// The bytes as an owned buffer (a copy for mapped data).
     public func buffer() throws -> TensorBuffer {
         switch storage {
@@ -100,6 +110,21 @@ public struct Tensor: Sendable {
     }
     public var dtype: DType { info.dtype }
     public var shape: Shape { info.shape }
+
+    /// Appends the bytes to `output`, after checking that their count matches the declared dtype and shape.
+    public func write(to output: AtomicFile) throws {
+        guard let expected = info.byteCount else {
+            throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
+        }
+        if case let .mapped(_, range, _) = data.storage, range.count != expected {
+            throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
+        }
+        if data.isMapped {
+            try data.write(to: output)
+        } else {
+            try withBytes { try output.write($0) }
+        }
+    }
 
     /// Lends the bytes, after checking that their count matches the declared dtype and shape.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {

@@ -74,7 +74,7 @@ public enum SafetensorsWriter {
             try withUnsafeBytes(of: &length) { try output.write($0) }
             try output.write(header)
             for entry in entries {
-                try entry.tensor.withBytes { try output.write($0) }
+                try entry.tensor.write(to: output)
                 options.progress?(entry.tensor.name, entry.end - entry.begin)
             }
             try output.commit()

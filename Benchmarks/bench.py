@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""`make bench`: times ModelPort conversions of a ~100 MB safetensors model next to `cp` of the same file
+and, when a Python with torch + safetensors is available (BENCH_PYTHON, default: .venv-samples/bin/python),
+next to the Python route. Standard library only; prints one row per command (best of N runs, peak RSS).
+ModelPort fsyncs its output before renaming it into place, so `cp + sync` is the fair floor; RSS of a
+reader that maps its input counts the mapped (page-cache, shared) pages it touched.
+
+Usage: bench.py MODELPORT_BINARY [--runs N] [--size-mb N]
+"""
+import json
+import os
+import random
+import resource
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def make_model(path, size_mb):
+    """A BERT-base-shaped set of f32 tensors (random bytes that are finite floats), about size_mb MB."""
+    hidden, inter = 768, 3072
+    shapes = [("embeddings.word_embeddings.weight", [21128, hidden]), ("embeddings.position_embeddings.weight", [512, hidden]),
+              ("embeddings.token_type_embeddings.weight", [2, hidden]), ("embeddings.LayerNorm.weight", [hidden]),
+              ("embeddings.LayerNorm.bias", [hidden])]
+    layer = [("attention.self.query.weight", [hidden, hidden]), ("attention.self.query.bias", [hidden]),
+             ("attention.self.key.weight", [hidden, hidden]), ("attention.self.key.bias", [hidden]),
+             ("attention.self.value.weight", [hidden, hidden]), ("attention.self.value.bias", [hidden]),
+             ("attention.output.dense.weight", [hidden, hidden]), ("attention.output.dense.bias", [hidden]),
+             ("attention.output.LayerNorm.weight", [hidden]), ("attention.output.LayerNorm.bias", [hidden]),
+             ("intermediate.dense.weight", [inter, hidden]), ("intermediate.dense.bias", [inter]),
+             ("output.dense.weight", [hidden, inter]), ("output.dense.bias", [hidden]),
+             ("output.LayerNorm.weight", [hidden]), ("output.LayerNorm.bias", [hidden])]
+    total = sum(4 * prod(s) for _, s in shapes)
+    i = 0
+    while total < size_mb * 1_000_000:
+        for name, s in layer:
+            shapes.append((f"encoder.layer.{i}.{name}", s))
+            total += 4 * prod(s)
+        i += 1
+    header, offset = {"__metadata__": {"format": "pt"}}, 0
+    for name, s in shapes:
+        n = 4 * prod(s)
+        header[name] = {"dtype": "F32", "shape": s, "data_offsets": [offset, offset + n]}
+        offset += n
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    rng = random.Random(0)
+    block = struct.pack("<65536f", *[rng.gauss(0, 0.02) for _ in range(65536)])
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        left = offset
+        while left > 0:
+            f.write(block[: min(left, len(block))])
+            left -= min(left, len(block))
+    with open(os.path.join(os.path.dirname(path), "config.json"), "w") as f:
+        json.dump({"model_type": "bert", "hidden_size": hidden, "num_hidden_layers": i, "num_attention_heads": 12,
+                   "intermediate_size": inter, "vocab_size": 21128, "max_position_embeddings": 512,
+                   "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}, f)
+    return offset + 8 + len(text), i
+
+
+def prod(s):
+    n = 1
+    for d in s:
+        n *= d
+    return n
+
+
+# Runs one command in a fresh child and reports its own peak RSS (kB), so rows do not share a maximum.
+RUNNER = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+          "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+          "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def measure(command, runs, cleanup):
+    best = None
+    peak = 0
+    for _ in range(runs):
+        cleanup()
+        result = subprocess.run([sys.executable, "-c", RUNNER, *command], check=True, capture_output=True, text=True)
+        elapsed, rss = result.stdout.split()
+        peak = max(peak, int(rss))
+        best = float(elapsed) if best is None else min(best, float(elapsed))
+    return best, peak
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    binary = os.path.abspath(sys.argv[1])
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    size_mb = int(sys.argv[sys.argv.index("--size-mb") + 1]) if "--size-mb" in sys.argv else 100
+    python = os.environ.get("BENCH_PYTHON", os.path.join(os.path.dirname(__file__), "..", ".venv-samples", "bin", "python"))
+
+    work = tempfile.mkdtemp(prefix="modelport-bench-")
+    try:
+        src = os.path.join(work, "src", "model.safetensors")
+        os.makedirs(os.path.dirname(src))
+        size, layers = make_model(src, size_mb)
+        out = os.path.join(work, "out")
+
+        def cleanup():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        rows = [
+            ("cp (copy the file)", ["cp", src, os.path.join(out, "copy.safetensors")]),
+            ("cp + sync (copy, flushed to disk)", ["sh", "-c", 'cp "$0" "$1" && sync "$1"', src, os.path.join(out, "copy.safetensors")]),
+            ("modelport convert → safetensors", [binary, "convert", src, os.path.join(out, "m.safetensors")]),
+            ("modelport convert → HF folder", [binary, "convert", os.path.dirname(src), os.path.join(out, "hf")]),
+            ("modelport convert --dtype f16", [binary, "convert", src, os.path.join(out, "h.safetensors"), "--dtype", "f16"]),
+            ("modelport convert --dtype bf16", [binary, "convert", src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"]),
+            ("modelport convert --keep-layers 1", [binary, "convert", src, os.path.join(out, "k.safetensors"), "--keep-layers", "1"]),
+        ]
+        has_torch = os.path.exists(python) and subprocess.run(
+            [python, "-c", "import torch, safetensors"], capture_output=True).returncode == 0
+        if has_torch:
+            route = ("import sys, torch; from safetensors.torch import load_file, save_file; "
+                     "t = load_file(sys.argv[1]); {cast}save_file(t, sys.argv[2], metadata={{'format': 'pt'}})")
+            rows.append(("python: load_file + save_file", [python, "-c", route.format(cast=""), src, os.path.join(out, "p.safetensors")]))
+            rows.append(("python: load_file + .half() + save_file",
+                         [python, "-c", route.format(cast="t = {k: v.half() for k, v in t.items()}; "), src,
+                          os.path.join(out, "ph.safetensors")]))
+
+        print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, warm page cache")
+        print(f"{'command':<42} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}")
+        for label, command in rows:
+            seconds, peak = measure(command, runs, cleanup)
+            print(f"{label:<42} {seconds:>8.3f} {size / 1e6 / seconds:>8.0f} {peak / 1024:>12.0f}")
+        if not has_torch:
+            print(f"(Python rows skipped: no torch + safetensors at {python}; run `make samples` or set BENCH_PYTHON)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

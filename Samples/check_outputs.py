@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Checks that other tools read what ModelPort writes (run by `make check-python`, optional in CI).
+
+  check_outputs.py MODELPORT_BINARY
+
+Always (safetensors + numpy): converts Samples/bert-tiny to a folder, to f16, to 2 layers and to shards, and
+loads every output with the safetensors package, comparing each tensor with the source (f16 against numpy's
+own round-to-nearest-even cast).
+When torch + transformers are importable: transformers.AutoModel.from_pretrained loads each folder with no
+missing or unexpected keys, and the full-precision copy reproduces the committed golden hidden states exactly.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def tensors_of(folder):
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if os.path.exists(index):
+        import json
+        out = {}
+        for shard in sorted(set(json.load(open(index))["weight_map"].values())):
+            out.update(load_file(os.path.join(folder, shard)))
+        return out
+    return load_file(os.path.join(folder, "model.safetensors"))
+
+
+def main():
+    binary = sys.argv[1]
+    source = load_file(os.path.join(HERE, "bert-tiny", "model.safetensors"))
+    work = tempfile.mkdtemp(prefix="modelport-check-")
+    jobs = {
+        "same": [],
+        "f16": ["--dtype", "f16"],
+        "bf16": ["--dtype", "bf16"],
+        "two-layers": ["--keep-layers", "2"],
+        "sharded": ["--max-shard-size", "20KB"],
+    }
+    for name, args in jobs.items():
+        out = os.path.join(work, name)
+        subprocess.run([binary, "convert", os.path.join(HERE, "bert-tiny"), out, *args], check=True, stdout=subprocess.DEVNULL)
+        if name == "bf16":  # numpy has no bfloat16: compare the header (dtypes, shapes) only
+            with safe_open(os.path.join(out, "model.safetensors"), framework="numpy") as f:
+                header = {k: f.get_slice(k) for k in f.keys()}
+                assert all(header[k].get_dtype() == "BF16" and list(header[k].get_shape()) == list(v.shape)
+                           for k, v in source.items())
+            print(f"safetensors reads {name}: {len(header)} BF16 tensors with the source's shapes")
+            continue
+        got = tensors_of(out)
+        for key, value in source.items():
+            if name == "two-layers" and any(f"encoder.layer.{i}." in key for i in (2, 3)):
+                assert key not in got, key
+                continue
+            expected = value.astype(np.float16) if name == "f16" else value
+            assert got[key].dtype == expected.dtype, (name, key, got[key].dtype)
+            assert np.array_equal(got[key].view(np.uint8), expected.view(np.uint8)), (name, key)
+        print(f"safetensors reads {name}: {len(got)} tensors, all equal to the source")
+
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError:
+        print("torch/transformers not installed: skipped the transformers load check")
+        return
+    golden = load_file(os.path.join(HERE, "golden", "bert-tiny.safetensors"))
+    for name in jobs:
+        model, info = AutoModel.from_pretrained(os.path.join(work, name), output_loading_info=True)
+        missing = [k for k in info["missing_keys"]]
+        assert not missing and not info["unexpected_keys"], (name, info)
+        if name in ("same", "sharded"):
+            with torch.no_grad():
+                result = model.eval()(input_ids=torch.from_numpy(golden["input_ids"]),
+                                      token_type_ids=torch.from_numpy(golden["token_type_ids"]),
+                                      attention_mask=torch.from_numpy(golden["attention_mask"]))
+            gap = np.abs(result.last_hidden_state.numpy() - golden["last_hidden_state"]).max()
+            assert gap == 0.0, (name, gap)
+            print(f"transformers loads {name}: no missing/unexpected keys, last_hidden_state max gap {gap}")
+        else:
+            print(f"transformers loads {name}: no missing/unexpected keys, {model.config.num_hidden_layers} layers, dtype {model.dtype}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+#define _GNU_SOURCE
+#include "CSystemShims.h"
+#include <errno.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/types.h>
+#endif
+
+long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t len) {
+#if defined(__linux__)
+    loff_t offset = (loff_t)*off_in;
+    ssize_t n = copy_file_range(fd_in, &offset, fd_out, NULL, len, 0);
+    *off_in = (int64_t)offset;
+    return (long)n;
+#else
+    (void)fd_in; (void)off_in; (void)fd_out; (void)len;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
