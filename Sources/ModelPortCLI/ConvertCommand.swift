@@ -110,11 +110,14 @@ struct ConvertCommand: ParsableCommand {
         for note in report.notes { console.out("note: \(note)") }
     }
 
-    /// Runs `body` with a progress line sized from the source's header (read once more, cheaply).
+    /// Runs `body` with a progress line sized from the planned output (headers read once more, cheaply;
+    /// transforms are lazy, so planning computes nothing).
     static func withProgress<R>(
         console: Console, source: String, options: ConversionOptions, _ body: (ConversionOptions) throws -> R
     ) throws -> R {
-        guard console.isInteractive, let model = try? ModelLoader.load(source) else { return try body(options) }
+        guard console.isInteractive, let model = try? Converter.transform(ModelLoader.load(source), options: options) else {
+            return try body(options)
+        }
         let progress = ProgressLine(console: console, label: "converting", totalTensors: model.tensors.count,
                                     totalBytes: model.byteCount ?? 0)
         var options = options
