@@ -29,12 +29,7 @@ public final class AtomicFile {
     /// Creates the temporary file. With `.refuse`, an existing `destination` is an error.
     public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
         self.destination = destination
-        if existing == .refuse, fileExists(destination) {
-            throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
-        }
-        let (folder, name) = splitPath(destination)
-        try makeFolders(folder)
-        temporaryPath = folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        temporaryPath = try temporaryPathBeside(destination, existing: existing)
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BinaryIOError.system(temporaryPath, "cannot create") }
         pending.reserveCapacity(Self.bufferCapacity)
@@ -157,12 +152,7 @@ public final class AtomicDirectory {
     public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
         self.destination = destination
         self.existing = existing
-        if existing == .refuse, fileExists(destination) {
-            throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
-        }
-        let (folder, name) = splitPath(destination)
-        try makeFolders(folder)
-        temporaryPath = folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        temporaryPath = try temporaryPathBeside(destination, existing: existing)
         guard mkdir(temporaryPath, 0o755) == 0 else { throw BinaryIOError.system(temporaryPath, "cannot create folder") }
     }
 
@@ -203,6 +193,31 @@ public final class AtomicDirectory {
     }
 }
 
+/// A hidden, unique name in `destination`'s folder (created if missing) for output still being written.
+/// With `.refuse`, an existing destination is an error.
+private func temporaryPathBeside(_ destination: String, existing: ExistingOutputPolicy) throws -> String {
+    if existing == .refuse, fileExists(destination) {
+        throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
+    }
+    let (folder, name) = splitPath(destination)
+    try makeFolders(folder)
+    return folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+}
+
+/// The names in a folder (without `.` and `..`), sorted; `nil` when it cannot be listed.
+public func folderEntries(_ path: String) -> [String]? {
+    guard let dir = opendir(path) else { return nil }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
 /// Creates `path` and any missing parent folders (like `mkdir -p`).
 public func makeFolders(_ path: String) throws {
     if path.isEmpty || isDirectory(path) { return }
@@ -237,17 +252,7 @@ public func removeTree(_ path: String) {
     var info = stat()
     guard lstat(path, &info) == 0 else { return }
     if (info.st_mode & S_IFMT) == S_IFDIR {
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { removeTree(path + "/" + name) }
-        }
+        for name in folderEntries(path) ?? [] { removeTree(path + "/" + name) }
         rmdir(path)
     } else {
         unlink(path)

@@ -80,16 +80,10 @@ public enum SourceFormat: String, Sendable {
     }
 }
 
-/// The names in a folder (no `.` or `..`), sorted.
+/// The names in a folder, sorted, or an error naming it.
 func listFolder(_ path: String) throws -> [String] {
-    guard let dir = opendir(path) else { throw ModelError(file: path, "cannot list folder: \(String(cString: strerror(errno)))") }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafePointer(to: entry.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
-        if name != "." && name != ".." { names.append(name) }
+    guard let names = folderEntries(path) else {
+        throw ModelError(file: path, "cannot list folder: \(String(cString: strerror(errno)))")
     }
-    return names.sorted()
+    return names
 }

@@ -34,17 +34,7 @@ public struct TemporaryFolder {
 
     /// The names in the folder, hidden ones included, sorted.
     public func contents(_ sub: String = "") -> [String] {
-        let folder = sub.isEmpty ? path : path + "/" + sub
-        guard let dir = opendir(folder) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        folderEntries(sub.isEmpty ? path : path + "/" + sub) ?? []
     }
 
     public func remove() { removeTree(path) }
