@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         // read → normalize → transform → write → verify; each target depends only on those above it.
@@ -17,9 +18,12 @@ let package = Package(
         .target(name: "BinaryIO", dependencies: ["CSystemShims"]),
         .target(name: "ModelIR", dependencies: ["BinaryIO"]),
         .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO"]),
+        .target(name: "TensorFlowFormat", dependencies: [
+            "ModelIR", "BinaryIO", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
-        .target(name: "ModelPort", dependencies: ["ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
+        .target(name: "ModelPort", dependencies: ["ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "Transforms"]),
         .target(name: "ModelPortCLI", dependencies: [
             "ModelPort", "ModelIR",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -30,6 +34,7 @@ let package = Package(
         .testTarget(name: "BinaryIOTests", dependencies: ["TestSupport", "BinaryIO"]),
         .testTarget(name: "ModelIRTests", dependencies: ["TestSupport", "ModelIR", "BinaryIO"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["TestSupport", "SafetensorsFormat", "ModelIR", "BinaryIO"]),
+        .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ModelIR", "BinaryIO", "SafetensorsFormat"]),

@@ -254,6 +254,315 @@ def broken_safetensors():
         # ModelPort rejects the duplicate key itself.
 
 
+
+# ---------------------------------------------------------------------------------------------------------
+# TensorFlow checkpoints with Google's BERT / ALBERT variable names
+# ---------------------------------------------------------------------------------------------------------
+
+def google_bert_names(hf_names, prefix=""):
+    """HF BertModel / BertForPreTraining name → (Google TF1 name, transpose?)."""
+    out = {}
+    for name in hf_names:
+        n = name[len(prefix):] if prefix and name.startswith(prefix) else name
+        if n.startswith("cls."):
+            tf = {"cls.predictions.transform.dense.weight": "cls/predictions/transform/dense/kernel",
+                  "cls.predictions.transform.dense.bias": "cls/predictions/transform/dense/bias",
+                  "cls.predictions.transform.LayerNorm.weight": "cls/predictions/transform/LayerNorm/gamma",
+                  "cls.predictions.transform.LayerNorm.bias": "cls/predictions/transform/LayerNorm/beta",
+                  "cls.predictions.bias": "cls/predictions/output_bias",
+                  "cls.seq_relationship.weight": "cls/seq_relationship/output_weights",
+                  "cls.seq_relationship.bias": "cls/seq_relationship/output_bias"}.get(n)
+            if tf:
+                out[name] = (tf, n == "cls.predictions.transform.dense.weight")
+            continue
+        parts = n.split(".")
+        tf_parts = ["bert"]
+        for p in parts:
+            if p.isdigit():
+                tf_parts[-1] = tf_parts[-1] + "_" + p
+            else:
+                tf_parts.append(p)
+        leaf = tf_parts[-1]
+        transpose = False
+        if "embeddings" in tf_parts[-2] and tf_parts[-2] != "embeddings" and leaf == "weight":
+            tf_parts = tf_parts[:-1]  # bert/embeddings/word_embeddings
+        elif tf_parts[-2] == "LayerNorm":
+            tf_parts[-1] = {"weight": "gamma", "bias": "beta"}[leaf]
+        elif leaf == "weight":
+            tf_parts[-1] = "kernel"
+            transpose = True
+        out[name] = ("/".join(tf_parts), transpose)
+    return out
+
+
+def to_tf_value(array, transpose):
+    return np.ascontiguousarray(array.T) if transpose else array
+
+
+def write_tf1_checkpoint(prefix, variables, extra=None, partitioned=(), devices=1):
+    """Saves {tf_name: ndarray} with tf.compat.v1.train.Saver; adds adam slots and global_step like Google BERT."""
+    import tensorflow as tf
+    graph = tf.Graph()
+    with graph.as_default():
+        created = []
+        for i, (name, value) in enumerate(variables.items()):
+            device = f"/cpu:{i % devices}"
+            with tf.device(device):
+                if name in partitioned:
+                    v = tf.compat.v1.get_variable(name, initializer=tf.constant(value),
+                                                  partitioner=tf.compat.v1.fixed_size_partitioner(3))
+                else:
+                    v = tf.compat.v1.get_variable(name, initializer=tf.constant(value))
+            created.append(v)
+        for name, value in (extra or {}).items():
+            tf.compat.v1.get_variable(name, initializer=tf.constant(value))
+        saver = tf.compat.v1.train.Saver(sharded=devices > 1)
+        with tf.compat.v1.Session(graph=graph, config=tf.compat.v1.ConfigProto(device_count={"CPU": devices})) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, prefix, write_meta_graph=False)
+
+
+def adam_slots(variables, seed):
+    rng = np.random.default_rng(seed)
+    extra = {"global_step": np.array(1000, dtype=np.int64)}
+    for name, value in variables.items():
+        extra[name + "/adam_m"] = rng.standard_normal(value.shape).astype(np.float32) * 1e-3
+        extra[name + "/adam_v"] = np.abs(rng.standard_normal(value.shape).astype(np.float32)) * 1e-6
+    return extra
+
+
+def tensorflow_checkpoints():
+    import tensorflow as tf
+    from safetensors.numpy import load_file as np_load, save_file as np_save
+    tf.config.set_visible_devices([], "GPU")
+    physical = tf.config.list_physical_devices("CPU")
+    base = np_load(os.path.join(HERE, "bert-tiny", "model.safetensors"))
+    config = json.load(open(os.path.join(HERE, "bert-tiny", "config.json")))
+    google_config = {k: config[k] for k in ("attention_probs_dropout_prob", "hidden_act", "hidden_dropout_prob",
+                                            "hidden_size", "initializer_range", "intermediate_size",
+                                            "max_position_embeddings", "num_attention_heads", "num_hidden_layers",
+                                            "type_vocab_size", "vocab_size")}
+
+    # BertForPreTraining layout: bert.* plus the MLM and NSP heads (random, so they can be told apart).
+    rng = np.random.default_rng(5)
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    reference = {"bert." + k: v for k, v in base.items()}
+    reference.update({
+        "cls.predictions.transform.dense.weight": rng.standard_normal((hidden, hidden)).astype(np.float32) * 0.02,
+        "cls.predictions.transform.dense.bias": rng.standard_normal(hidden).astype(np.float32) * 0.02,
+        "cls.predictions.transform.LayerNorm.weight": 1 + rng.standard_normal(hidden).astype(np.float32) * 0.1,
+        "cls.predictions.transform.LayerNorm.bias": rng.standard_normal(hidden).astype(np.float32) * 0.1,
+        "cls.predictions.bias": rng.standard_normal(vocab).astype(np.float32) * 0.02,
+        "cls.seq_relationship.weight": rng.standard_normal((2, hidden)).astype(np.float32) * 0.02,
+        "cls.seq_relationship.bias": rng.standard_normal(2).astype(np.float32) * 0.02,
+    })
+    names = google_bert_names(reference.keys(), prefix="bert.")
+    variables = {names[k][0]: to_tf_value(v, names[k][1]) for k, v in reference.items()}
+
+    def folder(name, cfg_name="bert_config.json", cfg=google_config):
+        d = fresh_dir("tensorflow", name)
+        with open(os.path.join(d, cfg_name), "w") as f:
+            json.dump(cfg, f, indent=2)
+        shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
+        return d
+
+    # 1. Google BERT TF1 checkpoint with heads, Adam slots and global_step (as run_pretraining.py leaves it).
+    d = folder("bert-tiny-tf1")
+    write_tf1_checkpoint(os.path.join(d, "bert_model.ckpt"), variables, extra=adam_slots(variables, 6))
+    np_save({k: np.ascontiguousarray(v) for k, v in reference.items()}, path("tensorflow", "bert-tiny-tf1.reference.safetensors"),
+            metadata={"format": "pt"})
+
+    # 2. Sharded (two devices → two data shards) with a partitioned word embedding; base model only.
+    tf.config.set_logical_device_configuration(physical[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    base_names = google_bert_names(base.keys())
+    base_vars = {base_names[k][0]: to_tf_value(v, base_names[k][1]) for k, v in base.items()}
+    d = folder("bert-tiny-sharded")
+    write_tf1_checkpoint(os.path.join(d, "bert_model.ckpt"), base_vars, devices=2,
+                         partitioned=("bert/embeddings/word_embeddings",))
+
+    # 3. TF2 object-based checkpoint (tf.train.Checkpoint): keys are object paths, full_name gives TF1 names.
+    d = folder("bert-tiny-tf2")
+    root = tf.Module()
+    root.layers = [tf.Variable(value, name=name) for name, value in base_vars.items()]
+    tf.train.Checkpoint(model=root).write(os.path.join(d, "ckpt-1"))
+
+    # 4. Google ALBERT TF1 checkpoint.
+    albert_checkpoint()
+
+
+def albert_checkpoint():
+    import torch
+    from transformers import AlbertConfig, AlbertModel
+    from safetensors.numpy import save_file as np_save
+    torch.manual_seed(3)
+    n_vocab = sum(1 for _ in open(os.path.join(HERE, "vocab-tiny.txt"), encoding="utf-8"))
+    config = AlbertConfig(vocab_size=n_vocab, embedding_size=16, hidden_size=32, num_hidden_layers=3,
+                          num_attention_heads=4, intermediate_size=64, max_position_embeddings=64,
+                          hidden_act="gelu_new")
+    model = AlbertModel(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm" in name or "layer_norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items() if "position_ids" not in k and "token_type_ids" not in k}
+    layer = "encoder.albert_layer_groups.0.albert_layers.0."
+    g = "bert/encoder/transformer/group_0/inner_group_0/"
+    table = {
+        "embeddings.word_embeddings.weight": ("bert/embeddings/word_embeddings", False),
+        "embeddings.position_embeddings.weight": ("bert/embeddings/position_embeddings", False),
+        "embeddings.token_type_embeddings.weight": ("bert/embeddings/token_type_embeddings", False),
+        "embeddings.LayerNorm.weight": ("bert/embeddings/LayerNorm/gamma", False),
+        "embeddings.LayerNorm.bias": ("bert/embeddings/LayerNorm/beta", False),
+        "encoder.embedding_hidden_mapping_in.weight": ("bert/encoder/embedding_hidden_mapping_in/kernel", True),
+        "encoder.embedding_hidden_mapping_in.bias": ("bert/encoder/embedding_hidden_mapping_in/bias", False),
+        layer + "attention.query.weight": (g + "attention_1/self/query/kernel", True),
+        layer + "attention.query.bias": (g + "attention_1/self/query/bias", False),
+        layer + "attention.key.weight": (g + "attention_1/self/key/kernel", True),
+        layer + "attention.key.bias": (g + "attention_1/self/key/bias", False),
+        layer + "attention.value.weight": (g + "attention_1/self/value/kernel", True),
+        layer + "attention.value.bias": (g + "attention_1/self/value/bias", False),
+        layer + "attention.dense.weight": (g + "attention_1/output/dense/kernel", True),
+        layer + "attention.dense.bias": (g + "attention_1/output/dense/bias", False),
+        layer + "attention.LayerNorm.weight": (g + "LayerNorm/gamma", False),
+        layer + "attention.LayerNorm.bias": (g + "LayerNorm/beta", False),
+        layer + "ffn.weight": (g + "ffn_1/intermediate/dense/kernel", True),
+        layer + "ffn.bias": (g + "ffn_1/intermediate/dense/bias", False),
+        layer + "ffn_output.weight": (g + "ffn_1/intermediate/output/dense/kernel", True),
+        layer + "ffn_output.bias": (g + "ffn_1/intermediate/output/dense/bias", False),
+        layer + "full_layer_layer_norm.weight": (g + "LayerNorm_1/gamma", False),
+        layer + "full_layer_layer_norm.bias": (g + "LayerNorm_1/beta", False),
+        "pooler.weight": ("bert/pooler/dense/kernel", True),
+        "pooler.bias": ("bert/pooler/dense/bias", False),
+    }
+    assert set(table) == set(state), set(state) ^ set(table)
+    variables = {tf: to_tf_value(state[hf], t) for hf, (tf, t) in table.items()}
+    d = fresh_dir("tensorflow", "albert-tiny-tf1")
+    write_tf1_checkpoint(os.path.join(d, "model.ckpt-100"), variables, extra=adam_slots(variables, 8))
+    google = {"attention_probs_dropout_prob": 0, "hidden_act": "gelu", "hidden_dropout_prob": 0,
+              "embedding_size": 16, "hidden_size": 32, "initializer_range": 0.02, "intermediate_size": 64,
+              "max_position_embeddings": 64, "num_attention_heads": 4, "num_hidden_layers": 3,
+              "num_hidden_groups": 1, "net_structure_type": 0, "gap_size": 0, "num_memory_blocks": 0,
+              "inner_group_num": 1, "down_scale_factor": 1, "type_vocab_size": 2, "vocab_size": n_vocab}
+    with open(os.path.join(d, "albert_config.json"), "w") as f:
+        json.dump(google, f, indent=2)
+    shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
+    np_save(state, path("tensorflow", "albert-tiny-tf1.reference.safetensors"), metadata={"format": "pt"})
+
+
+def crc32c(data, crc=0):
+    table = crc32c.table
+    c = crc ^ 0xFFFFFFFF
+    for b in data:
+        c = table[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def _crc_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+crc32c.table = _crc_table()
+
+
+def masked(c):
+    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def varint(data, pos):
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        value |= (b & 0x7F) << shift
+        pos += 1
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def data_block_handles(index):
+    """(offset, size) of every data block of a TF .index table."""
+    footer = index[-48:]
+    _, p = varint(footer, 0)
+    _, p = varint(footer, p)
+    off, p = varint(footer, p)
+    size, _ = varint(footer, p)
+    block = index[off:off + size]
+    restarts = struct.unpack("<I", block[-4:])[0]
+    end = len(block) - 4 * (restarts + 1)
+    pos, handles = 0, []
+    while pos < end:
+        shared, pos = varint(block, pos)
+        unshared, pos = varint(block, pos)
+        vlen, pos = varint(block, pos)
+        pos += unshared
+        h_off, q = varint(block, pos)
+        h_size, _ = varint(block, q)
+        handles.append((h_off, h_size))
+        pos += vlen
+    return handles
+
+
+def fix_block_crcs(index):
+    index = bytearray(index)
+    for off, size in data_block_handles(bytes(index)):
+        crc = masked(crc32c(bytes(index[off:off + size + 1])))
+        index[off + size + 1:off + size + 5] = struct.pack("<I", crc)
+    return bytes(index)
+
+
+def broken_tensorflow():
+    rng = np.random.default_rng(11)
+    base = {"bert/embeddings/position_embeddings": rng.standard_normal((16, 8)).astype(np.float32),
+            "bert/encoder/layer_0/output/dense/kernel": rng.standard_normal((8, 8)).astype(np.float32),
+            "bert/pooler/dense/bias": rng.standard_normal(8).astype(np.float32)}
+    root = fresh_dir("broken", "tensorflow")
+    good = os.path.join(root, "good")
+    os.makedirs(good)
+    write_tf1_checkpoint(os.path.join(good, "model.ckpt"), base, devices=2)
+    files = {n: open(os.path.join(good, n), "rb").read() for n in os.listdir(good) if n.startswith("model.ckpt")}
+    index = files["model.ckpt.index"]
+
+    def case(name, replace=None, drop=()):
+        d = os.path.join(root, name)
+        os.makedirs(d)
+        for n, data in files.items():
+            if n in drop:
+                continue
+            with open(os.path.join(d, n), "wb") as f:
+                f.write((replace or {}).get(n, data))
+
+    case("truncated-index", {"model.ckpt.index": index[: len(index) // 2]})
+    flipped = bytearray(index)
+    flipped[20] ^= 0x01  # inside the first data block: its checksum no longer matches
+    case("flipped-index-byte", {"model.ckpt.index": bytes(flipped)})
+    shard0 = "model.ckpt.data-00000-of-00002"
+    data = bytearray(files[shard0])
+    data[len(data) // 2] ^= 0x40
+    case("flipped-tensor-byte", {shard0: bytes(data)})
+    case("missing-shard", drop=("model.ckpt.data-00001-of-00002",))
+    case("truncated-shard", {shard0: files[shard0][: len(files[shard0]) - 16]})
+    # position_embeddings has shape [16, 8]: the dims are varints 0x10 and 0x08. Make the first 127 (0x7F,
+    # still one byte) and re-checksum the block, so only the shape/size rule is broken.
+    key = b"position_embeddings"
+    at = index.index(key) + len(key)
+    dims = index.index(bytes([0x12, 0x02, 0x08, 0x10]), at)
+    shaped = bytearray(index)
+    shaped[dims + 3] = 0x7F
+    case("shape-size-mismatch", {"model.ckpt.index": fix_block_crcs(bytes(shaped))})
+    # The header's num_shards (2) set to 127: the checkpoint then names shards that do not exist.
+    header = bytearray(index)
+    assert header[3:5] == bytes([0x08, 0x02])  # num_shards = 2
+    header[4] = 0x7F
+    case("wrong-num-shards", {"model.ckpt.index": fix_block_crcs(bytes(header))})
+    shutil.rmtree(good)
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -262,6 +571,8 @@ def main():
     safetensors_references()
     float_casts()
     broken_safetensors()
+    tensorflow_checkpoints()
+    broken_tensorflow()
     print("samples written to", HERE)
 
 

@@ -41,6 +41,29 @@ public struct ByteReader {
         return slice
     }
 
+    /// Reads an unsigned LEB128 varint of at most `maxBytes` bytes (5 for varint32, 10 for varint64).
+    public mutating func readVarint(maxBytes: Int = 10) throws -> UInt64 {
+        var value: UInt64 = 0
+        for i in 0..<maxBytes {
+            let byte = try read(UInt8.self, endianness: .little)
+            let bits = UInt64(byte & 0x7F)
+            if i == 9, bits > 1 { throw error("varint overflows 64 bits") }
+            value |= bits << UInt64(7 * i)
+            if byte & 0x80 == 0 { return value }
+        }
+        throw error("varint longer than \(maxBytes) bytes")
+    }
+
+    /// Reads a varint and checks that it fits an `Int` no larger than `limit`.
+    public mutating func readVarintInt(maxBytes: Int = 10, limit: Int = .max, _ what: String) throws -> Int {
+        let start = offset
+        let raw = try readVarint(maxBytes: maxBytes)
+        guard let value = Int(exactly: raw), value <= limit else {
+            throw BinaryIOError(path: path, offset: baseOffset + start, reason: "\(what) \(raw) is out of range (limit \(limit))")
+        }
+        return value
+    }
+
     /// Moves the cursor to `newOffset`, which must lie inside the bytes.
     public mutating func seek(to newOffset: Int) throws {
         guard newOffset >= 0, newOffset <= bytes.count else {

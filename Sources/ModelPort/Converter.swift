@@ -20,9 +20,11 @@ public struct ConversionOptions: Sendable {
     /// For Hugging Face folders: split the weights into shards of at most this many bytes.
     public var maxShardBytes: Int?
     public var output: OutputOptions
+    public var load: LoadOptions
 
     public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
-                maxShardBytes: Int? = nil, output: OutputOptions = .init()) {
+                maxShardBytes: Int? = nil, output: OutputOptions = .init(), load: LoadOptions = .init()) {
+        self.load = load
         self.format = format
         self.dtype = dtype
         self.layers = layers
@@ -71,7 +73,7 @@ public enum Converter {
         if format == .pytorch || format == .gguf {
             throw ModelError("writing \(format.rawValue) is not available in this version of ModelPort; use --to hf or --to safetensors")
         }
-        let model = try transform(try ModelLoader.load(source), options: options)
+        let model = try transform(try ModelLoader.load(source, options: options.load), options: options)
         let files: [String]
         switch format {
         case .hf:

@@ -1,6 +1,15 @@
 import BinaryIO
 import ModelIR
 import SafetensorsFormat
+import TensorFlowFormat
+import Transforms
+
+/// How sources are read.
+public struct LoadOptions: Sendable {
+    /// Make a tensor that matches no naming rule an error instead of a note.
+    public var strict: Bool
+    public init(strict: Bool = false) { self.strict = strict }
+}
 
 /// Reads any supported source into the IR: a safetensors file, a sharded index, or a Hugging Face folder.
 public enum ModelLoader {
@@ -12,7 +21,7 @@ public enum ModelLoader {
     ]
 
     /// Reads `path`, recognizing its format from the bytes.
-    public static func load(_ path: String) throws -> Model {
+    public static func load(_ path: String, options: LoadOptions = .init()) throws -> Model {
         let format = try SourceFormat.detect(path)
         switch format {
         case .safetensors:
@@ -25,9 +34,54 @@ public enum ModelLoader {
                                   from: splitPath(path).folder + "/config.json")
         case .huggingFaceFolder:
             return try loadFolder(path)
+        case .tensorflowBundle:
+            return try loadTensorFlow(path, options: options)
         default:
             throw ModelError(file: path, "recognized as \(format.rawValue), which this version of ModelPort cannot read yet")
         }
+    }
+
+    /// Google config files read in place of `config.json`, in the order tried.
+    static let googleConfigNames = ["config.json", "bert_config.json", "albert_config.json"]
+
+    /// Reads a TensorFlow checkpoint and maps Google's BERT or ALBERT names to Hugging Face names, dropping
+    /// optimizer state; the config comes from `bert_config.json` / `albert_config.json` beside it.
+    public static func loadTensorFlow(_ path: String, options: LoadOptions) throws -> Model {
+        let contents = try TensorBundle.read(path)
+        var model = Model(tensors: contents.tensors, dropped: contents.skipped, notes: contents.notes,
+                          sourceFormat: SourceFormat.tensorflowBundle.rawValue)
+        let folder = splitPath(contents.prefix).folder
+        let isALBERT = model.tensors.contains { $0.name.contains("/transformer/group_") }
+            || fileExists(folder + "/albert_config.json")
+        let isBERT = model.tensors.contains { $0.name.hasPrefix("bert/") || $0.name.hasPrefix("cls/") }
+        if isALBERT || isBERT {
+            model = try (isALBERT ? NameMap.googleALBERT : NameMap.googleBERT).apply(to: model, strict: options.strict)
+        } else {
+            model.notes.append("names follow no known TensorFlow convention and are kept as they are")
+        }
+        if let configName = googleConfigNames.first(where: { fileExists(folder + "/" + $0) }) {
+            model.config = try ModelConfig(contentsOf: folder + "/" + configName)
+            if model.config.architecture == .unknown, model.config["model_type"] == nil {
+                model.config.architecture = isALBERT ? .albert : .bert
+            }
+        } else {
+            let (config, notes) = ModelConfig.inferred(from: model.tensors.map(\.info))
+            model.config = config
+            model.notes += notes
+        }
+        if model.config["architectures"] == nil {
+            if model.tensors.contains(where: { $0.name.hasPrefix("cls.") }) {
+                model.config["architectures"] = .array([.string("BertForPreTraining")])
+            } else if model.tensors.contains(where: { $0.name.hasPrefix("predictions.") || $0.name.hasPrefix("sop_classifier.") }) {
+                model.config["architectures"] = .array([.string("AlbertForPreTraining")])
+            }
+        }
+        model.auxiliaryFiles = auxiliaryFiles(in: folder)
+        return model
+    }
+
+    static func auxiliaryFiles(in folder: String) -> [AuxiliaryFile] {
+        auxiliaryFileNames.filter { fileExists(folder + "/" + $0) }.map { AuxiliaryFile(name: $0, sourcePath: folder + "/" + $0) }
     }
 
     /// Reads a Hugging Face model folder: `config.json`, the weights (one file or shards), and the tokenizer files.
@@ -49,9 +103,7 @@ public enum ModelLoader {
         }
         model.sourceFormat = SourceFormat.huggingFaceFolder.rawValue + " (safetensors)"
         model = try withConfig(model, from: folder + "/config.json")
-        for name in auxiliaryFileNames where fileExists(folder + "/" + name) {
-            model.auxiliaryFiles.append(AuxiliaryFile(name: name, sourcePath: folder + "/" + name))
-        }
+        model.auxiliaryFiles = auxiliaryFiles(in: folder)
         return model
     }
 

@@ -71,15 +71,22 @@ public struct ModelSummary: Sendable {
         if !model.metadata.isEmpty {
             lines.append("metadata:     " + model.metadata.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }
-        if !model.dropped.isEmpty {
-            lines.append("dropped:      \(model.dropped.count) tensors, \(formatBytes(model.dropped.reduce(0) { $0 + $1.byteCount }))")
-        }
+        if let dropped = droppedSummary(model.dropped) { lines.append("dropped:      " + dropped) }
         for note in model.notes { lines.append("note:         " + note) }
         lines.append("")
         let rows = model.tensors.map { t in [t.name, t.dtype.rawValue, t.shape.description, String(t.info.byteCount ?? 0)] }
         lines += table(header: ["name", "dtype", "shape", "bytes"], rows: rows, rightAligned: [3])
         return lines.joined(separator: "\n")
     }
+}
+
+/// `12 tensors (1.5 MiB): 10 × optimizer slot, 2 × step counter`, or `nil` when nothing was dropped.
+public func droppedSummary(_ dropped: [DroppedTensor]) -> String? {
+    guard !dropped.isEmpty else { return nil }
+    var reasons: [String: Int] = [:]
+    for d in dropped { reasons[d.reason, default: 0] += 1 }
+    return "\(dropped.count) tensors (\(formatBytes(dropped.reduce(0) { $0 + $1.byteCount }))): "
+        + reasons.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")
 }
 
 /// Aligned columns, two spaces apart.

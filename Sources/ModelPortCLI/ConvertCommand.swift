@@ -49,6 +49,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Split Hugging Face weights into shards of at most SIZE (500MB, 2GB, 1GiB).", valueName: "size"))
     var maxShardSize: String?
 
+    @Flag(help: "Fail when a source tensor matches no naming rule (instead of keeping its name with a warning).")
+    var strict = false
+
     @Flag(help: "Replace DEST if it exists.")
     var force = false
 
@@ -86,6 +89,7 @@ struct ConvertCommand: ParsableCommand {
             options.maxShardBytes = bytes
         }
         options.output.existing = force ? .replace : .refuse
+        options.load.strict = strict
 
         let console = Console.current
         let start = ContinuousClock.now
@@ -100,13 +104,7 @@ struct ConvertCommand: ParsableCommand {
         console.out("wrote \(report.destination) (\(report.format.rawValue)): \(report.tensorCount) tensors, "
             + "\(formatBytes(report.bytesWritten)) in \(report.files.count) file\(report.files.count == 1 ? "" : "s"), "
             + ModelPortFormatting.seconds(elapsed))
-        if !report.dropped.isEmpty {
-            let bytes = report.dropped.reduce(0) { $0 + $1.byteCount }
-            var reasons: [String: Int] = [:]
-            for d in report.dropped { reasons[d.reason, default: 0] += 1 }
-            console.out("dropped \(report.dropped.count) tensors (\(formatBytes(bytes))): "
-                + reasons.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", "))
-        }
+        if let dropped = droppedSummary(report.dropped) { console.out("dropped " + dropped) }
         for note in report.notes { console.out("note: \(note)") }
     }
 
@@ -115,7 +113,7 @@ struct ConvertCommand: ParsableCommand {
     static func withProgress<R>(
         console: Console, source: String, options: ConversionOptions, _ body: (ConversionOptions) throws -> R
     ) throws -> R {
-        guard console.isInteractive, let model = try? Converter.transform(ModelLoader.load(source), options: options) else {
+        guard console.isInteractive, let model = try? Converter.transform(ModelLoader.load(source, options: options.load), options: options) else {
             return try body(options)
         }
         let progress = ProgressLine(console: console, label: "converting", totalTensors: model.tensors.count,

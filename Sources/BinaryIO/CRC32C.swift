@@ -1,0 +1,57 @@
+/// CRC-32C (Castagnoli), as TensorFlow and LevelDB use it, plus their "masked" form
+/// (`formats/tensorflow-pytorch-safetensors.md`, common primitives).
+public enum CRC32C {
+    private static let tables: [[UInt32]] = {
+        var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = c & 1 == 1 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+            tables[0][i] = c
+        }
+        for i in 0..<256 {
+            for t in 1..<8 { tables[t][i] = (tables[t - 1][i] >> 8) ^ tables[0][Int(tables[t - 1][i] & 0xFF)] }
+        }
+        return tables
+    }()
+
+    /// The CRC of `bytes`, continuing from `crc` (0 to start).
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        var c = ~crc
+        var i = 0
+        let n = bytes.count
+        tables.withUnsafeBufferPointer { t in
+            let t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5], t6 = t[6], t7 = t[7]
+            t0.withUnsafeBufferPointer { t0 in t1.withUnsafeBufferPointer { t1 in t2.withUnsafeBufferPointer { t2 in
+            t3.withUnsafeBufferPointer { t3 in t4.withUnsafeBufferPointer { t4 in t5.withUnsafeBufferPointer { t5 in
+            t6.withUnsafeBufferPointer { t6 in t7.withUnsafeBufferPointer { t7 in
+                while i + 8 <= n {
+                    let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                    let low = UInt32(truncatingIfNeeded: word) ^ c
+                    let high = UInt32(truncatingIfNeeded: word >> 32)
+                    c = t7[Int(low & 0xFF)] ^ t6[Int((low >> 8) & 0xFF)] ^ t5[Int((low >> 16) & 0xFF)] ^ t4[Int(low >> 24)]
+                        ^ t3[Int(high & 0xFF)] ^ t2[Int((high >> 8) & 0xFF)] ^ t1[Int((high >> 16) & 0xFF)] ^ t0[Int(high >> 24)]
+                    i += 8
+                }
+                while i < n {
+                    c = t0[Int((c ^ UInt32(bytes[i])) & 0xFF)] ^ (c >> 8)
+                    i += 1
+                }
+            }}}}}}}}
+        }
+        return ~c
+    }
+
+    /// The CRC of an array of bytes.
+    public static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { checksum($0, continuing: crc) }
+    }
+
+    /// TensorFlow/LevelDB's mask: `rotr(c, 15) + 0xA282EAD8`, so a CRC of data that embeds CRCs stays useful.
+    public static func mask(_ crc: UInt32) -> UInt32 { ((crc >> 15) | (crc << 17)) &+ 0xA282_EAD8 }
+
+    /// The inverse of `mask`.
+    public static func unmask(_ masked: UInt32) -> UInt32 {
+        let rotated = masked &- 0xA282_EAD8
+        return (rotated >> 17) | (rotated << 15)
+    }
+}

@@ -1,0 +1,172 @@
+import ModelIR
+
+/// One step of a name map, applied to a tensor's name in order (rules are data, not code branches).
+public enum NameRule: Sendable {
+    /// Replace every occurrence of a substring.
+    case replace(String, String)
+    /// Replace `prefix` followed by digits with `replacement` followed by the same digits
+    /// (`layer_3` → `layer.3`).
+    case numbered(String, String)
+    /// Replace a suffix.
+    case suffix(String, String)
+}
+
+/// How to turn one checkpoint convention's names into canonical Hugging Face names: which tensors to skip
+/// (optimizer state), which to transpose, and the ordered rename rules.
+public struct NameMap: Sendable {
+    /// A human name for reports (`Google BERT (TF1)`).
+    public var name: String
+    /// Source names containing any of these are dropped, with the reason given.
+    public var skip: [(contains: String, reason: String)]
+    /// Source names that the map knows; others are kept under their own name and reported.
+    public var knownPrefixes: [String]
+    /// Source names ending with one of these are rank-2 kernels stored [in, out]: transposed.
+    public var transposeSuffixes: [String]
+    public var rules: [NameRule]
+    /// After renaming: when no tensor starts with one of `headPrefixes`, this prefix is removed (a bare
+    /// encoder is saved under `BertModel` names, one with heads under `BertForPreTraining` names).
+    public var basePrefix: String?
+    public var headPrefixes: [String]
+
+    /// `name` after the rules.
+    public func renamed(_ name: String) -> String {
+        var result = name
+        for rule in rules {
+            switch rule {
+            case let .replace(old, new):
+                result = result.replacing(old, with: new)
+            case let .suffix(old, new):
+                if result.hasSuffix(old) { result = String(result.dropLast(old.count)) + new }
+            case let .numbered(prefix, replacement):
+                result = replacingNumbered(result, prefix: prefix, with: replacement)
+            }
+        }
+        return result
+    }
+
+    /// Applies the map to a model: skips, transposes and renames lazily; unknown names are kept and noted
+    /// (or, with `strict`, are an error).
+    public func apply(to model: Model, strict: Bool = false) throws -> Model {
+        var result = model
+        result.tensors = []
+        var unknown: [String] = []
+        for tensor in model.tensors {
+            if let rule = skip.first(where: { tensor.name.contains($0.contains) }) {
+                result.dropped.append(DroppedTensor(name: tensor.name, reason: rule.reason, byteCount: tensor.info.byteCount ?? 0))
+                continue
+            }
+            guard knownPrefixes.contains(where: { tensor.name.hasPrefix($0) }) else {
+                if strict { throw ModelError(location: .tensor(tensor.name), "matches no \(name) naming rule (--strict)") }
+                unknown.append(tensor.name)
+                result.tensors.append(tensor)
+                continue
+            }
+            var mapped = tensor
+            if transposeSuffixes.contains(where: { tensor.name.hasSuffix($0) }), tensor.shape.rank == 2 {
+                mapped = try tensor.transposed()
+            }
+            mapped.name = renamed(tensor.name)
+            result.tensors.append(mapped)
+        }
+        if let basePrefix, !result.tensors.contains(where: { t in headPrefixes.contains { t.name.hasPrefix($0) } }) {
+            result.tensors = result.tensors.map { tensor in
+                var tensor = tensor
+                if tensor.name.hasPrefix(basePrefix) { tensor.name = String(tensor.name.dropFirst(basePrefix.count)) }
+                return tensor
+            }
+        }
+        if !unknown.isEmpty {
+            let shown = unknown.prefix(5).joined(separator: ", ") + (unknown.count > 5 ? ", …" : "")
+            result.notes.append("\(unknown.count) tensors match no \(name) rule and keep their names: \(shown)")
+        }
+        try result.validate()
+        return result
+    }
+}
+
+private func replacingNumbered(_ text: String, prefix: String, with replacement: String) -> String {
+    var result = ""
+    var rest = Substring(text)
+    while let range = rest.firstRange(of: prefix) {
+        let after = rest[range.upperBound...]
+        let digits = after.prefix { $0.isASCII && $0.isNumber }
+        result += rest[..<range.lowerBound]
+        if digits.isEmpty {
+            result += prefix
+        } else {
+            result += replacement + digits
+        }
+        rest = after.dropFirst(digits.count)
+    }
+    return result + rest
+}
+
+extension NameMap {
+    /// Optimizer state and bookkeeping that inference never needs (Google BERT's AdamWeightDecayOptimizer
+    /// slots, Keras/TF2 slots, step counters).
+    static let optimizerState: [(contains: String, reason: String)] = [
+        ("/adam_m", "optimizer slot"), ("/adam_v", "optimizer slot"), ("AdamWeightDecayOptimizer", "optimizer slot"),
+        ("/.OPTIMIZER_SLOT/", "optimizer slot"), ("optimizer/", "optimizer state"), ("global_step", "step counter"),
+        ("save_counter", "step counter"),
+    ]
+
+    /// TF1 Google BERT names (`bert/encoder/layer_3/attention/self/query/kernel`) → Hugging Face BERT names
+    /// (`formats/tensorflow-pytorch-safetensors.md` §1.7).
+    public static let googleBERT = NameMap(
+        name: "Google BERT (TF)",
+        skip: optimizerState,
+        knownPrefixes: ["bert/", "cls/"],
+        transposeSuffixes: ["/kernel"],
+        rules: [
+            .numbered("layer_", "layer."),
+            .replace("/", "."),
+            .suffix("_embeddings", "_embeddings.weight"),
+            .suffix(".gamma", ".weight"),
+            .suffix(".beta", ".bias"),
+            .suffix(".kernel", ".weight"),
+            .replace("cls.predictions.output_bias", "cls.predictions.bias"),
+            .replace("cls.seq_relationship.output_weights", "cls.seq_relationship.weight"),
+            .replace("cls.seq_relationship.output_bias", "cls.seq_relationship.bias"),
+        ],
+        basePrefix: "bert.",
+        headPrefixes: ["cls."]
+    )
+
+    /// TF1 Google ALBERT names (`bert/encoder/transformer/group_0/inner_group_0/attention_1/self/query/kernel`)
+    /// → Hugging Face ALBERT names (`encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight`).
+    public static let googleALBERT = NameMap(
+        name: "Google ALBERT (TF)",
+        skip: optimizerState,
+        knownPrefixes: ["bert/", "cls/"],
+        transposeSuffixes: ["/kernel"],
+        rules: [
+            .replace("ffn_1", "ffn"),
+            .replace("bert/", "albert/"),
+            .replace("attention_1", "attention"),
+            .replace("transform/", ""),
+            .replace("LayerNorm_1", "full_layer_layer_norm"),
+            .replace("LayerNorm", "attention/LayerNorm"),
+            .replace("transformer/", ""),
+            .replace("intermediate/dense/", ""),
+            .replace("ffn/intermediate/output/dense/", "ffn_output/"),
+            .replace("/output/", "/"),
+            .replace("/self/", "/"),
+            .replace("pooler/dense", "pooler"),
+            .replace("cls/predictions", "predictions"),
+            .replace("predictions/attention", "predictions"),
+            .replace("embeddings/attention", "embeddings"),
+            .numbered("inner_group_", "albert_layers/"),
+            .numbered("group_", "albert_layer_groups/"),
+            .replace("predictions/output_bias", "predictions/bias"),
+            .replace("cls/seq_relationship/output_weights", "sop_classifier/classifier/weight"),
+            .replace("cls/seq_relationship/output_bias", "sop_classifier/classifier/bias"),
+            .replace("/", "."),
+            .suffix("_embeddings", "_embeddings.weight"),
+            .suffix(".gamma", ".weight"),
+            .suffix(".beta", ".bias"),
+            .suffix(".kernel", ".weight"),
+        ],
+        basePrefix: "albert.",
+        headPrefixes: ["predictions.", "sop_classifier."]
+    )
+}
