@@ -1,0 +1,89 @@
+import BinaryIO
+import ModelIR
+import SafetensorsFormat
+@testable import TensorFlowFormat
+import TestSupport
+import Testing
+
+@Suite struct TensorBundleTests {
+    @Test func readsTF1NamesShapesAndTheHeader() throws {
+        let contents = try TensorBundle.read(Samples.path("tensorflow/bert-tiny-tf1"))
+        #expect(contents.prefix.hasSuffix("tensorflow/bert-tiny-tf1/bert_model.ckpt"))
+        let names = Set(contents.tensors.map(\.name))
+        #expect(names.contains("bert/encoder/layer_3/attention/self/query/kernel"))
+        #expect(names.contains("bert/encoder/layer_3/attention/self/query/kernel/adam_m"))
+        #expect(names.contains("global_step"))
+        #expect(contents.tensors.count == 78 * 3 + 1)
+        let kernel = try #require(contents.tensors.first { $0.name == "bert/encoder/layer_0/intermediate/dense/kernel" })
+        #expect(kernel.dtype == .f32 && kernel.shape == [32, 64])
+        #expect(kernel.data.isMapped)
+        let step = try #require(contents.tensors.first { $0.name == "global_step" })
+        #expect(step.dtype == .i64 && step.shape == [])
+        #expect(try step.withBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) } == 1000)
+    }
+
+    @Test(arguments: ["bert_model.ckpt", "bert_model.ckpt.index", ""])
+    func acceptsPrefixIndexFileOrFolder(suffix: String) throws {
+        let source = Samples.path("tensorflow/bert-tiny-sharded") + (suffix.isEmpty ? "" : "/" + suffix)
+        #expect(try TensorBundle.prefix(for: source) == Samples.path("tensorflow/bert-tiny-sharded/bert_model.ckpt"))
+    }
+
+    @Test func reassemblesPartitionedVariablesAcrossShards() throws {
+        let contents = try TensorBundle.read(Samples.path("tensorflow/bert-tiny-sharded"))
+        let words = try #require(contents.tensors.first { $0.name == "bert/embeddings/word_embeddings" })
+        #expect(words.shape == [84, 32] && !words.data.isMapped)
+        let (reference, _) = try SafetensorsReader.read(path: Samples.path("bert-tiny/model.safetensors"))
+        let expected = try #require(reference.first { $0.name == "embeddings.word_embeddings.weight" })
+        #expect(try words.withBytes { Array($0) } == (try expected.withBytes { Array($0) }))
+    }
+
+    @Test func namesTF2TensorsByTheObjectGraph() throws {
+        let contents = try TensorBundle.read(Samples.path("tensorflow/bert-tiny-tf2"))
+        #expect(contents.tensors.contains { $0.name == "bert/encoder/layer_2/output/LayerNorm/gamma" })
+        #expect(!contents.tensors.contains { $0.name.contains(".ATTRIBUTES") })
+        #expect(contents.skipped.map(\.name) == ["_CHECKPOINTABLE_OBJECT_GRAPH"])
+    }
+
+    @Test func sliceKeysMatchOrderedCode() {
+        let cases: [(Int64, [UInt8])] = [
+            (0, [0x80]), (1, [0x81]), (63, [0xBF]), (-1, [0x7F]), (-64, [0x40]), (64, [0xC0, 0x40]), (100, [0xC0, 0x64]),
+            (-65, [0x3F, 0xBF]), (8191, [0xDF, 0xFF]), (8192, [0xE0, 0x20, 0x00]), (1_000_000, [0xEF, 0x42, 0x40]),
+        ]
+        for (value, bytes) in cases { #expect(SliceKey.signedNumIncreasing(value) == bytes, "\(value)") }
+        #expect(SliceKey.encode(name: [0x61, 0x00, 0xFF], extents: [(0, nil)]) == [0, 0x61, 0, 0xFF, 0xFF, 0, 0, 1, 1, 1, 0x80, 0x7F])
+    }
+
+    static let broken: [(String, String)] = [
+        ("truncated-index", "model.ckpt.index: offset 121: bad table magic (not a TensorFlow checkpoint index)"),
+        ("flipped-index-byte", "model.ckpt.index: offset 0: data block checksum mismatch"),
+        ("missing-shard", "model.ckpt.data-00001-of-00002: tensor 'bert/encoder/layer_0/output/dense/kernel': data shard is missing"),
+        ("truncated-shard", "tensor 'bert/pooler/dense/bias': bytes 512..<544 run past the end of the 528-byte shard"),
+        ("shape-size-mismatch", "tensor 'bert/embeddings/position_embeddings': size 512 does not match f32 shape (4064 bytes)"),
+        ("wrong-num-shards", "model.ckpt.data-00000-of-00127: tensor 'bert/embeddings/position_embeddings': data shard is missing"),
+    ]
+
+    @Test(arguments: broken)
+    func rejectsBrokenCheckpoints(name: String, message: String) {
+        #expect {
+            try TensorBundle.read(Samples.path("broken/tensorflow/" + name))
+        } throws: { error in
+            error is ModelError && String(describing: error).contains(message)
+        }
+    }
+
+    @Test func aCorruptTensorFailsWhenRead() throws {
+        let contents = try TensorBundle.read(Samples.path("broken/tensorflow/flipped-tensor-byte"))
+        var failures: [String] = []
+        for tensor in contents.tensors {
+            do { try tensor.withBytes { _ in } } catch { failures.append(String(describing: error)) }
+        }
+        #expect(failures.count == 1)
+        #expect(failures.first?.contains("tensor 'bert/embeddings/position_embeddings': checksum mismatch") == true)
+    }
+
+    @Test func aNonTableIsRefused() {
+        #expect {
+            try TensorBundle.read(Samples.path("bert-tiny/model.safetensors"))
+        } throws: { String(describing: $0).contains("no TensorFlow checkpoint here") }
+    }
+}
