@@ -88,6 +88,48 @@ def measure(command, runs, cleanup):
     return best, peak
 
 
+# Writes the benchmark model as a TF1 checkpoint with Google BERT names (kernels transposed to [in, out]).
+TF_WRITER = r"""
+import sys, os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np, tensorflow as tf
+from safetensors.numpy import load_file
+t = load_file(sys.argv[1])
+g = tf.Graph()
+with g.as_default():
+    for name, v in t.items():
+        parts = name.replace(".weight", "/kernel" if v.ndim == 2 and "embeddings" not in name else "/gamma" if "LayerNorm" in name else "")
+        tf_name = "bert/" + parts.replace(".bias", "/beta" if "LayerNorm" in name else "/bias")
+        tf_name = tf_name.replace("layer.", "layer_").replace(".", "/")
+        value = np.ascontiguousarray(v.T) if tf_name.endswith("/kernel") else v
+        tf.compat.v1.get_variable(tf_name, initializer=tf.constant(value))
+    saver = tf.compat.v1.train.Saver()
+    with tf.compat.v1.Session(graph=g) as s:
+        s.run(tf.compat.v1.global_variables_initializer())
+        saver.save(s, sys.argv[2], write_meta_graph=False)
+"""
+
+# The Python route for the same job: read with TF, rename and transpose, save with safetensors.
+TF_ROUTE = r"""
+import sys, os
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np, tensorflow as tf
+from safetensors.numpy import save_file
+r = tf.train.load_checkpoint(sys.argv[1])
+out = {}
+for name in r.get_variable_to_shape_map():
+    v = r.get_tensor(name)
+    hf = name.replace("bert/", "").replace("layer_", "layer.").replace("/", ".")
+    hf = hf.replace(".kernel", ".weight").replace(".gamma", ".weight").replace(".beta", ".bias")
+    if name.endswith("/kernel"):
+        v = np.ascontiguousarray(v.T)
+    if hf.endswith("_embeddings"):
+        hf += ".weight"
+    out[hf] = v
+save_file(out, sys.argv[2], metadata={"format": "pt"})
+"""
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -126,11 +168,25 @@ def main():
                          [python, "-c", route.format(cast="t = {k: v.half() for k, v in t.items()}; "), src,
                           os.path.join(out, "ph.safetensors")]))
 
+        has_tf = os.path.exists(python) and subprocess.run(
+            [python, "-c", "import tensorflow, safetensors"], capture_output=True).returncode == 0
+        if has_tf:
+            ckpt = os.path.join(work, "tf", "bert_model.ckpt")
+            subprocess.run([python, "-c", TF_WRITER, src, ckpt], check=True, capture_output=True)
+            tf_bytes = sum(os.path.getsize(os.path.join(work, "tf", n)) for n in os.listdir(os.path.join(work, "tf")))
+            rows.append(("cp (the TF checkpoint's data file)",
+                         ["cp", ckpt + ".data-00000-of-00001", os.path.join(out, "copy.data")]))
+            rows.append(("modelport convert TF1 → safetensors", [binary, "convert", ckpt, os.path.join(out, "tf.safetensors")]))
+            rows.append(("python: tf.train.load_checkpoint + transpose + save_file",
+                         [python, "-c", TF_ROUTE, ckpt, os.path.join(out, "tfp.safetensors")]))
+
         print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, warm page cache")
         print(f"{'command':<42} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}")
         for label, command in rows:
             seconds, peak = measure(command, runs, cleanup)
             print(f"{label:<42} {seconds:>8.3f} {size / 1e6 / seconds:>8.0f} {peak / 1024:>12.0f}")
+        if has_tf:
+            print(f"(TF rows: a TF1 checkpoint of the same weights with Google BERT names, {tf_bytes / 1e6:.1f} MB)")
         if not has_torch:
             print(f"(Python rows skipped: no torch + safetensors at {python}; run `make samples` or set BENCH_PYTHON)")
     finally:

@@ -18,3 +18,43 @@ long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t le
     return -1;
 #endif
 }
+
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t n) {
+    uint64_t c = crc;
+    while (n >= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        c = _mm_crc32_u64(c, word);
+        p += 8;
+        n -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (n > 0) {
+        c32 = _mm_crc32_u8(c32, *p++);
+        n--;
+    }
+    return c32;
+}
+
+int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length) {
+    static int supported = -1;
+    if (supported < 0) {
+        __builtin_cpu_init();
+        supported = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    }
+    if (!supported) return 0;
+    *crc = crc32c_sse42(*crc, (const unsigned char *)data, length);
+    return 1;
+}
+#else
+int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length) {
+    (void)crc; (void)data; (void)length;
+    return 0;
+}
+#endif

@@ -1,31 +1,49 @@
 import BinaryIO
+import Dispatch
 import ModelIR
 
 /// Swaps the two axes of a rank-2 tensor's bytes (TF dense kernels are [in, out]; PyTorch's are [out, in]).
-/// Works in cache-sized tiles on any element width.
+/// Works in cache-sized tiles on any element width, bands of rows split over the cores.
 public func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: Int, width: Int) -> TensorBuffer {
     let output = TensorBuffer(count: rows * columns * width)
     output.withMutableBytes { destination in
-        let tile = 32
-        for rowStart in stride(from: 0, to: rows, by: tile) {
-            for columnStart in stride(from: 0, to: columns, by: tile) {
-                for r in rowStart..<min(rows, rowStart + tile) {
-                    for c in columnStart..<min(columns, columnStart + tile) {
-                        let from = (r * columns + c) * width
-                        let to = (c * rows + r) * width
-                        switch width {
-                        case 4: destination.storeBytes(of: source.loadUnaligned(fromByteOffset: from, as: UInt32.self), toByteOffset: to, as: UInt32.self)
-                        case 2: destination.storeBytes(of: source.loadUnaligned(fromByteOffset: from, as: UInt16.self), toByteOffset: to, as: UInt16.self)
-                        case 8: destination.storeBytes(of: source.loadUnaligned(fromByteOffset: from, as: UInt64.self), toByteOffset: to, as: UInt64.self)
-                        default:
-                            for b in 0..<width { destination[to + b] = source[from + b] }
-                        }
-                    }
+        switch width {
+        case 1: transposeTiles(source, destination, rows, columns, as: UInt8.self)
+        case 2: transposeTiles(source, destination, rows, columns, as: UInt16.self)
+        case 4: transposeTiles(source, destination, rows, columns, as: UInt32.self)
+        case 8: transposeTiles(source, destination, rows, columns, as: UInt64.self)
+        default:
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    for b in 0..<width { destination[(c * rows + r) * width + b] = source[(r * columns + c) * width + b] }
                 }
             }
         }
     }
     return output
+}
+
+private func transposeTiles<T: FixedWidthInteger>(
+    _ source: UnsafeRawBufferPointer, _ destination: UnsafeMutableRawBufferPointer, _ rows: Int, _ columns: Int, as _: T.Type
+) {
+    let size = MemoryLayout<T>.size
+    let tile = 32
+    let bands = (rows + tile - 1) / tile
+    nonisolated(unsafe) let destination = destination
+    nonisolated(unsafe) let source = source
+    DispatchQueue.concurrentPerform(iterations: bands) { band in
+        let rowStart = band * tile
+        let rowEnd = min(rows, rowStart + tile)
+        for columnStart in stride(from: 0, to: columns, by: tile) {
+            let columnEnd = min(columns, columnStart + tile)
+            for r in rowStart..<rowEnd {
+                for c in columnStart..<columnEnd {
+                    let value = source.loadUnaligned(fromByteOffset: (r * columns + c) * size, as: T.self)
+                    destination.storeBytes(of: value, toByteOffset: (c * rows + r) * size, as: T.self)
+                }
+            }
+        }
+    }
 }
 
 extension Tensor {

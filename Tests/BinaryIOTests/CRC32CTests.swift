@@ -17,5 +17,12 @@ import Testing
             let first = CRC32C.checksum(Array(data[..<split]))
             #expect(CRC32C.checksum(Array(data[split...]), continuing: first) == CRC32C.checksum(data))
         }
+        // The hardware path (where the processor has one) and the table agree.
+        data.withUnsafeBytes { bytes in
+            for end in [0, 1, 7, 8, 9, 63, 64, 999, 1000] {
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
+                #expect(CRC32C.checksum(slice, continuing: 0x1234) == CRC32C.tableChecksum(slice, continuing: 0x1234))
+            }
+        }
     }
 }
