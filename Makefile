@@ -21,17 +21,18 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product modelport
 
-## make demo: build, convert the bundled tiny BERT to f16 keeping 2 of its 4 layers, inspect the result.
+## make demo: build, convert the bundled Google-style TF checkpoint to a Hugging Face folder in f16 with 2 of
+## its 4 layers, inspect the result, and read it back through shards.
 demo: release
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	@echo "== the bundled sample (a tiny BERT written by transformers) =="
-	$(RELEASE_BIN) inspect Samples/bert-tiny | head -12
+	@echo "== the bundled sample: a TF1 BERT checkpoint with Google names, Adam slots and global_step =="
+	$(RELEASE_BIN) inspect Samples/tensorflow/bert-tiny-tf1 | head -12
 	@echo
-	@echo "== convert: cast to f16 and keep the first 2 encoder layers =="
-	$(RELEASE_BIN) convert Samples/bert-tiny $(DEMO_DIR)/bert-tiny-f16-2layers --dtype f16 --keep-layers 2
+	@echo "== convert: TF → Hugging Face folder, cast to f16, keep the first 2 encoder layers =="
+	$(RELEASE_BIN) convert Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-f16-2layers --dtype f16 --keep-layers 2
 	@echo
 	@echo "== the result =="
-	$(RELEASE_BIN) inspect $(DEMO_DIR)/bert-tiny-f16-2layers
+	$(RELEASE_BIN) inspect $(DEMO_DIR)/bert-tiny-f16-2layers | head -24
 	@echo
 	@echo "== a sharded copy, read back =="
 	$(RELEASE_BIN) convert $(DEMO_DIR)/bert-tiny-f16-2layers $(DEMO_DIR)/sharded --max-shard-size 20KB

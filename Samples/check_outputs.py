@@ -63,12 +63,31 @@ def main():
             assert np.array_equal(got[key].view(np.uint8), expected.view(np.uint8)), (name, key)
         print(f"safetensors reads {name}: {len(got)} tensors, all equal to the source")
 
+    # TensorFlow checkpoints converted to folders: every tensor equal to the weights they were made from.
+    tf_jobs = {"bert-tiny-tf1": "tensorflow/bert-tiny-tf1.reference.safetensors",
+               "bert-tiny-sharded": "bert-tiny/model.safetensors", "bert-tiny-tf2": "bert-tiny/model.safetensors",
+               "albert-tiny-tf1": "tensorflow/albert-tiny-tf1.reference.safetensors"}
+    for name, reference in tf_jobs.items():
+        out = os.path.join(work, "tf-" + name)
+        subprocess.run([binary, "convert", os.path.join(HERE, "tensorflow", name), out], check=True, stdout=subprocess.DEVNULL)
+        got, expected = tensors_of(out), load_file(os.path.join(HERE, reference))
+        assert set(got) == set(expected), (name, set(got) ^ set(expected))
+        for key, value in expected.items():
+            assert np.array_equal(got[key].view(np.uint8), value.view(np.uint8)), (name, key)
+        print(f"safetensors reads tf-{name}: {len(got)} tensors, bit-identical to the reference")
+
     try:
         import torch
         from transformers import AutoModel
     except ImportError:
         print("torch/transformers not installed: skipped the transformers load check")
         return
+    for name in tf_jobs:
+        folder = os.path.join(work, "tf-" + name)
+        model, info = AutoModel.from_pretrained(folder, output_loading_info=True)
+        assert not info["missing_keys"], (name, info)
+        print(f"transformers loads tf-{name} as {type(model).__name__}: no missing keys"
+              + (f", {len(info['unexpected_keys'])} head tensors unused by the bare model" if info["unexpected_keys"] else ""))
     golden = load_file(os.path.join(HERE, "golden", "bert-tiny.safetensors"))
     for name in jobs:
         model, info = AutoModel.from_pretrained(os.path.join(work, name), output_loading_info=True)
