@@ -320,6 +320,11 @@ def write_tf1_checkpoint(prefix, variables, extra=None, partitioned=(), devices=
         with tf.compat.v1.Session(graph=graph, config=tf.compat.v1.ConfigProto(device_count={"CPU": devices})) as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             saver.save(sess, prefix, write_meta_graph=False)
+    # The Saver records absolute paths; keep the committed 'checkpoint' file relative to its folder.
+    state = os.path.join(os.path.dirname(prefix), "checkpoint")
+    name = os.path.basename(prefix)
+    with open(state, "w") as f:
+        f.write(f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
 
 
 def adam_slots(variables, seed):

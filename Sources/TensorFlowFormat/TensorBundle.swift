@@ -52,11 +52,11 @@ public enum TensorBundle {
         for line in text.split(separator: "\n") where line.hasPrefix("model_checkpoint_path:") {
             let value = line.dropFirst("model_checkpoint_path:".count).trimmingCharacters(in: " \t\"")
             guard !value.isEmpty else { return nil }
-            let candidate = value.hasPrefix("/") ? value : folder + "/" + value
-            if fileExists(candidate + ".index") { return candidate }
-            // Checkpoints moved from another machine keep absolute paths: fall back to the name beside this file.
+            // The checkpoint beside this file wins: a folder copied from elsewhere keeps the writer's absolute paths.
             let local = folder + "/" + splitPath(value).name
-            return fileExists(local + ".index") ? local : nil
+            if fileExists(local + ".index") { return local }
+            let candidate = value.hasPrefix("/") ? value : folder + "/" + value
+            return fileExists(candidate + ".index") ? candidate : nil
         }
         return nil
     }
