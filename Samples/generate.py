@@ -560,6 +560,11 @@ def broken_tensorflow():
     shaped = bytearray(index)
     shaped[dims + 3] = 0x7F
     case("shape-size-mismatch", {"model.ckpt.index": fix_block_crcs(bytes(shaped))})
+    # The first data block marked Snappy-compressed (type byte 1), with a checksum that matches.
+    snappy = bytearray(index)
+    off, size = data_block_handles(index)[0]
+    snappy[off + size] = 1
+    case("snappy-block", {"model.ckpt.index": fix_block_crcs(bytes(snappy))})
     # The header's num_shards (2) set to 127: the checkpoint then names shards that do not exist.
     header = bytearray(index)
     assert header[3:5] == bytes([0x08, 0x02])  # num_shards = 2

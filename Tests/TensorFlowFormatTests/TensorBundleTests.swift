@@ -59,6 +59,7 @@ import Testing
         ("missing-shard", "model.ckpt.data-00001-of-00002: tensor 'bert/encoder/layer_0/output/dense/kernel': data shard is missing"),
         ("truncated-shard", "tensor 'bert/pooler/dense/bias': bytes 512..<544 run past the end of the 528-byte shard"),
         ("shape-size-mismatch", "tensor 'bert/embeddings/position_embeddings': size 512 does not match f32 shape (4064 bytes)"),
+        ("snappy-block", "model.ckpt.index: offset 0: data block is Snappy-compressed, which ModelPort does not support"),
         ("wrong-num-shards", "model.ckpt.data-00000-of-00127: tensor 'bert/embeddings/position_embeddings': data shard is missing"),
     ]
 
@@ -79,6 +80,14 @@ import Testing
         }
         #expect(failures.count == 1)
         #expect(failures.first?.contains("tensor 'bert/embeddings/position_embeddings': checksum mismatch") == true)
+    }
+
+    @Test func swapsBigEndianElements() {
+        var bytes: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
+        bytes.withUnsafeMutableBytes { swapElements($0, width: 4) }
+        #expect(bytes == [4, 3, 2, 1, 8, 7, 6, 5])
+        bytes.withUnsafeMutableBytes { swapElements($0, width: 2) }
+        #expect(bytes == [3, 4, 1, 2, 7, 8, 5, 6])
     }
 
     @Test func aNonTableIsRefused() {
