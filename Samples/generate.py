@@ -573,6 +573,172 @@ def broken_tensorflow():
     shutil.rmtree(good)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# PyTorch checkpoints: zip and legacy, the state-dict shapes seen in the wild, and hostile pickles
+# ---------------------------------------------------------------------------------------------------------
+
+def torch_state(path_):
+    from safetensors.torch import load_file as t_load
+    return t_load(path_)
+
+
+def pytorch_checkpoints():
+    import zipfile
+    from transformers import RobertaConfig, RobertaModel, BertConfig, BertForPreTraining
+    from safetensors.torch import save_file as t_save
+    root = fresh_dir("pytorch")
+    bert = torch_state(os.path.join(HERE, "bert-tiny", "model.safetensors"))
+
+    def model_folder(name, state, config_src, legacy=False, **save):
+        d = os.path.join(root, name)
+        os.makedirs(d)
+        torch.save(state, os.path.join(d, "pytorch_model.bin"), _use_new_zipfile_serialization=not legacy, **save)
+        shutil.copy(config_src, os.path.join(d, "config.json"))
+        shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
+        return d
+
+    bert_config = os.path.join(HERE, "bert-tiny", "config.json")
+    model_folder("bert-tiny-zip", bert, bert_config)
+    model_folder("bert-tiny-legacy", bert, bert_config, legacy=True)
+
+    # RoBERTa (tiny, random) and ALBERT (the TF sample's weights), zip and legacy.
+    torch.manual_seed(4)
+    n_vocab = sum(1 for _ in open(os.path.join(HERE, "vocab-tiny.txt"), encoding="utf-8"))
+    rcfg = RobertaConfig(vocab_size=n_vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=40, type_vocab_size=1, pad_token_id=1)
+    roberta = RobertaModel(rcfg).eval()
+    rdir = fresh_dir("pytorch", "roberta-tiny-config")
+    rcfg.save_pretrained(rdir)
+    rstate = {k: v.contiguous() for k, v in roberta.state_dict().items()}
+    model_folder("roberta-tiny-zip", rstate, os.path.join(rdir, "config.json"))
+    model_folder("roberta-tiny-legacy", rstate, os.path.join(rdir, "config.json"), legacy=True)
+    t_save(rstate, path("pytorch", "roberta-tiny.reference.safetensors"), metadata={"format": "pt"})
+    shutil.rmtree(rdir)
+    albert = torch_state(os.path.join(HERE, "tensorflow", "albert-tiny-tf1.reference.safetensors"))
+    from transformers import AlbertConfig
+    acfg = AlbertConfig(vocab_size=n_vocab, embedding_size=16, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=64, hidden_act="gelu_new")
+    adir = fresh_dir("pytorch", "albert-config")
+    acfg.save_pretrained(adir)
+    model_folder("albert-tiny-zip", albert, os.path.join(adir, "config.json"))
+    model_folder("albert-tiny-legacy", albert, os.path.join(adir, "config.json"), legacy=True)
+    shutil.rmtree(adir)
+
+    # Sharded, as transformers wrote pytorch_model-0000i-of-0000n.bin + index before safetensors.
+    d = os.path.join(root, "bert-tiny-sharded")
+    os.makedirs(d)
+    keys = list(bert)
+    halves = [keys[: len(keys) // 2], keys[len(keys) // 2:]]
+    weight_map = {}
+    for i, part in enumerate(halves):
+        name = f"pytorch_model-0000{i + 1}-of-00002.bin"
+        torch.save({k: bert[k] for k in part}, os.path.join(d, name))
+        weight_map.update({k: name for k in part})
+    with open(os.path.join(d, "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": sum(v.numel() * 4 for v in bert.values())}, "weight_map": weight_map}, f, indent=2)
+    shutil.copy(bert_config, os.path.join(d, "config.json"))
+
+    # Tied weights: BertForPreTraining ties the MLM decoder to the word embeddings (one storage, two names).
+    torch.manual_seed(9)
+    pcfg = BertConfig.from_pretrained(os.path.join(HERE, "bert-tiny"))
+    pre = BertForPreTraining(pcfg).eval()
+    pstate = pre.state_dict()
+    assert pstate["cls.predictions.decoder.weight"].data_ptr() == pstate["bert.embeddings.word_embeddings.weight"].data_ptr()
+    torch.save(pstate, path("pytorch", "tied.bin"))
+    t_save({k: v.clone().contiguous() for k, v in pstate.items()}, path("pytorch", "tied.reference.safetensors"),
+           metadata={"format": "pt"})
+
+    # Views, strides and other dtypes: each reference is the contiguous copy.
+    g = torch.Generator().manual_seed(12)
+    base = torch.randn(6, 10, generator=g)
+    special = {
+        "transposed": base.t(),                      # stride (1, 10)
+        "sliced": base[2:5, 3:9],                    # offset and strides into a bigger storage
+        "stepped": base[:, ::3],
+        "expanded": torch.randn(1, 4, generator=g).expand(3, 4),   # stride 0
+        "scalar": torch.tensor(3.5),
+        "half": torch.randn(5, 3, generator=g).half(),
+        "bfloat": torch.randn(4, 7, generator=g).bfloat16(),
+        "int64": torch.arange(12).reshape(3, 4),
+        "flags": torch.tensor([True, False, True]),
+        "uint16": torch.arange(5, dtype=torch.int32).to(torch.uint16),         # _rebuild_tensor_v3, UntypedStorage
+        "float8": torch.linspace(-2, 2, 9).to(torch.float8_e4m3fn),
+        "empty": torch.zeros(0, 3),
+    }
+    torch.save(special, path("pytorch", "views.bin"))
+    torch.save(special, path("pytorch", "views-legacy.bin"), _use_new_zipfile_serialization=False)
+    t_save({k: v.contiguous().clone() for k, v in special.items()}, path("pytorch", "views.reference.safetensors"))
+
+    # Containers seen in the wild.
+    small = {k: bert[k] for k in list(bert)[:6]}
+    torch.save({"state_dict": small}, path("pytorch", "wrapped-state-dict.bin"))
+    torch.save({"model": {"module." + k: v for k, v in small.items()}, "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4}]},
+                "epoch": 3}, path("pytorch", "wrapped-model.bin"))
+    t_save({k: v.contiguous() for k, v in small.items()}, path("pytorch", "wrapped.reference.safetensors"))
+
+    # The zip re-compressed with DEFLATE (torch's reader accepts it).
+    src = os.path.join(root, "bert-tiny-zip", "pytorch_model.bin")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path("pytorch", "deflated.bin"), "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item.filename, zin.read(item.filename))
+    hostile_pickles()
+
+
+def hostile_pickles():
+    """Pickles that would run code (or break a naive reader) if executed; each must be refused."""
+    import pickle
+    import zipfile
+    out = fresh_dir("broken", "pytorch")
+
+    class Exec:
+        def __init__(self, f, args):
+            self.f, self.args = f, args
+
+        def __reduce__(self):
+            return (self.f, self.args)
+
+    import os as _os, builtins, subprocess, collections
+
+    def zipped(name, pkl, extra=()):
+        with zipfile.ZipFile(os.path.join(out, name + ".bin"), "w") as z:
+            z.writestr("archive/data.pkl", pkl)
+            z.writestr("archive/version", "3\n")
+            for entry, data in extra:
+                z.writestr(entry, data)
+
+    zipped("os-system", pickle.dumps({"w": Exec(_os.system, ("echo pwned",))}, protocol=2))
+    zipped("builtins-eval", pickle.dumps(Exec(builtins.eval, ("1+1",)), protocol=2))
+    zipped("subprocess-popen", pickle.dumps([Exec(subprocess.Popen, (["true"],))], protocol=4))
+    # Protocol 0/1 INST and OBJ opcodes build instances of arbitrary classes.
+    zipped("inst-opcode", b"(S'echo pwned'\nios\nsystem\n.")
+    zipped("obj-opcode", b"\x80\x02(cos\nsystem\nX\x0b\x00\x00\x00echo pwnedo.")
+    # NEWOBJ on a class outside the allowlist; BUILD with a __setstate__-style payload on it.
+    zipped("newobj", b"\x80\x02ccollections\ndefaultdict\n)\x81}X\x01\x00\x00\x00ab.")
+    # An allowlisted name under a blocked module spelling.
+    zipped("posix-system", b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00idR.")
+    # Memo confusion: BINGET of a slot never stored.
+    zipped("memo-missing", b"\x80\x02}q\x00h\x05.")
+    # Deep nesting: 100k lists inside each other.
+    zipped("deep-nesting", b"\x80\x02" + b"]" * 100000 + b"a" * 99999 + b".")
+    # A storage key with no record in the archive.
+    good = pickle.dumps({"w": 1}, protocol=2)
+    rebuild = (b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+               b"X\x03\x00\x00\x00999X\x03\x00\x00\x00cpuK\x04tQK\x00K\x04\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRs.")
+    zipped("storage-missing", rebuild)
+    overflow = rebuild.replace(b"K\x04tQ", b"\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x3ftQ").replace(b"999", b"0\x00\x00").replace(
+        b"X\x03\x00\x00\x000\x00\x00", b"X\x01\x00\x00\x000")
+    zipped("numel-overflow", overflow, extra=[("archive/data/0", b"\0" * 16)])
+    view = rebuild.replace(b"999", b"0\x00\x00").replace(b"X\x03\x00\x00\x000\x00\x00", b"X\x01\x00\x00\x000").replace(
+        b"K\x00K\x04\x85", b"K\x02K\x04\x85")
+    zipped("view-out-of-bounds", view, extra=[("archive/data/0", b"\0" * 16)])
+    zipped("dotdot-entry", good, extra=[("archive/../../evil", b"x")])
+    # Truncated pickle and a truncated legacy file.
+    zipped("truncated-pickle", good[:-4])
+    legacy = open(os.path.join(HERE, "pytorch", "bert-tiny-legacy", "pytorch_model.bin"), "rb").read()
+    with open(os.path.join(out, "truncated-legacy.bin"), "wb") as f:
+        f.write(legacy[: len(legacy) - 100])
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -583,6 +749,7 @@ def main():
     broken_safetensors()
     tensorflow_checkpoints()
     broken_tensorflow()
+    pytorch_checkpoints()
     print("samples written to", HERE)
 
 

@@ -80,6 +80,23 @@ public struct TensorData: Sendable {
         }
     }
 
+    /// Bytes `range` of this data: still a mapping when it is one (and has no whole-buffer check),
+    /// else copied out when read.
+    public func slice(_ range: Range<Int>) -> TensorData {
+        if case let .mapped(file, whole, nil) = storage {
+            return .mapped(file, range: (whole.lowerBound + range.lowerBound)..<(whole.lowerBound + range.upperBound))
+        }
+        let source = self
+        return .producer {
+            try source.withBytes { bytes in
+                guard range.upperBound <= bytes.count else {
+                    throw ModelError("slice \(range) lies outside the \(bytes.count) bytes of its storage")
+                }
+                return TensorBuffer(copying: UnsafeRawBufferPointer(rebasing: bytes[range]))
+            }
+        }
+    }
+
     /// The bytes as an owned buffer (a copy for mapped data).
     public func buffer() throws -> TensorBuffer {
         switch storage {

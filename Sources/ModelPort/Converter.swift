@@ -70,8 +70,8 @@ public enum Converter {
         if options.maxShardBytes != nil, format != .hf {
             throw ModelError("--max-shard-size applies to Hugging Face folder output (--to hf)")
         }
-        if format == .pytorch || format == .gguf {
-            throw ModelError("writing \(format.rawValue) is not available in this version of ModelPort; use --to hf or --to safetensors")
+        if format == .gguf {
+            throw ModelError("writing gguf is not available in this version of ModelPort; use --to hf, safetensors or pytorch")
         }
         let model = try transform(try ModelLoader.load(source, options: options.load), options: options)
         let files: [String]
@@ -82,7 +82,14 @@ public enum Converter {
         case .safetensors:
             try ModelWriter.writeSafetensors(model, to: destination, options: options.output)
             files = [splitPath(destination).name]
-        case .pytorch, .gguf:
+        case .pytorch:
+            if destination.hasSuffix(".bin") || destination.hasSuffix(".pt") || destination.hasSuffix(".pth") {
+                try ModelWriter.writePyTorch(model, to: destination, options: options.output)
+                files = [splitPath(destination).name]
+            } else {
+                files = try ModelWriter.writePyTorchFolder(model, to: destination, options: options.output)
+            }
+        case .gguf:
             preconditionFailure("refused above")
         }
         return ConversionReport(

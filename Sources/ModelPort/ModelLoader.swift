@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import PyTorchFormat
 import SafetensorsFormat
 import TensorFlowFormat
 import Transforms
@@ -29,9 +30,14 @@ public enum ModelLoader {
             return try withConfig(Model(tensors: tensors, metadata: metadata, sourceFormat: format.rawValue),
                                   from: splitPath(path).folder + "/config.json")
         case .safetensorsIndex:
+            if try isPyTorchIndex(path) {
+                return try withConfig(try loadPyTorchShards(indexPath: path), from: splitPath(path).folder + "/config.json")
+            }
             let (tensors, metadata) = try SafetensorsIndex.read(indexPath: path)
             return try withConfig(Model(tensors: tensors, metadata: metadata, sourceFormat: format.rawValue),
                                   from: splitPath(path).folder + "/config.json")
+        case .pytorchZip, .pytorchLegacy:
+            return try withConfig(try loadPyTorch(path, format: format), from: splitPath(path).folder + "/config.json")
         case .huggingFaceFolder:
             return try loadFolder(path)
         case .tensorflowBundle:
@@ -84,26 +90,85 @@ public enum ModelLoader {
         auxiliaryFileNames.filter { fileExists(folder + "/" + $0) }.map { AuxiliaryFile(name: $0, sourcePath: folder + "/" + $0) }
     }
 
-    /// Reads a Hugging Face model folder: `config.json`, the weights (one file or shards), and the tokenizer files.
+    /// Reads a Hugging Face model folder: `config.json`, the weights (safetensors or PyTorch, one file or
+    /// shards with an index), and the tokenizer files.
     public static func loadFolder(_ folder: String) throws -> Model {
         let names = try listFolder(folder)
         var model: Model
         if names.contains("model.safetensors.index.json") {
             let (tensors, metadata) = try SafetensorsIndex.read(indexPath: folder + "/model.safetensors.index.json")
-            model = Model(tensors: tensors, metadata: metadata)
+            model = Model(tensors: tensors, metadata: metadata, sourceFormat: "Hugging Face folder (sharded safetensors)")
+        } else if let single = try single(names.filter { $0.hasSuffix(".safetensors") }, preferred: "model.safetensors", in: folder) {
+            let (tensors, metadata) = try SafetensorsReader.read(path: folder + "/" + single)
+            model = Model(tensors: tensors, metadata: metadata, sourceFormat: "Hugging Face folder (safetensors)")
+        } else if names.contains("pytorch_model.bin.index.json") {
+            model = try loadPyTorchShards(indexPath: folder + "/pytorch_model.bin.index.json")
+            model.sourceFormat = "Hugging Face folder (sharded PyTorch)"
+        } else if let single = try single(names.filter { $0.hasSuffix(".bin") }, preferred: "pytorch_model.bin", in: folder) {
+            model = try loadPyTorch(folder + "/" + single, format: try SourceFormat.detect(folder + "/" + single))
+            model.sourceFormat = "Hugging Face folder (\(model.sourceFormat))"
         } else {
-            let candidates = names.contains("model.safetensors") ? ["model.safetensors"] : names.filter { $0.hasSuffix(".safetensors") }
-            guard candidates.count == 1 else {
-                throw ModelError(file: folder, candidates.isEmpty
-                    ? "no safetensors weights in the folder"
-                    : "several safetensors files (\(candidates.joined(separator: ", "))) and no model.safetensors.index.json")
-            }
-            let (tensors, metadata) = try SafetensorsReader.read(path: folder + "/" + candidates[0])
-            model = Model(tensors: tensors, metadata: metadata)
+            throw ModelError(file: folder, "no weights in the folder (looked for *.safetensors, pytorch_model*.bin and their index files)")
         }
-        model.sourceFormat = SourceFormat.huggingFaceFolder.rawValue + " (safetensors)"
         model = try withConfig(model, from: folder + "/config.json")
         model.auxiliaryFiles = auxiliaryFiles(in: folder)
+        return model
+    }
+
+    /// The one weights file among `candidates` (`preferred` when present), nil when there is none.
+    static func single(_ candidates: [String], preferred: String, in folder: String) throws -> String? {
+        if candidates.contains(preferred) { return preferred }
+        guard candidates.count <= 1 else {
+            throw ModelError(file: folder, "several weight files (\(candidates.joined(separator: ", "))) and no index to say how they fit")
+        }
+        return candidates.first
+    }
+
+    /// Reads one `torch.save` file.
+    static func loadPyTorch(_ path: String, format: SourceFormat) throws -> Model {
+        let contents = try PyTorchCheckpoint.read(path: path)
+        return Model(tensors: contents.tensors, notes: contents.notes, sourceFormat: format.rawValue)
+    }
+
+    /// Whether an index's shards are PyTorch files (`pytorch_model.bin.index.json`).
+    static func isPyTorchIndex(_ path: String) throws -> Bool {
+        let index = try JSON.parse(contentsOf: path)
+        return index["weight_map"]?.objectValue?.first?.value.stringValue?.hasSuffix(".bin") == true
+    }
+
+    /// Reads `pytorch_model-0000i-of-0000n.bin` shards named by an index, checking that each tensor is where
+    /// the index says and in no other shard.
+    static func loadPyTorchShards(indexPath: String) throws -> Model {
+        let index: JSON
+        do { index = try JSON.parse(contentsOf: indexPath) } catch { throw ModelError(error, file: indexPath) }
+        guard let weightMap = index["weight_map"]?.objectValue else {
+            throw ModelError(file: indexPath, "index must be an object with a \"weight_map\" object")
+        }
+        var shards: [String] = []
+        var expected: [String: String] = [:]
+        for (name, value) in weightMap {
+            guard let shard = value.stringValue, !shard.contains("/"), !shard.hasPrefix("."), !shard.isEmpty else {
+                throw ModelError(file: indexPath, location: .key(name), "shard must be a plain file name beside the index")
+            }
+            if !shards.contains(shard) { shards.append(shard) }
+            expected[name] = shard
+        }
+        var model = Model(tensors: [], sourceFormat: "sharded PyTorch (index.json)")
+        var owner: [String: String] = [:]
+        for shard in shards {
+            let contents = try PyTorchCheckpoint.read(path: splitPath(indexPath).folder + "/" + shard)
+            for tensor in contents.tensors {
+                if let other = owner[tensor.name] {
+                    throw ModelError(file: shard, location: .tensor(tensor.name), "also stored in \(other)")
+                }
+                owner[tensor.name] = shard
+                model.tensors.append(tensor)
+            }
+            model.notes += contents.notes
+        }
+        for (name, shard) in expected where owner[name] != shard {
+            throw ModelError(file: indexPath, location: .tensor(name), "listed in \(shard) but not stored there")
+        }
         return model
     }
 

@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import PyTorchFormat
 import SafetensorsFormat
 import Transforms
 
@@ -38,17 +39,41 @@ public enum ModelWriter {
         try SafetensorsWriter.write(model.tensors, metadata: safetensorsMetadata(model), to: path, options: options)
     }
 
+    /// Writes `pytorch_model.bin` (zip format).
+    public static func writePyTorch(_ model: Model, to path: String, options: OutputOptions) throws {
+        try PyTorchWriter.write(model.tensors, to: path, options: options)
+    }
+
+    /// Writes a folder with `pytorch_model.bin`, `config.json` and the tokenizer files.
+    @discardableResult
+    public static func writePyTorchFolder(_ model: Model, to folder: String, options: OutputOptions) throws -> [String] {
+        try writeFolder(model, to: folder, options: options) { path, inner in
+            try PyTorchWriter.write(model.tensors, to: path + "/pytorch_model.bin", options: inner)
+            return ["pytorch_model.bin"]
+        }
+    }
+
     /// Writes a Hugging Face folder. Returns the names of the files in it.
     @discardableResult
     public static func writeHuggingFaceFolder(
         _ model: Model, to folder: String, maxShardBytes: Int?, options: OutputOptions
     ) throws -> [String] {
+        try writeFolder(model, to: folder, options: options) { path, inner in
+            try SafetensorsIndex.write(model.tensors, metadata: safetensorsMetadata(model), folder: path,
+                                       maxShardBytes: maxShardBytes, options: inner)
+        }
+    }
+
+    /// A model folder: the weights `writeWeights` puts in the temporary folder, then `config.json` and the
+    /// auxiliary files; renamed into place when complete.
+    static func writeFolder(
+        _ model: Model, to folder: String, options: OutputOptions,
+        writeWeights: (_ temporaryFolder: String, _ options: OutputOptions) throws -> [String]
+    ) throws -> [String] {
         let output = try AtomicDirectory(destination: folder, existing: options.existing)
         var inner = options
         inner.existing = .refuse
-        var written = try SafetensorsIndex.write(
-            model.tensors, metadata: safetensorsMetadata(model), folder: output.temporaryPath,
-            maxShardBytes: maxShardBytes, options: inner)
+        var written = try writeWeights(output.temporaryPath, inner)
         let configFile = try AtomicFile(destination: output.path(for: "config.json"))
         try configFile.write(Array(model.config.huggingFaceText(weightsDType: model.mainFloatType).utf8))
         try configFile.commit()

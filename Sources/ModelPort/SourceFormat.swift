@@ -15,7 +15,7 @@ public enum SourceFormat: String, Sendable {
     /// Whether this version of ModelPort reads the format.
     public var isReadable: Bool {
         switch self {
-        case .safetensors, .safetensorsIndex, .huggingFaceFolder, .tensorflowBundle: return true
+        case .safetensors, .safetensorsIndex, .huggingFaceFolder, .tensorflowBundle, .pytorchZip, .pytorchLegacy: return true
         default: return false
         }
     }
@@ -42,6 +42,9 @@ public enum SourceFormat: String, Sendable {
             let count = bytes.count
             if count >= 4, bytes[0] == 0x47, bytes[1] == 0x47, bytes[2] == 0x55, bytes[3] == 0x46 { return .gguf }
             if count >= 4, bytes[0] == 0x50, bytes[1] == 0x4B, bytes[2] == 0x03, bytes[3] == 0x04 { return .pytorchZip }
+            if count >= 262, bytes[257] == 0x75, bytes[258] == 0x73, bytes[259] == 0x74, bytes[260] == 0x61, bytes[261] == 0x72 {
+                return .pytorchLegacy  // a tar archive: torch ≤ 0.1, refused with its own message by the reader
+            }
             if count >= 2, bytes[0] == 0x80, (2...5).contains(bytes[1]) {
                 return file.path.hasSuffix(".pdparams") || file.path.hasSuffix(".pdopt") ? .paddle : .pytorchLegacy
             }
@@ -64,10 +67,12 @@ public enum SourceFormat: String, Sendable {
 
     private static func detectFolder(_ path: String) throws -> SourceFormat {
         let names = try listFolder(path)
-        if names.contains(where: { $0.hasSuffix(".safetensors") || $0 == "model.safetensors.index.json" }) {
+        if names.contains(where: {
+            $0.hasSuffix(".safetensors") || $0 == "model.safetensors.index.json" || $0 == "pytorch_model.bin.index.json"
+                || ($0.hasPrefix("pytorch_model") && $0.hasSuffix(".bin"))
+        }) {
             return .huggingFaceFolder
         }
-        if names.contains(where: { $0.hasSuffix(".bin") && $0.hasPrefix("pytorch_model") }) { return .pytorchZip }
         if names.contains(where: { $0.hasSuffix(".index") }) { return .tensorflowBundle }
         if names.contains(where: { $0.hasSuffix(".pdparams") || $0.hasSuffix(".pdiparams") || $0 == "__model__" }) {
             return .paddle

@@ -6,16 +6,22 @@ import ModelIR
 /// Works in cache-sized tiles on any element width, bands of rows split over the cores.
 public func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: Int, width: Int) -> TensorBuffer {
     let output = TensorBuffer(count: rows * columns * width)
+    let tile = 32
     output.withMutableBytes { destination in
-        switch width {
-        case 1: transposeTiles(source, destination, rows, columns, as: UInt8.self)
-        case 2: transposeTiles(source, destination, rows, columns, as: UInt16.self)
-        case 4: transposeTiles(source, destination, rows, columns, as: UInt32.self)
-        case 8: transposeTiles(source, destination, rows, columns, as: UInt64.self)
-        default:
-            for r in 0..<rows {
-                for c in 0..<columns {
-                    for b in 0..<width { destination[(c * rows + r) * width + b] = source[(r * columns + c) * width + b] }
+        nonisolated(unsafe) let destination = destination
+        nonisolated(unsafe) let source = source
+        DispatchQueue.concurrentPerform(iterations: (rows + tile - 1) / tile) { band in
+            let rowRange = (band * tile)..<min(rows, band * tile + tile)
+            switch width {
+            case 1: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt8.self)
+            case 2: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt16.self)
+            case 4: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt32.self)
+            case 8: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt64.self)
+            default:
+                for r in rowRange {
+                    for c in 0..<columns {
+                        for b in 0..<width { destination[(c * rows + r) * width + b] = source[(r * columns + c) * width + b] }
+                    }
                 }
             }
         }
@@ -23,24 +29,17 @@ public func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: I
     return output
 }
 
-private func transposeTiles<T: FixedWidthInteger>(
-    _ source: UnsafeRawBufferPointer, _ destination: UnsafeMutableRawBufferPointer, _ rows: Int, _ columns: Int, as _: T.Type
+private func transposeBand<T: FixedWidthInteger>(
+    _ source: UnsafeRawBufferPointer, _ destination: UnsafeMutableRawBufferPointer, _ rowRange: Range<Int>,
+    _ rows: Int, _ columns: Int, _ tile: Int, as _: T.Type
 ) {
     let size = MemoryLayout<T>.size
-    let tile = 32
-    let bands = (rows + tile - 1) / tile
-    nonisolated(unsafe) let destination = destination
-    nonisolated(unsafe) let source = source
-    DispatchQueue.concurrentPerform(iterations: bands) { band in
-        let rowStart = band * tile
-        let rowEnd = min(rows, rowStart + tile)
-        for columnStart in stride(from: 0, to: columns, by: tile) {
-            let columnEnd = min(columns, columnStart + tile)
-            for r in rowStart..<rowEnd {
-                for c in columnStart..<columnEnd {
-                    let value = source.loadUnaligned(fromByteOffset: (r * columns + c) * size, as: T.self)
-                    destination.storeBytes(of: value, toByteOffset: (c * rows + r) * size, as: T.self)
-                }
+    for columnStart in stride(from: 0, to: columns, by: tile) {
+        let columnEnd = min(columns, columnStart + tile)
+        for r in rowRange {
+            for c in columnStart..<columnEnd {
+                let value = source.loadUnaligned(fromByteOffset: (r * columns + c) * size, as: T.self)
+                destination.storeBytes(of: value, toByteOffset: (c * rows + r) * size, as: T.self)
             }
         }
     }

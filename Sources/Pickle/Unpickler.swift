@@ -1,0 +1,69 @@
+import BinaryIO
+import ModelIR
+
+/// A pickle reader that never executes anything (`formats/tensorflow-pytorch-safetensors.md` §2.3, §2.6).
+///
+/// It is a stack machine over the opcodes of protocols 2–5 (and the protocol-0/1 opcodes real checkpoints
+/// use). GLOBAL names are checked against an allowlist and become inert `PickleGlobal`s; REDUCE and NEWOBJ
+/// on them become `PickleCall` records; a few pure constructors (`collections.OrderedDict()`,
+/// `_codecs.encode(s, 'latin1')`, `torch.Size(t)`, `builtins.set(l)`) are evaluated to plain values.
+/// Anything else — another global, an unknown opcode, a memo slot never stored — is an error naming the
+/// byte offset. Stack, memo and nesting are capped.
+public struct Unpickler {
+    /// What a reader allows and how much it accepts.
+    public struct Options: Sendable {
+        /// `module.name` of every global that may appear.
+        public var allowedGlobals: Set<String>
+        /// The deepest nesting of containers.
+        public var maxDepth = 1000
+        public var maxStack = 1 << 20
+        public var maxMemo = 1 << 22
+        /// The largest single string or bytes value.
+        public var maxValueBytes = 1 << 30
+
+        public init(allowedGlobals: Set<String>) { self.allowedGlobals = allowedGlobals }
+    }
+
+    /// Resolves a persistent id (`BINPERSID`) to a value, typically `.persistent(index)`.
+    public typealias PersistentLoader = (PickleValue, Int) throws -> PickleValue
+
+    let bytes: UnsafeRawBufferPointer
+    let options: Options
+    let file: String
+    let entry: String?
+    let persistentLoad: PersistentLoader?
+
+    var position = 0
+    var stack: [PickleValue] = []
+    var marks: [Int] = []
+    var memo: [Int: PickleValue] = [:]
+    /// Container nesting recorded per stack slot, so deep structures are refused as they are built.
+    var depths: [Int] = []
+    var memoDepths: [Int: Int] = [:]
+    /// Nesting depth of mutable containers, kept beside them (lists and dicts grow after they are created).
+    var containerDepths: [ObjectIdentifier: Int] = [:]
+
+    /// Reads one pickle from `bytes` (which may continue after its STOP: `endOffset` tells where it ended).
+    public static func load(
+        _ bytes: UnsafeRawBufferPointer, file: String, entry: String? = nil, options: Options,
+        persistentLoad: PersistentLoader? = nil
+    ) throws -> (value: PickleValue, endOffset: Int) {
+        var machine = Unpickler(bytes: bytes, options: options, file: file, entry: entry, persistentLoad: persistentLoad)
+        let value = try machine.run()
+        return (value, machine.position)
+    }
+
+    init(bytes: UnsafeRawBufferPointer, options: Options, file: String, entry: String?, persistentLoad: PersistentLoader?) {
+        self.bytes = bytes
+        self.options = options
+        self.file = file
+        self.entry = entry
+        self.persistentLoad = persistentLoad
+    }
+
+    /// An error at `offset` (default: the current opcode's).
+    func fail(_ reason: String, at offset: Int? = nil) -> ModelError {
+        let where_ = (entry.map { $0 + " " } ?? "") + "offset \(offset ?? position)"
+        return ModelError(file: file, location: .entry(where_), reason)
+    }
+}
