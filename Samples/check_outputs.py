@@ -82,6 +82,22 @@ def main():
     except ImportError:
         print("torch/transformers not installed: skipped the transformers load check")
         return
+    # torch.load(weights_only=True) reads ModelPort's pytorch_model.bin: from safetensors, from TF, from views.
+    pt_jobs = {"pt-bert": (os.path.join(HERE, "bert-tiny"), os.path.join(HERE, "bert-tiny", "model.safetensors")),
+               "pt-from-tf": (os.path.join(HERE, "tensorflow", "bert-tiny-tf1"),
+                              os.path.join(HERE, "tensorflow", "bert-tiny-tf1.reference.safetensors")),
+               "pt-views": (os.path.join(HERE, "pytorch", "views.bin"), os.path.join(HERE, "pytorch", "views.reference.safetensors"))}
+    from safetensors.torch import load_file as torch_load_file
+    for name, (source, reference) in pt_jobs.items():
+        out = os.path.join(work, name + ".bin")
+        subprocess.run([binary, "convert", source, out], check=True, stdout=subprocess.DEVNULL)
+        got, expected = torch.load(out, weights_only=True), torch_load_file(reference)
+        assert list(got) == list(got) and set(got) == set(expected), name
+        for key, value in expected.items():
+            a, b = got[key], value
+            assert a.dtype == b.dtype and a.shape == b.shape, (name, key)
+            assert a.numel() == 0 or torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8)), (name, key)
+        print(f"torch.load(weights_only=True) reads {name}: {len(got)} tensors, bit-identical")
     for name in tf_jobs:
         folder = os.path.join(work, "tf-" + name)
         model, info = AutoModel.from_pretrained(folder, output_loading_info=True)

@@ -637,6 +637,7 @@ def pytorch_checkpoints():
     with open(os.path.join(d, "pytorch_model.bin.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": sum(v.numel() * 4 for v in bert.values())}, "weight_map": weight_map}, f, indent=2)
     shutil.copy(bert_config, os.path.join(d, "config.json"))
+    shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
 
     # Tied weights: BertForPreTraining ties the MLM decoder to the word embeddings (one storage, two names).
     torch.manual_seed(9)

@@ -218,6 +218,21 @@ extension Unpickler {
         case UInt8(ascii: "h"): try recall(Int(try readByte()), at: offset)
         case UInt8(ascii: "j"): try recall(try length(try read(UInt32.self)), at: offset)
 
+        case UInt8(ascii: "S"):  // protocol 0 STRING: a quoted literal on one line
+            let line = try readLine()
+            guard line.count >= 2, let quote = line.first, quote == "'" || quote == "\"", line.last == quote else {
+                throw fail("malformed STRING operand", at: offset)
+            }
+            try push(.bytes(Array(line.dropFirst().dropLast().utf8)))
+        case UInt8(ascii: "I"):  // protocol 0 INT (also 00/01 booleans)
+            let line = try readLine()
+            switch line {
+            case "00": try push(.bool(false))
+            case "01": try push(.bool(true))
+            default:
+                guard let value = Int(line) else { throw fail("malformed INT operand", at: offset) }
+                try push(.int(value))
+            }
         case UInt8(ascii: "i"): throw fail("opcode INST (builds an arbitrary class instance) is not allowed", at: offset)
         case UInt8(ascii: "o"): throw fail("opcode OBJ (builds an arbitrary class instance) is not allowed", at: offset)
         default:

@@ -38,7 +38,7 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         try zip.commit()
         #expect {
             try ModelLoader.load(folder.file("pytorch_model.bin"))
-        } throws: { String(describing: $0).contains("recognized as PyTorch zip checkpoint, which this version of ModelPort cannot read yet") }
+        } throws: { String(describing: $0).hasSuffix("pytorch_model.bin: not a readable zip archive: Not a zip archive") }
     }
 }
 
