@@ -161,6 +161,20 @@ def main():
         has_torch = os.path.exists(python) and subprocess.run(
             [python, "-c", "import torch, safetensors"], capture_output=True).returncode == 0
         if has_torch:
+            pt = os.path.join(work, "pt", "pytorch_model.bin")
+            os.makedirs(os.path.dirname(pt))
+            subprocess.run([python, "-c", "import sys, torch; from safetensors.torch import load_file; "
+                            "torch.save(load_file(sys.argv[1]), sys.argv[2])", src, pt], check=True)
+            rows.append(("cp (pytorch_model.bin)", ["cp", pt, os.path.join(out, "copy.bin")]))
+            rows.append(("modelport convert pytorch_model.bin → safetensors", [binary, "convert", pt, os.path.join(out, "fromp.safetensors")]))
+            rows.append(("python: torch.load + save_file",
+                         [python, "-c", "import sys, torch; from safetensors.torch import save_file; "
+                          "save_file(torch.load(sys.argv[1], weights_only=True), sys.argv[2], metadata={'format': 'pt'})",
+                          pt, os.path.join(out, "fromp2.safetensors")]))
+            rows.append(("modelport convert safetensors → pytorch_model.bin", [binary, "convert", src, os.path.join(out, "to.bin")]))
+            rows.append(("python: load_file + torch.save",
+                         [python, "-c", "import sys, torch; from safetensors.torch import load_file; torch.save(load_file(sys.argv[1]), sys.argv[2])",
+                          src, os.path.join(out, "to2.bin")]))
             route = ("import sys, torch; from safetensors.torch import load_file, save_file; "
                      "t = load_file(sys.argv[1]); {cast}save_file(t, sys.argv[2], metadata={{'format': 'pt'}})")
             rows.append(("python: load_file + save_file", [python, "-c", route.format(cast=""), src, os.path.join(out, "p.safetensors")]))
