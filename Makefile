@@ -2,7 +2,7 @@
 # Each target installs what it needs first (Debian packages via apt-get when missing).
 
 SWIFT          ?= swift
-SYSTEM_PACKAGES = zlib1g-dev libzip-dev pkg-config
+SYSTEM_PACKAGES = zlib1g-dev libzip-dev libopenblas-dev pkg-config
 RELEASE_BIN     = .build/release/modelport
 DEMO_DIR        = .demo
 PYTHON         ?= python3

@@ -20,6 +20,7 @@ let package = Package(
         .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO"]),
         .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Pickle", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "PyTorchFormat", dependencies: ["ModelIR", "BinaryIO", "Pickle", "CLibzip", "CZlib"]),
         .target(name: "TensorFlowFormat", dependencies: [
@@ -27,9 +28,10 @@ let package = Package(
         ]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
-        .target(name: "ModelPort", dependencies: ["ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "Transforms"]),
+        .target(name: "Verifier", dependencies: ["ModelIR", "BinaryIO", "Quantization", "CBLAS"]),
+        .target(name: "ModelPort", dependencies: ["Verifier", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "Transforms"]),
         .target(name: "ModelPortCLI", dependencies: [
-            "ModelPort", "ModelIR",
+            "ModelPort", "ModelIR", "Verifier",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "modelport", dependencies: ["ModelPortCLI"]),
@@ -38,13 +40,14 @@ let package = Package(
         .testTarget(name: "BinaryIOTests", dependencies: ["TestSupport", "BinaryIO"]),
         .testTarget(name: "ModelIRTests", dependencies: ["TestSupport", "ModelIR", "BinaryIO"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["TestSupport", "SafetensorsFormat", "ModelIR", "BinaryIO"]),
+        .testTarget(name: "VerifierTests", dependencies: ["TestSupport", "Verifier", "ModelIR", "SafetensorsFormat"]),
         .testTarget(name: "PickleTests", dependencies: ["TestSupport", "Pickle", "ModelIR"]),
         .testTarget(name: "PyTorchFormatTests", dependencies: ["TestSupport", "PyTorchFormat", "Pickle", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
-        .testTarget(name: "ModelPortCLITests", dependencies: ["TestSupport", "ModelPortCLI", "ModelPort", "ModelIR", "SafetensorsFormat"]),
+        .testTarget(name: "ModelPortCLITests", dependencies: ["TestSupport", "ModelPortCLI", "ModelPort", "ModelIR", "SafetensorsFormat", "Verifier"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -740,6 +740,38 @@ def hostile_pickles():
         f.write(legacy[: len(legacy) - 100])
 
 
+def encoder_goldens():
+    """Golden hidden states for the RoBERTa and ALBERT samples, computed by transformers on their weights."""
+    from transformers import RobertaModel, RobertaConfig, AlbertModel, AlbertConfig
+    from safetensors.torch import load_file as t_load
+    jobs = [
+        ("roberta-tiny", RobertaModel, RobertaConfig, os.path.join(HERE, "pytorch", "roberta-tiny-zip", "config.json"),
+         os.path.join(HERE, "pytorch", "roberta-tiny.reference.safetensors"), 1),
+        ("albert-tiny", AlbertModel, AlbertConfig, os.path.join(HERE, "pytorch", "albert-tiny-zip", "config.json"),
+         os.path.join(HERE, "tensorflow", "albert-tiny-tf1.reference.safetensors"), 0),
+    ]
+    for name, cls, cfg_cls, config_path, weights, pad in jobs:
+        config = cfg_cls.from_json_file(config_path)
+        model = cls(config).eval()
+        missing, unexpected = model.load_state_dict(t_load(weights), strict=False)
+        assert not [m for m in missing if "position_ids" not in m and "token_type_ids" not in m], missing
+        g = torch.Generator().manual_seed(21)
+        ids = torch.randint(5, config.vocab_size, (2, 12), generator=g)
+        mask = torch.ones(2, 12, dtype=torch.int64)
+        ids[1, 7:] = pad
+        mask[1, 7:] = 0
+        types = torch.zeros(2, 12, dtype=torch.int64)
+        if config.type_vocab_size > 1:
+            types[0, 6:] = 1
+        with torch.no_grad():
+            out = model(input_ids=ids, attention_mask=mask, token_type_ids=types, output_hidden_states=True)
+        golden = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types,
+                  "last_hidden_state": out.last_hidden_state.clone(), "pooler_output": out.pooler_output.clone()}
+        for i, h in enumerate(out.hidden_states):
+            golden[f"hidden_states.{i}"] = h.clone()
+        save_file(golden, path("golden", name + ".safetensors"), metadata={"info": f"{name} torch {torch.__version__}"})
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -751,6 +783,7 @@ def main():
     tensorflow_checkpoints()
     broken_tensorflow()
     pytorch_checkpoints()
+    encoder_goldens()
     print("samples written to", HERE)
 
 

@@ -69,6 +69,11 @@ public enum ModelLoader {
             model.config = try ModelConfig(contentsOf: folder + "/" + configName)
             if model.config.architecture == .unknown, model.config["model_type"] == nil {
                 model.config.architecture = isALBERT ? .albert : .bert
+                // Google's ALBERT code computes "gelu" with the tanh approximation: Hugging Face calls that gelu_new.
+                if isALBERT, model.config.hiddenAct == "gelu", configName == "albert_config.json" {
+                    model.config.hiddenAct = "gelu_new"
+                    model.notes.append("albert_config.json: hidden_act 'gelu' (Google's tanh form) written as 'gelu_new'")
+                }
             }
         } else {
             let (config, notes) = ModelConfig.inferred(from: model.tensors.map(\.info))

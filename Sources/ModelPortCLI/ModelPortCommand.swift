@@ -22,7 +22,7 @@ public struct ModelPortCommand: ParsableCommand {
               modelport convert model.safetensors model-bf16.safetensors --dtype bf16
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, ConvertCommand.self]
+        subcommands: [InspectCommand.self, ConvertCommand.self, VerifyCommand.self, ForwardCommand.self]
     )
 
     public init() {}

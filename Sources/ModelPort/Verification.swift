@@ -1,0 +1,52 @@
+import BinaryIO
+import ModelIR
+import SafetensorsFormat
+import Verifier
+
+/// `forward` and `verify`: reference forward passes on models of any format.
+public enum Verification {
+    /// The inputs from a safetensors file, or the standard deterministic batch for `model`.
+    public static func inputs(from path: String?, for models: [Model]) throws -> EncoderInputs {
+        if let path {
+            let (tensors, _) = try SafetensorsReader.read(path: path)
+            do { return try EncoderInputs(tensors: tensors) } catch { throw ModelError(file: path, String(describing: error)) }
+        }
+        let vocab = models.compactMap { $0.config.vocabSize }.min() ?? 100
+        let pad = models.first?.config.padTokenId ?? 0
+        let types = models.compactMap { $0.config.typeVocabSize }.min() ?? 2
+        return try wrap { try EncoderInputs.standard(vocabSize: vocab, padId: pad, typeVocabSize: types) }
+    }
+
+    /// Runs one model.
+    public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
+        try wrap { try Encoder.forward(model, inputs: inputs) }
+    }
+
+    /// Runs both models on the same inputs and compares them.
+    public static func verify(reference: Model, candidate: Model, inputs: EncoderInputs, tolerance: Tolerance?) throws -> ParityReport {
+        let expected = try forward(reference, inputs: inputs)
+        let actual = try forward(candidate, inputs: inputs)
+        let quantized = candidate.tensors.first { $0.dtype.isQuantized }?.dtype
+        let limits = tolerance ?? Tolerance.default(for: quantized ?? candidate.mainFloatType)
+        return try wrap { try Parity.compare(reference: expected, candidate: actual, inputs: inputs, tolerance: limits) }
+    }
+
+    /// Writes a forward pass's outputs as f32 safetensors: `last_hidden_state`, `hidden_states.N`, `pooler_output`.
+    public static func write(_ output: ForwardOutput, to path: String, options: OutputOptions) throws {
+        func tensor(_ name: String, _ values: [Float], _ shape: [Int]) -> Tensor {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(values.count * 4)
+            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+            return Tensor(name: name, dtype: .f32, shape: Shape(shape), data: .owned(TensorBuffer(bytes)))
+        }
+        let shape = [output.batch, output.length, output.width]
+        var tensors = [tensor("last_hidden_state", output.lastHiddenState, shape)]
+        for (i, state) in output.hiddenStates.enumerated() { tensors.append(tensor("hidden_states.\(i)", state, shape)) }
+        if let pooled = output.pooler { tensors.append(tensor("pooler_output", pooled, [output.batch, output.width])) }
+        try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: path, options: options)
+    }
+
+    static func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as VerifierError { throw ModelError(error.description) }
+    }
+}

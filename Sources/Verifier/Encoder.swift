@@ -1,0 +1,170 @@
+import Dispatch
+import ModelIR
+
+/// Reference forward passes of the encoder architectures (`formats/architectures.md` §2, §4, §5), in fp32,
+/// from the IR of any format.
+public enum Encoder {
+    /// Runs `model` on `inputs`.
+    public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
+        switch model.config.architecture {
+        case .albert: return try albert(model, inputs: inputs)
+        case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
+        case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
+            return try bert(model, inputs: inputs)
+        default:
+            throw VerifierError("no forward pass for architecture '\(model.config.architecture.rawValue)' yet")
+        }
+    }
+
+    struct Dimensions {
+        var hidden: Int
+        var heads: Int
+        var intermediate: Int
+        var layers: Int
+        var eps: Double
+        var activation: String
+        var headSize: Int { hidden / heads }
+    }
+
+    static func dimensions(_ config: ModelConfig, defaultEps: Double = 1e-12) throws -> Dimensions {
+        guard let hidden = config.hiddenSize, let heads = config.numAttentionHeads, heads > 0, hidden % heads == 0,
+              let intermediate = config.intermediateSize, let layers = config.numHiddenLayers else {
+            throw VerifierError("config lacks hidden_size / num_attention_heads / intermediate_size / num_hidden_layers")
+        }
+        return Dimensions(hidden: hidden, heads: heads, intermediate: intermediate, layers: layers,
+                          eps: config.layerNormEps ?? defaultEps, activation: config.hiddenAct ?? "gelu")
+    }
+
+    /// Word + position + token-type embeddings, then LayerNorm: `[batch·length, width]`.
+    static func embeddings(_ w: Weights, inputs: EncoderInputs, width: Int, eps: Double, roberta: Bool, padId: Int) throws -> [Float] {
+        let words = try w.floats("embeddings.word_embeddings.weight")
+        let positions = try w.floats("embeddings.position_embeddings.weight")
+        let types = w.has("embeddings.token_type_embeddings.weight") ? try w.floats("embeddings.token_type_embeddings.weight") : nil
+        let vocab = words.count / width, maxPositions = positions.count / width, typeCount = (types?.count ?? 0) / width
+        var out = [Float](repeating: 0, count: inputs.batch * inputs.length * width)
+        for b in 0..<inputs.batch {
+            var running = 0
+            for t in 0..<inputs.length {
+                let id = inputs.inputIds[b][t]
+                let position: Int
+                if roberta {  // cumsum(ids ≠ pad) · (ids ≠ pad) + pad
+                    if id != padId { running += 1 }
+                    position = id != padId ? running + padId : padId
+                } else {
+                    position = t
+                }
+                let type = inputs.tokenTypeIds[b][t]
+                guard id >= 0, id < vocab else { throw VerifierError("input id \(id) is outside the vocabulary of \(vocab)") }
+                guard position < maxPositions else { throw VerifierError("position \(position) exceeds max_position_embeddings \(maxPositions)") }
+                let row = (b * inputs.length + t) * width
+                for i in 0..<width {
+                    var v = words[id * width + i] + positions[position * width + i]
+                    if let types {
+                        guard type >= 0, type < typeCount else { throw VerifierError("token type \(type) is outside \(typeCount)") }
+                        v += types[type * width + i]
+                    }
+                    out[row + i] = v
+                }
+            }
+        }
+        Kernels.layerNorm(&out, width: width, weight: try w.floats("embeddings.LayerNorm.weight"),
+                          bias: try w.floats("embeddings.LayerNorm.bias"), eps: eps)
+        return out
+    }
+
+    /// The additive key mask per sequence (0 for real tokens, float32 min for padding, as transformers 5).
+    static func keyMasks(_ inputs: EncoderInputs) -> [[Float]] {
+        inputs.attentionMask.map { $0.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 } }
+    }
+
+    /// One post-LN encoder layer with the weights under `p` (BERT names, or ALBERT's with `albert` set).
+    static func layer(_ x: [Float], _ w: Weights, _ p: String, _ d: Dimensions, _ inputs: EncoderInputs, masks: [[Float]], albert: Bool) throws -> [Float] {
+        let rows = inputs.batch * inputs.length, H = d.hidden
+        func lin(_ input: [Float], _ name: String, _ inF: Int, _ outF: Int) throws -> [Float] {
+            Kernels.linear(input, rows: rows, weight: try w.floats(name + ".weight", shape: [outF, inF]),
+                           bias: try w.floats(name + ".bias", shape: [outF]), inFeatures: inF, outFeatures: outF)
+        }
+        let names = albert
+            ? (q: p + "attention.query", k: p + "attention.key", v: p + "attention.value", o: p + "attention.dense",
+               ln1: p + "attention.LayerNorm", up: p + "ffn", down: p + "ffn_output", ln2: p + "full_layer_layer_norm")
+            : (q: p + "attention.self.query", k: p + "attention.self.key", v: p + "attention.self.value",
+               o: p + "attention.output.dense", ln1: p + "attention.output.LayerNorm", up: p + "intermediate.dense",
+               down: p + "output.dense", ln2: p + "output.LayerNorm")
+        let q = try lin(x, names.q, H, H), k = try lin(x, names.k, H, H), v = try lin(x, names.v, H, H)
+        var context = [Float](repeating: 0, count: rows * H)
+        let length = inputs.length
+        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+            context.withUnsafeMutableBufferPointer { cp in
+                nonisolated(unsafe) let (qb, kb, vb, cb) = (qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, cp.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: inputs.batch) { b in
+                    let offset = b * length * H
+                    Kernels.attention(q: qb + offset, k: kb + offset, v: vb + offset, length: length, heads: d.heads,
+                                      headSize: d.headSize, keyMask: masks[b], into: cb + offset)
+                }
+            }
+        }}}
+        var attended = try lin(context, names.o, H, H)
+        for i in attended.indices { attended[i] += x[i] }
+        Kernels.layerNorm(&attended, width: H, weight: try w.floats(names.ln1 + ".weight"), bias: try w.floats(names.ln1 + ".bias"), eps: d.eps)
+        var up = try lin(attended, names.up, H, d.intermediate)
+        try Kernels.activate(&up, d.activation)
+        var out = try lin(up, names.down, d.intermediate, H)
+        for i in out.indices { out[i] += attended[i] }
+        Kernels.layerNorm(&out, width: H, weight: try w.floats(names.ln2 + ".weight"), bias: try w.floats(names.ln2 + ".bias"), eps: d.eps)
+        return out
+    }
+
+    /// `tanh(dense(h[:, 0]))` when the pooler weights are present.
+    static func pooler(_ last: [Float], _ w: Weights, name: String, batch: Int, length: Int, width: Int) throws -> [Float]? {
+        guard w.has(name + ".weight") else { return nil }
+        var firsts: [Float] = []
+        for b in 0..<batch { firsts += last[(b * length * width)..<((b * length + 1) * width)] }
+        var pooled = Kernels.linear(firsts, rows: batch, weight: try w.floats(name + ".weight", shape: [width, width]),
+                                    bias: try w.floats(name + ".bias"), inFeatures: width, outFeatures: width)
+        try Kernels.activate(&pooled, "tanh")
+        return pooled
+    }
+
+    /// BERT / StructBERT / hfl RoBERTa-wwm / RBT3 (`BertModel`), and true RoBERTa (positions after padding_idx).
+    static func bert(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
+        let w = try Weights(model, anchor: "embeddings.word_embeddings.weight")
+        let roberta = model.config.architecture == .roberta
+        var d = try dimensions(model.config, defaultEps: roberta ? 1e-5 : 1e-12)
+        let present = Set(model.tensors.compactMap { LayerName.index(in: $0.name) })
+        if present.count != d.layers { d.layers = present.count }
+        let padId = model.config.padTokenId ?? (roberta ? 1 : 0)
+        var x = try embeddings(w, inputs: inputs, width: d.hidden, eps: d.eps, roberta: roberta, padId: padId)
+        var states = [x]
+        let masks = keyMasks(inputs)
+        for i in 0..<d.layers {
+            x = try layer(x, w, "encoder.layer.\(i).", d, inputs, masks: masks, albert: false)
+            states.append(x)
+        }
+        let pooled = try pooler(x, w, name: "pooler.dense", batch: inputs.batch, length: inputs.length, width: d.hidden)
+        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled)
+    }
+
+    /// ALBERT: factorized embeddings projected to the hidden width, one shared layer group applied N times.
+    static func albert(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
+        let w = try Weights(model, anchor: "embeddings.word_embeddings.weight")
+        let d = try dimensions(model.config)
+        guard let embedding = model.config.embeddingSize else { throw VerifierError("ALBERT config lacks embedding_size") }
+        let groups = model.config["num_hidden_groups"]?.intValue ?? 1
+        let inner = model.config["inner_group_num"]?.intValue ?? 1
+        let e = try embeddings(w, inputs: inputs, width: embedding, eps: d.eps, roberta: false, padId: 0)
+        var x = Kernels.linear(e, rows: inputs.batch * inputs.length,
+                               weight: try w.floats("encoder.embedding_hidden_mapping_in.weight", shape: [d.hidden, embedding]),
+                               bias: try w.floats("encoder.embedding_hidden_mapping_in.bias"), inFeatures: embedding, outFeatures: d.hidden)
+        var states = [x]
+        let masks = keyMasks(inputs)
+        for i in 0..<d.layers {
+            let group = Int(Double(i) / (Double(d.layers) / Double(groups)))
+            for k in 0..<inner {
+                x = try layer(x, w, "encoder.albert_layer_groups.\(group).albert_layers.\(k).", d, inputs, masks: masks, albert: true)
+            }
+            states.append(x)
+        }
+        let pooled = try pooler(x, w, name: "pooler", batch: inputs.batch, length: inputs.length, width: d.hidden)
+        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled)
+    }
+}

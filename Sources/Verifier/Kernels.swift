@@ -1,0 +1,111 @@
+import CBLAS
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The numeric building blocks of the reference forward passes (`formats/architectures.md` §0), in fp32.
+/// Matrix products go through CBLAS `sgemm`; the rest are plain loops over contiguous buffers.
+enum Kernels {
+    /// `y[rows, out] = x[rows, in] · Wᵀ + b`, with `W` stored `[out, in]` (PyTorch's Linear).
+    static func linear(_ x: [Float], rows: Int, weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * outFeatures)
+        if let bias {
+            for r in 0..<rows {
+                for o in 0..<outFeatures { y[r * outFeatures + o] = bias[o] }
+            }
+        }
+        x.withUnsafeBufferPointer { xp in
+            weight.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
+                                1, xp.baseAddress, Int32(inFeatures), wp.baseAddress, Int32(inFeatures),
+                                bias == nil ? 0 : 1, yp.baseAddress, Int32(outFeatures))
+                }
+            }
+        }
+        return y
+    }
+
+    /// LayerNorm over the last axis (biased variance, accumulated in Double).
+    static func layerNorm(_ x: inout [Float], width: Int, weight: [Float], bias: [Float], eps: Double) {
+        let rows = x.count / width
+        x.withUnsafeMutableBufferPointer { p in
+            for r in 0..<rows {
+                let row = UnsafeMutableBufferPointer(rebasing: p[(r * width)..<((r + 1) * width)])
+                var mean = 0.0
+                for v in row { mean += Double(v) }
+                mean /= Double(width)
+                var variance = 0.0
+                for v in row { variance += (Double(v) - mean) * (Double(v) - mean) }
+                variance /= Double(width)
+                let scale = 1 / (variance + eps).squareRoot()
+                for i in 0..<width { row[i] = Float((Double(row[i]) - mean) * scale) * weight[i] + bias[i] }
+            }
+        }
+    }
+
+    /// The activation named by a Hugging Face config, applied in place.
+    static func activate(_ x: inout [Float], _ name: String) throws {
+        switch name {
+        case "gelu", "gelu_python":
+            for i in x.indices { x[i] = 0.5 * x[i] * (1 + erff(x[i] / 2.0.squareRoot().float)) }
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
+            let c = Float((2 / Double.pi).squareRoot())
+            for i in x.indices {
+                let v = x[i]
+                x[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v)))
+            }
+        case "relu":
+            for i in x.indices { x[i] = max(0, x[i]) }
+        case "tanh":
+            for i in x.indices { x[i] = tanhf(x[i]) }
+        default:
+            throw VerifierError("activation '\(name)' is not supported")
+        }
+    }
+
+    /// Multi-head self-attention for one sequence: `softmax(q·kᵀ/√d + mask)·v` per head, contexts concatenated.
+    /// `q`, `k`, `v` are `[length, heads·d]`; `keyMask[j]` is 0 for real keys and the additive mask otherwise.
+    static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, length: Int, heads: Int,
+                          headSize: Int, keyMask: [Float], into context: UnsafeMutablePointer<Float>) {
+        let width = heads * headSize
+        var scores = [Float](repeating: 0, count: length * length)
+        let scale = 1 / Float(headSize).squareRoot()
+        for h in 0..<heads {
+            scores.withUnsafeMutableBufferPointer { s in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(headSize),
+                            scale, q + h * headSize, Int32(width), k + h * headSize, Int32(width), 0, s.baseAddress, Int32(length))
+                for i in 0..<length {
+                    var maximum = -Float.infinity
+                    for j in 0..<length {
+                        s[i * length + j] += keyMask[j]
+                        maximum = max(maximum, s[i * length + j])
+                    }
+                    var sum: Float = 0
+                    for j in 0..<length {
+                        let e = expf(s[i * length + j] - maximum)
+                        s[i * length + j] = e
+                        sum += e
+                    }
+                    for j in 0..<length { s[i * length + j] /= sum }
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(headSize), Int32(length),
+                            1, s.baseAddress, Int32(length), v + h * headSize, Int32(width), 0, context + h * headSize, Int32(width))
+            }
+        }
+    }
+}
+
+private extension Double {
+    var float: Float { Float(self) }
+}
+
+/// A failure of a forward pass or a parity check: what and why.
+public struct VerifierError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

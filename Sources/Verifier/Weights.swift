@@ -1,0 +1,80 @@
+import BinaryIO
+import ModelIR
+import Quantization
+
+/// Reads a model's tensors as fp32 arrays for the forward passes, dequantizing on the fly.
+struct Weights {
+    let model: Model
+    let prefix: String
+    private let index: [String: Tensor]
+
+    init(_ model: Model, anchor: String) throws {
+        self.model = model
+        let index = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.index = index
+        let prefixes = ["", "bert.", "roberta.", "albert.", "sbert.", "structbert.", "model.", "encoder."]
+        guard let found = prefixes.first(where: { index[$0 + anchor] != nil }) else {
+            throw VerifierError("no '\(anchor)' tensor (with or without a bert./roberta./albert. prefix): not a model this verifier runs")
+        }
+        prefix = found
+    }
+
+    func has(_ name: String) -> Bool { index[prefix + name] != nil }
+
+    /// The tensor `prefix + name` as fp32, checking its shape.
+    func floats(_ name: String, shape expected: [Int]? = nil) throws -> [Float] {
+        guard let tensor = index[prefix + name] else { throw VerifierError("missing tensor '\(prefix + name)'") }
+        if let expected, tensor.shape.dimensions != expected {
+            throw VerifierError("tensor '\(prefix + name)' has shape \(tensor.shape), expected \(Shape(expected))")
+        }
+        return try Self.floats(of: tensor)
+    }
+
+    /// Any float tensor as fp32 values.
+    static func floats(of tensor: Tensor) throws -> [Float] {
+        try tensor.withBytes { bytes in
+            let count = tensor.info.elementCount ?? 0
+            switch tensor.dtype {
+            case .f32:
+                return (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            case .f16, .bf16, .f64:
+                let converted = FloatCast.convert(bytes, from: tensor.dtype, to: .f32)
+                return converted.withBytes { b in
+                    (0..<count).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                }
+            default:
+                if tensor.dtype.isInteger {
+                    return try integers(of: tensor).map(Float.init)
+                }
+                throw VerifierError("tensor '\(tensor.name)' is \(tensor.dtype.rawValue), which the verifier cannot read yet")
+            }
+        }
+    }
+
+    /// An integer tensor (input ids) as Ints; float tensors holding whole numbers are accepted too.
+    static func integers(of tensor: Tensor) throws -> [Int] {
+        let count = tensor.info.elementCount ?? 0
+        return try tensor.withBytes { bytes in
+            func load<T: FixedWidthInteger>(_: T.Type) -> [Int] {
+                (0..<count).map { Int(T(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self))) }
+            }
+            switch tensor.dtype {
+            case .i64: return load(Int64.self)
+            case .i32: return load(Int32.self)
+            case .i16: return load(Int16.self)
+            case .i8: return load(Int8.self)
+            case .u8, .bool: return load(UInt8.self)
+            case .u16: return load(UInt16.self)
+            case .u32: return load(UInt32.self)
+            case .f32, .f64, .f16, .bf16:
+                let values = try floats(of: tensor)
+                guard values.allSatisfy({ $0 == $0.rounded() && abs($0) < 1e9 }) else {
+                    throw VerifierError("input '\(tensor.name)' holds non-integer values")
+                }
+                return values.map { Int($0) }
+            default:
+                throw VerifierError("input '\(tensor.name)' has unsupported dtype \(tensor.dtype.rawValue)")
+            }
+        }
+    }
+}

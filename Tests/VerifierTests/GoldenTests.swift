@@ -1,0 +1,46 @@
+import BinaryIO
+import ModelIR
+import SafetensorsFormat
+import TestSupport
+import Testing
+@testable import Verifier
+
+func loadModel(_ weights: String, config: String) throws -> Model {
+    let (tensors, _) = try SafetensorsReader.read(path: Samples.path(weights))
+    return Model(tensors: tensors, config: try ModelConfig(contentsOf: Samples.path(config)))
+}
+
+/// The worst absolute gap between two arrays, and where, for a readable failure.
+func worstGap(_ a: [Float], _ b: [Float]) -> (gap: Float, index: Int) {
+    var worst: (Float, Int) = (0, -1)
+    for i in a.indices where abs(a[i] - b[i]) > worst.0 { worst = (abs(a[i] - b[i]), i) }
+    return worst
+}
+
+@Suite struct GoldenTests {
+    static let models: [(weights: String, config: String, golden: String)] = [
+        ("bert-tiny/model.safetensors", "bert-tiny/config.json", "golden/bert-tiny.safetensors"),
+        ("structbert-tiny/model.safetensors", "structbert-tiny/config.json", "structbert-tiny/golden.safetensors"),
+        ("pytorch/roberta-tiny.reference.safetensors", "pytorch/roberta-tiny-zip/config.json", "golden/roberta-tiny.safetensors"),
+        ("tensorflow/albert-tiny-tf1.reference.safetensors", "pytorch/albert-tiny-zip/config.json", "golden/albert-tiny.safetensors"),
+    ]
+
+    @Test(arguments: models)
+    func matchesPyTorchOnEveryLayer(weights: String, config: String, golden: String) throws {
+        let model = try loadModel(weights, config: config)
+        let (goldenTensors, _) = try SafetensorsReader.read(path: Samples.path(golden))
+        let inputs = try EncoderInputs(tensors: goldenTensors)
+        let output = try Encoder.forward(model, inputs: inputs)
+        let expectedStates = goldenTensors.filter { $0.name.hasPrefix("hidden_states.") }.count
+        #expect(output.hiddenStates.count == expectedStates)
+        for (i, state) in output.hiddenStates.enumerated() {
+            let expected = try Weights.floats(of: try #require(goldenTensors.first { $0.name == "hidden_states.\(i)" }))
+            let (gap, index) = worstGap(state, expected)
+            #expect(gap <= 1e-5, "hidden_states.\(i): max |diff| \(gap) at \(index)")
+        }
+        if let pooled = output.pooler, let reference = goldenTensors.first(where: { $0.name == "pooler_output" }) {
+            let (gap, index) = worstGap(pooled, try Weights.floats(of: reference))
+            #expect(gap <= 1e-5, "pooler_output: max |diff| \(gap) at \(index)")
+        }
+    }
+}
