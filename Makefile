@@ -22,7 +22,7 @@ release: deps
 	$(SWIFT) build -c release --product modelport
 
 ## make demo: build, convert the bundled Google-style TF checkpoint to a Hugging Face folder in f16 with 2 of
-## its 4 layers, inspect the result, and read it back through shards.
+## its 4 layers, inspect the result, and print the parity report of both conversions against the source.
 demo: release
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	@echo "== the bundled sample: a TF1 BERT checkpoint with Google names, Adam slots and global_step =="
@@ -34,9 +34,12 @@ demo: release
 	@echo "== the result =="
 	$(RELEASE_BIN) inspect $(DEMO_DIR)/bert-tiny-f16-2layers | head -24
 	@echo
-	@echo "== a sharded copy, read back =="
-	$(RELEASE_BIN) convert $(DEMO_DIR)/bert-tiny-f16-2layers $(DEMO_DIR)/sharded --max-shard-size 20KB
-	$(RELEASE_BIN) inspect $(DEMO_DIR)/sharded | head -8
+	@echo "== parity: the TF checkpoint against the f16, 2-layer result (forward passes on both) =="
+	$(RELEASE_BIN) verify Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-f16-2layers
+	@echo
+	@echo "== and a lossless conversion, TF → PyTorch folder (pytorch_model.bin + config.json), checked against the source =="
+	$(RELEASE_BIN) convert Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-pytorch --to pytorch
+	$(RELEASE_BIN) verify Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-pytorch
 
 ## make test: every test (Swift Testing, no Python needed).
 test: deps

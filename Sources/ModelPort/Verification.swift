@@ -17,15 +17,22 @@ public enum Verification {
         return try wrap { try EncoderInputs.standard(vocabSize: vocab, padId: pad, typeVocabSize: types) }
     }
 
-    /// Runs one model.
-    public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
-        try wrap { try Encoder.forward(model, inputs: inputs) }
+    /// Runs one model; errors name `source` when given.
+    public static func forward(_ model: Model, inputs: EncoderInputs, source: String? = nil) throws -> ForwardOutput {
+        do {
+            return try Encoder.forward(model, inputs: inputs)
+        } catch let error as VerifierError {
+            throw ModelError(file: source, error.description)
+        }
     }
 
     /// Runs both models on the same inputs and compares them.
-    public static func verify(reference: Model, candidate: Model, inputs: EncoderInputs, tolerance: Tolerance?) throws -> ParityReport {
-        let expected = try forward(reference, inputs: inputs)
-        let actual = try forward(candidate, inputs: inputs)
+    public static func verify(
+        reference: Model, candidate: Model, inputs: EncoderInputs, tolerance: Tolerance?,
+        names: (reference: String, candidate: String)? = nil
+    ) throws -> ParityReport {
+        let expected = try forward(reference, inputs: inputs, source: names?.reference)
+        let actual = try forward(candidate, inputs: inputs, source: names?.candidate)
         let quantized = candidate.tensors.first { $0.dtype.isQuantized }?.dtype
         let limits = tolerance ?? Tolerance.default(for: quantized ?? candidate.mainFloatType)
         return try wrap { try Parity.compare(reference: expected, candidate: actual, inputs: inputs, tolerance: limits) }

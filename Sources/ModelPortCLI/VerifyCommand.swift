@@ -45,7 +45,8 @@ struct VerifyCommand: ParsableCommand {
         let candidateModel = try ModelLoader.load(candidate)
         let batch = try Verification.inputs(from: inputs, for: [referenceModel, candidateModel])
         let tolerance: Tolerance? = maxError == nil && minCosine == nil ? nil : Tolerance(maxError: maxError, minCosine: minCosine)
-        let report = try Verification.verify(reference: referenceModel, candidate: candidateModel, inputs: batch, tolerance: tolerance)
+        let report = try Verification.verify(reference: referenceModel, candidate: candidateModel, inputs: batch, tolerance: tolerance,
+                                             names: (reference, candidate))
         let console = Console.current
         if json {
             console.out(Self.json(report).serialized(.pretty))
@@ -115,7 +116,7 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         let loaded = try ModelLoader.load(model)
         let batch = try Verification.inputs(from: inputs, for: [loaded])
-        let result = try Verification.forward(loaded, inputs: batch)
+        let result = try Verification.forward(loaded, inputs: batch, source: model)
         if let output {
             try Verification.write(result, to: output, options: OutputOptions(existing: force ? .replace : .refuse))
         }
