@@ -772,6 +772,72 @@ def encoder_goldens():
         save_file(golden, path("golden", name + ".safetensors"), metadata={"info": f"{name} torch {torch.__version__}"})
 
 
+TOKENIZER_SENTENCES = [
+    "Hello, world! ModelPort converts BERT weights.",
+    "The RBT3 model keeps the first 3 layers of RoBERTa-wwm-ext.",
+    "Café déjà vu: naïve résumé façade ÉLAN!",
+    "don't stop... (really) [MASK] isn't it?",
+    "  multiple   spaces\tand\ttabs\nnewlines  ",
+    "Quantize to Q8_0 or Q4_K for a phone; verify the cosine ≥ 0.999.",
+    "我们把中文模型转换为其他格式。",
+    "哈工大讯飞联合实验室发布了中文预训练模型RoBERTa-wwm-ext。",
+    "混合English和中文mixed文本，包括标点！",
+    "数字123和字母abc混在一起：测试123abc。",
+    "unaffable unbelievable playing played player",
+    "emoji 😀 and symbols © ® ™ § ¶",
+    "",
+    "a" * 120,
+    "supercalifragilisticexpialidocious antidisestablishmentarianism",
+]
+
+
+def tokenizer_fixture():
+    """A vocabulary and a sentence set with the ids transformers' BertTokenizer gives (lower-cased, CJK split)."""
+    import unicodedata
+    from transformers import BertTokenizer
+    words, chars = set(), set()
+    for sentence in TOKENIZER_SENTENCES:
+        text = unicodedata.normalize("NFD", sentence.lower())
+        text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+        for c in text:
+            if 0x4E00 <= ord(c) <= 0x9FFF:
+                chars.add(c)
+        token = ""
+        for c in text + " ":
+            if c.isalnum() and not (0x4E00 <= ord(c) <= 0x9FFF):
+                token += c
+            else:
+                if token:
+                    words.add(token)
+                token = ""
+                if not c.isspace() and not c.isalnum():
+                    chars.add(c)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    leave_out = {"supercalifragilisticexpialidocious", "verify"}  # become [UNK]
+    for w in sorted(words):
+        if w in leave_out or len(w) > 100:
+            continue
+        if len(w) > 6:
+            vocab += [w[:4], "##" + w[4:]]
+        else:
+            vocab.append(w)
+    vocab += sorted(chars)
+    vocab += ["##s", "##ing", "##ed", "##er", "un", "##able", "play", "##a", "a"]
+    seen, ordered = set(), []
+    for v in vocab:
+        if v not in seen:
+            seen.add(v)
+            ordered.append(v)
+    d = fresh_dir("tokenizer")
+    with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(ordered) + "\n")
+    tok = BertTokenizer(os.path.join(d, "vocab.txt"), do_lower_case=True, tokenize_chinese_chars=True)
+    cases = [{"text": s, "ids": tok(s)["input_ids"], "tokens": tok.tokenize(s)} for s in TOKENIZER_SENTENCES]
+    with open(os.path.join(d, "cases.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizer": type(tok).__name__, "transformers": __import__("transformers").__version__,
+                   "do_lower_case": True, "cases": cases}, f, ensure_ascii=False, indent=1)
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -784,6 +850,7 @@ def main():
     broken_tensorflow()
     pytorch_checkpoints()
     encoder_goldens()
+    tokenizer_fixture()
     print("samples written to", HERE)
 
 

@@ -5,8 +5,22 @@ import Verifier
 
 /// `forward` and `verify`: reference forward passes on models of any format.
 public enum Verification {
-    /// The inputs from a safetensors file, or the standard deterministic batch for `model`.
-    public static func inputs(from path: String?, for models: [Model]) throws -> EncoderInputs {
+    /// The inputs: texts tokenized with the first model's `vocab.txt`, a safetensors file, or the standard
+    /// deterministic batch.
+    public static func inputs(from path: String?, texts: [String] = [], for models: [Model]) throws -> EncoderInputs {
+        if !texts.isEmpty {
+            guard path == nil else { throw ModelError("use either --inputs or --text, not both") }
+            guard let model = models.first(where: { $0.auxiliaryFiles.contains { $0.name == "vocab.txt" } }),
+                  let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else {
+                throw ModelError("--text needs a model folder with vocab.txt")
+            }
+            var lowercase = true
+            if let config = model.auxiliaryFiles.first(where: { $0.name == "tokenizer_config.json" }),
+               let value = try? JSON.parse(contentsOf: config.sourcePath)["do_lower_case"]?.boolValue {
+                lowercase = value
+            }
+            return try wrap { try WordPieceTokenizer(vocabularyFile: vocab.sourcePath, lowercase: lowercase).batch(texts) }
+        }
         if let path {
             let (tensors, _) = try SafetensorsReader.read(path: path)
             do { return try EncoderInputs(tensors: tensors) } catch { throw ModelError(file: path, String(describing: error)) }

@@ -18,7 +18,9 @@ struct VerifyCommand: ParsableCommand {
             4-bit cosine ≥ 0.99. Exit status 0 when every layer passes, 1 otherwise.
 
             Inputs: --inputs FILE.safetensors with input_ids [batch, length] (and optional token_type_ids, \
-            attention_mask, any integer type); without it, a fixed deterministic batch of two sequences.
+            attention_mask, any integer type), or --text "..." (repeatable) tokenized like transformers' \
+            BertTokenizer with the reference's vocab.txt (CJK characters one by one); without either, a fixed \
+            deterministic batch of two sequences.
             """
     )
 
@@ -30,6 +32,9 @@ struct VerifyCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Inputs (input_ids, token_type_ids, attention_mask) as safetensors.", valueName: "file"))
     var inputs: String?
+
+    @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the reference's vocab.txt (repeatable).", valueName: "text"))
+    var texts: [String] = []
 
     @Option(help: ArgumentHelp("Fail when any element differs by more than this.", valueName: "x"))
     var maxError: Double?
@@ -43,7 +48,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let referenceModel = try ModelLoader.load(reference)
         let candidateModel = try ModelLoader.load(candidate)
-        let batch = try Verification.inputs(from: inputs, for: [referenceModel, candidateModel])
+        let batch = try Verification.inputs(from: inputs, texts: texts, for: [referenceModel, candidateModel])
         let tolerance: Tolerance? = maxError == nil && minCosine == nil ? nil : Tolerance(maxError: maxError, minCosine: minCosine)
         let report = try Verification.verify(reference: referenceModel, candidate: candidateModel, inputs: batch, tolerance: tolerance,
                                              names: (reference, candidate))
@@ -104,6 +109,9 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Inputs (input_ids, token_type_ids, attention_mask) as safetensors.", valueName: "file"))
     var inputs: String?
 
+    @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the model's vocab.txt (repeatable).", valueName: "text"))
+    var texts: [String] = []
+
     @Option(help: ArgumentHelp("Write the outputs to this safetensors file.", valueName: "file"))
     var output: String?
 
@@ -115,7 +123,7 @@ struct ForwardCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try ModelLoader.load(model)
-        let batch = try Verification.inputs(from: inputs, for: [loaded])
+        let batch = try Verification.inputs(from: inputs, texts: texts, for: [loaded])
         let result = try Verification.forward(loaded, inputs: batch, source: model)
         if let output {
             try Verification.write(result, to: output, options: OutputOptions(existing: force ? .replace : .refuse))

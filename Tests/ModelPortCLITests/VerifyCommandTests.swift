@@ -63,6 +63,15 @@ import Testing
         #expect(json["last_hidden_state"]?["shape"] == .array([.number("2"), .number("12"), .number("32")]))
     }
 
+    @Test func tokenizesTextWithTheModelsVocabulary() throws {
+        let result = run("verify", Samples.path("tensorflow/bert-tiny-tf1"), Samples.path("pytorch/bert-tiny-zip"),
+                         "--text", "the model is fast", "--text", "我们的模型是安全的")
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("inputs:     2 sequences × 11 tokens"))
+        let forward = run("forward", Samples.path("bert-tiny"), "--text", "keep three layers", "--json")
+        #expect(try JSON.parse(Array(forward.out.utf8))["length"]?.intValue == 5)
+    }
+
     @Test func unsupportedArchitecturesSaySo() {
         let result = run("forward", Samples.path("pytorch/views.bin"))
         #expect(result.status == 1)
