@@ -42,7 +42,10 @@ public struct ModelConfig: Sendable, Equatable {
     /// The family, from `model_type` (`unknown` when absent or unrecognized).
     public var architecture: Architecture {
         get {
-            guard let type = self["model_type"]?.stringValue?.lowercased() else { return .unknown }
+            guard let type = self["model_type"]?.stringValue?.lowercased() else {
+                // The released COCO-LM configs name no model_type; their relative-position keys identify them.
+                return self["rel_pos_bins"] != nil && self["max_rel_pos"] != nil ? .cocolm : .unknown
+            }
             switch type {
             case "bert": return .bert
             case "roberta": return .roberta

@@ -9,6 +9,7 @@ public enum Encoder {
         switch model.config.architecture {
         case .albert: return try albert(model, inputs: inputs)
         case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
+        case .cocolm: return try COCOLM.forward(model, inputs: inputs)
         case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
             return try bert(model, inputs: inputs)
         default:
@@ -99,7 +100,8 @@ public enum Encoder {
                 DispatchQueue.concurrentPerform(iterations: inputs.batch) { b in
                     let offset = b * length * H
                     Kernels.attention(q: qb + offset, k: kb + offset, v: vb + offset, length: length, heads: d.heads,
-                                      headSize: d.headSize, keyMask: masks[b], into: cb + offset)
+                                      headSize: d.headSize, scale: 1 / Float(d.headSize).squareRoot(), keyMask: masks[b],
+                                      into: cb + offset)
                 }
             }
         }}}

@@ -68,13 +68,17 @@ enum Kernels {
         }
     }
 
-    /// Multi-head self-attention for one sequence: `softmax(q·kᵀ/√d + mask)·v` per head, contexts concatenated.
-    /// `q`, `k`, `v` are `[length, heads·d]`; `keyMask[j]` is 0 for real keys and the additive mask otherwise.
+    /// Multi-head self-attention for one sequence: `softmax(scale·q·kᵀ + bias + mask)·v` per head, contexts
+    /// concatenated. `q`, `k`, `v` are `[length, heads·d]`; `keyMask[j]` is 0 for real keys and the additive mask
+    /// otherwise; `bias`, when given, is `[heads, length, length]`. Returns the query rows whose keys were all
+    /// masked with −inf (their context is left 0).
+    @discardableResult
     static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, length: Int, heads: Int,
-                          headSize: Int, keyMask: [Float], into context: UnsafeMutablePointer<Float>) {
+                          headSize: Int, scale: Float, keyMask: [Float], bias: UnsafePointer<Float>? = nil,
+                          into context: UnsafeMutablePointer<Float>) -> Set<Int> {
         let width = heads * headSize
         var scores = [Float](repeating: 0, count: length * length)
-        let scale = 1 / Float(headSize).squareRoot()
+        var dead = Set<Int>()
         for h in 0..<heads {
             scores.withUnsafeMutableBufferPointer { s in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(headSize),
@@ -82,8 +86,16 @@ enum Kernels {
                 for i in 0..<length {
                     var maximum = -Float.infinity
                     for j in 0..<length {
-                        s[i * length + j] += keyMask[j]
-                        maximum = max(maximum, s[i * length + j])
+                        var value = s[i * length + j]
+                        if let bias { value += bias[(h * length + i) * length + j] }
+                        value += keyMask[j]
+                        s[i * length + j] = value
+                        maximum = max(maximum, value)
+                    }
+                    if maximum == -Float.infinity {  // every key masked with −inf: no distribution at all
+                        for j in 0..<length { s[i * length + j] = 0 }
+                        dead.insert(i)
+                        continue
                     }
                     var sum: Float = 0
                     for j in 0..<length {
@@ -97,6 +109,7 @@ enum Kernels {
                             1, s.baseAddress, Int32(length), v + h * headSize, Int32(width), 0, context + h * headSize, Int32(width))
             }
         }
+        return dead
     }
 }
 

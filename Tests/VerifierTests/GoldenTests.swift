@@ -17,12 +17,24 @@ func worstGap(_ a: [Float], _ b: [Float]) -> (gap: Float, index: Int) {
     return worst
 }
 
+@Suite struct COCOLMBucketTests {
+    @Test func bucketsMatchTheReferenceTables() throws {
+        // The fixture's full 64×64 table, and the notes' magnitude rows for the released base config.
+        let (golden, _) = try SafetensorsReader.read(path: Samples.path("cocolm-tiny/golden.safetensors"))
+        let full = try Weights.floats(of: try #require(golden.first { $0.name == "rel_pos_bucket_full" })).map { Int($0) }
+        #expect(COCOLM.buckets(length: 64, bins: 16, maxDistance: 32, positions: 64) == full)
+        let base = [16: 16, 17: 17, 18: 17, 19: 18, 31: 21, 32: 22, 63: 26, 64: 27, 110: 30, 111: 31, 500: 31]
+        for (n, m) in base { #expect(COCOLM.magnitude(n, bins: 64, maxDistance: 128) == m, "n = \(n)") }
+    }
+}
+
 @Suite struct GoldenTests {
     static let models: [(weights: String, config: String, golden: String)] = [
         ("bert-tiny/model.safetensors", "bert-tiny/config.json", "golden/bert-tiny.safetensors"),
         ("structbert-tiny/model.safetensors", "structbert-tiny/config.json", "structbert-tiny/golden.safetensors"),
         ("pytorch/roberta-tiny.reference.safetensors", "pytorch/roberta-tiny-zip/config.json", "golden/roberta-tiny.safetensors"),
         ("tensorflow/albert-tiny-tf1.reference.safetensors", "pytorch/albert-tiny-zip/config.json", "golden/albert-tiny.safetensors"),
+        ("cocolm-tiny/model.safetensors", "cocolm-tiny/config.json", "cocolm-tiny/golden.safetensors"),
     ]
 
     @Test(arguments: models)

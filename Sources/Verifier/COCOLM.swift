@@ -1,0 +1,114 @@
+import Dispatch
+import Foundation
+import ModelIR
+
+/// COCO-LM (`formats/architectures.md` §1): a post-LN BERT with a fused QKV projection, padded rows zeroed
+/// after the embeddings, and a bucketed relative-position bias shared by all layers.
+enum COCOLM {
+    /// The magnitude bucket `m(n)` of §1.4 (not T5's).
+    static func magnitude(_ n: Int, bins: Int, maxDistance: Int) -> Int {
+        let half = bins / 2, exact = half / 2, mbv = half - 1 - exact
+        if n < exact { return n }
+        let ratio = log(Double(n) / Double(exact)) / log(Double(maxDistance - 1) / Double(exact))
+        return min(exact + Int((ratio * Double(mbv)).rounded(.up)), half - 1)
+    }
+
+    /// `bucket[i, j] = sign(j − i)·m(|j − i|) + m(P − 1)` for an `L×L` input.
+    static func buckets(length: Int, bins: Int, maxDistance: Int, positions: Int) -> [Int] {
+        let offset = magnitude(positions - 1, bins: bins, maxDistance: maxDistance)
+        var table = [Int](repeating: 0, count: length * length)
+        for i in 0..<length {
+            for j in 0..<length {
+                let r = j - i
+                table[i * length + j] = r.signum() * magnitude(abs(r), bins: bins, maxDistance: maxDistance) + offset
+            }
+        }
+        return table
+    }
+
+    static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
+        let config = model.config
+        guard config["layer_norm_type"]?.stringValue ?? "post" == "post" else {
+            throw VerifierError("COCO-LM layer_norm_type '\(config["layer_norm_type"]?.stringValue ?? "")' is not supported (only post)")
+        }
+        let w = try Weights(model, anchor: "embeddings.word_embeddings.weight")
+        var d = try Encoder.dimensions(config, defaultEps: 1e-5)
+        d.layers = Set(model.tensors.compactMap { LayerName.index(in: $0.name) }).count
+        let H = d.hidden, L = inputs.length, B = inputs.batch, rows = B * L
+        guard let bins = config["rel_pos_bins"]?.intValue, let maxDistance = config["max_rel_pos"]?.intValue,
+              let positions = config.maxPositionEmbeddings, L <= positions else {
+            throw VerifierError("COCO-LM config lacks rel_pos_bins / max_rel_pos / max_position_embeddings, or the input is too long")
+        }
+
+        // 1. Embeddings (no token types in the released models), LayerNorm, padded rows zeroed.
+        let words = try w.floats("embeddings.word_embeddings.weight")
+        let table = try w.floats("embeddings.position_embeddings.weight")
+        let types = (config.typeVocabSize ?? 0) > 0 && w.has("embeddings.token_type_embeddings.weight")
+            ? try w.floats("embeddings.token_type_embeddings.weight") : nil
+        var x = [Float](repeating: 0, count: rows * H)
+        for b in 0..<B {
+            for t in 0..<L {
+                let id = inputs.inputIds[b][t]
+                guard id >= 0, id < words.count / H else { throw VerifierError("input id \(id) is outside the vocabulary") }
+                for i in 0..<H {
+                    var v = words[id * H + i] + table[t * H + i]
+                    if let types { v += types[inputs.tokenTypeIds[b][t] * H + i] }
+                    x[(b * L + t) * H + i] = v
+                }
+            }
+        }
+        Kernels.layerNorm(&x, width: H, weight: try w.floats("embeddings.LayerNorm.weight"), bias: try w.floats("embeddings.LayerNorm.bias"), eps: d.eps)
+        for b in 0..<B { for t in 0..<L where inputs.attentionMask[b][t] == 0 { for i in 0..<H { x[(b * L + t) * H + i] = 0 } } }
+        var states = [x]
+
+        // 2. The relative bias [heads, L, L], shared by every layer.
+        let relative = try w.floats("relative_attention_bias.weight", shape: [bins, d.heads])
+        let bucket = buckets(length: L, bins: bins, maxDistance: maxDistance, positions: positions)
+        var bias = [Float](repeating: 0, count: d.heads * L * L)
+        for h in 0..<d.heads { for ij in 0..<(L * L) { bias[h * L * L + ij] = relative[bucket[ij] * d.heads + h] } }
+        let masks = inputs.attentionMask.map { $0.map { $0 == 0 ? -Float.infinity : 0 } }
+
+        // 3. Layers.
+        for n in 0..<d.layers {
+            let p = "encoder.layer.\(n)."
+            let qkv = Kernels.linear(x, rows: rows, weight: try w.floats(p + "attention.self_attn.in_proj.weight", shape: [3 * H, H]),
+                                     bias: try w.floats(p + "attention.self_attn.in_proj.bias"), inFeatures: H, outFeatures: 3 * H)
+            var q = [Float](repeating: 0, count: rows * H), k = q, v = q
+            let scale = 1 / Float(d.headSize).squareRoot()
+            for r in 0..<rows {
+                for i in 0..<H {
+                    q[r * H + i] = qkv[r * 3 * H + i] * scale
+                    k[r * H + i] = qkv[r * 3 * H + H + i]
+                    v[r * H + i] = qkv[r * 3 * H + 2 * H + i]
+                }
+            }
+            var context = [Float](repeating: 0, count: rows * H)
+            var dead = [Set<Int>](repeating: [], count: B)
+            for b in 0..<B {
+                let offset = b * L * H
+                dead[b] = q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                    bias.withUnsafeBufferPointer { bp in context.withUnsafeMutableBufferPointer { cp in
+                        Kernels.attention(q: qp.baseAddress! + offset, k: kp.baseAddress! + offset, v: vp.baseAddress! + offset, length: L,
+                                          heads: d.heads, headSize: d.headSize, scale: 1, keyMask: masks[b], bias: bp.baseAddress!,
+                                          into: cp.baseAddress! + offset)
+                    }}
+                }}}
+            }
+            var a = Kernels.linear(context, rows: rows, weight: try w.floats(p + "attention.self_attn.out_proj.weight", shape: [H, H]),
+                                   bias: try w.floats(p + "attention.self_attn.out_proj.bias"), inFeatures: H, outFeatures: H)
+            for b in 0..<B { for t in dead[b] { for i in 0..<H { a[(b * L + t) * H + i] = 0 } } }  // NaN rows → 0
+            for i in a.indices { a[i] += x[i] }
+            Kernels.layerNorm(&a, width: H, weight: try w.floats(p + "attention.LayerNorm.weight"), bias: try w.floats(p + "attention.LayerNorm.bias"), eps: d.eps)
+            var up = Kernels.linear(a, rows: rows, weight: try w.floats(p + "intermediate.dense.weight", shape: [d.intermediate, H]),
+                                    bias: try w.floats(p + "intermediate.dense.bias"), inFeatures: H, outFeatures: d.intermediate)
+            try Kernels.activate(&up, d.activation)
+            var out = Kernels.linear(up, rows: rows, weight: try w.floats(p + "output.dense.weight", shape: [H, d.intermediate]),
+                                     bias: try w.floats(p + "output.dense.bias"), inFeatures: d.intermediate, outFeatures: H)
+            for i in out.indices { out[i] += a[i] }
+            Kernels.layerNorm(&out, width: H, weight: try w.floats(p + "output.LayerNorm.weight"), bias: try w.floats(p + "output.LayerNorm.bias"), eps: d.eps)
+            x = out
+            states.append(x)
+        }
+        return ForwardOutput(batch: B, length: L, width: H, hiddenStates: states, pooler: nil)
+    }
+}
