@@ -130,6 +130,50 @@ save_file(out, sys.argv[2], metadata={"format": "pt"})
 """
 
 
+FORWARD_SETUP = r"""
+import sys, torch
+from transformers import BertConfig, BertModel
+from safetensors.torch import save_file
+torch.manual_seed(0)
+model = BertModel(BertConfig(vocab_size=21128)).eval()   # BERT-base: 12 layers, hidden 768, 12 heads, I 3072
+model.save_pretrained(sys.argv[1])
+ids = torch.randint(5, 21128, (8, 128))
+save_file({"input_ids": ids, "attention_mask": torch.ones(8, 128, dtype=torch.int64),
+           "token_type_ids": torch.zeros(8, 128, dtype=torch.int64)}, sys.argv[2])
+"""
+
+FORWARD_TORCH = r"""
+import sys, time, torch
+from transformers import BertModel
+from safetensors.torch import load_file
+torch.set_num_threads(2)
+model = BertModel.from_pretrained(sys.argv[1], attn_implementation="eager").eval()
+inputs = load_file(sys.argv[2])
+with torch.no_grad():
+    model(**inputs)
+    best = min((lambda t: (model(**inputs), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))
+print(best)
+"""
+
+
+def forward_benchmark(binary, python, work):
+    """BERT-base (12 layers, hidden 768), batch 8 × 128: ModelPort's fp32 forward next to PyTorch's on 2 threads."""
+    import json as _json
+    folder, inputs = os.path.join(work, "bert-base"), os.path.join(work, "inputs.safetensors")
+    subprocess.run([python, "-c", FORWARD_SETUP, folder, inputs], check=True, capture_output=True)
+    layers, hidden, inter, tokens, length = 12, 768, 3072, 8 * 128, 128
+    flops = layers * (2 * tokens * (4 * hidden * hidden + 2 * hidden * inter) + 4 * 8 * length * length * hidden)
+    ours = min(_json.loads(subprocess.run([binary, "forward", folder, "--inputs", inputs, "--json"], check=True,
+                                          capture_output=True, text=True).stdout)["seconds"] for _ in range(3))
+    theirs = float(subprocess.run([python, "-c", FORWARD_TORCH, folder, inputs], check=True, capture_output=True,
+                                  text=True).stdout.split()[-1])
+    print()
+    print(f"forward pass, BERT-base random weights, batch 8 × 128 tokens, fp32, {flops / 1e9:.0f} GFLOP; best of 3")
+    print(f"{'implementation':<42} {'seconds':>8} {'GFLOP/s':>8}")
+    print(f"{'modelport forward (OpenBLAS sgemm)':<42} {ours:>8.3f} {flops / 1e9 / ours:>8.1f}")
+    print(f"{'PyTorch CPU, 2 threads, eager':<42} {theirs:>8.3f} {flops / 1e9 / theirs:>8.1f}")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -199,6 +243,8 @@ def main():
         for label, command in rows:
             seconds, peak = measure(command, runs, cleanup)
             print(f"{label:<42} {seconds:>8.3f} {size / 1e6 / seconds:>8.0f} {peak / 1024:>12.0f}")
+        if has_torch and "--no-forward" not in sys.argv:
+            forward_benchmark(binary, python, work)
         if has_tf:
             print(f"(TF rows: a TF1 checkpoint of the same weights with Google BERT names, {tf_bytes / 1e6:.1f} MB)")
         if not has_torch:

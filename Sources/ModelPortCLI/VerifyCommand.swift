@@ -124,7 +124,10 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         let loaded = try ModelLoader.load(model)
         let batch = try Verification.inputs(from: inputs, texts: texts, for: [loaded])
+        let start = ContinuousClock.now
         let result = try Verification.forward(loaded, inputs: batch, source: model)
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         if let output {
             try Verification.write(result, to: output, options: OutputOptions(existing: force ? .replace : .refuse))
         }
@@ -137,7 +140,8 @@ struct ForwardCommand: ParsableCommand {
         let shape = JSON.array([.integer(result.batch), .integer(result.length), .integer(result.width)])
         if json {
             var members: [(key: String, value: JSON)] = [("model", .string(model)), ("architecture", .string(loaded.config.architecture.rawValue)),
-                                                         ("batch", .integer(result.batch)), ("length", .integer(result.length))]
+                                                         ("batch", .integer(result.batch)), ("length", .integer(result.length)),
+                                                         ("seconds", .double(seconds))]
             members.append(("last_hidden_state", .object([("shape", shape)] + stats(result.lastHiddenState))))
             members.append(("hidden_states", .integer(result.hiddenStates.count)))
             if let pooled = result.pooler {

@@ -97,11 +97,13 @@ public enum Encoder {
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
             context.withUnsafeMutableBufferPointer { cp in
                 nonisolated(unsafe) let (qb, kb, vb, cb) = (qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, cp.baseAddress!)
+                Kernels.singleThreadedBLAS {
                 DispatchQueue.concurrentPerform(iterations: inputs.batch) { b in
                     let offset = b * length * H
                     Kernels.attention(q: qb + offset, k: kb + offset, v: vb + offset, length: length, heads: d.heads,
                                       headSize: d.headSize, scale: 1 / Float(d.headSize).squareRoot(), keyMask: masks[b],
                                       into: cb + offset)
+                }
                 }
             }
         }}}

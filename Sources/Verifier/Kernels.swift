@@ -30,6 +30,15 @@ enum Kernels {
         return y
     }
 
+    /// Runs `body` with OpenBLAS on one thread, for work that is already split over the cores (per-sequence
+    /// attention): nested threading would make the BLAS threads spin against ours.
+    static func singleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        let threads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(threads) }
+        return try body()
+    }
+
     /// LayerNorm over the last axis (biased variance, accumulated in Double).
     static func layerNorm(_ x: inout [Float], width: Int, weight: [Float], bias: [Float], eps: Double) {
         let rows = x.count / width
