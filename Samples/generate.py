@@ -838,6 +838,35 @@ def tokenizer_fixture():
                    "do_lower_case": True, "cases": cases}, f, ensure_ascii=False, indent=1)
 
 
+def perceiver_tiny():
+    """A tiny PerceiverForMaskedLM (UTF-8 byte inputs) and its golden hidden states and logits."""
+    from transformers import PerceiverConfig, PerceiverForMaskedLM
+    torch.manual_seed(17)
+    config = PerceiverConfig(vocab_size=262, d_model=16, max_position_embeddings=24, num_latents=6, d_latents=20,
+                             num_blocks=1, num_self_attends_per_block=3, num_self_attention_heads=2,
+                             num_cross_attention_heads=2, qk_channels=8, v_channels=20)
+    model = PerceiverForMaskedLM(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "layernorm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    d = fresh_dir("perceiver-tiny")
+    model.save_pretrained(d)
+    texts = ["héllo world", "byte 字"]
+    ids = torch.zeros(2, 16, dtype=torch.int64)
+    mask = torch.zeros(2, 16, dtype=torch.int64)
+    for b, text in enumerate(texts):
+        raw = [4] + [c + 6 for c in text.encode("utf-8")] + [5]  # [CLS] bytes [SEP], as PerceiverTokenizer
+        ids[b, :len(raw)] = torch.tensor(raw)
+        mask[b, :len(raw)] = 1
+    with torch.no_grad():
+        out = model(inputs=ids, attention_mask=mask, output_hidden_states=True)
+    golden = {"input_ids": ids, "attention_mask": mask, "logits": out.logits.clone()}
+    for i, h in enumerate(out.hidden_states):
+        golden[f"hidden_states.{i}"] = h.clone()
+    save_file(golden, path("perceiver-tiny", "golden.safetensors"), metadata={"info": f"perceiver-tiny torch {torch.__version__}"})
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -851,6 +880,7 @@ def main():
     pytorch_checkpoints()
     encoder_goldens()
     tokenizer_fixture()
+    perceiver_tiny()
     print("samples written to", HERE)
 
 

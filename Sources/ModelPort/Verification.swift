@@ -64,6 +64,7 @@ public enum Verification {
         var tensors = [tensor("last_hidden_state", output.lastHiddenState, shape)]
         for (i, state) in output.hiddenStates.enumerated() { tensors.append(tensor("hidden_states.\(i)", state, shape)) }
         if let pooled = output.pooler { tensors.append(tensor("pooler_output", pooled, [output.batch, output.width])) }
+        if let logits = output.logits { tensors.append(tensor("logits", logits, [output.batch, output.logitRows, output.logitWidth])) }
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: path, options: options)
     }
 

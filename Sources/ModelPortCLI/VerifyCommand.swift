@@ -64,10 +64,9 @@ struct VerifyCommand: ParsableCommand {
     static func text(_ report: ParityReport, reference: String, candidate: String, batch: EncoderInputs) -> String {
         var lines = ["reference:  \(reference)", "candidate:  \(candidate)",
                      "inputs:     \(batch.batch) sequences × \(batch.length) tokens", "tolerance:  \(report.tolerance.description)", ""]
-        let rows = report.layers.map { l in
-            [l.layer == 0 ? "embeddings" : "layer \(l.layer ?? 0)", sci(l.maxAbsError), sci(l.meanAbsError),
-             String(format6: l.cosineSimilarity), l.passed ? "ok" : "FAIL"]
-        } + (report.pooler.map { p in [["pooler", sci(p.maxAbsError), sci(p.meanAbsError), String(format6: p.cosineSimilarity), p.passed ? "ok" : "FAIL"]] } ?? [])
+        let rows = (report.layers + report.heads).map { l in
+            [l.name, sci(l.maxAbsError), sci(l.meanAbsError), String(format6: l.cosineSimilarity), l.passed ? "ok" : "FAIL"]
+        }
         lines += table(["state", "max |error|", "mean |error|", "min cosine", ""], rows)
         lines += report.notes.map { "note: " + $0 }
         lines.append("")
@@ -87,7 +86,7 @@ struct VerifyCommand: ParsableCommand {
             ("min_cosine", report.tolerance.minCosine.map(JSON.double) ?? .null),
         ])))
         members.append(("layers", .array(report.layers.map { .object([("layer", .integer($0.layer ?? 0))] + state($0)) })))
-        if let pooler = report.pooler { members.append(("pooler", .object(state(pooler)))) }
+        for head in report.heads { members.append((head.name, .object(state(head)))) }
         members.append(("notes", .array(report.notes.map(JSON.string))))
         return .object(members)
     }
@@ -178,6 +177,8 @@ private func table(_ header: [String], _ rows: [[String]]) -> [String] {
     var widths = header.map(\.count)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     return ([header] + rows).map { row in
-        row.enumerated().map { i, cell in cell + String(repeating: " ", count: widths[i] - cell.count) }.joined(separator: "  ")
+        row.enumerated().map { i, cell in
+            i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+        }.joined(separator: "  ")
     }
 }

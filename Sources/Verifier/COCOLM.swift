@@ -109,6 +109,6 @@ enum COCOLM {
             x = out
             states.append(x)
         }
-        return ForwardOutput(batch: B, length: L, width: H, hiddenStates: states, pooler: nil)
+        return ForwardOutput(batch: B, length: L, width: H, hiddenStates: states, pooler: nil, rowMask: inputs.attentionMask)
     }
 }

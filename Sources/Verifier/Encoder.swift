@@ -10,6 +10,7 @@ public enum Encoder {
         case .albert: return try albert(model, inputs: inputs)
         case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
         case .cocolm: return try COCOLM.forward(model, inputs: inputs)
+        case .perceiver: return try Perceiver.forward(model, inputs: inputs)
         case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
             return try bert(model, inputs: inputs)
         default:
@@ -145,7 +146,8 @@ public enum Encoder {
             states.append(x)
         }
         let pooled = try pooler(x, w, name: "pooler.dense", batch: inputs.batch, length: inputs.length, width: d.hidden)
-        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled)
+        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
+                             rowMask: inputs.attentionMask)
     }
 
     /// ALBERT: factorized embeddings projected to the hidden width, one shared layer group applied N times.
@@ -169,6 +171,7 @@ public enum Encoder {
             states.append(x)
         }
         let pooled = try pooler(x, w, name: "pooler", batch: inputs.batch, length: inputs.length, width: d.hidden)
-        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled)
+        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
+                             rowMask: inputs.attentionMask)
     }
 }

@@ -50,13 +50,28 @@ public struct EncoderInputs: Sendable {
 }
 
 /// What a forward pass computed: every hidden state (`[batch, length, width]` each, the embeddings first),
-/// and the pooler output when the model has one.
+/// the pooler output when the model has one, and logits (`[batch, logitRows, vocabulary]`) for models with a
+/// language-modelling head (Perceiver IO).
 public struct ForwardOutput: Sendable {
     public var batch: Int
     public var length: Int
     public var width: Int
     public var hiddenStates: [[Float]]
     public var pooler: [Float]?
+    public var logits: [Float]? = nil
+    public var logitRows = 0
+    public var logitWidth = 0
+    /// Which rows of the hidden states are real tokens (nil: all of them, as for Perceiver latents).
+    public var rowMask: [[Int]]? = nil
+
+    public init(batch: Int, length: Int, width: Int, hiddenStates: [[Float]], pooler: [Float]?, rowMask: [[Int]]? = nil) {
+        self.batch = batch
+        self.length = length
+        self.width = width
+        self.hiddenStates = hiddenStates
+        self.pooler = pooler
+        self.rowMask = rowMask
+    }
 
     public var lastHiddenState: [Float] { hiddenStates.last ?? [] }
 }

@@ -83,39 +83,44 @@ enum Kernels {
     /// masked with −inf (their context is left 0).
     @discardableResult
     static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, length: Int, heads: Int,
-                          headSize: Int, scale: Float, keyMask: [Float], bias: UnsafePointer<Float>? = nil,
+                          headSize: Int, scale: Float, keyMask: [Float]?, bias: UnsafePointer<Float>? = nil,
+                          keyLength: Int? = nil, valueHeadSize: Int? = nil,
                           into context: UnsafeMutablePointer<Float>) -> Set<Int> {
+        // Queries: `length` rows of heads·headSize; keys: `keys` rows; values: heads·valueHeadSize wide.
         let width = heads * headSize
-        var scores = [Float](repeating: 0, count: length * length)
+        let keys = keyLength ?? length
+        let vHead = valueHeadSize ?? headSize
+        let vWidth = heads * vHead
+        var scores = [Float](repeating: 0, count: length * keys)
         var dead = Set<Int>()
         for h in 0..<heads {
             scores.withUnsafeMutableBufferPointer { s in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length), Int32(headSize),
-                            scale, q + h * headSize, Int32(width), k + h * headSize, Int32(width), 0, s.baseAddress, Int32(length))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(keys), Int32(headSize),
+                            scale, q + h * headSize, Int32(width), k + h * headSize, Int32(width), 0, s.baseAddress, Int32(keys))
                 for i in 0..<length {
                     var maximum = -Float.infinity
-                    for j in 0..<length {
-                        var value = s[i * length + j]
-                        if let bias { value += bias[(h * length + i) * length + j] }
-                        value += keyMask[j]
-                        s[i * length + j] = value
+                    for j in 0..<keys {
+                        var value = s[i * keys + j]
+                        if let bias { value += bias[(h * length + i) * keys + j] }
+                        if let keyMask { value += keyMask[j] }
+                        s[i * keys + j] = value
                         maximum = max(maximum, value)
                     }
                     if maximum == -Float.infinity {  // every key masked with −inf: no distribution at all
-                        for j in 0..<length { s[i * length + j] = 0 }
+                        for j in 0..<keys { s[i * keys + j] = 0 }
                         dead.insert(i)
                         continue
                     }
                     var sum: Float = 0
-                    for j in 0..<length {
-                        let e = expf(s[i * length + j] - maximum)
-                        s[i * length + j] = e
+                    for j in 0..<keys {
+                        let e = expf(s[i * keys + j] - maximum)
+                        s[i * keys + j] = e
                         sum += e
                     }
-                    for j in 0..<length { s[i * length + j] /= sum }
+                    for j in 0..<keys { s[i * keys + j] /= sum }
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(headSize), Int32(length),
-                            1, s.baseAddress, Int32(length), v + h * headSize, Int32(width), 0, context + h * headSize, Int32(width))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(vHead), Int32(keys),
+                            1, s.baseAddress, Int32(keys), v + h * vHead, Int32(vWidth), 0, context + h * vHead, Int32(vWidth))
             }
         }
         return dead

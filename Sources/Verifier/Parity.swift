@@ -26,10 +26,12 @@ public struct Tolerance: Sendable, Equatable {
     }
 }
 
-/// The gap between two hidden states.
+/// The gap between two hidden states (or two head outputs).
 public struct StateParity: Sendable {
-    /// The layer index (0 = embeddings), or nil for the pooler.
+    /// The layer index (0 = embeddings), or nil for a head output.
     public var layer: Int?
+    /// `embeddings`, `layer N`, `pooler_output` or `logits`.
+    public var name: String
     public var maxAbsError: Double
     public var meanAbsError: Double
     /// The smallest cosine similarity over real (unmasked) tokens.
@@ -41,7 +43,8 @@ public struct StateParity: Sendable {
 public struct ParityReport: Sendable {
     public var layers: [StateParity]
     public var last: StateParity
-    public var pooler: StateParity?
+    /// Head outputs compared after the hidden states: `pooler_output`, `logits`.
+    public var heads: [StateParity]
     public var tolerance: Tolerance
     public var passed: Bool
     public var notes: [String]
@@ -61,21 +64,29 @@ public enum Parity {
         } else if candidate.hiddenStates.count > reference.hiddenStates.count {
             notes.append("candidate has more layers than the reference: compared the first \(reference.hiddenStates.count - 1)")
         }
+        let rows = reference.rowMask ?? Array(repeating: Array(repeating: 1, count: reference.length), count: reference.batch)
         let layers = (0..<count).map { i in
-            state(reference.hiddenStates[i], candidate.hiddenStates[i], layer: i, output: reference, inputs: inputs, tolerance: tolerance)
+            state(reference.hiddenStates[i], candidate.hiddenStates[i], layer: i, name: i == 0 ? "embeddings" : "layer \(i)", batch: reference.batch, length: reference.length,
+                  width: reference.width, rows: rows, tolerance: tolerance)
         }
-        var pooler: StateParity?
+        var heads: [StateParity] = []
         if count == reference.hiddenStates.count, let r = reference.pooler, let c = candidate.pooler {
-            let pooledInputs = try EncoderInputs(inputIds: inputs.inputIds.map { [$0[0]] })
-            pooler = state(r, c, layer: nil, output: ForwardOutput(batch: reference.batch, length: 1, width: reference.width,
-                                                                      hiddenStates: [], pooler: nil), inputs: pooledInputs, tolerance: tolerance)
+            heads.append(state(r, c, layer: nil, name: "pooler_output", batch: reference.batch, length: 1, width: reference.width,
+                               rows: Array(repeating: [1], count: reference.batch), tolerance: tolerance))
+        }
+        if count == reference.hiddenStates.count, let r = reference.logits, let c = candidate.logits, r.count == c.count {
+            heads.append(state(r, c, layer: nil, name: "logits", batch: reference.batch, length: reference.logitRows,
+                               width: reference.logitWidth,
+                               rows: Array(repeating: Array(repeating: 1, count: reference.logitRows), count: reference.batch),
+                               tolerance: tolerance))
         }
         let last = layers[count - 1]
-        let passed = layers.allSatisfy(\.passed) && (pooler?.passed ?? true)
-        return ParityReport(layers: layers, last: last, pooler: pooler, tolerance: tolerance, passed: passed, notes: notes)
+        let passed = layers.allSatisfy(\.passed) && heads.allSatisfy(\.passed)
+        return ParityReport(layers: layers, last: last, heads: heads, tolerance: tolerance, passed: passed, notes: notes)
     }
 
-    static func state(_ a: [Float], _ b: [Float], layer: Int?, output: ForwardOutput, inputs: EncoderInputs, tolerance: Tolerance) -> StateParity {
+    static func state(_ a: [Float], _ b: [Float], layer: Int?, name: String, batch: Int, length: Int, width: Int, rows: [[Int]],
+                      tolerance: Tolerance) -> StateParity {
         var maxError = 0.0, sum = 0.0
         for i in a.indices {
             let e = Double(abs(a[i] - b[i]))
@@ -83,10 +94,9 @@ public enum Parity {
             sum += e
         }
         var minCosine = 1.0
-        let width = output.width
-        for batch in 0..<output.batch {
-            for t in 0..<output.length where inputs.attentionMask[batch][t] != 0 {
-                let row = (batch * output.length + t) * width
+        for sequence in 0..<batch {
+            for t in 0..<length where rows[sequence][t] != 0 {
+                let row = (sequence * length + t) * width
                 var dot = 0.0, na = 0.0, nb = 0.0
                 for i in row..<(row + width) {
                     dot += Double(a[i]) * Double(b[i])
@@ -98,7 +108,7 @@ public enum Parity {
             }
         }
         let passed = (tolerance.maxError.map { maxError <= $0 } ?? true) && (tolerance.minCosine.map { minCosine >= $0 } ?? true)
-        return StateParity(layer: layer, maxAbsError: maxError, meanAbsError: a.isEmpty ? 0 : sum / Double(a.count),
+        return StateParity(layer: layer, name: name, maxAbsError: maxError, meanAbsError: a.isEmpty ? 0 : sum / Double(a.count),
                            cosineSimilarity: minCosine, passed: passed)
     }
 }

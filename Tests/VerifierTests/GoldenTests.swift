@@ -35,6 +35,7 @@ func worstGap(_ a: [Float], _ b: [Float]) -> (gap: Float, index: Int) {
         ("pytorch/roberta-tiny.reference.safetensors", "pytorch/roberta-tiny-zip/config.json", "golden/roberta-tiny.safetensors"),
         ("tensorflow/albert-tiny-tf1.reference.safetensors", "pytorch/albert-tiny-zip/config.json", "golden/albert-tiny.safetensors"),
         ("cocolm-tiny/model.safetensors", "cocolm-tiny/config.json", "cocolm-tiny/golden.safetensors"),
+        ("perceiver-tiny/model.safetensors", "perceiver-tiny/config.json", "perceiver-tiny/golden.safetensors"),
     ]
 
     @Test(arguments: models)
@@ -50,6 +51,11 @@ func worstGap(_ a: [Float], _ b: [Float]) -> (gap: Float, index: Int) {
             let (gap, index) = worstGap(state, expected)
             #expect(gap <= 1e-5, "hidden_states.\(i): max |diff| \(gap) at \(index)")
         }
+        if let logits = output.logits, let reference = goldenTensors.first(where: { $0.name == "logits" }) {
+            let (gap, index) = worstGap(logits, try Weights.floats(of: reference))
+            #expect(gap <= 1e-5, "logits: max |diff| \(gap) at \(index)")
+        }
+        #expect((output.logits == nil) == !goldenTensors.contains { $0.name == "logits" })
         if let pooled = output.pooler, let reference = goldenTensors.first(where: { $0.name == "pooler_output" }) {
             let (gap, index) = worstGap(pooled, try Weights.floats(of: reference))
             #expect(gap <= 1e-5, "pooler_output: max |diff| \(gap) at \(index)")
