@@ -28,7 +28,9 @@ let package = Package(
         ]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
-        .target(name: "Verifier", dependencies: ["ModelIR", "BinaryIO", "Quantization", "CBLAS"]),
+        .target(name: "Verifier", dependencies: [
+            "ModelIR", "BinaryIO", "Quantization", .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+        ]),
         .target(name: "ModelPort", dependencies: ["Verifier", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "Transforms"]),
         .target(name: "ModelPortCLI", dependencies: [
             "ModelPort", "ModelIR", "Verifier",

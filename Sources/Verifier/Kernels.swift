@@ -1,4 +1,8 @@
-import CBLAS
+#if canImport(Accelerate)
+import Accelerate  // macOS: the system BLAS
+#else
+import CBLAS  // Linux: OpenBLAS
+#endif
 import Dispatch
 
 #if canImport(Glibc)
@@ -33,10 +37,14 @@ enum Kernels {
     /// Runs `body` with OpenBLAS on one thread, for work that is already split over the cores (per-sequence
     /// attention): nested threading would make the BLAS threads spin against ours.
     static func singleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        #if canImport(Accelerate)
+        return try body()
+        #else
         let threads = openblas_get_num_threads()
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(threads) }
         return try body()
+        #endif
     }
 
     /// LayerNorm over the last axis (biased variance, accumulated in Double).
