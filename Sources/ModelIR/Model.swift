@@ -3,12 +3,20 @@ public struct AuxiliaryFile: Hashable, Sendable {
     /// The path relative to the model folder, as it should appear in the output (`vocab.txt`,
     /// `1_Pooling/config.json`).
     public var name: String
-    /// Where the file is now.
+    /// Where the file is now (empty when `contents` holds it).
     public var sourcePath: String
+    /// The file's bytes, for files a reader rebuilt (a GGUF's vocabulary) rather than found on disk.
+    public var contents: [UInt8]?
 
     public init(name: String, sourcePath: String) {
         self.name = name
         self.sourcePath = sourcePath
+    }
+
+    public init(name: String, contents: [UInt8]) {
+        self.name = name
+        self.sourcePath = ""
+        self.contents = contents
     }
 }
 

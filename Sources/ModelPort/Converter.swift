@@ -1,4 +1,5 @@
 import BinaryIO
+import GGUFFormat
 import ModelIR
 import Transforms
 
@@ -21,6 +22,8 @@ public struct ConversionOptions: Sendable {
     public var maxShardBytes: Int?
     public var output: OutputOptions
     public var load: LoadOptions
+    /// For GGUF: keep the pooler and pre-training heads llama.cpp does not use.
+    public var keepHeads = false
 
     public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
                 maxShardBytes: Int? = nil, output: OutputOptions = .init(), load: LoadOptions = .init()) {
@@ -56,24 +59,25 @@ public enum Converter {
         case .list(let layers)?: model = try model.selectingLayers(layers)
         case nil: break
         }
-        if let dtype = options.dtype { model = try model.casting(to: dtype) }
+        // GGUF applies its own per-tensor type policy (norms and position tables stay F32) when it writes.
+        if let dtype = options.dtype, options.format != .gguf { model = try model.casting(to: dtype) }
         try model.validate()
         return model
     }
 
     /// Converts `source` into `destination`.
     public static func convert(source: String, destination: String, options: ConversionOptions) throws -> ConversionReport {
+        var options = options
         let format = options.format ?? OutputFormat.implied(by: destination)
+        options.format = format
         if options.output.existing == .refuse, fileExists(destination) {
             throw ModelError(file: destination, "already exists (use --force to replace it)")
         }
         if options.maxShardBytes != nil, format != .hf {
             throw ModelError("--max-shard-size applies to Hugging Face folder output (--to hf)")
         }
-        if format == .gguf {
-            throw ModelError("writing gguf is not available in this version of ModelPort; use --to hf, safetensors or pytorch")
-        }
-        let model = try transform(try ModelLoader.load(source, options: options.load), options: options)
+        var model = try transform(try ModelLoader.load(source, options: options.load), options: options)
+        if format != .gguf { model = try model.dequantizingBlocks() }
         let files: [String]
         switch format {
         case .hf:
@@ -90,7 +94,12 @@ public enum Converter {
                 files = try ModelWriter.writePyTorchFolder(model, to: destination, options: options.output)
             }
         case .gguf:
-            preconditionFailure("refused above")
+            let (tensors, metadata, dropped, notes) = try GGUFConversion.export(model, dtype: options.dtype, keepHeads: options.keepHeads)
+            try GGUFWriter.write(tensors, metadata: metadata, to: destination, options: options.output)
+            model.tensors = tensors
+            model.dropped += dropped
+            model.notes += notes
+            files = [splitPath(destination).name]
         }
         return ConversionReport(
             source: source, sourceFormat: model.sourceFormat, destination: destination, format: format, files: files,

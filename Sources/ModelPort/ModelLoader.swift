@@ -36,6 +36,8 @@ public enum ModelLoader {
             let (tensors, metadata) = try SafetensorsIndex.read(indexPath: path)
             return try withConfig(Model(tensors: tensors, metadata: metadata, sourceFormat: format.rawValue),
                                   from: splitPath(path).folder + "/config.json")
+        case .gguf:
+            return try GGUFConversion.load(path)
         case .pytorchZip, .pytorchLegacy:
             return try withConfig(try loadPyTorch(path, format: format), from: splitPath(path).folder + "/config.json")
         case .huggingFaceFolder:

@@ -79,7 +79,13 @@ public enum ModelWriter {
         try configFile.commit()
         written.append("config.json")
         for file in model.auxiliaryFiles where !written.contains(file.name) {
-            try copyFile(from: file.sourcePath, to: output.path(for: file.name))
+            if let contents = file.contents {
+                let out = try AtomicFile(destination: output.path(for: file.name))
+                try out.write(contents)
+                try out.commit()
+            } else {
+                try copyFile(from: file.sourcePath, to: output.path(for: file.name))
+            }
             written.append(file.name)
         }
         try output.commit()

@@ -18,6 +18,12 @@ struct ConvertCommand: ParsableCommand {
             --dtype casts floating-point tensors (f32, f16, bf16 round to nearest even; NaN and Inf are \
             kept); integer tensors such as position_ids keep their type.
 
+            --to gguf (or DEST ending .gguf) writes GGUF v3: BERT-family models in llama.cpp's layout (token_embd, \
+            blk.N.attn_q, …, the WordPiece vocabulary, bert.* keys) that llama.cpp loads and runs; other \
+            architectures keep every tensor under their own architecture name. Norms, biases, position and \
+            token-type tables stay F32; --dtype f16|bf16|q8_0 applies to the weight matrices (rows that are not \
+            whole Q8_0 blocks fall back to F16). GGUF sources are read back, dequantized where the output needs it.
+
             --keep-layers N keeps the first N encoder layers, as RBT3 was made from the first three layers \
             of RoBERTa-wwm-ext; --layers picks any layers (renumbered from 0 in the order given). Both \
             rewrite num_hidden_layers in config.json.
@@ -37,7 +43,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: hf, safetensors, pytorch or gguf.", valueName: "kind"))
     var format: String?
 
-    @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16.", valueName: "type"))
+    @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16; for GGUF also q8_0.", valueName: "type"))
     var dtype: String = "keep"
 
     @Option(help: ArgumentHelp("Keep only the first N encoder layers.", valueName: "N"))
@@ -51,6 +57,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Flag(help: "Fail when a source tensor matches no naming rule (instead of keeping its name with a warning).")
     var strict = false
+
+    @Flag(help: "GGUF: keep the pooler and pre-training heads that llama.cpp does not use (dropped by default).")
+    var keepHeads = false
 
     @Flag(help: "Replace DEST if it exists.")
     var force = false
@@ -90,6 +99,7 @@ struct ConvertCommand: ParsableCommand {
         }
         options.output.existing = force ? .replace : .refuse
         options.load.strict = strict
+        options.keepHeads = keepHeads
 
         let console = Console.current
         let start = ContinuousClock.now

@@ -37,6 +37,10 @@ struct Weights {
             switch tensor.dtype {
             case .f32:
                 return (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            case .q8_0:
+                return Q8_0.dequantize(bytes).withBytes { b in
+                    (0..<count).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                }
             case .f16, .bf16, .f64:
                 let converted = FloatCast.convert(bytes, from: tensor.dtype, to: .f32)
                 return converted.withBytes { b in

@@ -1,0 +1,239 @@
+import BinaryIO
+import GGUFFormat
+import ModelIR
+import Quantization
+
+/// Models to and from GGUF: llama.cpp's BERT layout for the BERT family (`formats/paddle-gguf.md` B4), and
+/// every tensor under shortened Hugging Face names for architectures llama.cpp does not run.
+public enum GGUFConversion {
+    /// HF BERT names (without `bert.`) ↔ llama.cpp names. Layer tensors: `encoder.layer.N.` ↔ `blk.N.` plus a
+    /// suffix pair.
+    static let bertTensors: [(hf: String, gguf: String)] = [
+        ("embeddings.word_embeddings.weight", "token_embd.weight"),
+        ("embeddings.token_type_embeddings.weight", "token_types.weight"),
+        ("embeddings.position_embeddings.weight", "position_embd.weight"),
+        ("embeddings.LayerNorm.weight", "token_embd_norm.weight"),
+        ("embeddings.LayerNorm.bias", "token_embd_norm.bias"),
+    ]
+    static let bertLayerSuffixes: [(hf: String, gguf: String)] = [
+        ("attention.self.query.", "attn_q."), ("attention.self.key.", "attn_k."), ("attention.self.value.", "attn_v."),
+        ("attention.output.dense.", "attn_output."), ("attention.output.LayerNorm.", "attn_output_norm."),
+        ("intermediate.dense.", "ffn_up."), ("output.dense.", "ffn_down."), ("output.LayerNorm.", "layer_output_norm."),
+    ]
+    /// Reversible shortenings of whole name segments that keep other architectures' names within GGUF's
+    /// 63 bytes (`encoder.albert_layer_groups.0.albert_layers.0.attention.LayerNorm.weight` →
+    /// `encoder.alg.0.al.0.att.LayerNorm.weight`).
+    static let abbreviations: [(long: String, short: String)] = [
+        ("perceiver", "p"), ("decoding_cross_attention", "dca"), ("cross_attention", "eca"), ("self_attends", "sa"),
+        ("albert_layer_groups", "alg"), ("albert_layers", "al"), ("attention", "att"),
+        ("output_position_encodings", "opos"), ("input_preprocessor", "inp"),
+    ]
+
+    static func bertName(_ hf: String) -> String? {
+        if let pair = bertTensors.first(where: { $0.hf == hf }) { return pair.gguf }
+        guard let layer = LayerName.index(in: hf), hf.hasPrefix("encoder.layer.") else { return nil }
+        let rest = String(hf.dropFirst("encoder.layer.\(layer).".count))
+        guard let pair = bertLayerSuffixes.first(where: { rest.hasPrefix($0.hf) }) else { return nil }
+        return "blk.\(layer)." + pair.gguf + rest.dropFirst(pair.hf.count)
+    }
+
+    static func hfName(fromBERT gguf: String) -> String {
+        if let pair = bertTensors.first(where: { $0.gguf == gguf }) { return pair.hf }
+        guard gguf.hasPrefix("blk.") else { return gguf }
+        let parts = gguf.dropFirst(4)
+        let digits = parts.prefix { $0.isNumber }
+        let rest = String(parts.dropFirst(digits.count + 1))
+        guard let pair = bertLayerSuffixes.first(where: { rest.hasPrefix($0.gguf) }) else { return gguf }
+        return "encoder.layer.\(digits)." + pair.hf + rest.dropFirst(pair.gguf.count)
+    }
+
+    static func shortened(_ name: String) -> String {
+        name.split(separator: ".", omittingEmptySubsequences: false).map { segment in
+            abbreviations.first { $0.long == segment }?.short ?? String(segment)
+        }.joined(separator: ".")
+    }
+
+    static func expanded(_ name: String) -> String {
+        name.split(separator: ".", omittingEmptySubsequences: false).map { segment in
+            abbreviations.first { $0.short == segment }?.long ?? String(segment)
+        }.joined(separator: ".")
+    }
+
+    /// Whether convert_hf_to_gguf keeps a tensor in F32 whatever the file type: vectors, norms, position and
+    /// token-type tables, anything not named `.weight`.
+    static func staysF32(_ tensor: Tensor) -> Bool {
+        let name = tensor.name
+        return tensor.shape.rank <= 1 || name.hasSuffix("_norm.weight") || name.contains("LayerNorm") || name.contains("layernorm")
+            || name.hasPrefix("position_embd") || name.hasPrefix("token_types") || !name.hasSuffix(".weight")
+    }
+
+    /// What `convert --to gguf` writes.
+    public static func export(_ model: Model, dtype requested: DType?, keepHeads: Bool) throws
+        -> (tensors: [Tensor], metadata: [(key: String, value: GGUFValue)], dropped: [DroppedTensor], notes: [String])
+    {
+        let target = requested ?? .f32
+        guard [.f32, .f16, .bf16, .q8_0].contains(target) else {
+            throw ModelError("--dtype \(target.rawValue) is not available for GGUF yet; use f32, f16, bf16 or q8_0")
+        }
+        let config = model.config
+        let isBERT = [.bert, .structbert].contains(config.architecture)
+        var dropped: [DroppedTensor] = []
+        var notes: [String] = []
+        var named: [Tensor] = []
+        for var tensor in model.tensors {
+            var name = tensor.name
+            for prefix in ["bert.", "sbert."] where name.hasPrefix(prefix) { name = String(name.dropFirst(prefix.count)) }
+            if name.hasSuffix("position_ids") {
+                dropped.append(DroppedTensor(name: tensor.name, reason: "position_ids buffer", byteCount: tensor.info.byteCount ?? 0))
+                continue
+            }
+            let isHead = name.hasPrefix("pooler.") || name.hasPrefix("cls.") || name.hasPrefix("predictions.") || name.hasPrefix("sop_classifier.")
+            if isHead, isBERT, !keepHeads {
+                dropped.append(DroppedTensor(name: tensor.name, reason: "head llama.cpp does not use (--keep-heads keeps it)",
+                                             byteCount: tensor.info.byteCount ?? 0))
+                continue
+            }
+            tensor.name = isBERT ? (bertName(name) ?? name) : shortened(tensor.name)
+            named.append(tensor)
+        }
+        var fallbacks = 0
+        let tensors: [Tensor] = try named.map { tensor in
+            guard tensor.dtype.isFloatingPoint, !tensor.dtype.isQuantized else { return tensor }
+            var type = staysF32(tensor) ? DType.f32 : target
+            if type == .q8_0, (tensor.shape.dimensions.last ?? 0) % 32 != 0 {
+                type = .f16
+                fallbacks += 1
+            }
+            return try cast(tensor, to: type)
+        }
+        if fallbacks > 0 { notes.append("\(fallbacks) tensors with rows not a multiple of 32 written as F16 instead of Q8_0") }
+
+        var metadata: [(key: String, value: GGUFValue)] = []
+        let arch = isBERT ? "bert" : config.architecture.rawValue
+        metadata.append(("general.architecture", .string(arch)))
+        metadata.append(("general.type", .string("model")))
+        if let name = model.metadata["name"] { metadata.append(("general.name", .string(name))) }
+        if isBERT {
+            func u32(_ key: String, _ value: Int?) throws {
+                guard let value, let v = UInt32(exactly: value) else { throw ModelError("config lacks \(key) for the GGUF bert keys") }
+                metadata.append((key, .u32(v)))
+            }
+            let layers = Set(tensors.compactMap { t -> Int? in
+                guard t.name.hasPrefix("blk.") else { return nil }
+                return Int(t.name.dropFirst(4).prefix { $0.isNumber })
+            }).count
+            try u32("bert.block_count", layers)
+            let positions = tensors.first { $0.name == "position_embd.weight" }?.shape.dimensions.first
+            try u32("bert.context_length", positions ?? config.maxPositionEmbeddings)
+            try u32("bert.embedding_length", config.hiddenSize)
+            try u32("bert.feed_forward_length", config.intermediateSize)
+            try u32("bert.attention.head_count", config.numAttentionHeads)
+            metadata.append(("bert.attention.layer_norm_epsilon", .f32(Float(config.layerNormEps ?? 1e-12))))
+            metadata.append(("bert.attention.causal", .bool(false)))
+            if let pooling = poolingType(model) { metadata.append(("bert.pooling_type", .u32(pooling))) }
+        }
+        let fileType: UInt32 = [.f32: 0, .f16: 1, .q8_0: 7, .bf16: 32][target] ?? 0
+        metadata.append(("general.file_type", .u32(fileType)))
+        metadata.append(("general.quantization_version", .u32(2)))
+        if let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) {
+            metadata += try tokenizerMetadata(vocab, typeVocabSize: tensors.first { $0.name == "token_types.weight" }?.shape.dimensions.first
+                                                ?? config.typeVocabSize ?? 2)
+        } else if isBERT {
+            notes.append("no vocab.txt: the GGUF has no tokenizer, so llama.cpp can only run it on token ids")
+        }
+        metadata.append(("modelport.hf_config", .string(config.huggingFaceText(weightsDType: nil))))
+        return (tensors, metadata, dropped, notes)
+    }
+
+    static func cast(_ tensor: Tensor, to type: DType) throws -> Tensor {
+        guard tensor.dtype != type else { return tensor }
+        let source = tensor
+        return Tensor(name: tensor.name, dtype: type, shape: tensor.shape, data: .producer {
+            try source.withBytes { bytes in
+                if type == .q8_0 {
+                    if source.dtype == .f32 { return Q8_0.quantize(bytes) }
+                    return FloatCast.convert(bytes, from: source.dtype, to: .f32).withBytes { Q8_0.quantize($0) }
+                }
+                return FloatCast.convert(bytes, from: source.dtype, to: type)
+            }
+        })
+    }
+
+    /// sentence-transformers' pooling mode (`1_Pooling/config.json`): MEAN 1, CLS 2.
+    static func poolingType(_ model: Model) -> UInt32? {
+        guard let file = model.auxiliaryFiles.first(where: { $0.name == "1_Pooling/config.json" }),
+              let json = try? JSON.parse(contentsOf: file.sourcePath) else { return nil }
+        if json["pooling_mode_cls_token"]?.boolValue == true { return 2 }
+        if json["pooling_mode_mean_tokens"]?.boolValue == true { return 1 }
+        return 0
+    }
+
+    /// The WordPiece vocabulary in llama.cpp's phantom-space form, token types and special ids.
+    static func tokenizerMetadata(_ vocab: AuxiliaryFile, typeVocabSize: Int) throws -> [(key: String, value: GGUFValue)] {
+        let bytes = try vocab.contents ?? MappedFile(path: vocab.sourcePath).withBytes { Array($0) }
+        var tokens = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+        }
+        if tokens.last == "" { tokens.removeLast() }
+        let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        var out: [(key: String, value: GGUFValue)] = [("tokenizer.ggml.model", .string("bert"))]
+        out.append(("tokenizer.ggml.tokens", .array(elementType: 8, tokens.map { token in
+            if token.hasPrefix("["), token.hasSuffix("]") { return .string(token) }
+            if token.hasPrefix("##") { return .string(String(token.dropFirst(2))) }
+            return .string("\u{2581}" + token)
+        })))
+        out.append(("tokenizer.ggml.token_type", .array(elementType: 5, tokens.map { token in
+            token == "[UNK]" ? .i32(2) : specials.contains(token) ? .i32(3) : .i32(1)
+        })))
+        out.append(("tokenizer.ggml.token_type_count", .u32(UInt32(typeVocabSize))))
+        func id(_ token: String) -> GGUFValue? { tokens.firstIndex(of: token).map { .u32(UInt32($0)) } }
+        for (key, token) in [("tokenizer.ggml.bos_token_id", "[CLS]"), ("tokenizer.ggml.eos_token_id", "[SEP]"),
+                             ("tokenizer.ggml.unknown_token_id", "[UNK]"), ("tokenizer.ggml.seperator_token_id", "[SEP]"),
+                             ("tokenizer.ggml.padding_token_id", "[PAD]"), ("tokenizer.ggml.mask_token_id", "[MASK]")] {
+            if let value = id(token) { out.append((key, value)) }
+        }
+        return out
+    }
+
+    /// Reads a GGUF file into the IR: llama.cpp BERT names back to Hugging Face ones, the config from the
+    /// stored `config.json` (or the `bert.*` keys), the vocabulary back to `vocab.txt`.
+    public static func load(_ path: String) throws -> Model {
+        let contents = try GGUFReader.read(path: path)
+        let arch = contents.value("general.architecture")?.stringValue ?? "unknown"
+        var model = Model(tensors: contents.tensors, sourceFormat: "GGUF (\(arch))")
+        for (key, value) in contents.metadata where key.hasPrefix("general.") && value.stringValue != nil {
+            model.metadata[key] = value.stringValue
+        }
+        if let text = contents.value("modelport.hf_config")?.stringValue {
+            model.config = try ModelConfig(huggingFaceJSON: try JSON.parse(Array(text.utf8), path: path), file: path)
+        }
+        if arch == "bert" {
+            for i in model.tensors.indices { model.tensors[i].name = hfName(fromBERT: model.tensors[i].name) }
+            var config = model.config
+            if config.architecture == .unknown { config.architecture = .bert }
+            config.numHiddenLayers = contents.value("bert.block_count")?.intValue ?? config.numHiddenLayers
+            config.hiddenSize = contents.value("bert.embedding_length")?.intValue ?? config.hiddenSize
+            config.intermediateSize = contents.value("bert.feed_forward_length")?.intValue ?? config.intermediateSize
+            config.numAttentionHeads = contents.value("bert.attention.head_count")?.intValue ?? config.numAttentionHeads
+            config.maxPositionEmbeddings = contents.value("bert.context_length")?.intValue ?? config.maxPositionEmbeddings
+            if config.layerNormEps == nil, let eps = contents.value("bert.attention.layer_norm_epsilon")?.doubleValue {
+                config.layerNormEps = Double(Float(eps).description) ?? eps
+            }
+            if config.vocabSize == nil { config.vocabSize = model["embeddings.word_embeddings.weight"]?.shape[0] }
+            if config.typeVocabSize == nil { config.typeVocabSize = model["embeddings.token_type_embeddings.weight"]?.shape[0] }
+            if config.hiddenAct == nil { config.hiddenAct = "gelu" }
+            model.config = config
+        } else {
+            for i in model.tensors.indices { model.tensors[i].name = expanded(model.tensors[i].name) }
+        }
+        if case .array(_, let tokens)? = contents.value("tokenizer.ggml.tokens") {
+            let lines = tokens.compactMap(\.stringValue).map { token -> String in
+                if token.hasPrefix("["), token.hasSuffix("]") { return token }
+                if token.hasPrefix("\u{2581}") { return String(token.dropFirst()) }
+                return "##" + token
+            }
+            model.auxiliaryFiles.append(AuxiliaryFile(name: "vocab.txt", contents: Array((lines.joined(separator: "\n") + "\n").utf8)))
+        }
+        return model
+    }
+}
