@@ -76,6 +76,30 @@ def main():
             assert np.array_equal(got[key].view(np.uint8), value.view(np.uint8)), (name, key)
         print(f"safetensors reads tf-{name}: {len(got)} tensors, bit-identical to the reference")
 
+    # The gguf package reads every GGUF ModelPort writes: metadata, tensor names, shapes and types.
+    try:
+        import gguf
+    except ImportError:
+        gguf = None
+        print("gguf not installed: skipped the GGUF read check")
+    if gguf is not None:
+        for source, dtype, arch in [("bert-tiny", "f32", "bert"), ("bert-tiny", "f16", "bert"), ("bert-tiny", "q8_0", "bert"),
+                                    ("bert-tiny", "bf16", "bert"), ("perceiver-tiny", "f16", "perceiver"),
+                                    ("cocolm-tiny", "f32", "cocolm"), ("tensorflow/albert-tiny-tf1", "q8_0", "albert")]:
+            out = os.path.join(work, f"{source.replace('/', '-')}-{dtype}.gguf")
+            subprocess.run([binary, "convert", os.path.join(HERE, source), out, "--dtype", dtype], check=True, stdout=subprocess.DEVNULL)
+            reader = gguf.GGUFReader(out)
+            field = reader.fields["general.architecture"]
+            assert bytes(field.parts[field.data[0]]).decode() == arch, out
+            types = sorted({t.tensor_type.name for t in reader.tensors})
+            for t in reader.tensors:
+                assert t.data.size > 0, t.name
+            if arch == "bert":
+                for key in ("bert.block_count", "bert.context_length", "bert.embedding_length", "bert.attention.head_count",
+                            "tokenizer.ggml.tokens", "tokenizer.ggml.token_type_count", "bert.attention.causal"):
+                    assert key in reader.fields, (out, key)
+            print(f"gguf reads {os.path.basename(out)}: {len(reader.tensors)} tensors, types {types}, {len(reader.fields)} fields")
+
     try:
         import torch
         from transformers import AutoModel

@@ -867,6 +867,80 @@ def perceiver_tiny():
     save_file(golden, path("perceiver-tiny", "golden.safetensors"), metadata={"info": f"perceiver-tiny torch {torch.__version__}"})
 
 
+def gguf_references():
+    """Quantizer reference bytes from gguf-py (`gguf.quants`), a GGUF written by gguf-py's GGUFWriter, and
+    broken GGUF files derived from it."""
+    import gguf
+    from gguf import GGMLQuantizationType as T
+    from safetensors.numpy import save_file as np_save
+    rng = np.random.default_rng(31)
+    inputs = {
+        "normal": rng.standard_normal((4, 64)).astype(np.float32),
+        "heavy_tailed": (rng.standard_cauchy((2, 64)) * 3).astype(np.float32),
+        "zeros": np.zeros((1, 64), dtype=np.float32),
+        "constant": np.full((1, 64), -0.75, dtype=np.float32),
+        "tiny": (rng.standard_normal((1, 64)) * 1e-30).astype(np.float32),
+        "halfway": (np.arange(64, dtype=np.float32).reshape(1, 64) - 31.5) * (127 / 63.5 / 2),
+        "large": (rng.standard_normal((2, 64)) * 6e4).astype(np.float32),
+    }
+    out = {}
+    for name, x in inputs.items():
+        out[name] = x
+        out[name + ".q8_0"] = np.frombuffer(gguf.quants.quantize(x, T.Q8_0).tobytes(), dtype=np.uint8).copy()
+        out[name + ".bf16"] = np.frombuffer(gguf.quants.quantize(x, T.BF16).tobytes(), dtype=np.uint8).copy()
+        out[name + ".f16"] = np.frombuffer(x.astype(np.float16).tobytes(), dtype=np.uint8).copy()
+    np_save(out, path("gguf", "quantization-reference.safetensors"), metadata={"gguf": gguf.__version__ if hasattr(gguf, "__version__") else "?"})
+
+    # A GGUF file written by gguf-py itself.
+    p = path("gguf", "written-by-gguf-py.gguf")
+    w = gguf.GGUFWriter(p, "bert")
+    w.add_uint32("bert.block_count", 1)
+    w.add_float32("bert.attention.layer_norm_epsilon", 1e-12)
+    w.add_bool("bert.attention.causal", False)
+    w.add_string("general.name", "gguf-py sample")
+    w.add_array("tokenizer.ggml.tokens", ["[PAD]", "\u2581hello", "ing"])
+    w.add_array("some.ints", [1, 2, 3])
+    w.add_tensor("token_embd.weight", inputs["normal"])
+    w.add_tensor("blk.0.attn_q.weight", gguf.quants.quantize(inputs["normal"], T.Q8_0), raw_dtype=T.Q8_0)
+    w.add_tensor("blk.0.attn_q.bias", inputs["constant"].reshape(64))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    blob = open(p, "rb").read()
+    d = fresh_dir("broken", "gguf")
+
+    def case(name, data):
+        with open(os.path.join(d, name + ".gguf"), "wb") as f:
+            f.write(data)
+
+    case("wrong-magic", b"GGUX" + blob[4:])
+    case("truncated", blob[: len(blob) - 100])
+    # Tensor infos: find the last tensor's u64 offset (right after its u32 type) and corrupt it.
+    name = b"blk.0.attn_q.bias"
+    at = blob.index(name) + len(name)
+    n_dims = struct.unpack("<I", blob[at:at + 4])[0]
+    type_at = at + 4 + 8 * n_dims
+    offset_at = type_at + 4
+    case("offset-past-end", blob[:offset_at] + struct.pack("<Q", 1 << 40) + blob[offset_at + 8:])
+    case("misaligned-offset", blob[:offset_at] + struct.pack("<Q", struct.unpack("<Q", blob[offset_at:offset_at + 8])[0] + 4) + blob[offset_at + 8:])
+    case("unknown-type", blob[:type_at] + struct.pack("<I", 99) + blob[type_at + 4:])
+    key = b"general.name"
+    kat = blob.index(key) + len(key) + 4  # after the u32 value type: the string's u64 length
+    case("string-past-end", blob[:kat] + struct.pack("<Q", 1 << 50) + blob[kat + 8:])
+    akey = b"some.ints"
+    aat = blob.index(akey) + len(akey) + 4 + 4  # after value type (array) and element type: the u64 count
+    case("huge-array", blob[:aat] + struct.pack("<Q", 10 ** 15) + blob[aat + 8:])
+    for n in os.listdir(d):
+        try:
+            r = gguf.GGUFReader(os.path.join(d, n))
+            _ = [t.data.sum() for t in r.tensors]
+            print("note: gguf-py accepted broken fixture", n)
+        except Exception:
+            pass
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -881,6 +955,7 @@ def main():
     encoder_goldens()
     tokenizer_fixture()
     perceiver_tiny()
+    gguf_references()
     print("samples written to", HERE)
 
 

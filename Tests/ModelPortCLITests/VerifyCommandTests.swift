@@ -79,3 +79,18 @@ import Testing
         #expect(result.err.hasPrefix("error: "))
     }
 }
+
+@Suite struct GGUFCommandTests {
+    @Test(arguments: [("f16", 0.999), ("bf16", 0.999), ("q8_0", 0.999)])
+    func quantizedGGUFPassesVerification(dtype: String, cosine: Double) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let out = folder.file("m.gguf")
+        #expect(run("convert", Samples.path("tensorflow/bert-tiny-tf1"), out, "--dtype", dtype).status == 0)
+        let result = run("verify", Samples.path("tensorflow/bert-tiny-tf1"), out, "--json")
+        #expect(result.status == 0, "\(result.out)")
+        let json = try JSON.parse(Array(result.out.utf8))
+        #expect((json["cosine_similarity"]?.doubleValue ?? 0) >= cosine)
+        #expect(run("inspect", out).out.contains("format:       GGUF (bert)"))
+    }
+}

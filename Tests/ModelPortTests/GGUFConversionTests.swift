@@ -1,0 +1,44 @@
+import BinaryIO
+import ModelIR
+import ModelPort
+import SafetensorsFormat
+import TestSupport
+import Testing
+
+@Suite struct GGUFConversionTests {
+    @Test(arguments: ["bert-tiny", "tensorflow/albert-tiny-tf1", "perceiver-tiny", "cocolm-tiny", "structbert-tiny"])
+    func f32RoundTripIsBitExact(sample: String) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        _ = try Converter.convert(source: Samples.path(sample), destination: folder.file("m.gguf"), options: .init())
+        _ = try Converter.convert(source: folder.file("m.gguf"), destination: folder.file("back"), options: .init())
+        let original = try ModelLoader.load(Samples.path(sample))
+        let back = try ModelLoader.load(folder.file("back"))
+        for tensor in original.tensors where !tensor.name.hasSuffix("position_ids") && !tensor.name.hasPrefix("pooler.")
+            && !tensor.name.hasPrefix("cls.") {
+            let got = try #require(back[tensor.name], "\(tensor.name)")
+            #expect(got.info == tensor.info)
+            #expect(try got.withBytes { Array($0) } == (try tensor.withBytes { Array($0) }), "\(tensor.name)")
+        }
+        #expect(back.config.numHiddenLayers == original.config.numHiddenLayers)
+    }
+
+    @Test func bertUsesTheLlamaCppLayout() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("b.gguf"),
+                                           options: ConversionOptions(dtype: .q8_0))
+        #expect(report.dropped.map(\.reason).allSatisfy { $0.hasPrefix("head llama.cpp does not use") })
+        let model = try ModelLoader.load(folder.file("b.gguf"))
+        #expect(model.config.architecture == .bert)
+        #expect(model["encoder.layer.3.attention.self.query.weight"]?.dtype == .q8_0)
+        #expect(model["encoder.layer.3.output.LayerNorm.weight"]?.dtype == .f32)
+        #expect(model["embeddings.position_embeddings.weight"]?.dtype == .f32)
+        let vocab = try #require(model.auxiliaryFiles.first { $0.name == "vocab.txt" }?.contents)
+        #expect(vocab == (try Samples.bytes("bert-tiny/vocab.txt")))
+        // A GGUF source converts to a Hugging Face folder, dequantized.
+        _ = try Converter.convert(source: folder.file("b.gguf"), destination: folder.file("hf"), options: .init())
+        #expect(try ModelLoader.load(folder.file("hf")).tensors.allSatisfy { $0.dtype == .f32 })
+        #expect(folder.contents("hf").contains("vocab.txt"))
+    }
+}
