@@ -201,6 +201,8 @@ def main():
             ("modelport convert --dtype f16", [binary, "convert", src, os.path.join(out, "h.safetensors"), "--dtype", "f16"]),
             ("modelport convert --dtype bf16", [binary, "convert", src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"]),
             ("modelport convert --keep-layers 1", [binary, "convert", src, os.path.join(out, "k.safetensors"), "--keep-layers", "1"]),
+            ("modelport convert → GGUF F16", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-f16.gguf"), "--dtype", "f16"]),
+            ("modelport convert → GGUF Q8_0", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-q8.gguf"), "--dtype", "q8_0"]),
         ]
         has_torch = os.path.exists(python) and subprocess.run(
             [python, "-c", "import torch, safetensors"], capture_output=True).returncode == 0
