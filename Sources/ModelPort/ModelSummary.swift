@@ -89,8 +89,8 @@ public func droppedSummary(_ dropped: [DroppedTensor]) -> String? {
         + reasons.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(separator: ", ")
 }
 
-/// Aligned columns, two spaces apart.
-func table(header: [String], rows: [[String]], rightAligned: Set<Int>) -> [String] {
+/// Aligned columns, two spaces apart (the last column unpadded unless right-aligned).
+public func table(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
     var widths = header.map(\.count)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {

@@ -123,10 +123,3 @@ public func parseByteSize(_ text: String) -> Int? {
     if let bytes = Int(upper), bytes > 0 { return bytes }
     return nil
 }
-
-extension StringProtocol {
-    /// The text without leading and trailing `character`s.
-    public func trimmingCharacters(in character: Character) -> String {
-        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
-    }
-}

@@ -67,7 +67,7 @@ struct VerifyCommand: ParsableCommand {
         let rows = (report.layers + report.heads).map { l in
             [l.name, sci(l.maxAbsError), sci(l.meanAbsError), String(format6: l.cosineSimilarity), l.passed ? "ok" : "FAIL"]
         }
-        lines += table(["state", "max |error|", "mean |error|", "min cosine", ""], rows)
+        lines += table(header: ["state", "max |error|", "mean |error|", "min cosine", ""], rows: rows)
         lines += report.notes.map { "note: " + $0 }
         lines.append("")
         lines.append(report.passed ? "PASS: every layer is within tolerance" : "FAIL: some layers exceed the tolerance")
@@ -173,12 +173,3 @@ private extension String {
     }
 }
 
-private func table(_ header: [String], _ rows: [[String]]) -> [String] {
-    var widths = header.map(\.count)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    return ([header] + rows).map { row in
-        row.enumerated().map { i, cell in
-            i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
-        }.joined(separator: "  ")
-    }
-}

@@ -108,7 +108,7 @@ public enum PyTorchCheckpoint {
             data = .producer {
                 try source.withBytes { bytes in
                     let buffer = TensorBuffer(copying: bytes)
-                    buffer.withMutableBytes { swapBytes($0, width: width) }
+                    buffer.withMutableBytes { swapByteOrder($0, width: width) }
                     return buffer
                 }
             }
@@ -218,22 +218,4 @@ public enum PyTorchCheckpoint {
     }
 }
 
-/// Reverses the bytes of every `width`-byte element.
-func swapBytes(_ bytes: UnsafeMutableRawBufferPointer, width: Int) {
-    var i = 0
-    while i + width <= bytes.count {
-        var lo = i, hi = i + width - 1
-        while lo < hi {
-            bytes.swapAt(lo, hi)
-            lo += 1
-            hi -= 1
-        }
-        i += width
-    }
-}
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}

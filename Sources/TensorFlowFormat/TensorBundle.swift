@@ -185,7 +185,7 @@ public enum TensorBundle {
         return .producer {
             try mapped.withBytes { bytes in
                 let buffer = TensorBuffer(copying: bytes)
-                buffer.withMutableBytes { swapElements($0, width: width) }
+                buffer.withMutableBytes { swapByteOrder($0, width: width) }
                 return buffer
             }
         }
@@ -351,27 +351,9 @@ func copySlice(
     }
 }
 
-/// Reverses the bytes of every `width`-byte element in place.
-func swapElements(_ bytes: UnsafeMutableRawBufferPointer, width: Int) {
-    var i = 0
-    while i + width <= bytes.count {
-        var lo = i, hi = i + width - 1
-        while lo < hi {
-            bytes.swapAt(lo, hi)
-            lo += 1
-            hi -= 1
-        }
-        i += width
-    }
-}
 
 func fiveDigits(_ n: Int) -> String {
     let digits = String(n)
     return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}

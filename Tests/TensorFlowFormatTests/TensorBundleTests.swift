@@ -84,9 +84,9 @@ import Testing
 
     @Test func swapsBigEndianElements() {
         var bytes: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
-        bytes.withUnsafeMutableBytes { swapElements($0, width: 4) }
+        bytes.withUnsafeMutableBytes { swapByteOrder($0, width: 4) }
         #expect(bytes == [4, 3, 2, 1, 8, 7, 6, 5])
-        bytes.withUnsafeMutableBytes { swapElements($0, width: 2) }
+        bytes.withUnsafeMutableBytes { swapByteOrder($0, width: 2) }
         #expect(bytes == [3, 4, 1, 2, 7, 8, 5, 6])
     }
 
