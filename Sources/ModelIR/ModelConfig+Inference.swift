@@ -58,24 +58,31 @@ extension ModelConfig {
     }
 }
 
-/// The `encoder.layer.{i}.` naming of BERT-style encoder layers, shared by inference and layer selection.
+/// How encoder layers are named: BERT-style `encoder.layer.{i}.` and Perceiver IO's latent
+/// `encoder.self_attends.{i}.` (any prefix before them), shared by inference, layer selection and the verifier.
 public enum LayerName {
-    /// The marker that precedes a layer index.
-    public static let marker = "encoder.layer."
+    /// The markers that precede a layer index, tried in order.
+    public static let markers = ["encoder.layer.", "encoder.self_attends."]
+
+    static func match(_ name: String) -> (end: String.Index, digits: Substring)? {
+        for marker in markers {
+            guard let range = name.firstRange(of: marker) else { continue }
+            let rest = name[range.upperBound...]
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, rest.dropFirst(digits.count).first == "." else { continue }
+            return (range.upperBound, digits)
+        }
+        return nil
+    }
 
     /// The layer index in `name`, if it names a tensor of an encoder layer.
     public static func index(in name: String) -> Int? {
-        guard let range = name.firstRange(of: marker) else { return nil }
-        let digits = name[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, name[range.upperBound...].dropFirst(digits.count).first == "." else { return nil }
-        return Int(digits)
+        match(name).flatMap { Int($0.digits) }
     }
 
     /// `name` with its layer index replaced by `newIndex`.
     public static func renumbered(_ name: String, to newIndex: Int) -> String {
-        guard let range = name.firstRange(of: marker) else { return name }
-        let rest = name[range.upperBound...]
-        let digits = rest.prefix { $0.isASCII && $0.isNumber }
-        return String(name[..<range.upperBound]) + String(newIndex) + String(rest.dropFirst(digits.count))
+        guard let (end, digits) = match(name) else { return name }
+        return String(name[..<end]) + String(newIndex) + String(name[end...].dropFirst(digits.count))
     }
 }

@@ -24,6 +24,8 @@ public struct ConversionOptions: Sendable {
     public var load: LoadOptions
     /// For GGUF: keep the pooler and pre-training heads llama.cpp does not use.
     public var keepHeads = false
+    /// Drop the pooler and pre-training heads (any output).
+    public var dropHeads = false
 
     public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
                 maxShardBytes: Int? = nil, output: OutputOptions = .init(), load: LoadOptions = .init()) {
@@ -47,6 +49,11 @@ public struct ConversionReport: Sendable {
     public var bytesWritten: Int
     public var dropped: [DroppedTensor]
     public var notes: [String]
+    /// Parameters and layers of the source and of the result (for the summary of a truncation).
+    public var parametersBefore: Int
+    public var parametersAfter: Int
+    public var layersBefore: Int?
+    public var layersKept: [Int]?
 }
 
 /// The pipeline: read → transform (select layers, cast) → write.
@@ -54,6 +61,7 @@ public enum Converter {
     /// Applies the options' transforms to a model, lazily.
     public static func transform(_ model: Model, options: ConversionOptions) throws -> Model {
         var model = model
+        if options.dropHeads { model = model.droppingHeads() }
         switch options.layers {
         case .first(let n)?: model = try model.keepingFirstLayers(n)
         case .list(let layers)?: model = try model.selectingLayers(layers)
@@ -76,7 +84,8 @@ public enum Converter {
         if options.maxShardBytes != nil, format != .hf {
             throw ModelError("--max-shard-size applies to Hugging Face folder output (--to hf)")
         }
-        var model = try transform(try ModelLoader.load(source, options: options.load), options: options)
+        let loaded = try ModelLoader.load(source, options: options.load)
+        var model = try transform(loaded, options: options)
         if format != .gguf { model = try model.dequantizingBlocks() }
         let files: [String]
         switch format {
@@ -103,6 +112,14 @@ public enum Converter {
         }
         return ConversionReport(
             source: source, sourceFormat: model.sourceFormat, destination: destination, format: format, files: files,
-            tensorCount: model.tensors.count, bytesWritten: model.byteCount ?? 0, dropped: model.dropped, notes: model.notes)
+            tensorCount: model.tensors.count, bytesWritten: model.byteCount ?? 0, dropped: model.dropped, notes: model.notes,
+            parametersBefore: loaded.parameterCount ?? 0, parametersAfter: model.parameterCount ?? 0,
+            layersBefore: loaded.layerCount, layersKept: {
+                switch options.layers {
+                case .first(let n)?: return Array(0..<n)
+                case .list(let list)?: return list
+                case nil: return nil
+                }
+            }())
     }
 }

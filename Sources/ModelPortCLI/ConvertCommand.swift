@@ -49,7 +49,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Keep only the first N encoder layers.", valueName: "N"))
     var keepLayers: Int?
 
-    @Option(help: ArgumentHelp("Keep these encoder layers, comma-separated (0,1,2).", valueName: "list"))
+    @Option(help: ArgumentHelp("Keep these encoder layers in this order: 0,1,2 or 0-2 or 0,5,11.", valueName: "list"))
     var layers: String?
 
     @Option(help: ArgumentHelp("Split Hugging Face weights into shards of at most SIZE (500MB, 2GB, 1GiB).", valueName: "size"))
@@ -60,6 +60,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Flag(help: "GGUF: keep the pooler and pre-training heads that llama.cpp does not use (dropped by default).")
     var keepHeads = false
+
+    @Flag(help: "Drop the pooler and the pre-training heads (MLM, NSP/SOP) from any output.")
+    var dropHeads = false
 
     @Flag(help: "Replace DEST if it exists.")
     var force = false
@@ -84,13 +87,7 @@ struct ConvertCommand: ParsableCommand {
             options.dtype = type
         }
         if let keepLayers { options.layers = .first(keepLayers) }
-        if let layers {
-            let parts = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: " ")) }
-            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-                throw ValidationError("--layers takes comma-separated layer numbers such as 0,1,2")
-            }
-            options.layers = .list(parts.map { $0! })
-        }
+        if let layers { options.layers = .list(try Self.parseLayers(layers)) }
         if let maxShardSize {
             guard let bytes = parseByteSize(maxShardSize) else {
                 throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size such as 500MB or 2GiB")
@@ -100,6 +97,7 @@ struct ConvertCommand: ParsableCommand {
         options.output.existing = force ? .replace : .refuse
         options.load.strict = strict
         options.keepHeads = keepHeads
+        options.dropHeads = dropHeads
 
         let console = Console.current
         let start = ContinuousClock.now
@@ -114,8 +112,32 @@ struct ConvertCommand: ParsableCommand {
         console.out("wrote \(report.destination) (\(report.format.rawValue)): \(report.tensorCount) tensors, "
             + "\(formatBytes(report.bytesWritten)) in \(report.files.count) file\(report.files.count == 1 ? "" : "s"), "
             + ModelPortFormatting.seconds(elapsed))
+        if let kept = report.layersKept {
+            let saved = report.parametersBefore - report.parametersAfter
+            let percent = report.parametersBefore > 0 ? Double(saved) * 100 / Double(report.parametersBefore) : 0
+            console.out("layers: kept \(kept.map(String.init).joined(separator: ",")) of \(report.layersBefore ?? 0), renumbered 0…\(kept.count - 1); "
+                + "parameters \(formatCount(report.parametersBefore)) → \(formatCount(report.parametersAfter)) "
+                + "(−\((percent * 10).rounded() / 10)%)")
+        }
         if let dropped = droppedSummary(report.dropped) { console.out("dropped " + dropped) }
         for note in report.notes { console.out("note: \(note)") }
+    }
+
+    /// `0,1,2`, `0-2`, `0-2,5,11` → the layer numbers in order.
+    static func parseLayers(_ text: String) throws -> [Int] {
+        var layers: [Int] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: " ")) }
+            switch bounds.count {
+            case 1 where bounds[0].map({ $0 >= 0 }) == true:
+                layers.append(bounds[0]!)
+            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! >= 0 && bounds[0]! <= bounds[1]!:
+                layers += Array(bounds[0]!...bounds[1]!)
+            default:
+                throw ValidationError("--layers takes comma-separated layer numbers or ranges such as 0,1,2 or 0-2,5")
+            }
+        }
+        return layers
     }
 
     /// Runs `body` with a progress line sized from the planned output (headers read once more, cheaply;

@@ -5,8 +5,10 @@ extension Model {
     /// initialised this way from the first three layers of RoBERTa-wwm-ext). Tensors of other layers are
     /// dropped and listed in `dropped`; `num_hidden_layers` is rewritten.
     ///
-    /// Works on BERT-style names (`encoder.layer.{i}.`, with any prefix).
+    /// Works on BERT-style names (`encoder.layer.{i}.`, with any prefix), Perceiver IO's latent
+    /// self-attention blocks, and ALBERT (whose one shared layer group is applied fewer times).
     public func selectingLayers(_ layers: [Int]) throws -> Model {
+        if config.architecture == .albert { return try selectingALBERTLayers(layers) }
         let present = Set(tensors.compactMap { LayerName.index(in: $0.name) })
         guard !present.isEmpty else {
             throw ModelError("layer selection needs BERT-style 'encoder.layer.N.' tensor names; this model has none")
@@ -36,15 +38,53 @@ extension Model {
         }
         // Renumbering can reorder layers; keep tensors grouped by their new layer index.
         result.tensors = stableSortedByLayer(result.tensors)
+        if config.architecture == .perceiver {
+            result.config["num_self_attends_per_block"] = .integer(layers.count)
+        } else {
+            result.config.numHiddenLayers = layers.count
+        }
+        return result
+    }
+
+    /// ALBERT applies one shared layer group `num_hidden_layers` times: keeping the first N applications
+    /// changes the config only. Any other list cannot be expressed and is refused.
+    func selectingALBERTLayers(_ layers: [Int]) throws -> Model {
+        guard let total = config.numHiddenLayers else { throw ModelError("ALBERT config lacks num_hidden_layers") }
+        guard !layers.isEmpty, layers == Array(0..<layers.count) else {
+            throw ModelError("ALBERT shares one layer group across its \(total) layers: only a prefix (0,1,…) can be kept, not \(layers)")
+        }
+        guard layers.count <= total else { throw ModelError("layer \(layers.count - 1) does not exist; the model has layers 0...\(total - 1)") }
+        var result = self
         result.config.numHiddenLayers = layers.count
+        result.notes.append("ALBERT: the shared layer group is now applied \(layers.count) times instead of \(total); no tensor changes")
+        return result
+    }
+
+    /// The number of encoder layers (from the tensors, or the config for ALBERT).
+    public var layerCount: Int? {
+        if config.architecture == .albert { return config.numHiddenLayers }
+        let present = Set(tensors.compactMap { LayerName.index(in: $0.name) })
+        return present.isEmpty ? nil : (present.max() ?? 0) + 1
+    }
+
+    /// The model without pooler and pre-training heads (`pooler.*`, `cls.*`, ALBERT's `predictions.*` and
+    /// `sop_classifier.*`), listed in `dropped`.
+    public func droppingHeads() -> Model {
+        var result = self
+        let heads = ["pooler.", "cls.", "predictions.", "sop_classifier.", "lm_head."]
+        result.tensors = tensors.filter { tensor in
+            let bare = ["bert.", "roberta.", "albert.", "sbert."].reduce(tensor.name) { $0.hasPrefix($1) ? String($0.dropFirst($1.count)) : $0 }
+            guard heads.contains(where: { bare.hasPrefix($0) }) else { return true }
+            result.dropped.append(DroppedTensor(name: tensor.name, reason: "head (--drop-heads)", byteCount: tensor.info.byteCount ?? 0))
+            return false
+        }
         return result
     }
 
     /// The model with its first `count` encoder layers.
     public func keepingFirstLayers(_ count: Int) throws -> Model {
         guard count >= 1 else { throw ModelError("--keep-layers must be at least 1, got \(count)") }
-        let present = Set(tensors.compactMap { LayerName.index(in: $0.name) })
-        if let total = present.max().map({ $0 + 1 }), count > total {
+        if let total = layerCount, count > total {
             throw ModelError("--keep-layers \(count) asks for more layers than the model's \(total)")
         }
         return try selectingLayers(Array(0..<count))
