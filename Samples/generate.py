@@ -941,6 +941,23 @@ def gguf_references():
             pass
 
 
+def truncated_golden():
+    """PyTorch's output of bert-tiny rebuilt with num_hidden_layers=3 on the same weights (RBT3-style)."""
+    from transformers import BertModel
+    from safetensors.torch import load_file as t_load
+    model = BertModel.from_pretrained(os.path.join(HERE, "bert-tiny"), num_hidden_layers=3).eval()
+    inputs = t_load(os.path.join(HERE, "golden", "bert-tiny.safetensors"))
+    with torch.no_grad():
+        out = model(input_ids=inputs["input_ids"], token_type_ids=inputs["token_type_ids"],
+                    attention_mask=inputs["attention_mask"], output_hidden_states=True)
+    golden = {k: inputs[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    golden["last_hidden_state"] = out.last_hidden_state.clone()
+    golden["pooler_output"] = out.pooler_output.clone()
+    for i, h in enumerate(out.hidden_states):
+        golden[f"hidden_states.{i}"] = h.clone()
+    save_file(golden, path("golden", "bert-tiny-3layers.safetensors"), metadata={"info": "bert-tiny, num_hidden_layers=3"})
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -956,6 +973,7 @@ def main():
     tokenizer_fixture()
     perceiver_tiny()
     gguf_references()
+    truncated_golden()
     print("samples written to", HERE)
 
 

@@ -135,3 +135,16 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(run("--version").out.contains("0.1.0"))
     }
 }
+
+@Suite struct LayerListTests {
+    @Test func convertSummarizesATruncation() {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let result = run("convert", Samples.path("bert-tiny"), folder.file("x"), "--layers", "0-1,3")
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("layers: kept 0,1,3 of 4, renumbered 0…2; parameters 40,096 → 31,552 (−21.3%)"))
+        #expect(run("convert", Samples.path("bert-tiny"), folder.file("y"), "--layers", "2-1").status == 64)
+        let bad = run("convert", Samples.path("bert-tiny"), folder.file("z"), "--layers", "0,9")
+        #expect(bad.status == 1 && bad.err.contains("layer 9 does not exist; the model has layers 0...3"))
+    }
+}
