@@ -48,7 +48,7 @@ test: deps
 ## make check-python: the safetensors package reads what ModelPort writes (optional; installs into a venv).
 check-python: release
 	@[ -x .venv-check/bin/python ] || $(PYTHON) -m venv .venv-check
-	@.venv-check/bin/pip install -q safetensors numpy
+	@.venv-check/bin/pip install -q safetensors numpy gguf
 	.venv-check/bin/python Samples/check_outputs.py $(RELEASE_BIN)
 
 ## make bench: convert a ~100 MB safetensors model, next to cp of the same file.

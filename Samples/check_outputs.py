@@ -79,6 +79,8 @@ def main():
     # The gguf package reads every GGUF ModelPort writes: metadata, tensor names, shapes and types.
     try:
         import gguf
+        if not hasattr(gguf, "GGUFReader"):  # only the Samples/gguf fixture folder, not the package
+            raise ImportError
     except ImportError:
         gguf = None
         print("gguf not installed: skipped the GGUF read check")
