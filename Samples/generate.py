@@ -888,6 +888,10 @@ def gguf_references():
         out[name] = x
         out[name + ".q8_0"] = np.frombuffer(gguf.quants.quantize(x, T.Q8_0).tobytes(), dtype=np.uint8).copy()
         out[name + ".bf16"] = np.frombuffer(gguf.quants.quantize(x, T.BF16).tobytes(), dtype=np.uint8).copy()
+        for qt in (T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1):
+            packed = gguf.quants.quantize(x, qt)
+            out[name + "." + qt.name.lower()] = np.frombuffer(packed.tobytes(), dtype=np.uint8).copy()
+            out[name + "." + qt.name.lower() + ".dequantized"] = gguf.quants.dequantize(packed, qt).astype(np.float32)
         out[name + ".f16"] = np.frombuffer(x.astype(np.float16).tobytes(), dtype=np.uint8).copy()
     np_save(out, path("gguf", "quantization-reference.safetensors"), metadata={"gguf": gguf.__version__ if hasattr(gguf, "__version__") else "?"})
 

@@ -72,8 +72,8 @@ public enum GGUFConversion {
         -> (tensors: [Tensor], metadata: [(key: String, value: GGUFValue)], dropped: [DroppedTensor], notes: [String])
     {
         let target = requested ?? .f32
-        guard [.f32, .f16, .bf16, .q8_0].contains(target) else {
-            throw ModelError("--dtype \(target.rawValue) is not available for GGUF yet; use f32, f16, bf16 or q8_0")
+        guard [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1].contains(target) else {
+            throw ModelError("--dtype \(target.rawValue) is not available for GGUF yet; use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0 or q5_1")
         }
         let config = model.config
         let isBERT = [.bert, .structbert].contains(config.architecture)
@@ -100,13 +100,13 @@ public enum GGUFConversion {
         let tensors: [Tensor] = try named.map { tensor in
             guard tensor.dtype.isFloatingPoint, !tensor.dtype.isQuantized else { return tensor }
             var type = staysF32(tensor) ? DType.f32 : target
-            if type == .q8_0, (tensor.shape.dimensions.last ?? 0) % 32 != 0 {
+            if type.isQuantized, (tensor.shape.dimensions.last ?? 0) % type.blockSize != 0 {
                 type = .f16
                 fallbacks += 1
             }
             return try cast(tensor, to: type)
         }
-        if fallbacks > 0 { notes.append("\(fallbacks) tensors with rows not a multiple of 32 written as F16 instead of Q8_0") }
+        if fallbacks > 0 { notes.append("\(fallbacks) tensors with rows not a multiple of 32 written as F16 instead of \(target.rawValue.uppercased())") }
 
         var metadata: [(key: String, value: GGUFValue)] = []
         let arch = isBERT ? "bert" : config.architecture.rawValue
@@ -132,7 +132,7 @@ public enum GGUFConversion {
             metadata.append(("bert.attention.causal", .bool(false)))
             if let pooling = poolingType(model) { metadata.append(("bert.pooling_type", .u32(pooling))) }
         }
-        let fileType: UInt32 = [.f32: 0, .f16: 1, .q8_0: 7, .bf16: 32][target] ?? 0
+        let fileType: UInt32 = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .bf16: 32][target] ?? 0
         metadata.append(("general.file_type", .u32(fileType)))
         metadata.append(("general.quantization_version", .u32(2)))
         if let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) {
@@ -150,9 +150,9 @@ public enum GGUFConversion {
         let source = tensor
         return Tensor(name: tensor.name, dtype: type, shape: tensor.shape, data: .producer {
             try source.withBytes { bytes in
-                if type == .q8_0 {
-                    if source.dtype == .f32 { return Q8_0.quantize(bytes) }
-                    return FloatCast.convert(bytes, from: source.dtype, to: .f32).withBytes { Q8_0.quantize($0) }
+                if type.isQuantized {
+                    if source.dtype == .f32 { return BlockQuantizer.quantize(bytes, to: type) }
+                    return FloatCast.convert(bytes, from: source.dtype, to: .f32).withBytes { BlockQuantizer.quantize($0, to: type) }
                 }
                 return FloatCast.convert(bytes, from: source.dtype, to: type)
             }

@@ -8,16 +8,16 @@ extension Model {
         var count = 0
         result.tensors = try tensors.map { tensor in
             guard tensor.dtype.isQuantized else { return tensor }
-            guard tensor.dtype == .q8_0 else {
-                throw ModelError(location: .tensor(tensor.name), "\(tensor.dtype.rawValue) cannot be dequantized yet (Q8_0 only)")
+            guard BlockQuantizer.types.contains(tensor.dtype) else {
+                throw ModelError(location: .tensor(tensor.name), "\(tensor.dtype.rawValue) cannot be dequantized yet (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)")
             }
             count += 1
             let source = tensor
             return Tensor(name: tensor.name, dtype: .f32, shape: tensor.shape, data: .producer {
-                try source.withBytes { Q8_0.dequantize($0) }
+                try source.withBytes { BlockQuantizer.dequantize($0, from: source.dtype) }
             })
         }
-        if count > 0 { result.notes.append("dequantized \(count) Q8_0 tensors to f32 (the output format cannot hold them)") }
+        if count > 0 { result.notes.append("dequantized \(count) block-quantized tensors to f32 (the output format cannot hold them)") }
         return result
     }
 }

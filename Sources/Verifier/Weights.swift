@@ -37,8 +37,8 @@ struct Weights {
             switch tensor.dtype {
             case .f32:
                 return (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-            case .q8_0:
-                return Q8_0.dequantize(bytes).withBytes { b in
+            case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1:
+                return BlockQuantizer.dequantize(bytes, from: tensor.dtype).withBytes { b in
                     (0..<count).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
                 }
             case .f16, .bf16, .f64:

@@ -21,6 +21,12 @@ import Testing
         #expect(bf16 == (try #require(Self.reference[input + ".bf16"]).withBytes { Array($0) }), "BF16 \(input)")
         let f16 = try x.withBytes { FloatCast.convert($0, from: .f32, to: .f16) }.bytes
         #expect(f16 == (try #require(Self.reference[input + ".f16"]).withBytes { Array($0) }), "F16 \(input)")
+        for type in [DType.q4_0, .q4_1, .q5_0, .q5_1] {
+            let ours = try x.withBytes { BlockQuantizer.quantize($0, to: type) }.bytes
+            #expect(ours == (try #require(Self.reference[input + "." + type.rawValue]).withBytes { Array($0) }), "\(type) \(input)")
+            let back = ours.withUnsafeBytes { BlockQuantizer.dequantize($0, from: type) }.bytes
+            #expect(back == (try #require(Self.reference[input + "." + type.rawValue + ".dequantized"]).withBytes { Array($0) }), "\(type) dequantized \(input)")
+        }
         // Dequantizing gives each value within half a quantization step.
         let back = Q8_0.dequantize(q8.withUnsafeBytes { UnsafeRawBufferPointer($0) }).bytes
         #expect(back.count == (x.info.byteCount ?? 0))

@@ -81,7 +81,7 @@ import Testing
 }
 
 @Suite struct GGUFCommandTests {
-    @Test(arguments: [("f16", 0.999), ("bf16", 0.999), ("q8_0", 0.999)])
+    @Test(arguments: [("f16", 0.999), ("bf16", 0.999), ("q8_0", 0.999), ("q5_1", 0.99), ("q4_0", 0.99)])
     func quantizedGGUFPassesVerification(dtype: String, cosine: Double) throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }

@@ -1,0 +1,113 @@
+import BinaryIO
+import Dispatch
+import ModelIR
+
+/// GGUF's 32-element block types Q4_0, Q4_1, Q5_0 and Q5_1 (`formats/paddle-gguf.md` B3), computed exactly as
+/// gguf-py's `quants.py` does (all arithmetic in f32, `trunc(x·id + 8.5)` style rounding), so the bytes match it.
+/// Q8_0 has its own file. Blocks are independent and split over the cores.
+public enum BlockQuantizer {
+    public static let types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
+
+    /// Quantizes f32 values (a whole number of 32-element blocks).
+    public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) -> TensorBuffer {
+        precondition(types.contains(type), "no quantizer for \(type)")
+        if type == .q8_0 { return Q8_0.quantize(source) }
+        let blocks = source.count / 4 / 32
+        let output = TensorBuffer(count: blocks * type.blockBytes)
+        output.withMutableBytes { destination in
+            nonisolated(unsafe) let destination = destination
+            nonisolated(unsafe) let source = source
+            let chunk = 4096
+            DispatchQueue.concurrentPerform(iterations: (blocks + chunk - 1) / chunk) { c in
+                var x = [Float](repeating: 0, count: 32)
+                for block in (c * chunk)..<min(blocks, (c + 1) * chunk) {
+                    for j in 0..<32 {
+                        x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * 32 + j) * 4, as: UInt32.self)))
+                    }
+                    encode(x, type, into: destination, at: block * type.blockBytes)
+                }
+            }
+        }
+        return output
+    }
+
+    static func half(_ v: Float) -> UInt16 { FloatBits.halfBits(fromFloatBits: v.bitPattern) }
+
+    static func encode(_ x: [Float], _ type: DType, into out: UnsafeMutableRawBufferPointer, at base: Int) {
+        var q = [UInt8](repeating: 0, count: 32)
+        var header: [UInt16] = []
+        switch type {
+        case .q4_0, .q5_0:
+            // The signed value of largest magnitude (the first one on ties).
+            var maxValue: Float = 0
+            for v in x where abs(v) > abs(maxValue) { maxValue = v }
+            let levels: Float = type == .q4_0 ? -8 : -16
+            let d = maxValue / levels
+            let id: Float = d == 0 ? 0 : 1 / d
+            let offset: Float = type == .q4_0 ? 8.5 : 16.5
+            let top: Float = type == .q4_0 ? 15 : 31
+            for j in 0..<32 { q[j] = UInt8(min(top, max(0, ((x[j] * id) + offset).rounded(.towardZero)))) }
+            header = [half(d)]
+        default:  // q4_1, q5_1
+            let lo = x.min() ?? 0, hi = x.max() ?? 0
+            let d = (hi - lo) / (type == .q4_1 ? 15 : 31)
+            let id: Float = d == 0 ? 0 : 1 / d
+            let top: Float = type == .q4_1 ? 15 : 31
+            for j in 0..<32 { q[j] = UInt8(min(top, max(0, ((x[j] - lo) * id + 0.5).rounded(.towardZero)))) }
+            header = [half(d), half(lo)]
+        }
+        var at = base
+        for h in header {
+            out.storeBytes(of: h.littleEndian, toByteOffset: at, as: UInt16.self)
+            at += 2
+        }
+        if type == .q5_0 || type == .q5_1 {
+            var high: UInt32 = 0
+            for j in 0..<32 { high |= UInt32(q[j] >> 4) << UInt32(j) }
+            out.storeBytes(of: high.littleEndian, toByteOffset: at, as: UInt32.self)
+            at += 4
+        }
+        for j in 0..<16 { out[at + j] = (q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4) }
+    }
+
+    /// Dequantizes blocks of any of these types to f32.
+    public static func dequantize(_ source: UnsafeRawBufferPointer, from type: DType) -> TensorBuffer {
+        precondition(types.contains(type), "no dequantizer for \(type)")
+        if type == .q8_0 { return Q8_0.dequantize(source) }
+        let blocks = source.count / type.blockBytes
+        let output = TensorBuffer(count: blocks * 32 * 4)
+        func half(_ at: Int) -> Float {
+            Float(bitPattern: FloatBits.floatBits(fromHalfBits: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: at, as: UInt16.self))))
+        }
+        output.withMutableBytes { out in
+            for block in 0..<blocks {
+                var at = block * type.blockBytes
+                let d = half(at)
+                at += 2
+                var m: Float = 0
+                if type == .q4_1 || type == .q5_1 {
+                    m = half(at)
+                    at += 2
+                }
+                var high: UInt32 = 0
+                if type == .q5_0 || type == .q5_1 {
+                    high = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+                    at += 4
+                }
+                for j in 0..<32 {
+                    let byte = source[at + (j % 16)]
+                    var q = Int(j < 16 ? byte & 0x0F : byte >> 4)
+                    if type == .q5_0 || type == .q5_1 { q |= Int((high >> UInt32(j)) & 1) << 4 }
+                    let value: Float
+                    switch type {
+                    case .q4_0: value = d * Float(q - 8)
+                    case .q5_0: value = d * Float(q - 16)
+                    default: value = d * Float(q) + m
+                    }
+                    out.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: (block * 32 + j) * 4, as: UInt32.self)
+                }
+            }
+        }
+        return output
+    }
+}
