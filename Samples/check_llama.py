@@ -26,7 +26,7 @@ def main():
     work = tempfile.mkdtemp(prefix="modelport-llama-")
     reference = BertModel.from_pretrained(os.path.join(HERE, "bert-tiny")).eval()
     tokenizer = BertTokenizer(os.path.join(HERE, "bert-tiny", "vocab.txt"))
-    for dtype, bar in [("f32", 0.999), ("f16", 0.999), ("q8_0", 0.99)]:
+    for dtype, bar in [("f32", 0.999), ("f16", 0.999), ("q8_0", 0.99), ("q5_1", 0.98), ("q4_0", 0.95)]:
         out = os.path.join(work, f"bert-{dtype}.gguf")
         subprocess.run([binary, "convert", os.path.join(HERE, "bert-tiny"), out, "--dtype", dtype], check=True, stdout=subprocess.DEVNULL)
         llm = Llama(model_path=out, embedding=True, pooling_type=LLAMA_POOLING_TYPE_MEAN, verbose=False, n_ctx=64, n_batch=64)

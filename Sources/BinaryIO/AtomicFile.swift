@@ -166,24 +166,8 @@ public final class AtomicDirectory {
     /// Renames the folder into place, replacing an existing one when allowed.
     public func commit() throws {
         precondition(!committed, "committed twice")
-        var aside: String?
-        if fileExists(destination) {
-            guard existing == .replace else {
-                throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
-            }
-            let moved = temporaryPath + ".old"
-            guard rename(destination, moved) == 0 else {
-                throw BinaryIOError.system(destination, "cannot move the existing output aside")
-            }
-            aside = moved
-        }
-        guard rename(temporaryPath, destination) == 0 else {
-            let error = BinaryIOError.system(destination, "cannot rename the finished folder into place")
-            if let aside { rename(aside, destination) }
-            throw error
-        }
+        try moveIntoPlace(temporaryPath, destination, existing: existing)
         committed = true
-        if let aside { removeTree(aside) }
     }
 
     /// Removes the temporary folder and everything in it.
@@ -191,6 +175,34 @@ public final class AtomicDirectory {
         removeTree(temporaryPath)
         committed = true
     }
+}
+
+/// Renames a finished file or folder onto `destination`; an existing destination (allowed by `.replace`) is
+/// moved aside first and removed only once the new one is in place.
+public func moveIntoPlace(_ finished: String, _ destination: String, existing: ExistingOutputPolicy) throws {
+    var aside: String?
+    if fileExists(destination) {
+        guard existing == .replace else {
+            throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
+        }
+        let moved = finished + ".old"
+        guard rename(destination, moved) == 0 else {
+            throw BinaryIOError.system(destination, "cannot move the existing output aside")
+        }
+        aside = moved
+    }
+    guard rename(finished, destination) == 0 else {
+        let error = BinaryIOError.system(destination, "cannot rename the finished output into place")
+        if let aside { rename(aside, destination) }
+        throw error
+    }
+    if let aside { removeTree(aside) }
+}
+
+/// A fresh hidden name beside `destination` for an output that is checked before it is moved into place.
+public func stagingPath(beside destination: String) -> String {
+    let (folder, name) = splitPath(destination)
+    return folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).staged"
 }
 
 /// A hidden, unique name in `destination`'s folder (created if missing) for output still being written.

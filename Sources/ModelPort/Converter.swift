@@ -2,6 +2,7 @@ import BinaryIO
 import GGUFFormat
 import ModelIR
 import Transforms
+import Verifier
 
 /// Which encoder layers to keep.
 public enum LayerSelection: Sendable, Equatable {
@@ -26,6 +27,10 @@ public struct ConversionOptions: Sendable {
     public var keepHeads = false
     /// Drop the pooler and pre-training heads (any output).
     public var dropHeads = false
+    /// Measure every changed tensor and the end-to-end parity (always done for quantized outputs).
+    public var qualityReport = false
+    /// Refuse the output (nothing is written) when the end-to-end cosine falls below this.
+    public var minCosine: Double?
 
     public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
                 maxShardBytes: Int? = nil, output: OutputOptions = .init(), load: LoadOptions = .init()) {
@@ -54,6 +59,10 @@ public struct ConversionReport: Sendable {
     public var parametersAfter: Int
     public var layersBefore: Int?
     public var layersKept: [Int]?
+    /// Per changed tensor: error of the converted weight against the source (when measured).
+    public var tensorQuality: [TensorQuality] = []
+    /// The verifier's end-to-end parity of the written output against the source (when measured).
+    public var parity: ParityReport?
 }
 
 /// The pipeline: read → transform (select layers, cast) → write.
@@ -87,29 +96,69 @@ public enum Converter {
         let loaded = try ModelLoader.load(source, options: options.load)
         var model = try transform(loaded, options: options)
         if format != .gguf { model = try model.dequantizingBlocks() }
+        var uncast = options
+        uncast.dtype = nil
+        let reference = try transform(loaded, options: uncast)
+        let measure = options.qualityReport || options.minCosine != nil || (options.dtype?.isQuantized ?? false)
+        // With --min-cosine the output is checked before it takes DEST's name.
+        let target = options.minCosine != nil ? stagingPath(beside: destination) : destination
+        var output = options.output
+        if target != destination { output.existing = .refuse }
         let files: [String]
+        var pairs: [(name: String, reference: Tensor, candidate: Tensor)] = []
         switch format {
         case .hf:
-            files = try ModelWriter.writeHuggingFaceFolder(model, to: destination, maxShardBytes: options.maxShardBytes,
-                                                           options: options.output)
+            files = try ModelWriter.writeHuggingFaceFolder(model, to: target, maxShardBytes: options.maxShardBytes, options: output)
         case .safetensors:
-            try ModelWriter.writeSafetensors(model, to: destination, options: options.output)
+            try ModelWriter.writeSafetensors(model, to: target, options: output)
             files = [splitPath(destination).name]
         case .pytorch:
             if destination.hasSuffix(".bin") || destination.hasSuffix(".pt") || destination.hasSuffix(".pth") {
-                try ModelWriter.writePyTorch(model, to: destination, options: options.output)
+                try ModelWriter.writePyTorch(model, to: target, options: output)
                 files = [splitPath(destination).name]
             } else {
-                files = try ModelWriter.writePyTorchFolder(model, to: destination, options: options.output)
+                files = try ModelWriter.writePyTorchFolder(model, to: target, options: output)
             }
         case .gguf:
-            let (tensors, metadata, dropped, notes) = try GGUFConversion.export(model, dtype: options.dtype, keepHeads: options.keepHeads)
-            try GGUFWriter.write(tensors, metadata: metadata, to: destination, options: options.output)
+            let (tensors, metadata, dropped, notes, sources) = try GGUFConversion.export(model, dtype: options.dtype, keepHeads: options.keepHeads)
+            try GGUFWriter.write(tensors, metadata: metadata, to: target, options: output)
+            pairs = zip(sources, tensors).filter { $0.dtype != $1.dtype }.map { ($1.name, $0, $1) }
             model.tensors = tensors
             model.dropped += dropped
             model.notes += notes
             files = [splitPath(destination).name]
         }
+        var quality: [TensorQuality] = []
+        var parity: ParityReport?
+        if measure {
+            if format != .gguf {
+                let originals = Dictionary(reference.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                pairs = model.tensors.compactMap { t in originals[t.name].flatMap { $0.dtype != t.dtype ? (t.name, $0, t) : nil } }
+            }
+            do {
+                quality = try pairs.filter { $0.reference.dtype.isFloatingPoint }.map {
+                    try TensorQuality.measure(name: $0.name, reference: $0.reference, candidate: $0.candidate)
+                }
+                var candidate = try ModelLoader.load(target)
+                candidate.config = model.config
+                let inputs = try Verification.inputs(from: nil, for: [reference])
+                parity = try Verification.verify(reference: reference, candidate: candidate, inputs: inputs,
+                                                 tolerance: options.minCosine.map { Tolerance(minCosine: $0) })
+            } catch {
+                if options.minCosine != nil {
+                    removeTree(target)
+                    throw ModelError("--min-cosine needs an end-to-end check, which failed: \(error); nothing was written")
+                }
+                model.notes.append("no end-to-end parity: \(error)")
+            }
+        }
+        if let minimum = options.minCosine, let parity {
+            guard parity.last.cosineSimilarity >= minimum else {
+                removeTree(target)
+                throw ModelError("end-to-end cosine \(parity.last.cosineSimilarity) is below --min-cosine \(minimum); nothing was written")
+            }
+        }
+        if target != destination { try moveIntoPlace(target, destination, existing: options.output.existing) }
         return ConversionReport(
             source: source, sourceFormat: model.sourceFormat, destination: destination, format: format, files: files,
             tensorCount: model.tensors.count, bytesWritten: model.byteCount ?? 0, dropped: model.dropped, notes: model.notes,
@@ -120,6 +169,6 @@ public enum Converter {
                 case .list(let list)?: return list
                 case nil: return nil
                 }
-            }())
+            }(), tensorQuality: quality, parity: parity)
     }
 }

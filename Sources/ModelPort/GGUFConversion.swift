@@ -69,7 +69,8 @@ public enum GGUFConversion {
 
     /// What `convert --to gguf` writes.
     public static func export(_ model: Model, dtype requested: DType?, keepHeads: Bool) throws
-        -> (tensors: [Tensor], metadata: [(key: String, value: GGUFValue)], dropped: [DroppedTensor], notes: [String])
+        -> (tensors: [Tensor], metadata: [(key: String, value: GGUFValue)], dropped: [DroppedTensor], notes: [String],
+            sources: [Tensor])
     {
         let target = requested ?? .f32
         guard [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1].contains(target) else {
@@ -142,7 +143,7 @@ public enum GGUFConversion {
             notes.append("no vocab.txt: the GGUF has no tokenizer, so llama.cpp can only run it on token ids")
         }
         metadata.append(("modelport.hf_config", .string(config.huggingFaceText(weightsDType: nil))))
-        return (tensors, metadata, dropped, notes)
+        return (tensors, metadata, dropped, notes, named)
     }
 
     static func cast(_ tensor: Tensor, to type: DType) throws -> Tensor {

@@ -64,6 +64,12 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Drop the pooler and the pre-training heads (MLM, NSP/SOP) from any output.")
     var dropHeads = false
 
+    @Option(help: ArgumentHelp("Write the quality report (per-tensor error, end-to-end parity) as JSON to this file.", valueName: "file"))
+    var report: String?
+
+    @Option(help: ArgumentHelp("Fail, writing nothing, when the end-to-end cosine similarity is below this.", valueName: "x"))
+    var minCosine: Double?
+
     @Flag(help: "Replace DEST if it exists.")
     var force = false
 
@@ -98,29 +104,47 @@ struct ConvertCommand: ParsableCommand {
         options.load.strict = strict
         options.keepHeads = keepHeads
         options.dropHeads = dropHeads
+        options.qualityReport = report != nil
+        options.minCosine = minCosine
 
         let console = Console.current
         let start = ContinuousClock.now
-        let report = try ConvertCommand.withProgress(console: console, source: source, options: options) { options in
+        let result = try ConvertCommand.withProgress(console: console, source: source, options: options) { options in
             try Converter.convert(source: source, destination: destination, options: options)
         }
         let elapsed = ContinuousClock.now - start
+        if let report {
+            let file = try AtomicFile(destination: report, existing: force ? .replace : .refuse)
+            try file.write(Array(Self.qualityJSON(result).serialized(.pretty).utf8))
+            try file.commit()
+        }
         if json {
-            console.out(reportJSON(report, elapsed: elapsed).serialized(.pretty))
+            console.out(reportJSON(result, elapsed: elapsed).serialized(.pretty))
             return
         }
-        console.out("wrote \(report.destination) (\(report.format.rawValue)): \(report.tensorCount) tensors, "
-            + "\(formatBytes(report.bytesWritten)) in \(report.files.count) file\(report.files.count == 1 ? "" : "s"), "
+        console.out("wrote \(result.destination) (\(result.format.rawValue)): \(result.tensorCount) tensors, "
+            + "\(formatBytes(result.bytesWritten)) in \(result.files.count) file\(result.files.count == 1 ? "" : "s"), "
             + ModelPortFormatting.seconds(elapsed))
-        if let kept = report.layersKept {
-            let saved = report.parametersBefore - report.parametersAfter
-            let percent = report.parametersBefore > 0 ? Double(saved) * 100 / Double(report.parametersBefore) : 0
-            console.out("layers: kept \(kept.map(String.init).joined(separator: ",")) of \(report.layersBefore ?? 0), renumbered 0…\(kept.count - 1); "
-                + "parameters \(formatCount(report.parametersBefore)) → \(formatCount(report.parametersAfter)) "
+        if let kept = result.layersKept {
+            let saved = result.parametersBefore - result.parametersAfter
+            let percent = result.parametersBefore > 0 ? Double(saved) * 100 / Double(result.parametersBefore) : 0
+            console.out("layers: kept \(kept.map(String.init).joined(separator: ",")) of \(result.layersBefore ?? 0), renumbered 0…\(kept.count - 1); "
+                + "parameters \(formatCount(result.parametersBefore)) → \(formatCount(result.parametersAfter)) "
                 + "(−\((percent * 10).rounded() / 10)%)")
         }
-        if let dropped = droppedSummary(report.dropped) { console.out("dropped " + dropped) }
-        for note in report.notes { console.out("note: \(note)") }
+        if let dropped = droppedSummary(result.dropped) { console.out("dropped " + dropped) }
+        for note in result.notes { console.out("note: \(note)") }
+        if !result.tensorQuality.isEmpty {
+            let worst = result.tensorQuality.min { $0.cosineSimilarity < $1.cosineSimilarity }!
+            let meanRMS = result.tensorQuality.reduce(0.0) { $0 + $1.rmsError } / Double(result.tensorQuality.count)
+            console.out("quality: \(result.tensorQuality.count) tensors changed type; mean RMS error \(String(format4: meanRMS)); "
+                + "worst cosine \(String(format6: worst.cosineSimilarity)) (\(worst.name), \(worst.dtype.rawValue))")
+        }
+        if let parity = result.parity {
+            console.out("end-to-end: last hidden state cosine \(String(format6: parity.last.cosineSimilarity)), "
+                + "max |error| \(String(format4: parity.last.maxAbsError)) over \(parity.layers.count - 1) layers"
+                + (parity.passed ? "" : " (below the default tolerance \(parity.tolerance.description))"))
+        }
     }
 
     /// `0,1,2`, `0-2`, `0-2,5,11` → the layer numbers in order.
@@ -156,6 +180,17 @@ struct ConvertCommand: ParsableCommand {
         return try body(options)
     }
 
+    static func qualityJSON(_ report: ConversionReport) -> JSON {
+        var members: [(key: String, value: JSON)] = [
+            ("tensors", .array(report.tensorQuality.map { q in
+                .object([("name", .string(q.name)), ("dtype", .string(q.dtype.rawValue)), ("rms_error", .double(q.rmsError)),
+                         ("max_error", .double(q.maxError)), ("cosine_similarity", .double(q.cosineSimilarity))])
+            })),
+        ]
+        if let parity = report.parity { members.append(("end_to_end", VerifyCommand.json(parity))) }
+        return .object(members)
+    }
+
     private func reportJSON(_ report: ConversionReport, elapsed: Duration) -> JSON {
         .object([
             ("source", .string(report.source)),
@@ -171,5 +206,15 @@ struct ConvertCommand: ParsableCommand {
             })),
             ("notes", .array(report.notes.map(JSON.string))),
         ])
+    }
+}
+
+extension String {
+    init(format4 value: Double) {
+        self = value == 0 ? "0" : (abs(value) < 1e-3 ? String(Float(value)) : String((value * 10000).rounded() / 10000))
+    }
+
+    init(format6 value: Double) {
+        self = String((value * 1_000_000).rounded() / 1_000_000)
     }
 }

@@ -166,10 +166,4 @@ private func sci(_ value: Double) -> String {
     return "\(rounded)e\(exponent)"
 }
 
-private extension String {
-    init(format6 value: Double) {
-        let scaled = (value * 1_000_000).rounded() / 1_000_000
-        self = String(scaled)
-    }
-}
 

@@ -148,3 +148,31 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(bad.status == 1 && bad.err.contains("layer 9 does not exist; the model has layers 0...3"))
     }
 }
+
+@Suite struct QualityReportTests {
+    @Test func quantizingReportsPerTensorAndEndToEnd() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let result = run("convert", Samples.path("bert-tiny"), folder.file("m.gguf"), "--dtype", "q4_0", "--report", folder.file("r.json"))
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("quality: 25 tensors changed type"))
+        #expect(result.out.contains("end-to-end: last hidden state cosine 0.99"))
+        let json = try JSON.parse(contentsOf: folder.file("r.json"))
+        let tensors = try #require(json["tensors"]?.arrayValue)
+        #expect(tensors.count == 25 && tensors.allSatisfy { ($0["cosine_similarity"]?.doubleValue ?? 0) > 0.99 })
+        #expect(json["end_to_end"]?["layers"]?.arrayValue?.count == 5)
+    }
+
+    @Test func minCosineRefusesAndKeepsTheOldOutput() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let out = folder.file("m.gguf")
+        #expect(run("convert", Samples.path("bert-tiny"), out, "--dtype", "q8_0", "--min-cosine", "0.999").status == 0)
+        let before = try MappedFile(path: out).withBytes { Array($0) }
+        let refused = run("convert", Samples.path("bert-tiny"), out, "--dtype", "q4_0", "--min-cosine", "0.9999", "--force")
+        #expect(refused.status == 1)
+        #expect(refused.err.contains("is below --min-cosine 0.9999; nothing was written"))
+        #expect(folder.contents() == ["m.gguf"])
+        #expect(try MappedFile(path: out).withBytes { Array($0) } == before)
+    }
+}
