@@ -31,6 +31,10 @@ public struct ConversionOptions: Sendable {
     public var qualityReport = false
     /// Refuse the output (nothing is written) when the end-to-end cosine falls below this.
     public var minCosine: Double?
+    /// GGUF: per-tensor type rules (`--keep-f32`, `--tensor-type`, presets), ahead of `dtype`.
+    public var typePolicy = TypePolicy()
+    /// GGUF: a mixed preset (`mixed-q4`, `mixed-q5`), which sets `dtype` and adds its rules after the user's.
+    public var preset: String?
 
     public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
                 maxShardBytes: Int? = nil, output: OutputOptions = .init(), load: LoadOptions = .init()) {
@@ -93,6 +97,16 @@ public enum Converter {
         if options.maxShardBytes != nil, format != .hf {
             throw ModelError("--max-shard-size applies to Hugging Face folder output (--to hf)")
         }
+        if let preset = options.preset {
+            guard format == .gguf else { throw ModelError("--preset applies to GGUF output (--to gguf)") }
+            let layers = try transform(try ModelLoader.load(source, options: options.load), options: options).layerCount ?? 1
+            let (main, rules) = try TypePolicy.preset(preset, layers: layers)
+            options.dtype = main
+            options.typePolicy.rules += rules.rules
+        }
+        if !options.typePolicy.rules.isEmpty, format != .gguf {
+            throw ModelError("--keep-f32 / --tensor-type apply to GGUF output (--to gguf)")
+        }
         let loaded = try ModelLoader.load(source, options: options.load)
         var model = try transform(loaded, options: options)
         if format != .gguf { model = try model.dequantizingBlocks() }
@@ -100,6 +114,7 @@ public enum Converter {
         uncast.dtype = nil
         let reference = try transform(loaded, options: uncast)
         let measure = options.qualityReport || options.minCosine != nil || (options.dtype?.isQuantized ?? false)
+            || options.typePolicy.rules.contains { $0.dtype.isQuantized }
         // With --min-cosine the output is checked before it takes DEST's name.
         let target = options.minCosine != nil ? stagingPath(beside: destination) : destination
         var output = options.output
@@ -120,7 +135,8 @@ public enum Converter {
                 files = try ModelWriter.writePyTorchFolder(model, to: target, options: output)
             }
         case .gguf:
-            let (tensors, metadata, dropped, notes, sources) = try GGUFConversion.export(model, dtype: options.dtype, keepHeads: options.keepHeads)
+            let (tensors, metadata, dropped, notes, sources) = try GGUFConversion.export(model, dtype: options.dtype, keepHeads: options.keepHeads,
+                                                                                     policy: options.typePolicy)
             try GGUFWriter.write(tensors, metadata: metadata, to: target, options: output)
             pairs = zip(sources, tensors).filter { $0.dtype != $1.dtype }.map { ($1.name, $0, $1) }
             model.tensors = tensors

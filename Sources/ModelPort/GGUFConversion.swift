@@ -68,7 +68,7 @@ public enum GGUFConversion {
     }
 
     /// What `convert --to gguf` writes.
-    public static func export(_ model: Model, dtype requested: DType?, keepHeads: Bool) throws
+    public static func export(_ model: Model, dtype requested: DType?, keepHeads: Bool, policy: TypePolicy = .init()) throws
         -> (tensors: [Tensor], metadata: [(key: String, value: GGUFValue)], dropped: [DroppedTensor], notes: [String],
             sources: [Tensor])
     {
@@ -100,14 +100,17 @@ public enum GGUFConversion {
         var fallbacks = 0
         let tensors: [Tensor] = try named.map { tensor in
             guard tensor.dtype.isFloatingPoint, !tensor.dtype.isQuantized else { return tensor }
-            var type = staysF32(tensor) ? DType.f32 : target
+            var type = try policy.type(for: tensor.name) ?? (staysF32(tensor) ? DType.f32 : target)
+            guard type == .f32 || type == .f16 || type == .bf16 || BlockQuantizer.types.contains(type) else {
+                throw ModelError(location: .tensor(tensor.name), "type \(type.rawValue) is not available for GGUF yet")
+            }
             if type.isQuantized, (tensor.shape.dimensions.last ?? 0) % type.blockSize != 0 {
                 type = .f16
                 fallbacks += 1
             }
             return try cast(tensor, to: type)
         }
-        if fallbacks > 0 { notes.append("\(fallbacks) tensors with rows not a multiple of 32 written as F16 instead of \(target.rawValue.uppercased())") }
+        if fallbacks > 0 { notes.append("\(fallbacks) tensors with rows not a multiple of 32 written as F16 instead of a block type") }
 
         var metadata: [(key: String, value: GGUFValue)] = []
         let arch = isBERT ? "bert" : config.architecture.rawValue

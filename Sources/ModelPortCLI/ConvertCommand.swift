@@ -24,6 +24,13 @@ struct ConvertCommand: ParsableCommand {
             token-type tables stay F32; --dtype f16|bf16|q8_0 applies to the weight matrices (rows that are not \
             whole Q8_0 blocks fall back to F16). GGUF sources are read back, dequantized where the output needs it.
 
+            Quantized GGUF: --dtype q8_0|q5_1|q5_0|q4_1|q4_0 (bytes identical to gguf-py's quantizers); --keep-f32 \
+            REGEX and --tensor-type REGEX=TYPE override tensors by GGUF name (first match wins); --preset mixed-q4 \
+            is in the spirit of llama.cpp's Q4_K_M: Q4_0 weights, token_embd and the first/last layers' attn_v and \
+            ffn_down at Q8_0, other attn_v/ffn_down at Q5_1 (mixed-q5: the same around Q5_0). After quantizing, \
+            convert prints each changed tensor's error summary and the end-to-end parity of the written file \
+            (--report FILE.json has every tensor); --min-cosine X refuses the output, writing nothing, below X.
+
             --keep-layers N keeps the first N encoder layers, as RBT3 was made from the first three layers \
             of RoBERTa-wwm-ext; --layers picks any layers (renumbered from 0 in the order given). Both \
             rewrite num_hidden_layers in config.json.
@@ -63,6 +70,15 @@ struct ConvertCommand: ParsableCommand {
 
     @Flag(help: "Drop the pooler and the pre-training heads (MLM, NSP/SOP) from any output.")
     var dropHeads = false
+
+    @Option(name: .customLong("keep-f32"), help: ArgumentHelp("GGUF: keep tensors whose name matches this regex in F32 (repeatable).", valueName: "regex"))
+    var keepF32: [String] = []
+
+    @Option(name: .customLong("tensor-type"), help: ArgumentHelp("GGUF: give tensors matching REGEX this type, e.g. 'attn_v=q8_0' (repeatable).", valueName: "regex=type"))
+    var tensorTypes: [String] = []
+
+    @Option(help: ArgumentHelp("GGUF mixed preset: mixed-q4 (Q4_0 with Q8_0/Q5_1 for token_embd, attn_v, ffn_down) or mixed-q5.", valueName: "name"))
+    var preset: String?
 
     @Option(help: ArgumentHelp("Write the quality report (per-tensor error, end-to-end parity) as JSON to this file.", valueName: "file"))
     var report: String?
@@ -106,6 +122,14 @@ struct ConvertCommand: ParsableCommand {
         options.dropHeads = dropHeads
         options.qualityReport = report != nil
         options.minCosine = minCosine
+        options.preset = preset
+        options.typePolicy.rules = keepF32.map { ($0, DType.f32) }
+        for rule in tensorTypes {
+            guard let equals = rule.lastIndex(of: "="), let type = DType(name: String(rule[rule.index(after: equals)...])) else {
+                throw ValidationError("--tensor-type takes REGEX=TYPE, such as 'attn_v=q8_0'")
+            }
+            options.typePolicy.rules.append((String(rule[..<equals]), type))
+        }
 
         let console = Console.current
         let start = ContinuousClock.now

@@ -176,3 +176,26 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(try MappedFile(path: out).withBytes { Array($0) } == before)
     }
 }
+
+@Suite struct TypePolicyTests {
+    @Test func overridesAndPresetsChooseTypesPerTensor() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        #expect(run("convert", Samples.path("bert-tiny"), folder.file("t.gguf"), "--dtype", "q4_0", "--keep-f32", "attn_q",
+                    "--tensor-type", "ffn_up=q8_0").status == 0)
+        let model = try ModelLoader.load(folder.file("t.gguf"))
+        #expect(model["encoder.layer.2.attention.self.query.weight"]?.dtype == .f32)
+        #expect(model["encoder.layer.2.intermediate.dense.weight"]?.dtype == .q8_0)
+        #expect(model["encoder.layer.2.attention.self.key.weight"]?.dtype == .q4_0)
+
+        #expect(run("convert", Samples.path("bert-tiny"), folder.file("m.gguf"), "--preset", "mixed-q4").status == 0)
+        let mixed = try ModelLoader.load(folder.file("m.gguf"))
+        #expect(mixed["embeddings.word_embeddings.weight"]?.dtype == .q8_0)
+        #expect(mixed["encoder.layer.0.attention.self.value.weight"]?.dtype == .q8_0)
+        #expect(mixed["encoder.layer.3.output.dense.weight"]?.dtype == .q8_0)
+        #expect(mixed["encoder.layer.1.output.dense.weight"]?.dtype == .q5_1)
+        #expect(mixed["encoder.layer.1.attention.self.query.weight"]?.dtype == .q4_0)
+        #expect(run("convert", Samples.path("bert-tiny"), folder.file("x.safetensors"), "--keep-f32", "a").status == 1)
+        #expect(run("convert", Samples.path("bert-tiny"), folder.file("y.gguf"), "--tensor-type", "nope").status == 64)
+    }
+}
