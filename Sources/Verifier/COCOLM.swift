@@ -45,6 +45,7 @@ enum COCOLM {
         let table = try w.floats("embeddings.position_embeddings.weight")
         let types = (config.typeVocabSize ?? 0) > 0 && w.has("embeddings.token_type_embeddings.weight")
             ? try w.floats("embeddings.token_type_embeddings.weight") : nil
+        guard L <= table.count / H else { throw VerifierError("input of \(L) tokens exceeds the \(table.count / H)-row position table") }
         var x = [Float](repeating: 0, count: rows * H)
         for b in 0..<B {
             for t in 0..<L {
@@ -52,12 +53,16 @@ enum COCOLM {
                 guard id >= 0, id < words.count / H else { throw VerifierError("input id \(id) is outside the vocabulary") }
                 for i in 0..<H {
                     var v = words[id * H + i] + table[t * H + i]
-                    if let types { v += types[inputs.tokenTypeIds[b][t] * H + i] }
+                    if let types {
+                        let type = inputs.tokenTypeIds[b][t]
+                        guard type >= 0, type < types.count / H else { throw VerifierError("token type \(type) is outside the table") }
+                        v += types[type * H + i]
+                    }
                     x[(b * L + t) * H + i] = v
                 }
             }
         }
-        Kernels.layerNorm(&x, width: H, weight: try w.floats("embeddings.LayerNorm.weight"), bias: try w.floats("embeddings.LayerNorm.bias"), eps: d.eps)
+        try Kernels.layerNorm(&x, width: H, weight: try w.floats("embeddings.LayerNorm.weight"), bias: try w.floats("embeddings.LayerNorm.bias"), eps: d.eps)
         for b in 0..<B { for t in 0..<L where inputs.attentionMask[b][t] == 0 { for i in 0..<H { x[(b * L + t) * H + i] = 0 } } }
         var states = [x]
 
@@ -71,7 +76,7 @@ enum COCOLM {
         // 3. Layers.
         for n in 0..<d.layers {
             let p = "encoder.layer.\(n)."
-            let qkv = Kernels.linear(x, rows: rows, weight: try w.floats(p + "attention.self_attn.in_proj.weight", shape: [3 * H, H]),
+            let qkv = try Kernels.linear(x, rows: rows, weight: try w.floats(p + "attention.self_attn.in_proj.weight", shape: [3 * H, H]),
                                      bias: try w.floats(p + "attention.self_attn.in_proj.bias"), inFeatures: H, outFeatures: 3 * H)
             var q = [Float](repeating: 0, count: rows * H), k = q, v = q
             let scale = 1 / Float(d.headSize).squareRoot()
@@ -94,18 +99,18 @@ enum COCOLM {
                     }}
                 }}}
             }
-            var a = Kernels.linear(context, rows: rows, weight: try w.floats(p + "attention.self_attn.out_proj.weight", shape: [H, H]),
+            var a = try Kernels.linear(context, rows: rows, weight: try w.floats(p + "attention.self_attn.out_proj.weight", shape: [H, H]),
                                    bias: try w.floats(p + "attention.self_attn.out_proj.bias"), inFeatures: H, outFeatures: H)
             for b in 0..<B { for t in dead[b] { for i in 0..<H { a[(b * L + t) * H + i] = 0 } } }  // NaN rows → 0
             for i in a.indices { a[i] += x[i] }
-            Kernels.layerNorm(&a, width: H, weight: try w.floats(p + "attention.LayerNorm.weight"), bias: try w.floats(p + "attention.LayerNorm.bias"), eps: d.eps)
-            var up = Kernels.linear(a, rows: rows, weight: try w.floats(p + "intermediate.dense.weight", shape: [d.intermediate, H]),
+            try Kernels.layerNorm(&a, width: H, weight: try w.floats(p + "attention.LayerNorm.weight"), bias: try w.floats(p + "attention.LayerNorm.bias"), eps: d.eps)
+            var up = try Kernels.linear(a, rows: rows, weight: try w.floats(p + "intermediate.dense.weight", shape: [d.intermediate, H]),
                                     bias: try w.floats(p + "intermediate.dense.bias"), inFeatures: H, outFeatures: d.intermediate)
             try Kernels.activate(&up, d.activation)
-            var out = Kernels.linear(up, rows: rows, weight: try w.floats(p + "output.dense.weight", shape: [H, d.intermediate]),
+            var out = try Kernels.linear(up, rows: rows, weight: try w.floats(p + "output.dense.weight", shape: [H, d.intermediate]),
                                      bias: try w.floats(p + "output.dense.bias"), inFeatures: d.intermediate, outFeatures: H)
             for i in out.indices { out[i] += a[i] }
-            Kernels.layerNorm(&out, width: H, weight: try w.floats(p + "output.LayerNorm.weight"), bias: try w.floats(p + "output.LayerNorm.bias"), eps: d.eps)
+            try Kernels.layerNorm(&out, width: H, weight: try w.floats(p + "output.LayerNorm.weight"), bias: try w.floats(p + "output.LayerNorm.bias"), eps: d.eps)
             x = out
             states.append(x)
         }

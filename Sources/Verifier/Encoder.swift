@@ -69,7 +69,7 @@ public enum Encoder {
                 }
             }
         }
-        Kernels.layerNorm(&out, width: width, weight: try w.floats("embeddings.LayerNorm.weight"),
+        try Kernels.layerNorm(&out, width: width, weight: try w.floats("embeddings.LayerNorm.weight"),
                           bias: try w.floats("embeddings.LayerNorm.bias"), eps: eps)
         return out
     }
@@ -83,7 +83,7 @@ public enum Encoder {
     static func layer(_ x: [Float], _ w: Weights, _ p: String, _ d: Dimensions, _ inputs: EncoderInputs, masks: [[Float]], albert: Bool) throws -> [Float] {
         let rows = inputs.batch * inputs.length, H = d.hidden
         func lin(_ input: [Float], _ name: String, _ inF: Int, _ outF: Int) throws -> [Float] {
-            Kernels.linear(input, rows: rows, weight: try w.floats(name + ".weight", shape: [outF, inF]),
+            try Kernels.linear(input, rows: rows, weight: try w.floats(name + ".weight", shape: [outF, inF]),
                            bias: try w.floats(name + ".bias", shape: [outF]), inFeatures: inF, outFeatures: outF)
         }
         let names = albert
@@ -110,12 +110,12 @@ public enum Encoder {
         }}}
         var attended = try lin(context, names.o, H, H)
         for i in attended.indices { attended[i] += x[i] }
-        Kernels.layerNorm(&attended, width: H, weight: try w.floats(names.ln1 + ".weight"), bias: try w.floats(names.ln1 + ".bias"), eps: d.eps)
+        try Kernels.layerNorm(&attended, width: H, weight: try w.floats(names.ln1 + ".weight"), bias: try w.floats(names.ln1 + ".bias"), eps: d.eps)
         var up = try lin(attended, names.up, H, d.intermediate)
         try Kernels.activate(&up, d.activation)
         var out = try lin(up, names.down, d.intermediate, H)
         for i in out.indices { out[i] += attended[i] }
-        Kernels.layerNorm(&out, width: H, weight: try w.floats(names.ln2 + ".weight"), bias: try w.floats(names.ln2 + ".bias"), eps: d.eps)
+        try Kernels.layerNorm(&out, width: H, weight: try w.floats(names.ln2 + ".weight"), bias: try w.floats(names.ln2 + ".bias"), eps: d.eps)
         return out
     }
 
@@ -124,7 +124,7 @@ public enum Encoder {
         guard w.has(name + ".weight") else { return nil }
         var firsts: [Float] = []
         for b in 0..<batch { firsts += last[(b * length * width)..<((b * length + 1) * width)] }
-        var pooled = Kernels.linear(firsts, rows: batch, weight: try w.floats(name + ".weight", shape: [width, width]),
+        var pooled = try Kernels.linear(firsts, rows: batch, weight: try w.floats(name + ".weight", shape: [width, width]),
                                     bias: try w.floats(name + ".bias"), inFeatures: width, outFeatures: width)
         try Kernels.activate(&pooled, "tanh")
         return pooled
@@ -158,7 +158,7 @@ public enum Encoder {
         let groups = model.config["num_hidden_groups"]?.intValue ?? 1
         let inner = model.config["inner_group_num"]?.intValue ?? 1
         let e = try embeddings(w, inputs: inputs, width: embedding, eps: d.eps, roberta: false, padId: 0)
-        var x = Kernels.linear(e, rows: inputs.batch * inputs.length,
+        var x = try Kernels.linear(e, rows: inputs.batch * inputs.length,
                                weight: try w.floats("encoder.embedding_hidden_mapping_in.weight", shape: [d.hidden, embedding]),
                                bias: try w.floats("encoder.embedding_hidden_mapping_in.bias"), inFeatures: embedding, outFeatures: d.hidden)
         var states = [x]

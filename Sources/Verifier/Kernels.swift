@@ -15,7 +15,10 @@ import Darwin
 /// Matrix products go through CBLAS `sgemm`; the rest are plain loops over contiguous buffers.
 enum Kernels {
     /// `y[rows, out] = x[rows, in] · Wᵀ + b`, with `W` stored `[out, in]` (PyTorch's Linear).
-    static func linear(_ x: [Float], rows: Int, weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) -> [Float] {
+    static func linear(_ x: [Float], rows: Int, weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) throws -> [Float] {
+        guard x.count == rows * inFeatures, weight.count == inFeatures * outFeatures, bias.map({ $0.count == outFeatures }) ?? true else {
+            throw VerifierError("a linear layer's weights (\(weight.count)) or bias do not fit \(inFeatures) → \(outFeatures)")
+        }
         var y = [Float](repeating: 0, count: rows * outFeatures)
         if let bias {
             for r in 0..<rows {
@@ -48,7 +51,10 @@ enum Kernels {
     }
 
     /// LayerNorm over the last axis (biased variance, accumulated in Double).
-    static func layerNorm(_ x: inout [Float], width: Int, weight: [Float], bias: [Float], eps: Double) {
+    static func layerNorm(_ x: inout [Float], width: Int, weight: [Float], bias: [Float], eps: Double) throws {
+        guard width > 0, weight.count == width, bias.count == width, x.count % width == 0 else {
+            throw VerifierError("a LayerNorm's parameters (\(weight.count), \(bias.count)) do not fit width \(width)")
+        }
         let rows = x.count / width
         x.withUnsafeMutableBufferPointer { p in
             for r in 0..<rows {

@@ -14,23 +14,23 @@ enum Perceiver {
         let ln1w = try w.floats(p + "attention.self.layernorm1.weight")
         guard ln1w.count == qDim else { throw VerifierError("\(p): layernorm1 does not match the query width \(qDim)") }
         var xn = x
-        Kernels.layerNorm(&xn, width: qDim, weight: ln1w, bias: try w.floats(p + "attention.self.layernorm1.bias"), eps: eps)
+        try Kernels.layerNorm(&xn, width: qDim, weight: ln1w, bias: try w.floats(p + "attention.self.layernorm1.bias"), eps: eps)
         var zn = xn
         var kvDim = qDim
         if let z {
             kvDim = z.count / (batch * N)
             zn = z
-            Kernels.layerNorm(&zn, width: kvDim, weight: try w.floats(p + "attention.self.layernorm2.weight"),
+            try Kernels.layerNorm(&zn, width: kvDim, weight: try w.floats(p + "attention.self.layernorm2.weight"),
                               bias: try w.floats(p + "attention.self.layernorm2.bias"), eps: eps)
         }
         let qWeight = try w.floats(p + "attention.self.query.weight")
         let vWeight = try w.floats(p + "attention.self.value.weight")
         let qk = qWeight.count / qDim, v = vWeight.count / kvDim
         guard qk % heads == 0, v % heads == 0 else { throw VerifierError("\(p): \(qk)/\(v) channels do not split into \(heads) heads") }
-        let q = Kernels.linear(xn, rows: batch * M, weight: qWeight, bias: try w.floats(p + "attention.self.query.bias"), inFeatures: qDim, outFeatures: qk)
-        let k = Kernels.linear(zn, rows: batch * N, weight: try w.floats(p + "attention.self.key.weight", shape: [qk, kvDim]),
+        let q = try Kernels.linear(xn, rows: batch * M, weight: qWeight, bias: try w.floats(p + "attention.self.query.bias"), inFeatures: qDim, outFeatures: qk)
+        let k = try Kernels.linear(zn, rows: batch * N, weight: try w.floats(p + "attention.self.key.weight", shape: [qk, kvDim]),
                                bias: try w.floats(p + "attention.self.key.bias"), inFeatures: kvDim, outFeatures: qk)
-        let values = Kernels.linear(zn, rows: batch * N, weight: vWeight, bias: try w.floats(p + "attention.self.value.bias"), inFeatures: kvDim, outFeatures: v)
+        let values = try Kernels.linear(zn, rows: batch * N, weight: vWeight, bias: try w.floats(p + "attention.self.value.bias"), inFeatures: kvDim, outFeatures: v)
         var context = [Float](repeating: 0, count: batch * M * v)
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in values.withUnsafeBufferPointer { vp in
             context.withUnsafeMutableBufferPointer { cp in
@@ -41,16 +41,16 @@ enum Perceiver {
                 }
             }
         }}}
-        var o = Kernels.linear(context, rows: batch * M, weight: try w.floats(p + "attention.output.dense.weight", shape: [qDim, v]),
+        var o = try Kernels.linear(context, rows: batch * M, weight: try w.floats(p + "attention.output.dense.weight", shape: [qDim, v]),
                                bias: try w.floats(p + "attention.output.dense.bias"), inFeatures: v, outFeatures: qDim)
         if queryResidual { for i in o.indices { o[i] += x[i] } }
         var h = o
-        Kernels.layerNorm(&h, width: qDim, weight: try w.floats(p + "layernorm.weight"), bias: try w.floats(p + "layernorm.bias"), eps: eps)
+        try Kernels.layerNorm(&h, width: qDim, weight: try w.floats(p + "layernorm.weight"), bias: try w.floats(p + "layernorm.bias"), eps: eps)
         let d1 = try w.floats(p + "mlp.dense1.weight")
         let wide = d1.count / qDim
-        var up = Kernels.linear(h, rows: batch * M, weight: d1, bias: try w.floats(p + "mlp.dense1.bias"), inFeatures: qDim, outFeatures: wide)
+        var up = try Kernels.linear(h, rows: batch * M, weight: d1, bias: try w.floats(p + "mlp.dense1.bias"), inFeatures: qDim, outFeatures: wide)
         try Kernels.activate(&up, "gelu")
-        let down = Kernels.linear(up, rows: batch * M, weight: try w.floats(p + "mlp.dense2.weight", shape: [qDim, wide]),
+        let down = try Kernels.linear(up, rows: batch * M, weight: try w.floats(p + "mlp.dense2.weight", shape: [qDim, wide]),
                                   bias: try w.floats(p + "mlp.dense2.bias"), inFeatures: wide, outFeatures: qDim)
         for i in o.indices { o[i] += down[i] }
         return o
@@ -112,7 +112,7 @@ enum Perceiver {
             let decoded = try layer(w, "decoder.decoding_cross_attention.", queries: q, M: rows, keys: z, N: latentCount, batch: B,
                                     heads: 8, queryResidual: false, keyMask: nil)
             let bias = try model.tensors.first { $0.name == "embedding_decoder.bias" }.map { try Weights.floats(of: $0) }
-            output.logits = Kernels.linear(decoded, rows: B * rows, weight: embeddings, bias: bias, inFeatures: dModel, outFeatures: vocabulary)
+            output.logits = try Kernels.linear(decoded, rows: B * rows, weight: embeddings, bias: bias, inFeatures: dModel, outFeatures: vocabulary)
             output.logitRows = rows
             output.logitWidth = vocabulary
         }

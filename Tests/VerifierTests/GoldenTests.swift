@@ -62,3 +62,17 @@ func worstGap(_ a: [Float], _ b: [Float]) -> (gap: Float, index: Int) {
         }
     }
 }
+
+@Suite struct MalformedModelTests {
+    @Test func wrongSizedParametersAreErrorsNotCrashes() throws {
+        var model = try loadModel("bert-tiny/model.safetensors", config: "bert-tiny/config.json")
+        let index = try #require(model.tensors.firstIndex { $0.name == "encoder.layer.1.output.LayerNorm.weight" })
+        model.tensors[index] = Tensor(name: model.tensors[index].name, dtype: .f32, shape: [3], data: .owned(TensorBuffer(count: 12)))
+        let inputs = try EncoderInputs.standard(vocabSize: 84)
+        #expect(throws: VerifierError.self) { try Encoder.forward(model, inputs: inputs) }
+        var tooLong = try loadModel("bert-tiny/model.safetensors", config: "bert-tiny/config.json")
+        tooLong.config.numAttentionHeads = 5
+        #expect(throws: VerifierError.self) { try Encoder.forward(tooLong, inputs: inputs) }
+        #expect(throws: VerifierError.self) { try Encoder.forward(model, inputs: try EncoderInputs(inputIds: [[5, 999]])) }
+    }
+}
