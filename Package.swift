@@ -26,13 +26,14 @@ let package = Package(
         .target(name: "TensorFlowFormat", dependencies: [
             "ModelIR", "BinaryIO", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
+        .target(name: "PaddleFormat", dependencies: ["ModelIR", "BinaryIO", "Pickle"]),
         .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
         .target(name: "Verifier", dependencies: [
             "ModelIR", "BinaryIO", "Quantization", .target(name: "CBLAS", condition: .when(platforms: [.linux])),
         ]),
-        .target(name: "ModelPort", dependencies: ["Verifier", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "GGUFFormat", "Transforms", "Quantization"]),
+        .target(name: "ModelPort", dependencies: ["Verifier", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "Transforms", "Quantization"]),
         .target(name: "ModelPortCLI", dependencies: [
             "ModelPort", "ModelIR", "Verifier",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["TestSupport", "SafetensorsFormat", "ModelIR", "BinaryIO"]),
         .testTarget(name: "VerifierTests", dependencies: ["TestSupport", "Verifier", "ModelIR", "SafetensorsFormat"]),
         .testTarget(name: "GGUFFormatTests", dependencies: ["TestSupport", "GGUFFormat", "ModelIR", "BinaryIO", "Quantization", "SafetensorsFormat"]),
+        .testTarget(name: "PaddleFormatTests", dependencies: ["TestSupport", "PaddleFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "PickleTests", dependencies: ["TestSupport", "Pickle", "ModelIR"]),
         .testTarget(name: "PyTorchFormatTests", dependencies: ["TestSupport", "PyTorchFormat", "Pickle", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),

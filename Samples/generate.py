@@ -962,6 +962,62 @@ def truncated_golden():
     save_file(golden, path("golden", "bert-tiny-3layers.safetensors"), metadata={"info": "bert-tiny, num_hidden_layers=3"})
 
 
+def paddle_checkpoints():
+    """bert-tiny as PaddleNLP saves it (`bert.` names, Linear weights [in, out]) with paddle.save, protocols 4 and 2,
+    plus a model_config.json; and a RoBERTa-prefixed copy, as hfl's rbt3 ships on PaddleNLP."""
+    import paddle
+    from safetensors.numpy import load_file as np_load
+    # The first two layers only, to keep Samples/ small; tests compare with bert-tiny's tensors of those layers.
+    base = {k: v for k, v in np_load(os.path.join(HERE, "bert-tiny", "model.safetensors")).items()
+            if not any(f"encoder.layer.{i}." in k for i in (2, 3))}
+    config = dict(json.load(open(os.path.join(HERE, "bert-tiny", "config.json"))), num_hidden_layers=2)
+    renames = [("embeddings.LayerNorm.", "embeddings.layer_norm."), ("encoder.layer.", "encoder.layers."),
+               ("attention.self.query.", "self_attn.q_proj."), ("attention.self.key.", "self_attn.k_proj."),
+               ("attention.self.value.", "self_attn.v_proj."), ("attention.output.dense.", "self_attn.out_proj."),
+               ("intermediate.dense.", "linear1."), ("attention.output.LayerNorm.", "norm1."),
+               ("output.dense.", "linear2."), ("output.LayerNorm.", "norm2.")]
+
+    def paddle_state(prefix):
+        state = {}
+        for name, value in base.items():
+            new = name
+            for a, b in renames:
+                new = new.replace(a, b)
+            if value.ndim == 2 and name.endswith(".weight") and "embeddings" not in name:
+                value = np.ascontiguousarray(value.T)
+            state[prefix + new] = paddle.to_tensor(value)
+        return state
+
+    init_args = {k: config[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                         "intermediate_size", "hidden_act", "hidden_dropout_prob",
+                                         "attention_probs_dropout_prob", "max_position_embeddings",
+                                         "type_vocab_size", "initializer_range", "pad_token_id")}
+    shutil.rmtree(os.path.join(HERE, "paddle"), ignore_errors=True)
+    for name, prefix, protocol in [("bert-tiny-p2", "bert.", 2), ("rbt-tiny", "roberta.", 4)]:
+        d = fresh_dir("paddle", name)
+        paddle.save(paddle_state(prefix), os.path.join(d, "model_state.pdparams"), protocol=protocol)
+        cls = "RobertaModel" if prefix == "roberta." else "BertModel"
+        with open(os.path.join(d, "model_config.json"), "w") as f:
+            json.dump({"init_args": [dict(init_args, init_class=cls)], "init_class": cls}, f, indent=2)
+        shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
+
+
+def broken_paddle():
+    """A .pdparams whose pickle would run os.system, and a truncated one."""
+    import pickle
+
+    class Exec:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    d = fresh_dir("broken", "paddle")
+    with open(os.path.join(d, "os-system.pdparams"), "wb") as f:
+        pickle.dump({"w": Exec()}, f, protocol=4)
+    good = open(os.path.join(HERE, "paddle", "rbt-tiny", "model_state.pdparams"), "rb").read()
+    with open(os.path.join(d, "truncated.pdparams"), "wb") as f:
+        f.write(good[: len(good) // 2])
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -978,6 +1034,8 @@ def main():
     perceiver_tiny()
     gguf_references()
     truncated_golden()
+    paddle_checkpoints()
+    broken_paddle()
     print("samples written to", HERE)
 
 

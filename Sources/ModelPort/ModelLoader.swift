@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import PaddleFormat
 import PyTorchFormat
 import SafetensorsFormat
 import TensorFlowFormat
@@ -38,6 +39,8 @@ public enum ModelLoader {
                                   from: splitPath(path).folder + "/config.json")
         case .gguf:
             return try GGUFConversion.load(path)
+        case .paddle:
+            return try loadPaddle(path, options: options)
         case .pytorchZip, .pytorchLegacy:
             return try withConfig(try loadPyTorch(path, format: format), from: splitPath(path).folder + "/config.json")
         case .huggingFaceFolder:
@@ -91,6 +94,51 @@ public enum ModelLoader {
         }
         model.auxiliaryFiles = auxiliaryFiles(in: folder)
         return model
+    }
+
+    /// Reads a PaddleNLP `model_state.pdparams` (a file, or the folder holding it with `model_config.json` /
+    /// `config.json` and `vocab.txt`), mapping PaddleNLP names to Hugging Face ones and transposing Linear weights.
+    public static func loadPaddle(_ path: String, options: LoadOptions) throws -> Model {
+        var file = path
+        if isDirectory(path) {
+            let names = try listFolder(path)
+            guard let params = names.first(where: { $0 == "model_state.pdparams" }) ?? names.first(where: { $0.hasSuffix(".pdparams") }) else {
+                throw ModelError(file: path, "no .pdparams file in the folder (Paddle inference models and PaddleHub modules are not supported yet)")
+            }
+            file = path + "/" + params
+        }
+        guard file.hasSuffix(".pdparams") || file.hasSuffix(".pdopt") else {
+            throw ModelError(file: file, "recognized as PaddlePaddle, but only .pdparams state dicts are supported yet")
+        }
+        let contents = try PaddleParams.read(path: file)
+        var model = Model(tensors: contents.tensors, notes: contents.notes, sourceFormat: "PaddlePaddle .pdparams")
+        model = try NameMap.paddleNLP.apply(to: model, strict: options.strict)
+        let folder = splitPath(file).folder
+        if fileExists(folder + "/model_config.json") {
+            model.config = try paddleConfig(folder + "/model_config.json")
+        } else if fileExists(folder + "/config.json") {
+            model.config = try ModelConfig(contentsOf: folder + "/config.json")
+            if model.config.architecture == .unknown { model.config.architecture = .bert }
+        } else {
+            let (config, notes) = ModelConfig.inferred(from: model.tensors.map(\.info))
+            model.config = config
+            model.notes += notes
+        }
+        model.auxiliaryFiles = auxiliaryFiles(in: folder)
+        return model
+    }
+
+    /// PaddleNLP's `model_config.json`: `{"init_args": [{hidden_size: …, "init_class": "BertModel"}], …}`. hfl's
+    /// RoBERTa-wwm models are BERT computations whatever the class says.
+    static func paddleConfig(_ path: String) throws -> ModelConfig {
+        let json: JSON
+        do { json = try JSON.parse(contentsOf: path) } catch { throw ModelError(error, file: path) }
+        let args = json["init_args"]?.arrayValue?.first ?? json
+        guard case .object(let members) = args else { throw ModelError(file: path, "init_args must hold an object") }
+        var config = try ModelConfig(huggingFaceJSON: .object(members.filter { $0.key != "init_class" }), file: path)
+        config.architecture = .bert
+        if config.layerNormEps == nil { config.layerNormEps = 1e-12 }
+        return config
     }
 
     static func auxiliaryFiles(in folder: String) -> [AuxiliaryFile] {

@@ -15,7 +15,7 @@ public enum SourceFormat: String, Sendable {
     /// Whether this version of ModelPort reads the format.
     public var isReadable: Bool {
         switch self {
-        case .safetensors, .safetensorsIndex, .huggingFaceFolder, .tensorflowBundle, .pytorchZip, .pytorchLegacy, .gguf: return true
+        case .safetensors, .safetensorsIndex, .huggingFaceFolder, .tensorflowBundle, .pytorchZip, .pytorchLegacy, .gguf, .paddle: return true
         default: return false
         }
     }

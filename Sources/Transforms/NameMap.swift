@@ -9,6 +9,8 @@ public enum NameRule: Sendable {
     case numbered(String, String)
     /// Replace a suffix.
     case suffix(String, String)
+    /// Replace a prefix.
+    case prefix(String, String)
 }
 
 /// How to turn one checkpoint convention's names into canonical Hugging Face names: which tensors to skip
@@ -22,6 +24,8 @@ public struct NameMap: Sendable {
     public var knownPrefixes: [String]
     /// Source names ending with one of these are rank-2 kernels stored [in, out]: transposed.
     public var transposeSuffixes: [String]
+    /// Also transpose every rank-2 `.weight` that is not an embedding table (Paddle's Linear is [in, out]).
+    public var transposeLinearWeights = false
     public var rules: [NameRule]
     /// After renaming: when no tensor starts with one of `headPrefixes`, this prefix is removed (a bare
     /// encoder is saved under `BertModel` names, one with heads under `BertForPreTraining` names).
@@ -37,6 +41,8 @@ public struct NameMap: Sendable {
                 result = result.replacing(old, with: new)
             case let .suffix(old, new):
                 if result.hasSuffix(old) { result = String(result.dropLast(old.count)) + new }
+            case let .prefix(old, new):
+                if result.hasPrefix(old) { result = new + String(result.dropFirst(old.count)) }
             case let .numbered(prefix, replacement):
                 result = replacingNumbered(result, prefix: prefix, with: replacement)
             }
@@ -62,7 +68,8 @@ public struct NameMap: Sendable {
                 continue
             }
             var mapped = tensor
-            if transposeSuffixes.contains(where: { tensor.name.hasSuffix($0) }), tensor.shape.rank == 2 {
+            let linear = transposeLinearWeights && tensor.name.hasSuffix(".weight") && !tensor.name.contains("embeddings")
+            if transposeSuffixes.contains(where: { tensor.name.hasSuffix($0) }) || linear, tensor.shape.rank == 2 {
                 mapped = try tensor.transposed()
             }
             mapped.name = renamed(tensor.name)
@@ -131,6 +138,30 @@ extension NameMap {
         basePrefix: "bert.",
         headPrefixes: ["cls."]
     )
+
+    /// PaddleNLP BERT / RoBERTa names (`encoder.layers.N.self_attn.q_proj`, `linear1`, `norm1`) → Hugging Face
+    /// BERT names (`formats/paddle-gguf.md` A5); Paddle's Linear weights are [in, out] and are transposed.
+    public static let paddleNLP: NameMap = {
+        var map = NameMap(
+            name: "PaddleNLP BERT",
+            skip: [],
+            knownPrefixes: ["bert.", "roberta.", "ernie.", "embeddings.", "encoder.", "pooler.", "cls.", "lm_head."],
+            transposeSuffixes: [],
+            rules: [
+                .prefix("roberta.", "bert."), .prefix("ernie.", "bert."),
+                .replace("embeddings.layer_norm.", "embeddings.LayerNorm."),
+                .numbered("encoder.layers.", "encoder.layer."),
+                .replace(".self_attn.q_proj.", ".attention.self.query."), .replace(".self_attn.k_proj.", ".attention.self.key."),
+                .replace(".self_attn.v_proj.", ".attention.self.value."), .replace(".self_attn.out_proj.", ".attention.output.dense."),
+                .replace(".linear1.", ".intermediate.dense."), .replace(".linear2.", ".output.dense."),
+                .replace(".norm1.", ".attention.output.LayerNorm."), .replace(".norm2.", ".output.LayerNorm."),
+            ],
+            basePrefix: "bert.",
+            headPrefixes: ["cls.", "lm_head.", "classifier."]
+        )
+        map.transposeLinearWeights = true
+        return map
+    }()
 
     /// TF1 Google ALBERT names (`bert/encoder/transformer/group_0/inner_group_0/attention_1/self/query/kernel`)
     /// → Hugging Face ALBERT names (`encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight`).

@@ -1,0 +1,104 @@
+import BinaryIO
+import ModelIR
+import Pickle
+
+/// Reads `.pdparams` / `.pdopt` files written by `paddle.save` (`formats/paddle-gguf.md` A1): one pickle
+/// (protocols 2–4) of a dict whose values are numpy arrays (`_reconstruct` + BUILD state), interpreted by the
+/// allowlist unpickler, never executed. Big arrays split under `UnpackBigParamInfor@@` are reassembled.
+public enum PaddleParams {
+    /// The globals a Paddle pickle may name (Paddle's own restricted unpickler's numpy subset).
+    static let allowedGlobals: Set<String> = [
+        "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
+        "_codecs.encode", "collections.OrderedDict", "builtins.set",
+    ]
+
+    /// numpy type strings → IR types. `u2` holds bf16 bits in Paddle output (numpy has no bfloat16).
+    static let typeStrings: [String: DType] = [
+        "f4": .f32, "f2": .f16, "f8": .f64, "i8": .i64, "i4": .i32, "i2": .i16, "i1": .i8, "u1": .u8, "u2": .bf16, "b1": .bool,
+    ]
+
+    public struct Contents: Sendable {
+        public var tensors: [Tensor]
+        public var notes: [String]
+    }
+
+    public static func read(path: String) throws -> Contents {
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
+        let value = try file.withBytes { bytes in
+            try Unpickler.load(bytes, file: path, options: .init(allowedGlobals: allowedGlobals)).value
+        }
+        guard case .dict(let dict) = value else { throw ModelError(file: path, "holds \(value), not a dict of arrays") }
+        var arrays: [(name: String, info: TensorInfo, bytes: [UInt8])] = []
+        var notes: [String] = []
+        var splitInfo: PickleDict?
+        var skipped = 0
+        var sawBF16 = false
+        for (key, item) in dict.items {
+            guard let name = key.stringValue else { skipped += 1; continue }
+            if name == "StructuredToParameterName@@" { notes.append("ignored the StructuredToParameterName@@ table"); continue }
+            if name == "UnpackBigParamInfor@@", case .dict(let info) = item { splitInfo = info; continue }
+            guard case .call(let call) = item, call.callee.name == "_reconstruct" else { skipped += 1; continue }
+            let (info, raw) = try array(named: name, call, file: path)
+            if info.dtype == .bf16 { sawBF16 = true }
+            arrays.append((name, info, raw))
+        }
+        if let splitInfo { arrays = try reassemble(arrays, splitInfo, file: path) }
+        if skipped > 0 { notes.append("skipped \(skipped) non-array entries") }
+        if sawBF16 { notes.append("uint16 arrays read as bfloat16 (Paddle stores bf16 weights as raw uint16 bits)") }
+        let tensors = arrays.map { Tensor(info: $0.info, data: .owned(TensorBuffer($0.bytes))) }
+        return Contents(tensors: tensors, notes: notes)
+    }
+
+    /// `_reconstruct(ndarray, (0,), b'b')` with BUILD state `(1, shape, dtype, is_fortran, rawdata)`.
+    static func array(named name: String, _ call: PickleCall, file: String) throws -> (TensorInfo, [UInt8]) {
+        func fail(_ reason: String) -> ModelError { ModelError(file: file, location: .tensor(name), reason) }
+        guard let state = call.state?.sequence, state.count == 5 else { throw fail("array state is not (version, shape, dtype, fortran, data)") }
+        guard let dims = state[1].sequence?.compactMap(\.intValue), dims.count == state[1].sequence?.count, dims.allSatisfy({ $0 >= 0 }) else {
+            throw fail("array shape is malformed")
+        }
+        guard case .call(let dtypeCall) = state[2], dtypeCall.callee.name == "dtype",
+              let typeString = dtypeCall.arguments.first?.stringValue else { throw fail("array dtype is malformed") }
+        let code = typeString.hasPrefix("<") || typeString.hasPrefix("|") ? String(typeString.dropFirst()) : typeString
+        guard let dtype = typeStrings[code] else { throw fail("numpy type '\(typeString)' is not supported") }
+        if let endian = dtypeCall.state?.sequence?.dropFirst().first?.stringValue, endian == ">" {
+            throw fail("big-endian arrays are not supported")
+        }
+        if case .bool(true) = state[3] { throw fail("Fortran-ordered arrays are not supported") }
+        guard case .bytes(let raw) = state[4] else { throw fail("array data is not a byte string") }
+        let info = TensorInfo(name: name, dtype: dtype, shape: Shape(dims))
+        guard let expected = info.byteCount, raw.count == expected else {
+            throw fail("holds \(raw.count) bytes, but \(typeString) \(Shape(dims)) needs \(info.byteCount ?? -1)")
+        }
+        return (info, raw)
+    }
+
+    /// Joins `<key>@@.0`, `<key>@@.1`, … back into `key` with its `OriginShape`.
+    static func reassemble(
+        _ arrays: [(name: String, info: TensorInfo, bytes: [UInt8])], _ info: PickleDict, file: String
+    ) throws -> [(name: String, info: TensorInfo, bytes: [UInt8])] {
+        var result = arrays
+        for (key, value) in info.items {
+            guard let name = key.stringValue, case .dict(let entry) = value,
+                  let shape = entry["OriginShape"]?.sequence?.compactMap(\.intValue), let slices = entry["slices"]?.sequence?.compactMap(\.stringValue) else {
+                throw ModelError(file: file, location: .key("UnpackBigParamInfor@@"), "malformed entry")
+            }
+            var bytes: [UInt8] = []
+            var dtype: DType?
+            for slice in slices {
+                guard let part = result.first(where: { $0.name == slice }) else {
+                    throw ModelError(file: file, location: .tensor(name), "slice '\(slice)' is missing")
+                }
+                dtype = dtype ?? part.info.dtype
+                bytes += part.bytes
+            }
+            let joined = TensorInfo(name: name, dtype: dtype ?? .f32, shape: Shape(shape))
+            guard joined.byteCount == bytes.count else {
+                throw ModelError(file: file, location: .tensor(name), "slices hold \(bytes.count) bytes, shape \(Shape(shape)) needs \(joined.byteCount ?? -1)")
+            }
+            result.removeAll { slices.contains($0.name) }
+            result.append((name, joined, bytes))
+        }
+        return result
+    }
+}

@@ -1,0 +1,25 @@
+import BinaryIO
+import ModelIR
+import PaddleFormat
+import SafetensorsFormat
+import TestSupport
+import Testing
+
+@Suite struct PaddleParamsTests {
+    @Test(arguments: ["paddle/bert-tiny-p2/model_state.pdparams", "paddle/rbt-tiny/model_state.pdparams"])
+    func readsPaddleSaveInProtocols2And4(path: String) throws {
+        let contents = try PaddleParams.read(path: Samples.path(path))
+        #expect(contents.tensors.count == 39)
+        let linear = try #require(contents.tensors.first { $0.name.hasSuffix("encoder.layers.1.linear1.weight") })
+        #expect(linear.dtype == .f32 && linear.shape == [32, 64])  // Paddle's [in, out]
+        #expect(contents.notes.contains("ignored the StructuredToParameterName@@ table"))
+    }
+
+    @Test(arguments: [("os-system", "global 'posix.system' is not allowed"), ("truncated", "truncated pickle")])
+    func refusesHostileAndBrokenFiles(name: String, message: String) {
+        let path = Samples.path("broken/paddle/\(name).pdparams")
+        #expect {
+            try PaddleParams.read(path: path)
+        } throws: { String(describing: $0).hasPrefix(path) && String(describing: $0).contains(message) }
+    }
+}
