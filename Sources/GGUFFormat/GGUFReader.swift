@@ -83,7 +83,7 @@ public enum GGUFReader {
                     throw ModelError(file: file.path, location: .offset(start), "array of \(count) elements does not fit in the file")
                 }
                 var items: [GGUFValue] = []
-                items.reserveCapacity(Int(count))
+                items.reserveCapacity(min(Int(count), 1 << 16))  // grows as elements actually parse
                 for _ in 0..<Int(count) { items.append(try value(element, depth: 1)) }
                 return .array(elementType: element, items)
             case 10: return .u64(try r.read(UInt64.self, endianness: .little))

@@ -47,8 +47,6 @@ public enum ModelLoader {
             return try loadFolder(path)
         case .tensorflowBundle:
             return try loadTensorFlow(path, options: options)
-        default:
-            throw ModelError(file: path, "recognized as \(format.rawValue), which this version of ModelPort cannot read yet")
         }
     }
 

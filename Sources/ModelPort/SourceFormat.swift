@@ -12,14 +12,6 @@ public enum SourceFormat: String, Sendable {
     case gguf = "GGUF"
     case paddle = "PaddlePaddle"
 
-    /// Whether this version of ModelPort reads the format.
-    public var isReadable: Bool {
-        switch self {
-        case .safetensors, .safetensorsIndex, .huggingFaceFolder, .tensorflowBundle, .pytorchZip, .pytorchLegacy, .gguf, .paddle: return true
-        default: return false
-        }
-    }
-
     /// Recognizes what `path` holds. An unrecognized input is an error that lists what was tried.
     public static func detect(_ path: String) throws -> SourceFormat {
         if isDirectory(path) { return try detectFolder(path) }

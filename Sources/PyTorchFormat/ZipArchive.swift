@@ -50,8 +50,12 @@ final class ZipArchive: @unchecked Sendable {
             guard !name.hasPrefix("/"), !components.contains(".."), !name.contains("\\") else {
                 throw ModelError(file: path, location: .entry("zip entry '\(name)'"), "unsafe entry name (absolute or with '..')")
             }
-            guard let size = Int(exactly: stat.size), let compressed = Int(exactly: stat.comp_size) else {
+            guard let size = Int(exactly: stat.size), let compressed = Int(exactly: stat.comp_size), compressed <= file.count else {
                 throw ModelError(file: path, location: .entry(name), "entry size out of range")
+            }
+            // Deflate expands at most ~1032:1, so a larger claim is a lie that would make us allocate for nothing.
+            guard compressed.multipliedReportingOverflow(by: 1032).partialValue >= size || size <= 1 << 16 else {
+                throw ModelError(file: path, location: .entry(name), "claims \(size) bytes from \(compressed) compressed bytes")
             }
             let method = Int32(stat.comp_method)
             guard method == ZIP_CM_STORE || method == ZIP_CM_DEFLATE else {

@@ -45,6 +45,9 @@ enum COCOLM {
         let table = try w.floats("embeddings.position_embeddings.weight")
         let types = (config.typeVocabSize ?? 0) > 0 && w.has("embeddings.token_type_embeddings.weight")
             ? try w.floats("embeddings.token_type_embeddings.weight") : nil
+        guard H > 0, words.count % H == 0, table.count % H == 0 else {
+            throw VerifierError("embedding tables do not have the config's width \(H)")
+        }
         guard L <= table.count / H else { throw VerifierError("input of \(L) tokens exceeds the \(table.count / H)-row position table") }
         var x = [Float](repeating: 0, count: rows * H)
         for b in 0..<B {

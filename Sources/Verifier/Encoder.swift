@@ -42,6 +42,9 @@ public enum Encoder {
         let words = try w.floats("embeddings.word_embeddings.weight")
         let positions = try w.floats("embeddings.position_embeddings.weight")
         let types = w.has("embeddings.token_type_embeddings.weight") ? try w.floats("embeddings.token_type_embeddings.weight") : nil
+        guard width > 0, words.count % width == 0, positions.count % width == 0, (types?.count ?? 0) % width == 0 else {
+            throw VerifierError("embedding tables do not have the config's width \(width)")
+        }
         let vocab = words.count / width, maxPositions = positions.count / width, typeCount = (types?.count ?? 0) / width
         var out = [Float](repeating: 0, count: inputs.batch * inputs.length * width)
         for b in 0..<inputs.batch {

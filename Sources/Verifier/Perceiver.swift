@@ -75,6 +75,9 @@ enum Perceiver {
         // 1. Byte embeddings + positions (no LayerNorm).
         let embeddings = try w.floats("input_preprocessor.embeddings.weight")
         let positions = try w.floats("input_preprocessor.position_embeddings.weight")
+        guard dModel > 0, embeddings.count % dModel == 0, positions.count % dModel == 0 else {
+            throw VerifierError("Perceiver embedding tables do not have d_model \(dModel) columns")
+        }
         let vocabulary = embeddings.count / dModel
         guard L <= positions.count / dModel else { throw VerifierError("input of \(L) bytes exceeds max_position_embeddings") }
         var x = [Float](repeating: 0, count: B * L * dModel)

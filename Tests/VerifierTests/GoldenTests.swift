@@ -74,5 +74,10 @@ func worstGap(_ a: [Float], _ b: [Float]) -> (gap: Float, index: Int) {
         tooLong.config.numAttentionHeads = 5
         #expect(throws: VerifierError.self) { try Encoder.forward(tooLong, inputs: inputs) }
         #expect(throws: VerifierError.self) { try Encoder.forward(model, inputs: try EncoderInputs(inputIds: [[5, 999]])) }
+        // A config width the tables do not have is refused before any buffer is sized by it.
+        var huge = try loadModel("bert-tiny/model.safetensors", config: "bert-tiny/config.json")
+        huge.config.hiddenSize = 1 << 40
+        huge.config.numAttentionHeads = 1
+        #expect(throws: VerifierError.self) { try Encoder.forward(huge, inputs: inputs) }
     }
 }
