@@ -945,6 +945,68 @@ def gguf_references():
             pass
 
 
+def ggml_library():
+    """ggml's shared library as built by llama-cpp-python (the reference for the K-quant encoders), or None."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return None
+    import ctypes
+    lib = ctypes.CDLL(os.path.join(os.path.dirname(llama_cpp.__file__), "lib", "libggml-base.so"))
+    for kind in ("q4_K", "q5_K", "q6_K"):
+        for fn in (f"quantize_row_{kind}_ref", f"dequantize_row_{kind}"):
+            getattr(lib, fn).argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+            getattr(lib, fn).restype = None
+    return lib
+
+
+def kquant_references():
+    """Q4_K / Q5_K / Q6_K bytes from ggml's own `quantize_row_*_ref` (no importance matrix: what llama-quantize
+    runs without an imatrix) and `dequantize_row_*`, called through ctypes on llama-cpp-python's libggml-base."""
+    lib = ggml_library()
+    if lib is None:
+        print("llama-cpp-python not installed: K-quant references left as they are")
+        return
+    import gguf
+    from gguf import GGMLQuantizationType as T
+    from safetensors.numpy import save_file as np_save
+    rng = np.random.default_rng(37)
+    mixed = rng.standard_normal((1, 256)).astype(np.float32)
+    mixed[0, 0:32] = 0            # an all-zero sub-block
+    mixed[0, 32:64] = 0.25        # a constant positive one
+    mixed[0, 64:80] = 1e-20       # a tiny half sub-block
+    mixed[0, 200] = 40            # one outlier
+    inputs = {
+        "normal": rng.standard_normal((4, 256)).astype(np.float32),
+        "heavy_tailed": (rng.standard_cauchy((2, 256)) * 3).astype(np.float32),
+        "zeros": np.zeros((1, 256), dtype=np.float32),
+        "constant": np.full((1, 256), -0.75, dtype=np.float32),
+        "tiny": (rng.standard_normal((1, 256)) * 1e-30).astype(np.float32),
+        "positive": rng.uniform(0.1, 1.0, (1, 256)).astype(np.float32),
+        "weights_like": (rng.standard_normal((2, 256)) * 0.02).astype(np.float32),
+        "mixed": mixed,
+        "large": (rng.standard_normal((1, 256)) * 6e4).astype(np.float32),
+    }
+    sizes = {"q4_K": 144, "q5_K": 176, "q6_K": 210}
+    types = {"q4_K": T.Q4_K, "q5_K": T.Q5_K, "q6_K": T.Q6_K}
+    out = {}
+    for name, x in inputs.items():
+        out[name] = x
+        flat = np.ascontiguousarray(x.reshape(-1))
+        for kind, size in sizes.items():
+            packed = np.zeros(flat.size // 256 * size, dtype=np.uint8)
+            getattr(lib, f"quantize_row_{kind}_ref")(flat.ctypes.data, packed.ctypes.data, flat.size)
+            back = np.zeros_like(flat)
+            getattr(lib, f"dequantize_row_{kind}")(packed.ctypes.data, back.ctypes.data, flat.size)
+            # gguf-py's numpy dequantizer must read ggml's bytes the same way (a check on the fixture itself).
+            theirs = gguf.quants.dequantize(packed.reshape(x.shape[0], -1), types[kind]).reshape(-1)
+            assert np.allclose(theirs, back, rtol=1e-6, atol=0), (name, kind)
+            out[f"{name}.{kind.lower()}"] = packed
+            out[f"{name}.{kind.lower()}.dequantized"] = back.reshape(x.shape)
+    import llama_cpp
+    np_save(out, path("gguf", "kquant-reference.safetensors"), metadata={"ggml": "llama-cpp-python " + llama_cpp.__version__})
+
+
 def truncated_golden():
     """PyTorch's output of bert-tiny rebuilt with num_hidden_layers=3 on the same weights (RBT3-style)."""
     from transformers import BertModel
@@ -1033,6 +1095,7 @@ def main():
     tokenizer_fixture()
     perceiver_tiny()
     gguf_references()
+    kquant_references()
     truncated_golden()
     paddle_checkpoints()
     broken_paddle()
@@ -1040,4 +1103,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:  # e.g. `generate.py kquant_references`: one group only
+        for group in sys.argv[1:]:
+            globals()[group]()
+    else:
+        main()

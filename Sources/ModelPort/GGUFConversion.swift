@@ -73,8 +73,8 @@ public enum GGUFConversion {
             sources: [Tensor])
     {
         let target = requested ?? .f32
-        guard [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1].contains(target) else {
-            throw ModelError("--dtype \(target.rawValue) is not available for GGUF yet; use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0 or q5_1")
+        guard target == .f32 || target == .f16 || target == .bf16 || BlockQuantizer.types.contains(target) else {
+            throw ModelError("--dtype \(target.rawValue) is not available for GGUF; use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k")
         }
         let config = model.config
         let isBERT = [.bert, .structbert].contains(config.architecture)
@@ -97,20 +97,23 @@ public enum GGUFConversion {
             tensor.name = isBERT ? (bertName(name) ?? name) : shortened(tensor.name)
             named.append(tensor)
         }
-        var fallbacks = 0
+        var fallbacks: [DType: Int] = [:]
         let tensors: [Tensor] = try named.map { tensor in
             guard tensor.dtype.isFloatingPoint, !tensor.dtype.isQuantized else { return tensor }
             var type = try policy.type(for: tensor.name) ?? (staysF32(tensor) ? DType.f32 : target)
             guard type == .f32 || type == .f16 || type == .bf16 || BlockQuantizer.types.contains(type) else {
                 throw ModelError(location: .tensor(tensor.name), "type \(type.rawValue) is not available for GGUF yet")
             }
-            if type.isQuantized, (tensor.shape.dimensions.last ?? 0) % type.blockSize != 0 {
-                type = .f16
-                fallbacks += 1
+            let row = tensor.shape.dimensions.last ?? 0
+            if type.isQuantized, row % type.blockSize != 0 {
+                type = fallback(for: type, row: row)
+                fallbacks[type, default: 0] += 1
             }
             return try cast(tensor, to: type)
         }
-        if fallbacks > 0 { notes.append("\(fallbacks) tensors with rows not a multiple of 32 written as F16 instead of a block type") }
+        for (type, count) in fallbacks.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            notes.append("\(count) tensors with rows too short for the block type written as \(type.rawValue.uppercased()) (as llama-quantize does)")
+        }
 
         var metadata: [(key: String, value: GGUFValue)] = []
         let arch = isBERT ? "bert" : config.architecture.rawValue
@@ -136,7 +139,8 @@ public enum GGUFConversion {
             metadata.append(("bert.attention.causal", .bool(false)))
             if let pooling = poolingType(model) { metadata.append(("bert.pooling_type", .u32(pooling))) }
         }
-        let fileType: UInt32 = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .bf16: 32][target] ?? 0
+        let fileType: UInt32 = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q4_K: 14, .q5_K: 16, .q6_K: 18,
+                                .bf16: 32][target] ?? 0
         metadata.append(("general.file_type", .u32(fileType)))
         metadata.append(("general.quantization_version", .u32(2)))
         if let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) {
@@ -147,6 +151,13 @@ public enum GGUFConversion {
         }
         metadata.append(("modelport.hf_config", .string(config.huggingFaceText(weightsDType: nil))))
         return (tensors, metadata, dropped, notes, named)
+    }
+
+    /// llama-quantize's substitute when a row is not a whole number of blocks: K-quants step down to the 32-value
+    /// type of about the same size, and anything still misfitting becomes F16.
+    static func fallback(for type: DType, row: Int) -> DType {
+        let substitute: DType = [.q4_K: .q5_0, .q5_K: .q5_1, .q6_K: .q8_0][type] ?? .f16
+        return row % substitute.blockSize == 0 ? substitute : .f16
     }
 
     static func cast(_ tensor: Tensor, to type: DType) throws -> Tensor {

@@ -18,22 +18,34 @@ public struct TypePolicy: Sendable {
         return nil
     }
 
-    /// Presets in the spirit of llama.cpp's `Q4_K_M`: most weights at the low bit width; attention value and
-    /// FFN down projections at more bits (8 in the first and last layer, 5 elsewhere); the token embedding at 8 bits.
+    /// The preset names `--preset` accepts.
+    public static let presetNames = ["q4_k_m", "q5_k_m", "mixed-q4", "mixed-q5"]
+
+    /// Mixed presets in the spirit of llama.cpp's `Q4_K_M`: most weights at the low bit width, more bits where
+    /// quantization error hurts most.
     ///
-    /// - `mixed-q4`: main type Q4_0. - `mixed-q5`: main type Q5_0.
+    /// - `q4_k_m` / `q5_k_m`: main type Q4_K / Q5_K; attention value and FFN down projections at Q6_K in the layers
+    ///   llama.cpp's `use_more_bits` picks (the first and last eighth of the layers and every third one between).
+    /// - `mixed-q4` / `mixed-q5`: main type Q4_0 / Q5_0 (for widths that are not multiples of 256); attn_v and
+    ///   ffn_down at Q8_0 in the first and last layer and at Q5_1 elsewhere; the token embedding at Q8_0.
     public static func preset(_ name: String, layers: Int) throws -> (main: DType, policy: TypePolicy) {
-        let main: DType
-        switch name {
-        case "mixed-q4": main = .q4_0
-        case "mixed-q5": main = .q5_0
-        default: throw ModelError("unknown preset '\(name)'; presets: mixed-q4, mixed-q5")
-        }
         let last = max(layers - 1, 0)
-        return (main, TypePolicy(rules: [
-            (#"^token_embd\.weight$"#, .q8_0),
-            (#"^blk\.(0|\#(last))\.(attn_v|ffn_down)\.weight$"#, .q8_0),
-            (#"(attn_v|ffn_down)\.weight$"#, .q5_1),
-        ]))
+        switch name {
+        case "q4_k_m", "q5_k_m":
+            let eighth = layers / 8
+            let more = (0..<layers).filter { $0 < eighth || $0 >= 7 * layers / 8 || ($0 - eighth) % 3 == 2 }
+            let rules: [(pattern: String, dtype: DType)] = more.isEmpty ? [] : [
+                (#"^blk\.("# + more.map(String.init).joined(separator: "|") + #")\.(attn_v|ffn_down)\.weight$"#, .q6_K),
+            ]
+            return (name == "q4_k_m" ? .q4_K : .q5_K, TypePolicy(rules: rules))
+        case "mixed-q4", "mixed-q5":
+            return (name == "mixed-q4" ? .q4_0 : .q5_0, TypePolicy(rules: [
+                (#"^token_embd\.weight$"#, .q8_0),
+                (#"^blk\.(0|\#(last))\.(attn_v|ffn_down)\.weight$"#, .q8_0),
+                (#"(attn_v|ffn_down)\.weight$"#, .q5_1),
+            ]))
+        default:
+            throw ModelError("unknown preset '\(name)'; presets: \(presetNames.joined(separator: ", "))")
+        }
     }
 }

@@ -24,12 +24,18 @@ struct ConvertCommand: ParsableCommand {
             token-type tables stay F32; --dtype f16|bf16|q8_0 applies to the weight matrices (rows that are not \
             whole Q8_0 blocks fall back to F16). GGUF sources are read back, dequantized where the output needs it.
 
-            Quantized GGUF: --dtype q8_0|q5_1|q5_0|q4_1|q4_0 (bytes identical to gguf-py's quantizers); --keep-f32 \
-            REGEX and --tensor-type REGEX=TYPE override tensors by GGUF name (first match wins); --preset mixed-q4 \
-            is in the spirit of llama.cpp's Q4_K_M: Q4_0 weights, token_embd and the first/last layers' attn_v and \
-            ffn_down at Q8_0, other attn_v/ffn_down at Q5_1 (mixed-q5: the same around Q5_0). After quantizing, \
-            convert prints each changed tensor's error summary and the end-to-end parity of the written file \
-            (--report FILE.json has every tensor); --min-cosine X refuses the output, writing nothing, below X.
+            Quantized GGUF: --dtype q8_0|q6_k|q5_k|q5_1|q5_0|q4_k|q4_1|q4_0 (Q4_0…Q8_0 bytes identical to \
+            gguf-py's quantizers, Q4_K/Q5_K/Q6_K to ggml's reference quantizers, what llama-quantize writes without \
+            an imatrix; rows too short for a K-quant fall back to Q5_0/Q5_1/Q8_0 as llama-quantize does). \
+            --keep-f32 REGEX and --tensor-type REGEX=TYPE override tensors by GGUF name (first match wins); \
+            --token-embedding-type TYPE sets token_embd alone (e.g. q8_0 to keep the embeddings at 8 bits). \
+            Presets in the spirit of llama.cpp's Q4_K_M: --preset q4_k_m (Q4_K weights; attn_v and ffn_down at \
+            Q6_K in the first and last eighth of the layers and every third layer between) and q5_k_m (the same \
+            around Q5_K); mixed-q4 / mixed-q5 for widths that are not multiples of 256 (Q4_0 / Q5_0 weights, \
+            token_embd and the first/last layers' attn_v and ffn_down at Q8_0, other attn_v/ffn_down at Q5_1). \
+            After quantizing, convert prints each changed tensor's error summary and the end-to-end parity of the \
+            written file (--report FILE.json has every tensor); --min-cosine X refuses the output, writing \
+            nothing, below X.
 
             --keep-layers N keeps the first N encoder layers, as RBT3 was made from the first three layers \
             of RoBERTa-wwm-ext; --layers picks any layers (renumbered from 0 in the order given). Both \
@@ -77,7 +83,10 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("tensor-type"), help: ArgumentHelp("GGUF: give tensors matching REGEX this type, e.g. 'attn_v=q8_0' (repeatable).", valueName: "regex=type"))
     var tensorTypes: [String] = []
 
-    @Option(help: ArgumentHelp("GGUF mixed preset: mixed-q4 (Q4_0 with Q8_0/Q5_1 for token_embd, attn_v, ffn_down) or mixed-q5.", valueName: "name"))
+    @Option(help: ArgumentHelp("GGUF: the type of token_embd.weight alone, e.g. q8_0 (ahead of --preset).", valueName: "type"))
+    var tokenEmbeddingType: String?
+
+    @Option(help: ArgumentHelp("GGUF mixed preset: q4_k_m, q5_k_m (K-quants with Q6_K attn_v/ffn_down in chosen layers), mixed-q4 or mixed-q5.", valueName: "name"))
     var preset: String?
 
     @Option(help: ArgumentHelp("Write the quality report (per-tensor error, end-to-end parity) as JSON to this file.", valueName: "file"))
@@ -129,6 +138,10 @@ struct ConvertCommand: ParsableCommand {
                 throw ValidationError("--tensor-type takes REGEX=TYPE, such as 'attn_v=q8_0'")
             }
             options.typePolicy.rules.append((String(rule[..<equals]), type))
+        }
+        if let tokenEmbeddingType {
+            guard let type = DType(name: tokenEmbeddingType) else { throw ValidationError("unknown --token-embedding-type '\(tokenEmbeddingType)'") }
+            options.typePolicy.rules.append((#"^token_embd\.weight$"#, type))
         }
 
         let console = Console.current

@@ -4,14 +4,16 @@ import ModelIR
 
 /// GGUF's 32-element block types Q4_0, Q4_1, Q5_0 and Q5_1 (`formats/paddle-gguf.md` B3), computed exactly as
 /// gguf-py's `quants.py` does (all arithmetic in f32, `trunc(x·id + 8.5)` style rounding), so the bytes match it.
-/// Q8_0 has its own file. Blocks are independent and split over the cores.
+/// Q8_0 and the K-quants have their own files; this enum is the entry point for every GGUF block type.
+/// Blocks are independent and split over the cores.
 public enum BlockQuantizer {
-    public static let types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
+    public static let types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
     /// Quantizes f32 values (a whole number of 32-element blocks).
     public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) -> TensorBuffer {
         precondition(types.contains(type), "no quantizer for \(type)")
         if type == .q8_0 { return Q8_0.quantize(source) }
+        if KQuants.types.contains(type) { return KQuants.quantize(source, to: type) }
         let blocks = source.count / 4 / 32
         let output = TensorBuffer(count: blocks * type.blockBytes)
         output.withMutableBytes { destination in
@@ -74,6 +76,7 @@ public enum BlockQuantizer {
     public static func dequantize(_ source: UnsafeRawBufferPointer, from type: DType) -> TensorBuffer {
         precondition(types.contains(type), "no dequantizer for \(type)")
         if type == .q8_0 { return Q8_0.dequantize(source) }
+        if KQuants.types.contains(type) { return KQuants.dequantize(source, from: type) }
         let blocks = source.count / type.blockBytes
         let output = TensorBuffer(count: blocks * 32 * 4)
         func half(_ at: Int) -> Float {

@@ -37,7 +37,7 @@ struct Weights {
             switch tensor.dtype {
             case .f32:
                 return (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-            case .q8_0, .q4_0, .q4_1, .q5_0, .q5_1:
+            case let type where BlockQuantizer.types.contains(type):
                 return BlockQuantizer.dequantize(bytes, from: tensor.dtype).withBytes { b in
                     (0..<count).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
                 }

@@ -114,7 +114,7 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         let cases: [[String]] = [
             ["convert", Samples.path("bert-tiny"), folder.file("x"), "--keep-layers", "9"],
             ["convert", Samples.path("bert-tiny"), folder.file("x"), "--dtype", "q4_k"],
-            ["convert", Samples.path("bert-tiny"), folder.file("x.gguf"), "--dtype", "q4_k"],
+            ["convert", Samples.path("bert-tiny"), folder.file("x.gguf"), "--dtype", "i8"],
             ["convert", Samples.path("bert-tiny"), folder.file("x.safetensors"), "--max-shard-size", "1MB"],
             ["convert", Samples.path("missing"), folder.file("x")],
         ]

@@ -1,0 +1,101 @@
+import BinaryIO
+import ModelIR
+import ModelPort
+import TestSupport
+import Testing
+
+/// A BERT whose widths are multiples of 256, so K-quants apply to every weight matrix (the committed samples are
+/// 32 wide and would all fall back). Weights are drawn as BERT initialises them (normal, std 0.02; LayerNorm 1 ± 0.1),
+/// written as a Hugging Face folder.
+enum WideBERT {
+    static func write(to folder: String, hidden: Int = 256, intermediate: Int = 512, layers: Int = 2, vocab: Int = 96, positions: Int = 32) throws {
+        var generator = SeededGenerator(seed: 2026)
+        func normal(_ count: Int, mean: Float = 0, std: Float) -> TensorData {
+            let buffer = TensorBuffer(count: count * 4)
+            buffer.withMutableBytes { out in
+                for i in 0..<count {
+                    // Box–Muller from two uniforms.
+                    let u1 = max(Float.random(in: 0..<1, using: &generator), 1e-7), u2 = Float.random(in: 0..<1, using: &generator)
+                    let z = (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+                    out.storeBytes(of: (mean + std * z).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+                }
+            }
+            return .owned(buffer)
+        }
+        var tensors: [Tensor] = []
+        func add(_ name: String, _ shape: [Int], mean: Float = 0, std: Float = 0.02) {
+            tensors.append(Tensor(name: name, dtype: .f32, shape: Shape(shape), data: normal(shape.reduce(1, *), mean: mean, std: std)))
+        }
+        add("embeddings.word_embeddings.weight", [vocab, hidden])
+        add("embeddings.position_embeddings.weight", [positions, hidden])
+        add("embeddings.token_type_embeddings.weight", [2, hidden])
+        add("embeddings.LayerNorm.weight", [hidden], mean: 1, std: 0.1)
+        add("embeddings.LayerNorm.bias", [hidden], std: 0.1)
+        for l in 0..<layers {
+            let p = "encoder.layer.\(l)."
+            for m in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"] {
+                add(p + m + ".weight", [hidden, hidden])
+                add(p + m + ".bias", [hidden])
+            }
+            add(p + "attention.output.LayerNorm.weight", [hidden], mean: 1, std: 0.1)
+            add(p + "attention.output.LayerNorm.bias", [hidden], std: 0.1)
+            add(p + "intermediate.dense.weight", [intermediate, hidden])
+            add(p + "intermediate.dense.bias", [intermediate])
+            add(p + "output.dense.weight", [hidden, intermediate])
+            add(p + "output.dense.bias", [hidden])
+            add(p + "output.LayerNorm.weight", [hidden], mean: 1, std: 0.1)
+            add(p + "output.LayerNorm.bias", [hidden], std: 0.1)
+        }
+        let config = try ModelConfig(huggingFaceJSON: JSON.parse(Array("""
+            {"architectures": ["BertModel"], "model_type": "bert", "hidden_size": \(hidden), "intermediate_size": \(intermediate),
+             "num_hidden_layers": \(layers), "num_attention_heads": 4, "vocab_size": \(vocab), "max_position_embeddings": \(positions),
+             "type_vocab_size": 2, "hidden_act": "gelu", "layer_norm_eps": 1e-12, "pad_token_id": 0}
+            """.utf8)))
+        let vocabulary = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<vocab).map { "w\($0)" }).joined(separator: "\n") + "\n"
+        let model = Model(tensors: tensors, config: config, auxiliaryFiles: [AuxiliaryFile(name: "vocab.txt", contents: Array(vocabulary.utf8))])
+        _ = try ModelWriter.writeHuggingFaceFolder(model, to: folder, maxShardBytes: nil, options: OutputOptions())
+    }
+}
+
+@Suite struct KQuantConversionTests {
+    @Test(arguments: [(DType.q4_K, 0.995), (.q5_K, 0.998), (.q6_K, 0.9995)])
+    func kQuantGGUFKeepsTheModel(type: DType, minimum: Double) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try WideBERT.write(to: folder.file("wide"))
+        let report = try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"),
+                                           options: ConversionOptions(dtype: type))
+        let gguf = try ModelLoader.load(folder.file("m.gguf"))
+        #expect(gguf["encoder.layer.1.output.dense.weight"]?.dtype == type)
+        #expect(gguf["embeddings.word_embeddings.weight"]?.dtype == type)
+        #expect(gguf["encoder.layer.1.output.LayerNorm.weight"]?.dtype == .f32)
+        let parity = try #require(report.parity)
+        #expect(parity.last.cosineSimilarity >= minimum, "\(type): end-to-end cosine \(parity.last.cosineSimilarity)")
+        #expect(report.notes.allSatisfy { !$0.contains("written as") }, "\(report.notes)")
+    }
+
+    @Test func q4KMPresetGivesValueAndDownProjectionsMoreBits() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try WideBERT.write(to: folder.file("wide"), layers: 3)
+        var options = ConversionOptions()
+        options.preset = "q4_k_m"
+        let report = try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: options)
+        let gguf = try ModelLoader.load(folder.file("m.gguf"))
+        // 3 layers: use_more_bits picks layer 2 (7·3/8 = 2) only.
+        #expect(gguf["encoder.layer.2.attention.self.value.weight"]?.dtype == .q6_K)
+        #expect(gguf["encoder.layer.2.output.dense.weight"]?.dtype == .q6_K)
+        #expect(gguf["encoder.layer.0.attention.self.value.weight"]?.dtype == .q4_K)
+        #expect(gguf["encoder.layer.2.attention.self.query.weight"]?.dtype == .q4_K)
+        #expect(try #require(report.parity).last.cosineSimilarity >= 0.995)
+    }
+
+    @Test func narrowRowsFallBackAsLlamaQuantizeDoes() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("m.gguf"),
+                                           options: ConversionOptions(dtype: .q6_K))
+        #expect(report.notes.contains { $0.contains("written as Q8_0 (as llama-quantize does)") })
+        #expect(try ModelLoader.load(folder.file("m.gguf"))["encoder.layer.0.attention.self.query.weight"]?.dtype == .q8_0)
+    }
+}
