@@ -6,8 +6,12 @@
 Always (safetensors + numpy): converts Samples/bert-tiny to a folder, to f16, to 2 layers and to shards, and
 loads every output with the safetensors package, comparing each tensor with the source (f16 against numpy's
 own round-to-nearest-even cast).
+When mlx is importable: the mlx4/mlx8 folders' weights equal mlx.core.quantize of the source's.
+When llama-cpp-python is importable: llama_model_quantize (pure, no imatrix) on ModelPort's F32 GGUF of a 256-wide
+BERT writes the same bytes as ModelPort's own Q4_K/Q5_K/Q6_K/Q8_0/Q4_0/Q5_1 output.
 When torch + transformers are importable: transformers.AutoModel.from_pretrained loads each folder with no
-missing or unexpected keys, and the full-precision copy reproduces the committed golden hidden states exactly.
+missing or unexpected keys, and the full-precision copy reproduces the committed golden hidden states exactly;
+with compressed-tensors too, transformers loads and decompresses the int8 folder.
 """
 import os
 import subprocess
@@ -30,6 +34,32 @@ def tensors_of(folder):
             out.update(load_file(os.path.join(folder, shard)))
         return out
     return load_file(os.path.join(folder, "model.safetensors"))
+
+
+# A BERT whose widths are multiples of 256 (so K-quants apply), written with numpy only.
+WIDE_BERT = r"""
+import json, os, sys
+import numpy as np
+from safetensors.numpy import save_file
+out = sys.argv[1]; os.makedirs(out, exist_ok=True)
+rng = np.random.default_rng(5)
+h, i, layers, vocab = 256, 1024, 2, 64
+t = {"embeddings.word_embeddings.weight": (vocab, h), "embeddings.position_embeddings.weight": (64, h),
+     "embeddings.token_type_embeddings.weight": (2, h), "embeddings.LayerNorm.weight": (h,), "embeddings.LayerNorm.bias": (h,)}
+for l in range(layers):
+    p = f"encoder.layer.{l}."
+    for m in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+        t[p + m + ".weight"], t[p + m + ".bias"] = (h, h), (h,)
+    t[p + "intermediate.dense.weight"], t[p + "intermediate.dense.bias"] = (i, h), (i,)
+    t[p + "output.dense.weight"], t[p + "output.dense.bias"] = (h, i), (h,)
+    for n in ("attention.output.LayerNorm", "output.LayerNorm"):
+        t[p + n + ".weight"], t[p + n + ".bias"] = (h,), (h,)
+save_file({k: (rng.standard_normal(s) * 0.02 + (1 if k.endswith("LayerNorm.weight") else 0)).astype(np.float32)
+           for k, s in t.items()}, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+json.dump({"model_type": "bert", "architectures": ["BertModel"], "hidden_size": h, "intermediate_size": i,
+           "num_hidden_layers": layers, "num_attention_heads": 4, "vocab_size": vocab, "max_position_embeddings": 64,
+           "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}, open(os.path.join(out, "config.json"), "w"))
+"""
 
 
 def main():
@@ -102,6 +132,55 @@ def main():
                     assert key in reader.fields, (out, key)
             print(f"gguf reads {os.path.basename(out)}: {len(reader.tensors)} tensors, types {types}, {len(reader.fields)} fields")
 
+    # MLX: every quantized weight of ModelPort's mlx4/mlx8 folders equals mlx.core.quantize of the source weight.
+    try:
+        import mlx.core as mx
+    except ImportError:
+        mx = None
+        print("mlx not installed: skipped the MLX check")
+    if mx is not None:
+        for bits, group in [(4, 32), (4, 64), (8, 32)]:
+            out = os.path.join(work, f"mlx{bits}-g{group}")
+            subprocess.run([binary, "convert", os.path.join(HERE, "bert-tiny"), out, "--dtype", f"mlx{bits}",
+                            "--group-size", str(group), "--no-quality"], check=True, stdout=subprocess.DEVNULL)
+            got = mx.load(os.path.join(out, "model.safetensors"))
+            count = 0
+            for key, value in load_file(os.path.join(HERE, "bert-tiny", "model.safetensors")).items():
+                if value.ndim == 2 and "LayerNorm" not in key and value.shape[1] % group == 0:
+                    w, scales, biases = mx.quantize(mx.array(value), group_size=group, bits=bits)
+                    base = key[: -len(".weight")]
+                    assert mx.array_equal(got[key], w) and mx.array_equal(got[base + ".scales"], scales), key
+                    assert mx.array_equal(got[base + ".biases"], biases), key
+                    count += 1
+            assert count > 0
+            print(f"mlx reads mlx{bits} g{group}: {count} quantized weights equal to mlx.core.quantize of the source")
+
+    # llama.cpp's own quantizer (llama_model_quantize, pure, no imatrix) writes the same bytes as ModelPort.
+    try:
+        import ctypes
+        import llama_cpp
+    except ImportError:
+        llama_cpp = None
+        print("llama-cpp-python not installed: skipped the llama-quantize comparison")
+    if llama_cpp is not None and gguf is not None:
+        wide = os.path.join(work, "wide")
+        subprocess.run([sys.executable, "-c", WIDE_BERT, wide], check=True)
+        f32 = os.path.join(work, "wide-f32.gguf")
+        subprocess.run([binary, "convert", wide, f32], check=True, stdout=subprocess.DEVNULL)
+        for dtype, ftype in [("q4_k", 14), ("q5_k", 16), ("q6_k", 18), ("q8_0", 7), ("q4_0", 2), ("q5_1", 9)]:
+            ours = os.path.join(work, f"wide-{dtype}.gguf")
+            subprocess.run([binary, "convert", wide, ours, "--dtype", dtype, "--no-quality"], check=True, stdout=subprocess.DEVNULL)
+            params = llama_cpp.llama_model_quantize_default_params()
+            params.ftype, params.pure, params.nthread = ftype, True, 2
+            theirs = os.path.join(work, f"wide-{dtype}-llama.gguf")
+            assert llama_cpp.llama_model_quantize(f32.encode(), theirs.encode(), ctypes.byref(params)) == 0
+            a = {t.name: t for t in gguf.GGUFReader(ours).tensors}
+            b = {t.name: t for t in gguf.GGUFReader(theirs).tensors}
+            assert set(a) == set(b)
+            for name, t in b.items():
+                assert a[name].tensor_type == t.tensor_type and a[name].data.tobytes() == t.data.tobytes(), (dtype, name)
+            print(f"llama_model_quantize {dtype}: all {len(b)} tensors byte-identical to ModelPort's")
+
     try:
         import torch
         from transformers import AutoModel
@@ -145,6 +224,27 @@ def main():
             print(f"transformers loads {name}: no missing/unexpected keys, last_hidden_state max gap {gap}")
         else:
             print(f"transformers loads {name}: no missing/unexpected keys, {model.config.num_hidden_layers} layers, dtype {model.dtype}")
+
+    # compressed-tensors: transformers loads ModelPort's int8 folder, decompresses it, and runs it close to the f32 model.
+    try:
+        import compressed_tensors  # noqa: F401
+    except ImportError:
+        print("compressed-tensors not installed: skipped the int8 load check")
+        return
+    out = os.path.join(work, "int8")
+    subprocess.run([binary, "convert", os.path.join(HERE, "bert-tiny"), out, "--dtype", "int8", "--no-quality"], check=True,
+                   stdout=subprocess.DEVNULL)
+    model, info = AutoModel.from_pretrained(out, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    with torch.no_grad():
+        result = model.eval()(input_ids=torch.from_numpy(golden["input_ids"]),
+                              token_type_ids=torch.from_numpy(golden["token_type_ids"]),
+                              attention_mask=torch.from_numpy(golden["attention_mask"]))
+    a, b = result.last_hidden_state.reshape(-1), torch.from_numpy(golden["last_hidden_state"]).reshape(-1)
+    cosine = torch.nn.functional.cosine_similarity(a, b, dim=0).item()
+    assert cosine > 0.9999, cosine
+    print(f"transformers + compressed-tensors load the int8 folder: no missing/unexpected keys, cosine {cosine:.6f}, "
+          f"max gap {(a - b).abs().max().item():.2e} against the f32 golden")
 
 
 if __name__ == "__main__":

@@ -1007,6 +1007,77 @@ def kquant_references():
     np_save(out, path("gguf", "kquant-reference.safetensors"), metadata={"ggml": "llama-cpp-python " + llama_cpp.__version__})
 
 
+def packed_references():
+    """Per-channel int8 written by compressed-tensors itself (its ModelCompressor on bert-tiny, `int-quantized`,
+    symmetric, channel strategy) and MLX affine quantization from `mlx.core.quantize` (4 and 8 bits, groups of
+    32/64/128), on the K-quant inputs (gguf/kquant-reference.safetensors) and bert-tiny's Linear weights."""
+    try:
+        import mlx.core as mx
+        import compressed_tensors
+    except ImportError:
+        print("mlx / compressed-tensors not installed: packed references left as they are")
+        return
+    from safetensors.numpy import save_file as np_save, load_file as np_load
+    from transformers import BertModel
+    from compressed_tensors.quantization import (QuantizationArgs, QuantizationConfig, QuantizationScheme,
+                                                 apply_quantization_config)
+    from compressed_tensors.quantization.utils import calculate_qparams
+    from compressed_tensors.compressors import ModelCompressor
+    inputs = {k: v for k, v in np_load(path("gguf", "kquant-reference.safetensors")).items() if "." not in k}
+
+    def compress(module):
+        """compressed-tensors' own int8 per-channel compression of every Linear in `module` (state dict)."""
+        args = QuantizationArgs(num_bits=8, type="int", symmetric=True, strategy="channel")
+        config = QuantizationConfig(config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args)},
+                                    format="int-quantized")
+        apply_quantization_config(module, config)
+        for m in module.modules():
+            if hasattr(m, "weight_scale"):  # the min-max observer's statistics, per output row
+                w = m.weight.data
+                scale, zero = calculate_qparams(w.amin(dim=1, keepdim=True), w.amax(dim=1, keepdim=True), args)
+                m.weight_scale.data = scale.to(m.weight_scale.dtype)
+                m.weight_zero_point.data = zero.to(m.weight_zero_point.dtype)
+        compressor = ModelCompressor.from_pretrained_model(module, quantization_format="int-quantized")
+        compressor.compress_model(module)
+        return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}, compressor
+
+    out = {}
+    # bert-tiny: the weights and scales of each Linear, exactly as compressed-tensors stores them.
+    bert = BertModel.from_pretrained(path("bert-tiny")).eval()
+    state, compressor = compress(bert)
+    for k, v in state.items():
+        if k.endswith(".weight_scale") or (k.endswith(".weight") and v.dtype == np.int8):
+            out["bert-tiny." + k] = v
+    d = fresh_dir("packed", "bert-tiny-int8-config")
+    bert.config.save_pretrained(d)
+    compressor.update_config(d)
+    # The inputs with awkward rows (zeros, constants, 1e-30, heavy tails), one Linear each.
+    holder = torch.nn.Module()
+    for name, x in inputs.items():
+        linear = torch.nn.Linear(x.shape[1], x.shape[0], bias=False)
+        linear.weight.data = torch.from_numpy(x.copy())
+        holder.add_module(name, linear)
+    state, _ = compress(holder)
+    for name in inputs:
+        out[name + ".int8"] = state[name + ".weight"]
+        out[name + ".int8.scale"] = state[name + ".weight_scale"]
+    for name, x in inputs.items():
+        for bits in (4, 8):
+            for group in (32, 64, 128):
+                w, scales, biases = mx.quantize(mx.array(x), group_size=group, bits=bits)
+                key = f"{name}.mlx{bits}g{group}"
+                out[key] = np.array(w)
+                out[key + ".scales"] = np.array(scales)
+                out[key + ".biases"] = np.array(biases)
+    half = inputs["weights_like"].astype(np.float16)
+    w, scales, biases = mx.quantize(mx.array(half), group_size=64, bits=4)
+    out["weights_like_f16"] = half
+    out["weights_like_f16.mlx4g64"], out["weights_like_f16.mlx4g64.scales"], out["weights_like_f16.mlx4g64.biases"] = (
+        np.array(w), np.array(scales), np.array(biases))
+    np_save(out, path("packed", "reference.safetensors"),
+            metadata={"mlx": mx.__version__, "compressed-tensors": compressed_tensors.__version__})
+
+
 def truncated_golden():
     """PyTorch's output of bert-tiny rebuilt with num_hidden_layers=3 on the same weights (RBT3-style)."""
     from transformers import BertModel
@@ -1096,6 +1167,7 @@ def main():
     perceiver_tiny()
     gguf_references()
     kquant_references()
+    packed_references()
     truncated_golden()
     paddle_checkpoints()
     broken_paddle()

@@ -31,10 +31,14 @@ public struct ConversionOptions: Sendable {
     public var qualityReport = false
     /// Refuse the output (nothing is written) when the end-to-end cosine falls below this.
     public var minCosine: Double?
+    /// Skip the quality report and end-to-end check that quantizing runs by default (`--no-quality`).
+    public var skipQuality = false
     /// GGUF: per-tensor type rules (`--keep-f32`, `--tensor-type`, presets), ahead of `dtype`.
     public var typePolicy = TypePolicy()
     /// GGUF: a mixed preset (`mixed-q4`, `mixed-q5`), which sets `dtype` and adds its rules after the user's.
     public var preset: String?
+    /// Hugging Face / safetensors: store weights quantized by a packed scheme (`--dtype int8|mlx4|mlx8`).
+    public var packed: PackedScheme?
 
     public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
                 maxShardBytes: Int? = nil, output: OutputOptions = .init(), load: LoadOptions = .init()) {
@@ -82,6 +86,7 @@ public enum Converter {
         }
         // GGUF applies its own per-tensor type policy (norms and position tables stay F32) when it writes.
         if let dtype = options.dtype, options.format != .gguf { model = try model.casting(to: dtype) }
+        if let scheme = options.packed { model = try model.quantizingPacked(scheme) }
         try model.validate()
         return model
     }
@@ -107,14 +112,18 @@ public enum Converter {
         if !options.typePolicy.rules.isEmpty, format != .gguf {
             throw ModelError("--keep-f32 / --tensor-type apply to GGUF output (--to gguf)")
         }
-        let loaded = try ModelLoader.load(source, options: options.load)
+        if options.packed != nil, format != .hf, format != .safetensors {
+            throw ModelError("--dtype int8 / mlx4 / mlx8 apply to Hugging Face folder or safetensors output")
+        }
+        let loaded = try ModelLoader.load(source, options: options.load).dequantizingPacked()
         var model = try transform(loaded, options: options)
         if format != .gguf { model = try model.dequantizingBlocks() }
         var uncast = options
         uncast.dtype = nil
+        uncast.packed = nil
         let reference = try transform(loaded, options: uncast)
-        let measure = options.qualityReport || options.minCosine != nil || (options.dtype?.isQuantized ?? false)
-            || options.typePolicy.rules.contains { $0.dtype.isQuantized }
+        let measure = (options.qualityReport || options.minCosine != nil || (options.dtype?.isQuantized ?? false)
+            || options.typePolicy.rules.contains { $0.dtype.isQuantized } || options.packed != nil) && !options.skipQuality
         // With --min-cosine the output is checked before it takes DEST's name.
         let target = options.minCosine != nil ? stagingPath(beside: destination) : destination
         var output = options.output
@@ -149,11 +158,16 @@ public enum Converter {
         if measure {
             if format != .gguf {
                 let originals = Dictionary(reference.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                pairs = model.tensors.compactMap { t in originals[t.name].flatMap { $0.dtype != t.dtype ? (t.name, $0, t) : nil } }
+                let written = try model.dequantizingPacked()
+                pairs = written.tensors.compactMap { t in
+                    originals[t.name].flatMap { $0.dtype != t.dtype || options.packed != nil && t.dtype == .f32 && model[t.name]?.dtype != .f32 ? (t.name, $0, t) : nil }
+                }
             }
             do {
                 quality = try pairs.filter { $0.reference.dtype.isFloatingPoint }.map {
-                    try TensorQuality.measure(name: $0.name, reference: $0.reference, candidate: $0.candidate)
+                    var measured = try TensorQuality.measure(name: $0.name, reference: $0.reference, candidate: $0.candidate)
+                    measured.dtype = model[$0.name]?.dtype ?? measured.dtype  // as stored (i8, u32 for packed weights)
+                    return measured
                 }
                 var candidate = try ModelLoader.load(target)
                 candidate.config = model.config

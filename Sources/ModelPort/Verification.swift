@@ -1,6 +1,7 @@
 import BinaryIO
 import ModelIR
 import SafetensorsFormat
+import Transforms
 import Verifier
 
 /// `forward` and `verify`: reference forward passes on models of any format.
@@ -34,7 +35,7 @@ public enum Verification {
     /// Runs one model; errors name `source` when given.
     public static func forward(_ model: Model, inputs: EncoderInputs, source: String? = nil) throws -> ForwardOutput {
         do {
-            return try Encoder.forward(model, inputs: inputs)
+            return try Encoder.forward(try model.dequantizingPacked(), inputs: inputs)
         } catch let error as VerifierError {
             throw ModelError(file: source, error.description)
         }
@@ -47,7 +48,8 @@ public enum Verification {
     ) throws -> ParityReport {
         let expected = try forward(reference, inputs: inputs, source: names?.reference)
         let actual = try forward(candidate, inputs: inputs, source: names?.candidate)
-        let quantized = candidate.tensors.first { $0.dtype.isQuantized }?.dtype
+        let packed = candidate.config["quantization_config"] != nil || candidate.config["quantization"] != nil
+        let quantized = candidate.tensors.first { $0.dtype.isQuantized || (packed && ($0.dtype == .i8 || $0.dtype == .u32)) }?.dtype
         let limits = tolerance ?? Tolerance.default(for: quantized ?? candidate.mainFloatType)
         return try wrap { try Parity.compare(reference: expected, candidate: actual, inputs: inputs, tolerance: limits) }
     }

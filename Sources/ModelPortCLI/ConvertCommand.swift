@@ -2,6 +2,8 @@ import ArgumentParser
 import BinaryIO
 import ModelIR
 import ModelPort
+import Quantization
+import Transforms
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +19,12 @@ struct ConvertCommand: ParsableCommand {
 
             --dtype casts floating-point tensors (f32, f16, bf16 round to nearest even; NaN and Inf are \
             kept); integer tensors such as position_ids keep their type.
+
+            Quantized Hugging Face / safetensors output: --dtype int8 stores every Linear weight as int8 with \
+            one f32 scale per output row (compressed-tensors' int-quantized layout and quantization_config, \
+            which transformers loads with the compressed-tensors package); --dtype mlx4 | mlx8 stores Linear \
+            and Embedding weights in MLX's affine groups (--group-size 32, 64 or 128; u32 weight, scales, \
+            biases, "quantization" in config.json), byte-identical to mlx.core.quantize, for mlx-swift apps.
 
             --to gguf (or DEST ending .gguf) writes GGUF v3: BERT-family models in llama.cpp's layout (token_embd, \
             blk.N.attn_q, …, the WordPiece vocabulary, bert.* keys) that llama.cpp loads and runs; other \
@@ -56,8 +64,14 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: hf, safetensors, pytorch or gguf.", valueName: "kind"))
     var format: String?
 
-    @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16; for GGUF also q8_0.", valueName: "type"))
+    @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16; for GGUF also q8_0, q6_k, q5_k, q5_1, q5_0, q4_k, q4_1, q4_0; for HF/safetensors also int8, mlx4, mlx8.", valueName: "type"))
     var dtype: String = "keep"
+
+    @Option(help: ArgumentHelp("Values per scale for --dtype mlx4/mlx8: 32, 64 or 128.", valueName: "n"))
+    var groupSize: Int = 64
+
+    @Flag(help: "Skip the quality report and end-to-end check that quantizing runs by default.")
+    var noQuality = false
 
     @Option(help: ArgumentHelp("Keep only the first N encoder layers.", valueName: "N"))
     var keepLayers: Int?
@@ -113,10 +127,14 @@ struct ConvertCommand: ParsableCommand {
             }
             options.format = kind
         }
-        if dtype.lowercased() != "keep" {
+        if let scheme = PackedScheme(name: dtype, groupSize: groupSize) {
+            guard MLXAffine.groupSizes.contains(groupSize) else { throw ValidationError("--group-size must be 32, 64 or 128") }
+            options.packed = scheme
+        } else if dtype.lowercased() != "keep" {
             guard let type = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
             options.dtype = type
         }
+        options.skipQuality = noQuality
         if let keepLayers { options.layers = .first(keepLayers) }
         if let layers { options.layers = .list(try Self.parseLayers(layers)) }
         if let maxShardSize {

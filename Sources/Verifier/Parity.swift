@@ -12,11 +12,12 @@ public struct Tolerance: Sendable, Equatable {
         self.minCosine = minCosine
     }
 
-    /// The default for a candidate stored mostly as `dtype`: exact-ish for f32, cosine for the rest.
+    /// The default for a candidate stored mostly as `dtype`: exact-ish for f32, cosine for the rest (`i8` is
+    /// per-channel int8 weights, `u32` MLX-packed weights).
     public static func `default`(for dtype: DType?) -> Tolerance {
         switch dtype {
         case .f16?, .bf16?, .q8_0?, .i8?, .u8?: return Tolerance(minCosine: 0.999)
-        case .q4_0?, .q4_1?, .q5_0?, .q5_1?, .q4_K?, .q5_K?, .q6_K?: return Tolerance(minCosine: 0.99)
+        case .q4_0?, .q4_1?, .q5_0?, .q5_1?, .q4_K?, .q5_K?, .q6_K?, .u32?: return Tolerance(minCosine: 0.99)
         default: return Tolerance(maxError: 1e-5)
         }
     }

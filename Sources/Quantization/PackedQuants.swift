@@ -1,0 +1,147 @@
+import BinaryIO
+import Dispatch
+import ModelIR
+
+/// Per-channel symmetric int8 in the compressed-tensors `int-quantized` layout (`formats/paddle-gguf.md` C3):
+/// one f32 scale per output row, `scale = max(|min(row, 0)|, max(row, 0)) / 127.5` (machine epsilon when the row is
+/// all zeros) and `q = round-half-even(clamp(x / scale, −128, 127))`, computed as compressed-tensors' own
+/// `calculate_qparams` and quantizer do, so the bytes equal what it writes.
+public enum Int8PerChannel {
+    /// The scale of each of `rows` rows of f32 values.
+    public static func scales(_ source: UnsafeRawBufferPointer, rows: Int) -> [Float] {
+        let columns = rows > 0 ? source.count / 4 / rows : 0
+        return (0..<rows).map { r in
+            var lo: Float = 0, hi: Float = 0
+            for c in 0..<columns {
+                let v = value(source, r * columns + c)
+                lo = min(lo, v)
+                hi = max(hi, v)
+            }
+            let scale = max(abs(lo), abs(hi)) / 127.5
+            return scale == 0 ? Float.ulpOfOne : scale
+        }
+    }
+
+    /// int8 codes of `rows` rows of f32 values, with the scales of `scales(_:rows:)`; rows are split over the cores.
+    public static func quantize(_ source: UnsafeRawBufferPointer, rows: Int) -> (codes: TensorBuffer, scales: [Float]) {
+        let scales = scales(source, rows: rows)
+        let columns = rows > 0 ? source.count / 4 / rows : 0
+        let output = TensorBuffer(count: rows * columns)
+        output.withMutableBytes { destination in
+            nonisolated(unsafe) let destination = destination
+            nonisolated(unsafe) let source = source
+            DispatchQueue.concurrentPerform(iterations: min(rows, 64)) { part in
+                for r in stride(from: part, to: rows, by: min(rows, 64)) {
+                    for c in 0..<columns {
+                        let scaled = min(127, max(-128, value(source, r * columns + c) / scales[r]))
+                        let q = scaled.isNaN ? 0 : scaled.rounded(.toNearestOrEven)
+                        destination[r * columns + c] = UInt8(bitPattern: Int8(q))
+                    }
+                }
+            }
+        }
+        return (output, scales)
+    }
+
+    /// f32 values `q · scale` of int8 codes with one scale per row.
+    public static func dequantize(_ codes: UnsafeRawBufferPointer, scales: [Float]) -> TensorBuffer {
+        let columns = scales.isEmpty ? 0 : codes.count / scales.count
+        let output = TensorBuffer(count: codes.count * 4)
+        output.withMutableBytes { out in
+            for i in 0..<codes.count {
+                let v = Float(Int8(bitPattern: codes[i])) * scales[i / max(columns, 1)]
+                out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+            }
+        }
+        return output
+    }
+
+    @inline(__always)
+    static func value(_ source: UnsafeRawBufferPointer, _ index: Int) -> Float {
+        Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+    }
+}
+
+/// MLX's affine group quantization (`mlx.core.quantize`, mode "affine"; `formats/paddle-gguf.md` C2), as its CPU
+/// kernel computes it: per group of `groupSize` consecutive values, the end of larger magnitude is made exact
+/// (`scale = ±max((max − min) / (2^bits − 1), 1e−7)`, re-fitted so that end is a whole number of steps, which
+/// becomes the bias), and `q = clamp(rint((x − bias) / scale), 0, 2^bits − 1)` is packed little-endian into u32
+/// words (`32 / bits` codes each). Scales and biases are rounded to the output float type last.
+public enum MLXAffine {
+    public static let groupSizes = [32, 64, 128]
+    public static let bitWidths = [4, 8]
+
+    /// Packed codes (`count · bits / 32` u32 words), scales and biases (one per group, f32 before rounding).
+    public static func quantize(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int)
+        -> (packed: TensorBuffer, scales: [Float], biases: [Float])
+    {
+        precondition(groupSizes.contains(groupSize) && bitWidths.contains(bits))
+        let count = source.count / 4
+        let groups = count / groupSize
+        let perWord = 32 / bits
+        let levels = Float((1 << bits) - 1)
+        let packed = TensorBuffer(count: count / perWord * 4)
+        var scales = [Float](repeating: 0, count: groups), biases = [Float](repeating: 0, count: groups)
+        packed.withMutableBytes { destination in
+            nonisolated(unsafe) let destination = destination
+            nonisolated(unsafe) let source = source
+            scales.withUnsafeMutableBufferPointer { scaleOut in
+                biases.withUnsafeMutableBufferPointer { biasOut in
+                    nonisolated(unsafe) let scaleOut = scaleOut, biasOut = biasOut
+                    let chunk = 1024
+                    DispatchQueue.concurrentPerform(iterations: (groups + chunk - 1) / chunk) { c in
+                        for g in (c * chunk)..<min(groups, (c + 1) * chunk) {
+                            let first = g * groupSize
+                            var lo = Float.infinity, hi = -Float.infinity
+                            for j in 0..<groupSize {
+                                let v = Int8PerChannel.value(source, first + j)
+                                hi = max(hi, v)
+                                lo = min(lo, v)
+                            }
+                            let lowerIsLarger = abs(lo) > abs(hi)
+                            var scale = max((hi - lo) / levels, 1e-7)
+                            if !lowerIsLarger { scale = -scale }
+                            let edge = lowerIsLarger ? lo : hi
+                            let q0 = (edge / scale).rounded(.toNearestOrEven)
+                            var bias: Float = 0
+                            if q0 != 0 {
+                                scale = edge / q0
+                                bias = edge
+                            }
+                            for w in 0..<(groupSize / perWord) {
+                                var word: UInt32 = 0
+                                for k in 0..<perWord {
+                                    let x = Int8PerChannel.value(source, first + w * perWord + k)
+                                    let q = min(max(((x - bias) / scale).rounded(.toNearestOrEven), 0), levels)
+                                    word |= UInt32(q.isNaN ? 0 : q) << UInt32(k * bits)
+                                }
+                                destination.storeBytes(of: word.littleEndian, toByteOffset: (first / perWord + w) * 4, as: UInt32.self)
+                            }
+                            scaleOut[g] = scale
+                            biasOut[g] = bias
+                        }
+                    }
+                }
+            }
+        }
+        return (packed, scales, biases)
+    }
+
+    /// f32 values `scale · q + bias` of packed codes.
+    public static func dequantize(_ packed: UnsafeRawBufferPointer, scales: [Float], biases: [Float], groupSize: Int, bits: Int) -> TensorBuffer {
+        let perWord = 32 / bits
+        let count = packed.count / 4 * perWord
+        let mask = UInt32((1 << bits) - 1)
+        let output = TensorBuffer(count: count * 4)
+        output.withMutableBytes { out in
+            for i in 0..<count {
+                let word = UInt32(littleEndian: packed.loadUnaligned(fromByteOffset: (i / perWord) * 4, as: UInt32.self))
+                let q = Float((word >> UInt32((i % perWord) * bits)) & mask)
+                let g = i / groupSize
+                let v = g < scales.count ? scales[g] * q + biases[g] : 0
+                out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+            }
+        }
+        return output
+    }
+}

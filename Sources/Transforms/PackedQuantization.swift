@@ -1,0 +1,193 @@
+import BinaryIO
+import ModelIR
+import Quantization
+
+/// Quantization schemes that store a weight as several safetensors tensors (codes plus scales), for Hugging Face
+/// and safetensors outputs: `int8` (compressed-tensors, per channel) and `mlx4` / `mlx8` (MLX affine groups).
+public enum PackedScheme: Sendable, Equatable {
+    /// int8 `p.weight` + f32 `p.weight_scale` `[out, 1]` for every Linear weight (compressed-tensors `int-quantized`).
+    case int8PerChannel
+    /// u32 `p.weight` + `p.scales` + `p.biases` for every Linear and Embedding weight whose rows are whole groups.
+    case mlxAffine(bits: Int, groupSize: Int)
+
+    /// `int8`, `mlx4`, `mlx8` (as `--dtype` spells them); `groupSize` applies to MLX.
+    public init?(name: String, groupSize: Int = 64) {
+        switch name.lowercased() {
+        case "int8", "int8-channel": self = .int8PerChannel
+        case "mlx4": self = .mlxAffine(bits: 4, groupSize: groupSize)
+        case "mlx8": self = .mlxAffine(bits: 8, groupSize: groupSize)
+        default: return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .int8PerChannel: return "int8"
+        case .mlxAffine(let bits, let groupSize): return "mlx\(bits) (groups of \(groupSize))"
+        }
+    }
+}
+
+extension Model {
+    /// Whether `tensor` is the weight of a Linear layer (a matrix named `.weight` that is not an embedding table or
+    /// a norm), as compressed-tensors' `targets: ["Linear"]` selects.
+    static func isLinearWeight(_ tensor: Tensor) -> Bool {
+        let name = tensor.name
+        return tensor.shape.rank == 2 && name.hasSuffix(".weight") && !name.contains("embeddings") && !isNorm(name)
+            && !name.hasSuffix("decoder.weight")
+    }
+
+    static func isNorm(_ name: String) -> Bool {
+        name.contains("LayerNorm") || name.contains("layernorm") || name.contains("layer_norm") || name.contains("_norm.")
+    }
+
+    /// The model with its weights quantized by `scheme`, lazily: each chosen `p.weight` becomes the scheme's
+    /// tensors (computed when written), `config.json` gets the matching `quantization_config`. Other tensors keep
+    /// their type; block-quantized sources are expanded first.
+    public func quantizingPacked(_ scheme: PackedScheme) throws -> Model {
+        var result = try dequantizingBlocks()
+        var tensors: [Tensor] = []
+        var quantized = 0
+        for tensor in result.tensors {
+            let floating = tensor.dtype.isFloatingPoint && !tensor.dtype.isQuantized
+            switch scheme {
+            case .int8PerChannel where floating && Self.isLinearWeight(tensor):
+                let rows = tensor.shape.dimensions[0]
+                let source = tensor
+                let f32 = { @Sendable in try source.withBytes { bytes in
+                    source.dtype == .f32 ? TensorBuffer(copying: bytes) : FloatCast.convert(bytes, from: source.dtype, to: .f32)
+                } }
+                tensors.append(Tensor(name: tensor.name, dtype: .i8, shape: tensor.shape, data: .producer {
+                    try f32().withBytes { Int8PerChannel.quantize($0, rows: rows).codes }
+                }))
+                let base = String(tensor.name.dropLast(".weight".count))
+                tensors.append(Tensor(name: base + ".weight_scale", dtype: .f32, shape: [rows, 1], data: .producer {
+                    try f32().withBytes { Self.floatBuffer(Int8PerChannel.scales($0, rows: rows)) }
+                }))
+                quantized += 1
+            case .mlxAffine(let bits, let groupSize) where floating && tensor.shape.rank == 2 && tensor.name.hasSuffix(".weight")
+                && !Self.isNorm(tensor.name) && tensor.shape.dimensions[1] % groupSize == 0:
+                let (rows, columns) = (tensor.shape.dimensions[0], tensor.shape.dimensions[1])
+                let source = tensor
+                // Scales and biases keep the weight's float type (f32 stays f32), as mlx.core.quantize returns them.
+                let sideType: DType = source.dtype == .f16 || source.dtype == .bf16 ? source.dtype : .f32
+                let run = { @Sendable in try source.withBytes { bytes in
+                    let f32 = source.dtype == .f32 ? TensorBuffer(copying: bytes) : FloatCast.convert(bytes, from: source.dtype, to: .f32)
+                    return f32.withBytes { MLXAffine.quantize($0, groupSize: groupSize, bits: bits) }
+                } }
+                let base = String(tensor.name.dropLast(".weight".count))
+                tensors.append(Tensor(name: tensor.name, dtype: .u32, shape: [rows, columns * bits / 32], data: .producer { try run().packed }))
+                for (suffix, pick) in [("scales", 0), ("biases", 1)] {
+                    tensors.append(Tensor(name: base + "." + suffix, dtype: sideType, shape: [rows, columns / groupSize], data: .producer {
+                        let result = try run()
+                        let values = Self.floatBuffer(pick == 0 ? result.scales : result.biases)
+                        return sideType == .f32 ? values : values.withBytes { FloatCast.convert($0, from: .f32, to: sideType) }
+                    }))
+                }
+                quantized += 1
+            default:
+                tensors.append(tensor)
+            }
+        }
+        guard quantized > 0 else { throw ModelError("--dtype \(scheme.name): no weight in this model can be quantized that way") }
+        result.tensors = tensors
+        switch scheme {
+        case .int8PerChannel:
+            result.config["quantization_config"] = Self.compressedTensorsConfig
+        case .mlxAffine(let bits, let groupSize):
+            let settings = JSON.object([("group_size", .integer(groupSize)), ("bits", .integer(bits)), ("mode", .string("affine"))])
+            result.config["quantization"] = settings
+            result.config["quantization_config"] = settings
+        }
+        result.notes.append("quantized \(quantized) weights as \(scheme.name)")
+        return result
+    }
+
+    /// The `quantization_config` compressed-tensors 0.20 writes for int8 per-channel weights (`int-quantized`).
+    static let compressedTensorsConfig = JSON.object([
+        ("config_groups", .object([("group_0", .object([
+            ("format", .string("int-quantized")), ("input_activations", .null), ("output_activations", .null),
+            ("targets", .array([.string("Linear")])),
+            ("weights", .object([
+                ("dynamic", .bool(false)), ("group_size", .null), ("num_bits", .integer(8)), ("strategy", .string("channel")),
+                ("symmetric", .bool(true)), ("type", .string("int")),
+            ])),
+        ]))])),
+        ("format", .string("int-quantized")), ("global_compression_ratio", .null), ("ignore", .array([])),
+        ("kv_cache_scheme", .null), ("moe_sparsity_config", .null), ("quant_method", .string("compressed-tensors")),
+        ("quantization_status", .string("compressed")), ("sparsity_config", .object([])), ("transform_config", .object([])),
+        ("version", .string("0.20.0")),
+    ])
+
+    static func floatBuffer(_ values: [Float]) -> TensorBuffer {
+        let buffer = TensorBuffer(count: values.count * 4)
+        buffer.withMutableBytes { out in
+            for (i, v) in values.enumerated() { out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+        }
+        return buffer
+    }
+
+    /// The model with packed weights (compressed-tensors int8 + `weight_scale`, MLX u32 + `scales` + `biases`)
+    /// expanded back to float weights, lazily, and their `quantization_config` removed: what a reader of the
+    /// original layout (and the verifier) needs. Models without packed weights come back unchanged.
+    public func dequantizingPacked() throws -> Model {
+        let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let mlx = config["quantization"] ?? (config["quantization_config"]?["quant_method"] == nil ? config["quantization_config"] : nil)
+        var consumed = Set<String>()
+        var result = self
+        var expanded = 0
+        var tensors: [Tensor] = []
+        for tensor in self.tensors where !consumed.contains(tensor.name) {
+            guard tensor.name.hasSuffix(".weight"), tensor.shape.rank == 2 else {
+                tensors.append(tensor)
+                continue
+            }
+            let base = String(tensor.name.dropLast(".weight".count))
+            if tensor.dtype == .i8, let scale = byName[base + ".weight_scale"] {
+                let rows = tensor.shape.dimensions[0]
+                guard scale.info.elementCount == rows, scale.dtype.isFloatingPoint, !scale.dtype.isQuantized else {
+                    throw ModelError(location: .tensor(scale.name), "expected one float scale per row of \(tensor.name) (\(rows)), found shape \(scale.shape)")
+                }
+                let codes = tensor
+                tensors.append(Tensor(name: tensor.name, dtype: .f32, shape: tensor.shape, data: .producer {
+                    let scales = try Self.floats(scale)
+                    return try codes.withBytes { Int8PerChannel.dequantize($0, scales: scales) }
+                }))
+                consumed.insert(scale.name)
+                expanded += 1
+            } else if tensor.dtype == .u32, let scales = byName[base + ".scales"], let biases = byName[base + ".biases"] {
+                guard let groupSize = mlx?["group_size"]?.intValue, MLXAffine.groupSizes.contains(groupSize),
+                      let bits = mlx?["bits"]?.intValue, MLXAffine.bitWidths.contains(bits) else {
+                    throw ModelError(location: .tensor(tensor.name), "MLX-quantized weight without a supported \"quantization\" (group_size 32/64/128, bits 4/8) in config.json")
+                }
+                let rows = tensor.shape.dimensions[0], columns = tensor.shape.dimensions[1] * 32 / bits
+                guard scales.shape == [rows, columns / groupSize], biases.shape == scales.shape,
+                      scales.dtype.isFloatingPoint, biases.dtype.isFloatingPoint, !scales.dtype.isQuantized, !biases.dtype.isQuantized else {
+                    throw ModelError(location: .tensor(scales.name), "scales/biases of shape \(scales.shape)/\(biases.shape) do not fit \(tensor.name) (\(rows) × \(columns), groups of \(groupSize))")
+                }
+                let packed = tensor
+                tensors.append(Tensor(name: tensor.name, dtype: .f32, shape: [rows, columns], data: .producer {
+                    let s = try Self.floats(scales), b = try Self.floats(biases)
+                    return try packed.withBytes { MLXAffine.dequantize($0, scales: s, biases: b, groupSize: groupSize, bits: bits) }
+                }))
+                consumed.formUnion([scales.name, biases.name])
+                expanded += 1
+            } else {
+                tensors.append(tensor)
+            }
+        }
+        guard expanded > 0 else { return self }
+        result.tensors = tensors.filter { !consumed.contains($0.name) }
+        result.config["quantization_config"] = nil
+        result.config["quantization"] = nil
+        result.notes.append("expanded \(expanded) packed-quantized weights to f32")
+        return result
+    }
+
+    static func floats(_ tensor: Tensor) throws -> [Float] {
+        try tensor.withBytes { bytes in
+            let f32 = tensor.dtype == .f32 ? TensorBuffer(copying: bytes) : FloatCast.convert(bytes, from: tensor.dtype, to: .f32)
+            return f32.withBytes { b in (0..<(b.count / 4)).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+        }
+    }
+}
