@@ -26,7 +26,9 @@ let package = Package(
         .target(name: "TensorFlowFormat", dependencies: [
             "ModelIR", "BinaryIO", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .target(name: "PaddleFormat", dependencies: ["ModelIR", "BinaryIO", "Pickle"]),
+        .target(name: "PaddleFormat", dependencies: [
+            "ModelIR", "BinaryIO", "Pickle", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),

@@ -174,6 +174,78 @@ def forward_benchmark(binary, python, work):
     print(f"{'PyTorch CPU, 2 threads, eager':<42} {theirs:>8.3f} {flops / 1e9 / theirs:>8.1f}")
 
 
+# llama.cpp's quantizer (llama_model_quantize from llama-cpp-python's libllama, pure: every weight the given type,
+# no imatrix), timed in-process: F32 GGUF in, quantized GGUF out.
+LLAMA_QUANTIZE = r"""
+import ctypes, sys, time, os
+import llama_cpp
+llama_cpp.llama_log_set(ctypes.cast(0, llama_cpp.llama_log_callback), ctypes.c_void_p(0)) if hasattr(llama_cpp, "llama_log_set") else None
+params = llama_cpp.llama_model_quantize_default_params()
+params.ftype, params.pure, params.nthread = int(sys.argv[3]), True, 2
+best = None
+for _ in range(int(sys.argv[4])):
+    t = time.perf_counter()
+    assert llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(params)) == 0
+    best = min(best or 1e9, time.perf_counter() - t)
+print(best)
+"""
+
+# gguf-py's numpy quantizer on the same weight matrices (what convert_hf_to_gguf.py runs), timed in-process.
+GGUF_PY_QUANTIZE = r"""
+import sys, time
+import numpy as np
+from safetensors.numpy import load_file
+import gguf
+kind = getattr(gguf.GGMLQuantizationType, sys.argv[2])
+weights = [v for k, v in load_file(sys.argv[1]).items() if v.ndim == 2 and "position" not in k and "token_type" not in k]
+t = time.perf_counter()
+for w in weights:
+    gguf.quants.quantize(w, kind)
+print(time.perf_counter() - t, sum(w.nbytes for w in weights))
+"""
+
+QUANT_TYPES = [("q8_0", 7), ("q6_k", 18), ("q5_k", 16), ("q5_1", 9), ("q5_0", 8), ("q4_k", 14), ("q4_1", 3), ("q4_0", 2)]
+
+
+def quantization_benchmark(binary, python, work, src, runs):
+    """GGUF quantization throughput (MB/s of f32 weight input) per type: ModelPort's whole conversion next to
+    llama.cpp's llama_model_quantize (2 threads) and gguf-py's numpy quantizer, where installed."""
+    out = os.path.join(work, "quant")
+    os.makedirs(out, exist_ok=True)
+    f32 = os.path.join(out, "f32.gguf")
+    subprocess.run([binary, "convert", os.path.dirname(src), f32, "--force"], check=True, stdout=subprocess.DEVNULL)
+    size = os.path.getsize(f32)
+    has_llama = subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
+    has_gguf = subprocess.run([python, "-c", "import gguf.quants"], capture_output=True).returncode == 0
+    print()
+    print(f"GGUF quantization of the same model ({size / 1e6:.1f} MB f32), 2 cores; MB/s of f32 input; best of {runs}")
+    print(f"{'type':<6} {'modelport convert':>18} {'llama_model_quantize':>21} {'gguf-py numpy':>14} {'identical to llama.cpp':>23}")
+    for dtype, ftype in QUANT_TYPES:
+        target = os.path.join(out, f"m-{dtype}.gguf")
+        seconds, _ = measure([binary, "convert", os.path.dirname(src), target, "--dtype", dtype, "--no-quality", "--force"],
+                             runs, lambda: None)
+        ours = f"{size / 1e6 / seconds:>12.0f} MB/s"
+        theirs, same, numpy_rate = "", "", ""
+        if has_llama:
+            theirs_path = os.path.join(out, f"l-{dtype}.gguf")
+            t = float(subprocess.run([python, "-c", LLAMA_QUANTIZE, f32, theirs_path, str(ftype), str(runs)], check=True,
+                                     capture_output=True, text=True).stdout.split()[-1])
+            theirs = f"{size / 1e6 / t:>15.0f} MB/s"
+            same = "yes" if has_gguf and subprocess.run(
+                [python, "-c", "import sys, gguf; a, b = (gguf.GGUFReader(p).tensors for p in sys.argv[1:]); "
+                 "sys.exit(0 if [(t.name, t.tensor_type, t.data.tobytes()) for t in a] == "
+                 "[(t.name, t.tensor_type, t.data.tobytes()) for t in b] else 1)", target, theirs_path]).returncode == 0 else "no"
+        if has_gguf and not dtype.endswith("_k"):
+            t, n = subprocess.run([python, "-c", GGUF_PY_QUANTIZE, src, dtype.upper()], check=True, capture_output=True,
+                                  text=True).stdout.split()
+            numpy_rate = f"{int(n) / 1e6 / float(t):>8.0f} MB/s"
+        elif has_gguf:
+            numpy_rate = "(no K encoder)"
+        print(f"{dtype.upper():<6} {ours:>18} {theirs:>21} {numpy_rate:>14} {same:>23}")
+    print("(modelport's row is the whole conversion: read, quantize, write, fsync; llama.cpp's is its quantizer reading "
+          "the F32 GGUF; gguf-py's times quantize() alone on the weight matrices)")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -245,6 +317,8 @@ def main():
         for label, command in rows:
             seconds, peak = measure(command, runs, cleanup)
             print(f"{label:<42} {seconds:>8.3f} {size / 1e6 / seconds:>8.0f} {peak / 1024:>12.0f}")
+        if "--no-quant" not in sys.argv:
+            quantization_benchmark(binary, python, work, src, runs)
         if has_torch and "--no-forward" not in sys.argv:
             forward_benchmark(binary, python, work)
         if has_tf:

@@ -641,7 +641,7 @@ def pytorch_checkpoints():
 
     # Tied weights: BertForPreTraining ties the MLM decoder to the word embeddings (one storage, two names).
     torch.manual_seed(9)
-    pcfg = BertConfig.from_pretrained(os.path.join(HERE, "bert-tiny"))
+    pcfg = BertConfig.from_pretrained(os.path.join(HERE, "bert-tiny"), num_hidden_layers=1)
     pre = BertForPreTraining(pcfg).eval()
     pstate = pre.state_dict()
     assert pstate["cls.predictions.decoder.weight"].data_ptr() == pstate["bert.embeddings.word_embeddings.weight"].data_ptr()
@@ -719,8 +719,8 @@ def hostile_pickles():
     zipped("posix-system", b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00idR.")
     # Memo confusion: BINGET of a slot never stored.
     zipped("memo-missing", b"\x80\x02}q\x00h\x05.")
-    # Deep nesting: 100k lists inside each other.
-    zipped("deep-nesting", b"\x80\x02" + b"]" * 100000 + b"a" * 99999 + b".")
+    # Deep nesting: 5000 lists inside each other (the reader's limit is 1000).
+    zipped("deep-nesting", b"\x80\x02" + b"]" * 5000 + b"a" * 4999 + b".")
     # A storage key with no record in the archive.
     good = pickle.dumps({"w": 1}, protocol=2)
     rebuild = (b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
@@ -1135,6 +1135,85 @@ def paddle_checkpoints():
         shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
 
 
+# Paddle 1.x static-graph names (formats/paddle-gguf.md A6) of bert-tiny's layer 0, HF name → static name.
+STATIC_NAMES = [("embeddings.word_embeddings.weight", "word_embedding"), ("embeddings.position_embeddings.weight", "pos_embedding"),
+                ("embeddings.token_type_embeddings.weight", "sent_embedding"),
+                ("embeddings.LayerNorm.weight", "pre_encoder_layer_norm_scale"), ("embeddings.LayerNorm.bias", "pre_encoder_layer_norm_bias"),
+                ("pooler.dense.weight", "pooled_fc.w_0"), ("pooler.dense.bias", "pooled_fc.b_0")]
+for hf, static in [("attention.self.query", "multi_head_att_query_fc"), ("attention.self.key", "multi_head_att_key_fc"),
+                   ("attention.self.value", "multi_head_att_value_fc"), ("attention.output.dense", "multi_head_att_output_fc"),
+                   ("intermediate.dense", "ffn_fc_0"), ("output.dense", "ffn_fc_1")]:
+    STATIC_NAMES += [(f"encoder.layer.0.{hf}.weight", f"encoder_layer_0_{static}.w_0"), (f"encoder.layer.0.{hf}.bias", f"encoder_layer_0_{static}.b_0")]
+for hf, static in [("attention.output.LayerNorm", "post_att_layer_norm"), ("output.LayerNorm", "post_ffn_layer_norm")]:
+    STATIC_NAMES += [(f"encoder.layer.0.{hf}.weight", f"encoder_layer_0_{static}_scale"), (f"encoder.layer.0.{hf}.bias", f"encoder_layer_0_{static}_bias")]
+
+# Runs in a fresh interpreter (the program format is chosen by FLAGS_enable_pir_api before paddle is imported):
+# builds a static program whose parameters hold the given arrays, under the given names, and saves it the ways
+# Paddle does: save_inference_model, paddle.static.save, and save_vars (one LoDTensor file per variable).
+PADDLE_STATIC_WRITER = r"""
+import os, sys
+import numpy as np
+import paddle
+mode, arrays, out = sys.argv[1], np.load(sys.argv[2]), sys.argv[3]
+paddle.enable_static()
+main, startup = paddle.static.Program(), paddle.static.Program()
+with paddle.static.program_guard(main, startup):
+    x = paddle.static.data("x", [None, 1], "float32")
+    y = x
+    for name in arrays.files:
+        p = paddle.static.create_parameter(list(arrays[name].shape), "float32", name=name,
+                                           default_initializer=paddle.nn.initializer.Assign(arrays[name]))
+        y = y + paddle.mean(p)
+exe = paddle.static.Executor(paddle.CPUPlace())
+exe.run(startup)
+if mode == "inference":
+    paddle.static.save_inference_model(os.path.join(out, "inference"), [x], [y], exe, program=main)
+elif mode == "static-save":
+    paddle.static.save(main, os.path.join(out, "model"))
+    os.remove(os.path.join(out, "model.pdopt"))
+else:
+    from paddle.static.io import save_vars
+    save_vars(exe, out, main, vars=[v for v in main.list_vars() if v.persistable and v.name in arrays.files])
+"""
+
+
+def paddle_static_checkpoints():
+    """Layer 0 of bert-tiny under Paddle 1.x static names, written by Paddle itself: a PaddleHub 1.x module folder
+    (assets/params/ with one LoDTensor file per `@HUB_rbt-tiny@`-prefixed variable, vocab, bert_config.json), an
+    inference model in the legacy protobuf program format (.pdmodel) and in Paddle 3's PIR JSON (.json), each with a
+    combined .pdiparams, and paddle.static.save output (.pdparams + .json). Tests compare with bert-tiny's tensors."""
+    import subprocess
+    import tempfile
+    from safetensors.numpy import load_file as np_load
+    weights = np_load(os.path.join(HERE, "bert-tiny", "model.safetensors"))
+    arrays = {}
+    for hf, static in STATIC_NAMES:
+        value = weights[hf]
+        arrays[static] = np.ascontiguousarray(value.T) if static.endswith(".w_0") else value
+    config = json.load(open(os.path.join(HERE, "bert-tiny", "config.json")))
+    with tempfile.TemporaryDirectory() as tmp:
+        def write(mode, folder, names, pir):
+            npz = os.path.join(tmp, "arrays.npz")
+            np.savez(npz, **names)
+            env = dict(os.environ, FLAGS_enable_pir_api="1" if pir else "0", GLOG_minloglevel="3")
+            subprocess.run([sys.executable, "-c", PADDLE_STATIC_WRITER, mode, npz, folder], check=True, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        hub = fresh_dir("paddle", "hub-rbt-tiny")
+        os.makedirs(os.path.join(hub, "assets", "params"))
+        write("vars", os.path.join(hub, "assets", "params"), {"@HUB_rbt-tiny@" + k: v for k, v in arrays.items()}, pir=True)
+        shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(hub, "assets", "vocab.txt"))
+        with open(os.path.join(hub, "assets", "bert_config.json"), "w") as f:
+            json.dump({"attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+                       "hidden_size": config["hidden_size"], "initializer_range": 0.02,
+                       "intermediate_size": config["intermediate_size"], "max_position_embeddings": config["max_position_embeddings"],
+                       "num_attention_heads": config["num_attention_heads"], "num_hidden_layers": 1,
+                       "type_vocab_size": config["type_vocab_size"], "vocab_size": config["vocab_size"]}, f, indent=2)
+        write("inference", fresh_dir("paddle", "inference-pdmodel"), arrays, pir=False)
+        write("inference", fresh_dir("paddle", "inference-pir"), arrays, pir=True)
+        write("static-save", fresh_dir("paddle", "static-save"), arrays, pir=True)
+
+
 def broken_paddle():
     """A .pdparams whose pickle would run os.system, and a truncated one."""
     import pickle
@@ -1149,6 +1228,36 @@ def broken_paddle():
     good = open(os.path.join(HERE, "paddle", "rbt-tiny", "model_state.pdparams"), "rb").read()
     with open(os.path.join(d, "truncated.pdparams"), "wb") as f:
         f.write(good[: len(good) // 2])
+
+    # Inference models and LoDTensor files written by Paddle (a small two-variable program), then damaged.
+    import subprocess
+    import tempfile
+    arrays = {"pos_embedding": np.arange(8, dtype=np.float32).reshape(2, 4),
+              "word_embedding": np.arange(16, dtype=np.float32).reshape(4, 4)}
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = os.path.join(tmp, "arrays.npz")
+        np.savez(npz, **arrays)
+        env = dict(os.environ, FLAGS_enable_pir_api="0", GLOG_minloglevel="3")
+        for mode in ("inference", "vars"):
+            os.makedirs(os.path.join(tmp, mode))
+            subprocess.run([sys.executable, "-c", PADDLE_STATIC_WRITER, mode, npz, os.path.join(tmp, mode)], check=True,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        program = open(os.path.join(tmp, "inference", "inference.pdmodel"), "rb").read()
+        params = open(os.path.join(tmp, "inference", "inference.pdiparams"), "rb").read()
+        first = open(os.path.join(tmp, "vars", "pos_embedding"), "rb").read()  # the first record (sorted names)
+        assert params.startswith(first)
+        for name, data in [("missing-record", first), ("truncated-record", params[:-10]), ("extra-bytes", params + first)]:
+            out = fresh_dir("broken", "paddle", name)
+            open(os.path.join(out, "inference.pdmodel"), "wb").write(program)
+            open(os.path.join(out, "inference.pdiparams"), "wb").write(data)
+        # A per-variable file whose descriptor claims [1048576, 1048576] floats (4 TiB) over 64 bytes of data.
+        record = open(os.path.join(tmp, "vars", "word_embedding"), "rb").read()
+        size = struct.unpack_from("<i", record, 16)[0]
+        desc = record[20:20 + size]
+        assert desc == bytes([0x08, 0x05, 0x10, 0x04, 0x10, 0x04]), desc
+        huge = bytes([0x08, 0x05, 0x10, 0x80, 0x80, 0x40, 0x10, 0x80, 0x80, 0x40])
+        out = fresh_dir("broken", "paddle", "huge-shape")
+        open(os.path.join(out, "word_embedding"), "wb").write(record[:16] + struct.pack("<i", len(huge)) + huge + record[20 + size:])
 
 
 def main():
@@ -1170,6 +1279,7 @@ def main():
     packed_references()
     truncated_golden()
     paddle_checkpoints()
+    paddle_static_checkpoints()
     broken_paddle()
     print("samples written to", HERE)
 

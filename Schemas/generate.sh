@@ -14,4 +14,7 @@ out=../Sources/TensorFlowFormat/Generated
 mkdir -p "$out"
 protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swift_out="$out" \
   versions.proto types.proto tensor_shape.proto tensor_slice.proto tensor_bundle.proto trackable_object_graph.proto
-echo "generated into $out"
+out_paddle=../Sources/PaddleFormat/Generated
+mkdir -p "$out_paddle"
+protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swift_out="$out_paddle" paddle_framework.proto
+echo "generated into $out and $out_paddle"

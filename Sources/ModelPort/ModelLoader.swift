@@ -94,36 +94,99 @@ public enum ModelLoader {
         return model
     }
 
-    /// Reads a PaddleNLP `model_state.pdparams` (a file, or the folder holding it with `model_config.json` /
-    /// `config.json` and `vocab.txt`), mapping PaddleNLP names to Hugging Face ones and transposing Linear weights.
+    /// Reads PaddlePaddle weights (`formats/paddle-gguf.md` Part A) and maps their names to Hugging Face ones,
+    /// transposing Linear / fc weights:
+    /// - `.pdparams` / `.pdopt` state dicts (`paddle.save`, `paddle.static.save`), or a PaddleNLP folder holding one
+    ///   with `model_config.json` / `config.json` and `vocab.txt`;
+    /// - inference models: a program (`*.pdmodel`, `__model__`, or Paddle 3's PIR `*.json`) with its combined
+    ///   params file (`*.pdiparams`, `__params__`, `params`) or one file per variable beside it;
+    /// - PaddleHub 1.x module folders (`assets/params/` with `@HUB_<module>@`-prefixed variable files,
+    ///   `assets/*config*.json`, `assets/vocab.txt`) and plain folders of per-variable LoDTensor files.
     public static func loadPaddle(_ path: String, options: LoadOptions) throws -> Model {
-        var file = path
-        if isDirectory(path) {
-            let names = try listFolder(path)
-            guard let params = names.first(where: { $0 == "model_state.pdparams" }) ?? names.first(where: { $0.hasSuffix(".pdparams") }) else {
-                throw ModelError(file: path, "no .pdparams file in the folder (Paddle inference models and PaddleHub modules are not supported yet)")
-            }
-            file = path + "/" + params
-        }
-        guard file.hasSuffix(".pdparams") || file.hasSuffix(".pdopt") else {
-            throw ModelError(file: file, "recognized as PaddlePaddle, but only .pdparams state dicts are supported yet")
-        }
-        let contents = try PaddleParams.read(path: file)
-        var model = Model(tensors: contents.tensors, notes: contents.notes, sourceFormat: "PaddlePaddle .pdparams")
-        model = try NameMap.paddleNLP.apply(to: model, strict: options.strict)
-        let folder = splitPath(file).folder
-        if fileExists(folder + "/model_config.json") {
+        var (tensors, notes, kind, folder) = try readPaddleTensors(path)
+        var model = Model(tensors: tensors, notes: notes, sourceFormat: "PaddlePaddle " + kind)
+        let map = NameMap.paddle(for: model.tensors.map(\.name))
+        model = try map.apply(to: model, strict: options.strict)
+        if isDirectory(folder + "/assets") { folder += "/assets" }  // PaddleHub 1.x keeps vocab and config there
+        let configName = ["model_config.json", "config.json", "bert_config.json", "ernie_config.json"].first { fileExists(folder + "/" + $0) }
+            ?? (try? listFolder(folder))?.first { $0.hasPrefix("bert_config") && $0.hasSuffix(".json") }
+        if configName == "model_config.json" {
             model.config = try paddleConfig(folder + "/model_config.json")
-        } else if fileExists(folder + "/config.json") {
-            model.config = try ModelConfig(contentsOf: folder + "/config.json")
+        } else if let configName {
+            model.config = try ModelConfig(contentsOf: folder + "/" + configName)
             if model.config.architecture == .unknown { model.config.architecture = .bert }
         } else {
-            let (config, notes) = ModelConfig.inferred(from: model.tensors.map(\.info))
+            let (config, inferred) = ModelConfig.inferred(from: model.tensors.map(\.info))
             model.config = config
-            model.notes += notes
+            model.notes += inferred
+        }
+        if model.config.layerNormEps == nil {
+            model.config.layerNormEps = 1e-12
+            model.notes.append("layer_norm_eps not given: 1e-12, as BERT and hfl's models use")
         }
         model.auxiliaryFiles = auxiliaryFiles(in: folder)
         return model
+    }
+
+    /// The tensors of any Paddle layout under their Paddle names, what the layout was, and the folder to look for
+    /// config and vocabulary in.
+    static func readPaddleTensors(_ path: String) throws -> (tensors: [Tensor], notes: [String], kind: String, folder: String) {
+        let programNames = ["inference.pdmodel", "model.pdmodel", "__model__", "inference.json", "model.json"]
+        if isDirectory(path) {
+            let names = try listFolder(path)
+            if let params = names.first(where: { $0 == "model_state.pdparams" }) ?? names.first(where: { $0.hasSuffix(".pdparams") }) {
+                return try readPaddleTensors(path + "/" + params)
+            }
+            if let program = programNames.first(where: names.contains) ?? names.first(where: { $0.hasSuffix(".pdmodel") }) {
+                return try readPaddleTensors(path + "/" + program)
+            }
+            if isDirectory(path + "/assets/params") {
+                let (tensors, notes) = try LoDTensor.readFolder(path + "/assets/params")
+                return (tensors, notes, "PaddleHub module (assets/params)", path)
+            }
+            if isDirectory(path + "/model"), fileExists(path + "/model/__model__") {
+                let (tensors, notes, _, _) = try readPaddleTensors(path + "/model/__model__")
+                return (tensors, notes, "PaddleHub module (model/)", path)
+            }
+            let files = names.filter { !$0.hasSuffix(".json") && !$0.hasSuffix(".txt") && !$0.hasSuffix(".pb") && !isDirectory(path + "/" + $0) }
+            guard !files.isEmpty, files.allSatisfy({ LoDTensor.looksLikeRecord(path + "/" + $0) }) else {
+                throw ModelError(file: path, "no Paddle weights in the folder (looked for *.pdparams, a program with *.pdiparams, assets/params/, per-variable files)")
+            }
+            let (tensors, notes) = try LoDTensor.readFolder(path, skipping: Set(names).subtracting(files))
+            return (tensors, notes, "per-variable files", path)
+        }
+        let (folder, name) = splitPath(path)
+        if name.hasSuffix(".pdparams") || name.hasSuffix(".pdopt") {
+            let contents = try PaddleParams.read(path: path)
+            return (contents.tensors, contents.notes, ".pdparams", folder)
+        }
+        let stem = name.hasSuffix(".pdmodel") ? String(name.dropLast(8)) : name.hasSuffix(".json") ? String(name.dropLast(5))
+            : name.hasSuffix(".pdiparams") ? String(name.dropLast(10)) : nil
+        var program = path
+        if name.hasSuffix(".pdiparams"), let stem {
+            guard let found = [stem + ".pdmodel", stem + ".json"].first(where: { fileExists(folder + "/" + $0) }) else {
+                throw ModelError(file: path, "a .pdiparams file holds no names: its program (\(stem).pdmodel or \(stem).json) must be beside it")
+            }
+            program = folder + "/" + found
+        }
+        let programName = splitPath(program).name
+        let kind = programName.hasSuffix(".json") ? "inference model (PIR program)" : "inference model (protobuf program)"
+        let paramsCandidates = (stem.map { [$0 + ".pdiparams"] } ?? []) + ["__params__", "params"]
+        if let params = paramsCandidates.first(where: { fileExists(folder + "/" + $0) }) {
+            return (try PaddleProgram.readCombined(program: program, params: folder + "/" + params), [], kind, folder)
+        }
+        // One file per variable beside the program (1.x save_inference_model without params_filename).
+        let variables = programName.hasSuffix(".json") ? try PaddleProgram.pirVariables(path: program) : try PaddleProgram.legacyVariables(path: program)
+        let tensors = try variables.map { variable -> Tensor in
+            let file = folder + "/" + variable.name
+            guard fileExists(file) else { throw ModelError(file: program, "names variable '\(variable.name)', but neither a combined params file nor \(variable.name) is beside it") }
+            let mapped: MappedFile
+            do { mapped = try MappedFile(path: file) } catch { throw ModelError(error, file: file) }
+            let record = try LoDTensor.record(in: mapped, at: 0, name: variable.name)
+            return Tensor(name: LoDTensor.strippingHubPrefix(variable.name).name, dtype: record.dtype, shape: record.shape,
+                          data: .mapped(mapped, range: record.data))
+        }
+        return (tensors, [], kind + " with per-variable files", folder)
     }
 
     /// PaddleNLP's `model_config.json`: `{"init_args": [{hidden_size: …, "init_class": "BertModel"}], …}`. hfl's

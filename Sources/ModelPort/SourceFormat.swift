@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import PaddleFormat
 
 /// The kinds of input ModelPort recognizes, from their bytes and structure (the extension is a hint only).
 public enum SourceFormat: String, Sendable {
@@ -22,7 +23,8 @@ public enum SourceFormat: String, Sendable {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
         if let format = detectBytes(file) { return format }
-        if path.hasSuffix(".pdparams") || path.hasSuffix(".pdiparams") || path.hasSuffix(".pdopt") { return .paddle }
+        if [".pdparams", ".pdiparams", ".pdopt", ".pdmodel", "__model__", "__params__"].contains(where: path.hasSuffix) { return .paddle }
+        if path.hasSuffix(".json"), (try? JSON.parse(contentsOf: path))?["base_code"]?["magic"]?.stringValue == "pir" { return .paddle }
         throw ModelError(file: path, """
             unrecognized format (tried safetensors header, safetensors index JSON, GGUF magic, zip, pickle, \
             TensorFlow index footer)
@@ -66,13 +68,16 @@ public enum SourceFormat: String, Sendable {
             return .huggingFaceFolder
         }
         if names.contains(where: { $0.hasSuffix(".index") }) { return .tensorflowBundle }
-        if names.contains(where: { $0.hasSuffix(".pdparams") || $0.hasSuffix(".pdiparams") || $0 == "__model__" }) {
+        if names.contains(where: { $0.hasSuffix(".pdparams") || $0.hasSuffix(".pdiparams") || $0.hasSuffix(".pdmodel") || $0 == "__model__" })
+            || isDirectory(path + "/assets/params") || fileExists(path + "/model/__model__") {
             return .paddle
         }
         if names.contains(where: { $0.hasSuffix(".gguf") }) { return .gguf }
+        let files = names.filter { !isDirectory(path + "/" + $0) }
+        if !files.isEmpty, files.allSatisfy({ LoDTensor.looksLikeRecord(path + "/" + $0) }) { return .paddle }
         throw ModelError(file: path, """
             no model found in folder (looked for *.safetensors, model.safetensors.index.json, pytorch_model*.bin, \
-            *.index, *.pdparams, *.gguf)
+            *.index, *.pdparams, *.pdmodel, __model__, assets/params/, per-variable Paddle files, *.gguf)
             """)
     }
 }

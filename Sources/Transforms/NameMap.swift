@@ -11,6 +11,8 @@ public enum NameRule: Sendable {
     case suffix(String, String)
     /// Replace a prefix.
     case prefix(String, String)
+    /// Replace the whole name when it equals the first string.
+    case exact(String, String)
 }
 
 /// How to turn one checkpoint convention's names into canonical Hugging Face names: which tensors to skip
@@ -43,6 +45,8 @@ public struct NameMap: Sendable {
                 if result.hasSuffix(old) { result = String(result.dropLast(old.count)) + new }
             case let .prefix(old, new):
                 if result.hasPrefix(old) { result = new + String(result.dropFirst(old.count)) }
+            case let .exact(old, new):
+                if result == old { result = new }
             case let .numbered(prefix, replacement):
                 result = replacingNumbered(result, prefix: prefix, with: replacement)
             }
@@ -162,6 +166,47 @@ extension NameMap {
         map.transposeLinearWeights = true
         return map
     }()
+
+    /// Paddle 1.x static-graph BERT / ERNIE names (PaddleHub 1.x modules, `save_inference_model`, `paddle.static.save`:
+    /// `word_embedding`, `encoder_layer_N_multi_head_att_query_fc.w_0`, `encoder_layer_N_ffn_fc_0.w_0`, `pooled_fc`)
+    /// → Hugging Face BERT names (`formats/paddle-gguf.md` A6); every `fc.w_0` is [in, out] and is transposed.
+    public static let paddleStatic = NameMap(
+        name: "Paddle static BERT",
+        skip: [("_moment1_", "optimizer slot"), ("_moment2_", "optimizer slot"), ("_beta1_pow_acc", "optimizer slot"),
+               ("_beta2_pow_acc", "optimizer slot"), ("learning_rate", "optimizer state"), ("@LR_DECAY_COUNTER@", "step counter")],
+        knownPrefixes: ["word_embedding", "pos_embedding", "sent_embedding", "pre_encoder_layer_norm_", "encoder_layer_", "pooled_fc.",
+                        "mask_lm_", "next_sent_fc."],
+        transposeSuffixes: [".w_0"],
+        rules: [
+            .exact("word_embedding", "embeddings.word_embeddings.weight"),
+            .exact("pos_embedding", "embeddings.position_embeddings.weight"),
+            .exact("sent_embedding", "embeddings.token_type_embeddings.weight"),
+            .prefix("pre_encoder_layer_norm_", "embeddings.LayerNorm_"),
+            .numbered("encoder_layer_", "encoder.layer."),
+            .replace("_multi_head_att_query_fc.", ".attention.self.query."),
+            .replace("_multi_head_att_key_fc.", ".attention.self.key."),
+            .replace("_multi_head_att_value_fc.", ".attention.self.value."),
+            .replace("_multi_head_att_output_fc.", ".attention.output.dense."),
+            .replace("_post_att_layer_norm_", ".attention.output.LayerNorm_"),
+            .replace("_ffn_fc_0.", ".intermediate.dense."),
+            .replace("_ffn_fc_1.", ".output.dense."),
+            .replace("_post_ffn_layer_norm_", ".output.LayerNorm_"),
+            .prefix("pooled_fc.", "pooler.dense."),
+            .exact("mask_lm_out_fc.b_0", "cls.predictions.bias"),
+            .prefix("mask_lm_trans_fc.", "cls.predictions.transform.dense."),
+            .prefix("mask_lm_trans_layer_norm_", "cls.predictions.transform.LayerNorm_"),
+            .prefix("next_sent_fc.", "cls.seq_relationship."),
+            .suffix(".w_0", ".weight"), .suffix(".b_0", ".bias"),
+            .suffix("LayerNorm_scale", "LayerNorm.weight"), .suffix("LayerNorm_bias", "LayerNorm.bias"),
+        ],
+        basePrefix: nil,
+        headPrefixes: []
+    )
+
+    /// The Paddle map for these names: static-graph names when the model has any, PaddleNLP names otherwise.
+    public static func paddle(for names: [String]) -> NameMap {
+        names.contains { $0 == "word_embedding" || $0.hasPrefix("encoder_layer_") } ? paddleStatic : paddleNLP
+    }
 
     /// TF1 Google ALBERT names (`bert/encoder/transformer/group_0/inner_group_0/attention_1/self/query/kernel`)
     /// → Hugging Face ALBERT names (`encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight`).
