@@ -130,6 +130,44 @@ save_file(out, sys.argv[2], metadata={"format": "pt"})
 """
 
 
+# Writes the benchmark model as PaddleNLP saves BERT (paddle.save of a state dict; Linear weights [in, out]).
+PADDLE_WRITER = r"""
+import sys, numpy as np, paddle
+from safetensors.numpy import load_file
+renames = [("embeddings.LayerNorm.", "embeddings.layer_norm."), ("encoder.layer.", "encoder.layers."),
+           ("attention.self.query.", "self_attn.q_proj."), ("attention.self.key.", "self_attn.k_proj."),
+           ("attention.self.value.", "self_attn.v_proj."), ("attention.output.dense.", "self_attn.out_proj."),
+           ("intermediate.dense.", "linear1."), ("attention.output.LayerNorm.", "norm1."),
+           ("output.dense.", "linear2."), ("output.LayerNorm.", "norm2.")]
+state = {}
+for name, v in load_file(sys.argv[1]).items():
+    for a, b in renames:
+        name = name.replace(a, b)
+    if v.ndim == 2 and "embeddings" not in name:
+        v = np.ascontiguousarray(v.T)
+    state["bert." + name] = paddle.to_tensor(v)
+paddle.save(state, sys.argv[2])
+"""
+
+# The Python route: paddle.load, PaddleNLP → HF names, transposes, safetensors.numpy.save_file.
+PADDLE_ROUTE = r"""
+import sys, numpy as np, paddle
+from safetensors.numpy import save_file
+renames = [("bert.", ""), ("embeddings.layer_norm.", "embeddings.LayerNorm."), ("encoder.layers.", "encoder.layer."),
+           ("self_attn.q_proj.", "attention.self.query."), ("self_attn.k_proj.", "attention.self.key."),
+           ("self_attn.v_proj.", "attention.self.value."), ("self_attn.out_proj.", "attention.output.dense."),
+           ("linear1.", "intermediate.dense."), ("linear2.", "output.dense."), ("norm1.", "attention.output.LayerNorm."),
+           ("norm2.", "output.LayerNorm.")]
+out = {}
+for name, v in paddle.load(sys.argv[1], return_numpy=True).items():
+    if v.ndim == 2 and "embeddings" not in name:
+        v = np.ascontiguousarray(v.T)
+    for a, b in renames:
+        name = name.replace(a, b)
+    out[name] = v
+save_file(out, sys.argv[2], metadata={"format": "pt"})
+"""
+
 FORWARD_SETUP = r"""
 import sys, torch
 from transformers import BertConfig, BertModel
@@ -219,7 +257,7 @@ def quantization_benchmark(binary, python, work, src, runs):
     has_gguf = subprocess.run([python, "-c", "import gguf.quants"], capture_output=True).returncode == 0
     print()
     print(f"GGUF quantization of the same model ({size / 1e6:.1f} MB f32), 2 cores; MB/s of f32 input; best of {runs}")
-    print(f"{'type':<6} {'modelport convert':>18} {'llama_model_quantize':>21} {'gguf-py numpy':>14} {'identical to llama.cpp':>23}")
+    print(f"{'type':<6} {'modelport convert':>18} {'llama_model_quantize':>21} {'gguf-py numpy':>14} {'same bytes as llama.cpp':>24}")
     for dtype, ftype in QUANT_TYPES:
         target = os.path.join(out, f"m-{dtype}.gguf")
         seconds, _ = measure([binary, "convert", os.path.dirname(src), target, "--dtype", dtype, "--no-quality", "--force"],
@@ -233,15 +271,15 @@ def quantization_benchmark(binary, python, work, src, runs):
             theirs = f"{size / 1e6 / t:>15.0f} MB/s"
             same = "yes" if has_gguf and subprocess.run(
                 [python, "-c", "import sys, gguf; a, b = (gguf.GGUFReader(p).tensors for p in sys.argv[1:]); "
-                 "sys.exit(0 if [(t.name, t.tensor_type, t.data.tobytes()) for t in a] == "
-                 "[(t.name, t.tensor_type, t.data.tobytes()) for t in b] else 1)", target, theirs_path]).returncode == 0 else "no"
+                 "sys.exit(0 if {t.name: (t.tensor_type, t.data.tobytes()) for t in a} == "
+                 "{t.name: (t.tensor_type, t.data.tobytes()) for t in b} else 1)", target, theirs_path]).returncode == 0 else "no"
         if has_gguf and not dtype.endswith("_k"):
             t, n = subprocess.run([python, "-c", GGUF_PY_QUANTIZE, src, dtype.upper()], check=True, capture_output=True,
                                   text=True).stdout.split()
             numpy_rate = f"{int(n) / 1e6 / float(t):>8.0f} MB/s"
         elif has_gguf:
             numpy_rate = "(no K encoder)"
-        print(f"{dtype.upper():<6} {ours:>18} {theirs:>21} {numpy_rate:>14} {same:>23}")
+        print(f"{dtype.upper():<6} {ours:>18} {theirs:>21} {numpy_rate:>14} {same:>24}")
     print("(modelport's row is the whole conversion: read, quantize, write, fsync; llama.cpp's is its quantizer reading "
           "the F32 GGUF; gguf-py's times quantize() alone on the weight matrices)")
 
@@ -274,7 +312,8 @@ def main():
             ("modelport convert --dtype bf16", [binary, "convert", src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"]),
             ("modelport convert --keep-layers 1", [binary, "convert", src, os.path.join(out, "k.safetensors"), "--keep-layers", "1"]),
             ("modelport convert → GGUF F16", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-f16.gguf"), "--dtype", "f16"]),
-            ("modelport convert → GGUF Q8_0", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-q8.gguf"), "--dtype", "q8_0"]),
+            ("modelport convert → GGUF Q8_0 --no-quality", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-q8.gguf"), "--dtype", "q8_0", "--no-quality"]),
+            ("modelport convert → GGUF Q8_0 + quality report", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-q8r.gguf"), "--dtype", "q8_0"]),
         ]
         has_torch = os.path.exists(python) and subprocess.run(
             [python, "-c", "import torch, safetensors"], capture_output=True).returncode == 0
@@ -311,6 +350,16 @@ def main():
             rows.append(("modelport convert TF1 → safetensors", [binary, "convert", ckpt, os.path.join(out, "tf.safetensors")]))
             rows.append(("python: tf.train.load_checkpoint + transpose + save_file",
                          [python, "-c", TF_ROUTE, ckpt, os.path.join(out, "tfp.safetensors")]))
+
+        has_paddle = os.path.exists(python) and subprocess.run(
+            [python, "-c", "import paddle, safetensors"], capture_output=True).returncode == 0
+        if has_paddle:
+            pdparams = os.path.join(work, "paddle", "model_state.pdparams")
+            os.makedirs(os.path.dirname(pdparams))
+            subprocess.run([python, "-c", PADDLE_WRITER, src, pdparams], check=True, capture_output=True)
+            rows.append(("cp (model_state.pdparams)", ["cp", pdparams, os.path.join(out, "copy.pdparams")]))
+            rows.append(("modelport convert .pdparams → safetensors", [binary, "convert", pdparams, os.path.join(out, "pd.safetensors")]))
+            rows.append(("python: paddle.load + transpose + save_file", [python, "-c", PADDLE_ROUTE, pdparams, os.path.join(out, "pdp.safetensors")]))
 
         print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, warm page cache")
         print(f"{'command':<42} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}")

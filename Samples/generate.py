@@ -13,6 +13,12 @@ Layout:
   casts/float-casts.safetensors  f32/f64 edge values and PyTorch's f16/bf16/f32 casts of them
   broken/safetensors/*.safetensors  files that break one rule of the format each (checked against the
                                     reference reader, which must reject them too)
+  gguf/kquant-reference.safetensors  ggml's own Q4_K/Q5_K/Q6_K bytes (llama-cpp-python's libggml via ctypes)
+  packed/reference.safetensors       compressed-tensors' int8 per-channel and mlx.core.quantize's affine output
+  paddle/                    PaddleNLP .pdparams; static-graph layouts (PaddleHub 1.x, inference models, static.save)
+
+`python Samples/generate.py GROUP...` regenerates single groups (e.g. `kquant_references packed_references`);
+llama-cpp-python, mlx and compressed-tensors are optional (their groups are skipped when missing).
 """
 import json
 import os

@@ -25,7 +25,7 @@ public enum KQuants {
             nonisolated(unsafe) let source = source
             let chunk = 256
             DispatchQueue.concurrentPerform(iterations: (blocks + chunk - 1) / chunk) { c in
-                var workspace = Workspace()
+                let workspace = Workspace()
                 for block in (c * chunk)..<min(blocks, (c + 1) * chunk) {
                     for j in 0..<superBlock {
                         workspace.x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * superBlock + j) * 4, as: UInt32.self)))
@@ -57,17 +57,35 @@ public enum KQuants {
         return ((packed(j + 4) & 0x0F) | ((packed(j - 4) >> 6) << 4), (packed(j + 4) >> 4) | ((packed(j) >> 6) << 4))
     }
 
-    /// Scratch arrays for one super-block, reused across the blocks of a chunk.
-    struct Workspace {
-        var x = [Float](repeating: 0, count: 256)
-        var levels = [UInt8](repeating: 0, count: 256)
-        var candidate = [UInt8](repeating: 0, count: 32)
-        var weights = [Float](repeating: 0, count: 32)
-        var scales = [Float](repeating: 0, count: 16)
-        var mins = [Float](repeating: 0, count: 8)
+    /// Scratch memory for one super-block, reused across the blocks of a chunk (raw pointers: this is the hot
+    /// loop, and array bounds and uniqueness checks would double its cost).
+    final class Workspace {
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: 256)
+        let levels = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        let candidate = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
+        let weights = UnsafeMutablePointer<Float>.allocate(capacity: 32)
+        let scales = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        let mins = UnsafeMutablePointer<Float>.allocate(capacity: 8)
+        let packed = UnsafeMutablePointer<UInt8>.allocate(capacity: 12)
+        let packedScales = UnsafeMutablePointer<Int8>.allocate(capacity: 16)
+
+        init() {
+            x.initialize(repeating: 0, count: 256)
+            levels.initialize(repeating: 0, count: 256)
+            candidate.initialize(repeating: 0, count: 32)
+            weights.initialize(repeating: 0, count: 32)
+        }
+
+        deinit {
+            for p in [x, weights, scales, mins] as [UnsafeMutablePointer<Float>] { p.deallocate() }
+            levels.deallocate()
+            candidate.deallocate()
+            packed.deallocate()
+            packedScales.deallocate()
+        }
 
         /// Q4_K (`levels` 0…15) and Q5_K (0…31): per 32-value sub-block `x ≈ scale·q − min`.
-        mutating func encodeAffine(_ type: DType, into out: UnsafeMutableRawBufferPointer) {
+        func encodeAffine(_ type: DType, into out: UnsafeMutableRawBufferPointer) {
             let top: Int32 = type == .q4_K ? 15 : 31
             var maxScale: Float = 0, maxMin: Float = 0
             for j in 0..<8 {
@@ -85,7 +103,7 @@ public enum KQuants {
             }
             let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
             let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
-            var packed = [UInt8](repeating: 0, count: 12)
+            for i in 0..<12 { packed[i] = 0 }
             for j in 0..<8 {
                 let ls = min(63, UInt8(truncatingIfNeeded: KQuants.nearestInt(inverseScale * scales[j])))
                 let lm = min(63, UInt8(truncatingIfNeeded: KQuants.nearestInt(inverseMin * mins[j])))
@@ -132,7 +150,7 @@ public enum KQuants {
 
         /// ggml's `make_qkx2_quants` for one 32-value sub-block at `offset`: the scale and (negated) minimum with the
         /// least weighted squared error among `steps + 1` candidate steps; leaves the levels in `levels`.
-        mutating func fitAffine(offset: Int, top: Int32, rmin: Float, rdelta: Float, steps: Int) -> (scale: Float, min: Float) {
+        func fitAffine(offset: Int, top: Int32, rmin: Float, rdelta: Float, steps: Int) -> (scale: Float, min: Float) {
             var lo = x[offset], hi = x[offset]
             var sumW = weights[0]
             var sumX = sumW * x[offset]
@@ -194,7 +212,7 @@ public enum KQuants {
         }
 
         /// Q6_K: per 16-value sub-block `x ≈ d·scale·(q − 32)` with q in 0…63 and an int8 scale.
-        mutating func encodeQ6K(into out: UnsafeMutableRawBufferPointer) {
+        func encodeQ6K(into out: UnsafeMutableRawBufferPointer) {
             var maxScale: Float = 0, maxAbsScale: Float = 0
             for block in 0..<16 {
                 let scale = fitSigned(offset: 16 * block)
@@ -211,7 +229,6 @@ public enum KQuants {
             let inverse: Float = -128 / maxScale
             let dBits = KQuants.half(1 / inverse)
             let d = KQuants.float(fromHalf: dBits)
-            var packedScales = [Int8](repeating: 0, count: 16)
             for block in 0..<16 {
                 packedScales[block] = Int8(truncatingIfNeeded: min(127, KQuants.nearestInt(inverse * scales[block])))
             }
@@ -238,7 +255,7 @@ public enum KQuants {
 
         /// ggml's `make_qx_quants` with 32 levels each side and x²-weighted error (`rmse_type` 1, no importance):
         /// tries 19 scales around `-32 / max` and keeps the one with the least weighted error. Levels go to `levels`.
-        mutating func fitSigned(offset: Int) -> Float {
+        func fitSigned(offset: Int) -> Float {
             let top: Int32 = 32
             var maxValue: Float = 0, amax: Float = 0
             for i in 0..<16 {
@@ -252,26 +269,33 @@ public enum KQuants {
                 for i in 0..<16 { levels[offset + i] = 0 }
                 return 0
             }
-            func sums(_ inverse: Float, store: Bool) -> (Float, Float) {
-                var sumLX: Float = 0, sumL2: Float = 0
-                for i in 0..<16 {
-                    let v = x[offset + i]
-                    let l = max(-top, min(top - 1, KQuants.nearestInt(inverse * v)))
-                    if store { levels[offset + i] = UInt8(l + top) }
-                    let w = v * v, fl = Float(l)
-                    sumLX += w * v * fl
-                    sumL2 += w * fl * fl
-                }
-                return (sumLX, sumL2)
+            var inverse = Float(-top) / maxValue
+            var sumLX: Float = 0, sumL2: Float = 0
+            for i in 0..<16 {
+                let v = x[offset + i]
+                let l = max(-top, min(top - 1, KQuants.nearestInt(inverse * v)))
+                levels[offset + i] = UInt8(l + top)
+                let w = v * v, fl = Float(l)
+                sumLX += w * v * fl
+                sumL2 += w * fl * fl
             }
-            var (sumLX, sumL2) = sums(Float(-top) / maxValue, store: true)
             var scale: Float = sumL2 != 0 ? sumLX / sumL2 : 0
             var best = scale * sumLX
             for step in -9...9 where step != 0 {
-                let inverse = -(Float(top) + 0.1 * Float(step)) / maxValue
-                (sumLX, sumL2) = sums(inverse, store: false)
+                inverse = -(Float(top) + 0.1 * Float(step)) / maxValue
+                sumLX = 0
+                sumL2 = 0
+                for i in 0..<16 {
+                    let v = x[offset + i]
+                    let fl = Float(max(-top, min(top - 1, KQuants.nearestInt(inverse * v))))
+                    let w = v * v
+                    sumLX += w * v * fl
+                    sumL2 += w * fl * fl
+                }
                 if sumL2 > 0 && sumLX * sumLX > best * sumL2 {
-                    _ = sums(inverse, store: true)
+                    for i in 0..<16 {
+                        levels[offset + i] = UInt8(max(-top, min(top - 1, KQuants.nearestInt(inverse * x[offset + i]))) + top)
+                    }
                     scale = sumLX / sumL2
                     best = scale * sumLX
                 }

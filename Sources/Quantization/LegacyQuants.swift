@@ -21,12 +21,15 @@ public enum BlockQuantizer {
             nonisolated(unsafe) let source = source
             let chunk = 4096
             DispatchQueue.concurrentPerform(iterations: (blocks + chunk - 1) / chunk) { c in
-                var x = [Float](repeating: 0, count: 32)
-                for block in (c * chunk)..<min(blocks, (c + 1) * chunk) {
-                    for j in 0..<32 {
-                        x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * 32 + j) * 4, as: UInt32.self)))
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { x in
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
+                        for block in (c * chunk)..<min(blocks, (c + 1) * chunk) {
+                            for j in 0..<32 {
+                                x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * 32 + j) * 4, as: UInt32.self)))
+                            }
+                            encode(UnsafeBufferPointer(x), type, into: destination, at: block * type.blockBytes, q: q)
+                        }
                     }
-                    encode(x, type, into: destination, at: block * type.blockBytes)
                 }
             }
         }
@@ -35,9 +38,9 @@ public enum BlockQuantizer {
 
     static func half(_ v: Float) -> UInt16 { FloatBits.halfBits(fromFloatBits: v.bitPattern) }
 
-    static func encode(_ x: [Float], _ type: DType, into out: UnsafeMutableRawBufferPointer, at base: Int) {
-        var q = [UInt8](repeating: 0, count: 32)
-        var header: [UInt16] = []
+    static func encode(_ x: UnsafeBufferPointer<Float>, _ type: DType, into out: UnsafeMutableRawBufferPointer, at base: Int,
+                       q: UnsafeMutableBufferPointer<UInt8>) {
+        var header: (UInt16, UInt16?) = (0, nil)
         switch type {
         case .q4_0, .q5_0:
             // The signed value of largest magnitude (the first one on ties).
@@ -49,18 +52,24 @@ public enum BlockQuantizer {
             let offset: Float = type == .q4_0 ? 8.5 : 16.5
             let top: Float = type == .q4_0 ? 15 : 31
             for j in 0..<32 { q[j] = UInt8(min(top, max(0, ((x[j] * id) + offset).rounded(.towardZero)))) }
-            header = [half(d)]
+            header = (half(d), nil)
         default:  // q4_1, q5_1
-            let lo = x.min() ?? 0, hi = x.max() ?? 0
+            var lo = x[0], hi = x[0]
+            for v in x {
+                if v < lo { lo = v }
+                if v > hi { hi = v }
+            }
             let d = (hi - lo) / (type == .q4_1 ? 15 : 31)
             let id: Float = d == 0 ? 0 : 1 / d
             let top: Float = type == .q4_1 ? 15 : 31
             for j in 0..<32 { q[j] = UInt8(min(top, max(0, ((x[j] - lo) * id + 0.5).rounded(.towardZero)))) }
-            header = [half(d), half(lo)]
+            header = (half(d), half(lo))
         }
         var at = base
-        for h in header {
-            out.storeBytes(of: h.littleEndian, toByteOffset: at, as: UInt16.self)
+        out.storeBytes(of: header.0.littleEndian, toByteOffset: at, as: UInt16.self)
+        at += 2
+        if let minimum = header.1 {
+            out.storeBytes(of: minimum.littleEndian, toByteOffset: at, as: UInt16.self)
             at += 2
         }
         if type == .q5_0 || type == .q5_1 {
