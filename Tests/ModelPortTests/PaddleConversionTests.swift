@@ -6,42 +6,36 @@ import TestSupport
 import Testing
 
 @Suite struct PaddleConversionTests {
-    @Test(arguments: ["paddle/bert-tiny-p2", "paddle/rbt-tiny"])
-    func convertsPaddleNLPToHuggingFaceBitExactly(sample: String) throws {
+    /// Converts `sample` to a Hugging Face folder and checks every tensor against bert-tiny's first `layers` layers,
+    /// bit for bit; returns the written config.
+    static func convertsToBertTiny(_ sample: String, layers: Int, options: ConversionOptions = .init()) throws -> (ModelConfig, [String]) {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        _ = try Converter.convert(source: Samples.path(sample), destination: folder.file("hf"), options: .init())
+        _ = try Converter.convert(source: Samples.path(sample), destination: folder.file("hf"), options: options)
         let (written, _) = try SafetensorsReader.read(path: folder.file("hf/model.safetensors"))
         let (reference, _) = try SafetensorsReader.read(path: Samples.path("bert-tiny/model.safetensors"))
-        let kept = reference.filter { !$0.name.contains("encoder.layer.2.") && !$0.name.contains("encoder.layer.3.") }
+        let kept = reference.filter { tensor in !(layers..<4).contains { tensor.name.hasPrefix("encoder.layer.\($0).") } }
         #expect(Set(written.map(\.name)) == Set(kept.map(\.name)))
         for tensor in kept {
             let got = try #require(written.first { $0.name == tensor.name })
             #expect(got.info == tensor.info)
             #expect(try got.withBytes { Array($0) } == (try tensor.withBytes { Array($0) }), "\(tensor.name)")
         }
-        let config = try ModelConfig(contentsOf: folder.file("hf/config.json"))
+        return (try ModelConfig(contentsOf: folder.file("hf/config.json")), folder.contents("hf"))
+    }
+
+    @Test(arguments: ["paddle/bert-tiny-p2", "paddle/rbt-tiny"])
+    func convertsPaddleNLPToHuggingFaceBitExactly(sample: String) throws {
+        let (config, files) = try Self.convertsToBertTiny(sample, layers: 2)
         #expect(config.architecture == .bert && config.numHiddenLayers == 2 && config.layerNormEps == 1e-12)
-        #expect(folder.contents("hf").contains("vocab.txt"))
+        #expect(files.contains("vocab.txt"))
     }
 
     /// Layer 0 of bert-tiny under Paddle 1.x static names, as Paddle 3.3 wrote it in four layouts.
     @Test(arguments: ["paddle/hub-rbt-tiny", "paddle/inference-pdmodel", "paddle/inference-pir", "paddle/static-save",
                       "paddle/inference-pir/inference.pdiparams", "paddle/inference-pdmodel/inference.pdmodel"])
     func convertsStaticGraphLayoutsBitExactly(sample: String) throws {
-        let folder = TemporaryFolder()
-        defer { folder.remove() }
-        _ = try Converter.convert(source: Samples.path(sample), destination: folder.file("hf"), options: .init(load: LoadOptions(strict: true)))
-        let (written, _) = try SafetensorsReader.read(path: folder.file("hf/model.safetensors"))
-        let (reference, _) = try SafetensorsReader.read(path: Samples.path("bert-tiny/model.safetensors"))
-        let kept = reference.filter { !$0.name.hasPrefix("encoder.layer.") || $0.name.hasPrefix("encoder.layer.0.") }
-        #expect(Set(written.map(\.name)) == Set(kept.map(\.name)))
-        for tensor in kept {
-            let got = try #require(written.first { $0.name == tensor.name })
-            #expect(got.info == tensor.info)
-            #expect(try got.withBytes { Array($0) } == (try tensor.withBytes { Array($0) }), "\(tensor.name)")
-        }
-        let config = try ModelConfig(contentsOf: folder.file("hf/config.json"))
+        let (config, _) = try Self.convertsToBertTiny(sample, layers: 1, options: .init(load: LoadOptions(strict: true)))
         #expect(config.architecture == .bert && config.numHiddenLayers == 1 && config.layerNormEps == 1e-12)
     }
 
