@@ -1177,6 +1177,12 @@ if mode == "inference":
 elif mode == "static-save":
     paddle.static.save(main, os.path.join(out, "model"))
     os.remove(os.path.join(out, "model.pdopt"))
+elif mode == "module-v1":  # PaddleHub ModuleV1: model/__model__ (protobuf program) + one file per variable
+    from paddle.static.io import save_vars
+    os.makedirs(os.path.join(out, "model"))
+    with open(os.path.join(out, "model", "__model__"), "wb") as f:
+        f.write(main.desc.serialize_to_string())
+    save_vars(exe, os.path.join(out, "model"), main, vars=[v for v in main.list_vars() if v.persistable and v.name in arrays.files])
 else:
     from paddle.static.io import save_vars
     save_vars(exe, out, main, vars=[v for v in main.list_vars() if v.persistable and v.name in arrays.files])
@@ -1218,6 +1224,10 @@ def paddle_static_checkpoints():
         write("inference", fresh_dir("paddle", "inference-pdmodel"), arrays, pir=False)
         write("inference", fresh_dir("paddle", "inference-pir"), arrays, pir=True)
         write("static-save", fresh_dir("paddle", "static-save"), arrays, pir=True)
+        # A PaddleHub ModuleV1 folder (model/__model__ + prefixed per-variable files), with two small known tables.
+        small = {"@HUB_tiny@word_embedding": np.arange(16, dtype=np.float32).reshape(4, 4),
+                 "@HUB_tiny@pos_embedding": np.arange(8, dtype=np.float32).reshape(2, 4) * 0.5}
+        write("module-v1", fresh_dir("paddle", "hub-module-v1"), small, pir=False)
 
 
 def broken_paddle():

@@ -120,7 +120,7 @@ public enum ModelLoader {
             model.config = config
             model.notes += inferred
         }
-        if model.config.layerNormEps == nil {
+        if model.config.layerNormEps == nil, model.config.architecture == .bert {
             model.config.layerNormEps = 1e-12
             model.notes.append("layer_norm_eps not given: 1e-12, as BERT and hfl's models use")
         }

@@ -56,6 +56,19 @@ import Testing
         #expect(parity.passed && parity.last.maxAbsError == 0)
     }
 
+    @Test func paddleHubModuleV1ReadsItsProgramAndVariableFiles() throws {
+        // model/__model__ names @HUB_tiny@pos_embedding and @HUB_tiny@word_embedding; each has its own file.
+        let model = try ModelLoader.load(Samples.path("paddle/hub-module-v1"))
+        #expect(model.sourceFormat == "PaddlePaddle PaddleHub module (model/)")
+        #expect(model.tensors.map(\.info) == [
+            TensorInfo(name: "embeddings.position_embeddings.weight", dtype: .f32, shape: [2, 4]),
+            TensorInfo(name: "embeddings.word_embeddings.weight", dtype: .f32, shape: [4, 4]),
+        ])
+        let floats = { (t: Tensor) in try t.withBytes { Array($0.bindMemory(to: Float.self)) } }
+        #expect(try floats(model.tensors[0]) == (0..<8).map { Float($0) * 0.5 })
+        #expect(try floats(model.tensors[1]) == (0..<16).map { Float($0) })
+    }
+
     static let broken: [(String, String)] = [
         ("missing-record", "holds 1 records, but the program names 2 persistable variables (next: word_embedding)"),
         ("truncated-record", "tensor 'word_embedding': f32 [4, 4] needs 64 bytes, only 54 left in the file"),
