@@ -1189,8 +1189,15 @@ else:
 """
 
 
+def paddle_legacy_python():
+    """The Python that writes legacy protobuf programs: PADDLE_LEGACY_PYTHON (a venv with paddlepaddle 2.6, as the
+    committed fixtures were made) or, without it, this one (Paddle 3 with FLAGS_enable_pir_api=0)."""
+    return os.environ.get("PADDLE_LEGACY_PYTHON", sys.executable)
+
+
 def paddle_static_checkpoints():
-    """Layer 0 of bert-tiny under Paddle 1.x static names, written by Paddle itself: a PaddleHub 1.x module folder
+    """Layer 0 of bert-tiny under Paddle 1.x static names, written by Paddle itself (legacy programs by Paddle 2.6
+    through PADDLE_LEGACY_PYTHON, PIR ones by Paddle 3): a PaddleHub 1.x module folder
     (assets/params/ with one LoDTensor file per `@HUB_rbt-tiny@`-prefixed variable, vocab, bert_config.json), an
     inference model in the legacy protobuf program format (.pdmodel) and in Paddle 3's PIR JSON (.json), each with a
     combined .pdiparams, and paddle.static.save output (.pdparams + .json). Tests compare with bert-tiny's tensors."""
@@ -1208,7 +1215,8 @@ def paddle_static_checkpoints():
             npz = os.path.join(tmp, "arrays.npz")
             np.savez(npz, **names)
             env = dict(os.environ, FLAGS_enable_pir_api="1" if pir else "0", GLOG_minloglevel="3")
-            subprocess.run([sys.executable, "-c", PADDLE_STATIC_WRITER, mode, npz, folder], check=True, env=env,
+            python = sys.executable if pir else paddle_legacy_python()
+            subprocess.run([python, "-c", PADDLE_STATIC_WRITER, mode, npz, folder], check=True, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
         hub = fresh_dir("paddle", "hub-rbt-tiny")
@@ -1256,7 +1264,7 @@ def broken_paddle():
         env = dict(os.environ, FLAGS_enable_pir_api="0", GLOG_minloglevel="3")
         for mode in ("inference", "vars"):
             os.makedirs(os.path.join(tmp, mode))
-            subprocess.run([sys.executable, "-c", PADDLE_STATIC_WRITER, mode, npz, os.path.join(tmp, mode)], check=True,
+            subprocess.run([paddle_legacy_python(), "-c", PADDLE_STATIC_WRITER, mode, npz, os.path.join(tmp, mode)], check=True,
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         program = open(os.path.join(tmp, "inference", "inference.pdmodel"), "rb").read()
         params = open(os.path.join(tmp, "inference", "inference.pdiparams"), "rb").read()

@@ -247,6 +247,15 @@ struct ConvertCommand: ParsableCommand {
     }
 
     private func reportJSON(_ report: ConversionReport, elapsed: Duration) -> JSON {
+        var json = Self.summaryJSON(report, elapsed: elapsed)
+        if !report.tensorQuality.isEmpty || report.parity != nil, case .object(var members) = json {
+            members.append(("quality", Self.qualityJSON(report)))
+            json = .object(members)
+        }
+        return json
+    }
+
+    private static func summaryJSON(_ report: ConversionReport, elapsed: Duration) -> JSON {
         .object([
             ("source", .string(report.source)),
             ("source_format", .string(report.sourceFormat)),

@@ -94,3 +94,21 @@ import Testing
         #expect(run("inspect", out).out.contains("format:       GGUF (bert)"))
     }
 }
+
+@Suite struct PackedCommandTests {
+    @Test(arguments: [("int8", 0.9999), ("mlx8", 0.9999), ("mlx4", 0.99)])
+    func quantizedFoldersReportTheirQualityAndVerify(dtype: String, cosine: Double) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let out = folder.file("m")
+        let result = run("convert", Samples.path("bert-tiny"), out, "--dtype", dtype, "--group-size", "32", "--json")
+        #expect(result.status == 0, "\(result.err)")
+        let json = try JSON.parse(Array(result.out.utf8))
+        #expect((json["quality"]?["end_to_end"]?["cosine_similarity"]?.doubleValue ?? 0) >= cosine)
+        #expect(json["quality"]?["tensors"]?.arrayValue?.isEmpty == false)
+        // verify reads the packed folder back (expanded to f32); 4 bits on a 32-wide model needs a looser floor
+        // per token than the default 0.99.
+        let verified = run("verify", Samples.path("bert-tiny"), out, "--json", "--min-cosine", dtype == "mlx4" ? "0.97" : "0.999")
+        #expect(verified.status == 0, "\(verified.out)")
+    }
+}
