@@ -1,5 +1,4 @@
 import BinaryIO
-import Dispatch
 import ModelIR
 
 /// GGUF's 256-element super-block types Q4_K, Q5_K and Q6_K (`formats/paddle-gguf.md` B3).
@@ -23,10 +22,9 @@ public enum KQuants {
         output.withMutableBytes { destination in
             nonisolated(unsafe) let destination = destination
             nonisolated(unsafe) let source = source
-            let chunk = 256
-            DispatchQueue.concurrentPerform(iterations: (blocks + chunk - 1) / chunk) { c in
+            forEachChunk(of: blocks, size: 256) { range in
                 let workspace = Workspace()
-                for block in (c * chunk)..<min(blocks, (c + 1) * chunk) {
+                for block in range {
                     for j in 0..<superBlock {
                         workspace.x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * superBlock + j) * 4, as: UInt32.self)))
                     }

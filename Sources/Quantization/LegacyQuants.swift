@@ -1,5 +1,4 @@
 import BinaryIO
-import Dispatch
 import ModelIR
 
 /// GGUF's 32-element block types Q4_0, Q4_1, Q5_0 and Q5_1 (`formats/paddle-gguf.md` B3), computed exactly as
@@ -19,11 +18,10 @@ public enum BlockQuantizer {
         output.withMutableBytes { destination in
             nonisolated(unsafe) let destination = destination
             nonisolated(unsafe) let source = source
-            let chunk = 4096
-            DispatchQueue.concurrentPerform(iterations: (blocks + chunk - 1) / chunk) { c in
+            forEachChunk(of: blocks, size: 4096) { range in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { x in
                     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
-                        for block in (c * chunk)..<min(blocks, (c + 1) * chunk) {
+                        for block in range {
                             for j in 0..<32 {
                                 x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * 32 + j) * 4, as: UInt32.self)))
                             }

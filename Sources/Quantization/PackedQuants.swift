@@ -88,9 +88,8 @@ public enum MLXAffine {
             scales.withUnsafeMutableBufferPointer { scaleOut in
                 biases.withUnsafeMutableBufferPointer { biasOut in
                     nonisolated(unsafe) let scaleOut = scaleOut, biasOut = biasOut
-                    let chunk = 1024
-                    DispatchQueue.concurrentPerform(iterations: (groups + chunk - 1) / chunk) { c in
-                        for g in (c * chunk)..<min(groups, (c + 1) * chunk) {
+                    forEachChunk(of: groups, size: 1024) { range in
+                        for g in range {
                             let first = g * groupSize
                             var lo = Float.infinity, hi = -Float.infinity
                             for j in 0..<groupSize {

@@ -1,5 +1,4 @@
 import BinaryIO
-import Dispatch
 import ModelIR
 
 /// GGUF's Q8_0 blocks (`formats/paddle-gguf.md` B3): per 32 values along a row, an f16 scale
@@ -16,9 +15,8 @@ public enum Q8_0 {
         output.withMutableBytes { destination in
             nonisolated(unsafe) let destination = destination
             nonisolated(unsafe) let source = source
-            let chunk = 4096
-            DispatchQueue.concurrentPerform(iterations: (blocks + chunk - 1) / chunk) { c in
-                for block in (c * chunk)..<min(blocks, (c + 1) * chunk) {
+            forEachChunk(of: blocks, size: 4096) { range in
+                for block in range {
                     quantizeBlock(source, block, into: destination)
                 }
             }
