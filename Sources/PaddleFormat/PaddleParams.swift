@@ -25,11 +25,11 @@ public enum PaddleParams {
     public static func read(path: String) throws -> Contents {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
-        let value = try file.withBytes { bytes in
-            try Unpickler.load(bytes, file: path, options: .init(allowedGlobals: allowedGlobals)).value
-        }
+        var options = Unpickler.Options(allowedGlobals: allowedGlobals)
+        options.mapBytesFrom = 4096  // array payloads stay in the mapped file (protocol ≥ 3 writes them raw)
+        let value = try file.withBytes { bytes in try Unpickler.load(bytes, file: path, options: options).value }
         guard case .dict(let dict) = value else { throw ModelError(file: path, "holds \(value), not a dict of arrays") }
-        var arrays: [(name: String, info: TensorInfo, bytes: [UInt8])] = []
+        var arrays: [(name: String, info: TensorInfo, data: TensorData)] = []
         var notes: [String] = []
         var splitInfo: PickleDict?
         var skipped = 0
@@ -39,20 +39,20 @@ public enum PaddleParams {
             if name == "StructuredToParameterName@@" { notes.append("ignored the StructuredToParameterName@@ table"); continue }
             if name == "UnpackBigParamInfor@@", case .dict(let info) = item { splitInfo = info; continue }
             guard case .call(let call) = item, call.callee.name == "_reconstruct" else { skipped += 1; continue }
-            let (info, raw) = try array(named: name, call, file: path)
+            let (info, data) = try array(named: name, call, in: file)
             if info.dtype == .bf16 { sawBF16 = true }
-            arrays.append((name, info, raw))
+            arrays.append((name, info, data))
         }
         if let splitInfo { arrays = try reassemble(arrays, splitInfo, file: path) }
         if skipped > 0 { notes.append("skipped \(skipped) non-array entries") }
         if sawBF16 { notes.append("uint16 arrays read as bfloat16 (Paddle stores bf16 weights as raw uint16 bits)") }
-        let tensors = arrays.map { Tensor(info: $0.info, data: .owned(TensorBuffer($0.bytes))) }
+        let tensors = arrays.map { Tensor(info: $0.info, data: $0.data) }
         return Contents(tensors: tensors, notes: notes)
     }
 
     /// `_reconstruct(ndarray, (0,), b'b')` with BUILD state `(1, shape, dtype, is_fortran, rawdata)`.
-    static func array(named name: String, _ call: PickleCall, file: String) throws -> (TensorInfo, [UInt8]) {
-        func fail(_ reason: String) -> ModelError { ModelError(file: file, location: .tensor(name), reason) }
+    static func array(named name: String, _ call: PickleCall, in mapped: MappedFile) throws -> (TensorInfo, TensorData) {
+        func fail(_ reason: String) -> ModelError { ModelError(file: mapped.path, location: .tensor(name), reason) }
         guard let state = call.state?.sequence, state.count == 5 else { throw fail("array state is not (version, shape, dtype, fortran, data)") }
         guard let dims = state[1].sequence?.compactMap(\.intValue), dims.count == state[1].sequence?.count, dims.allSatisfy({ $0 >= 0 }) else {
             throw fail("array shape is malformed")
@@ -65,18 +65,23 @@ public enum PaddleParams {
             throw fail("big-endian arrays are not supported")
         }
         if case .bool(true) = state[3] { throw fail("Fortran-ordered arrays are not supported") }
-        guard case .bytes(let raw) = state[4] else { throw fail("array data is not a byte string") }
-        let info = TensorInfo(name: name, dtype: dtype, shape: Shape(dims))
-        guard let expected = info.byteCount, raw.count == expected else {
-            throw fail("holds \(raw.count) bytes, but \(typeString) \(Shape(dims)) needs \(info.byteCount ?? -1)")
+        let data: TensorData, count: Int
+        switch state[4] {
+        case .bytes(let raw): (data, count) = (.owned(TensorBuffer(raw)), raw.count)
+        case .byteRange(let range): (data, count) = (.mapped(mapped, range: range), range.count)
+        default: throw fail("array data is not a byte string")
         }
-        return (info, raw)
+        let info = TensorInfo(name: name, dtype: dtype, shape: Shape(dims))
+        guard let expected = info.byteCount, count == expected else {
+            throw fail("holds \(count) bytes, but \(typeString) \(Shape(dims)) needs \(info.byteCount ?? -1)")
+        }
+        return (info, data)
     }
 
     /// Joins `<key>@@.0`, `<key>@@.1`, … back into `key` with its `OriginShape`.
     static func reassemble(
-        _ arrays: [(name: String, info: TensorInfo, bytes: [UInt8])], _ info: PickleDict, file: String
-    ) throws -> [(name: String, info: TensorInfo, bytes: [UInt8])] {
+        _ arrays: [(name: String, info: TensorInfo, data: TensorData)], _ info: PickleDict, file: String
+    ) throws -> [(name: String, info: TensorInfo, data: TensorData)] {
         var result = arrays
         for (key, value) in info.items {
             guard let name = key.stringValue, case .dict(let entry) = value,
@@ -90,14 +95,14 @@ public enum PaddleParams {
                     throw ModelError(file: file, location: .tensor(name), "slice '\(slice)' is missing")
                 }
                 dtype = dtype ?? part.info.dtype
-                bytes += part.bytes
+                bytes += try part.data.withBytes { Array($0) }
             }
             let joined = TensorInfo(name: name, dtype: dtype ?? .f32, shape: Shape(shape))
             guard joined.byteCount == bytes.count else {
                 throw ModelError(file: file, location: .tensor(name), "slices hold \(bytes.count) bytes, shape \(Shape(shape)) needs \(joined.byteCount ?? -1)")
             }
             result.removeAll { slices.contains($0.name) }
-            result.append((name, joined, bytes))
+            result.append((name, joined, .owned(TensorBuffer(bytes))))
         }
         return result
     }

@@ -9,6 +9,8 @@ public indirect enum PickleValue: Sendable, CustomStringConvertible {
     case float(Double)
     case string(String)
     case bytes([UInt8])
+    /// A large byte string left where it lies in the pickle data (`Options.mapBytesFrom`): its range there.
+    case byteRange(Range<Int>)
     case tuple([PickleValue])
     /// Mutable containers are references, since the memo and later SETITEMS/APPENDS share them.
     case list(PickleList)
@@ -30,6 +32,7 @@ public indirect enum PickleValue: Sendable, CustomStringConvertible {
         case .float(let f): return String(f)
         case .string(let s): return "'\(s)'"
         case .bytes(let b): return "<\(b.count) bytes>"
+        case .byteRange(let r): return "<\(r.count) bytes at \(r.lowerBound)>"
         case .tuple(let items): return "(" + items.map(\.description).joined(separator: ", ") + ")"
         case .list(let list): return "[\(list.items.count) items]"
         case .dict(let dict): return "{\(dict.items.count) items}"

@@ -35,6 +35,14 @@ extension Unpickler {
         return T(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: T.self))
     }
 
+    /// A byte string operand: a range into the data when it is large enough to map, else a copy.
+    mutating func readByteString(_ count: Int) throws -> PickleValue {
+        guard let threshold = options.mapBytesFrom, count >= threshold else { return .bytes(try readBytes(count)) }
+        guard count >= 0, bytes.count - position >= count else { throw fail("truncated pickle: \(count)-byte value runs past the end") }
+        defer { position += count }
+        return .byteRange(position..<(position + count))
+    }
+
     mutating func readBytes(_ count: Int) throws -> [UInt8] {
         guard count >= 0, count <= options.maxValueBytes else { throw fail("value of \(count) bytes exceeds the limit") }
         guard bytes.count - position >= count else { throw fail("truncated pickle: \(count)-byte value runs past the end") }
@@ -132,9 +140,10 @@ extension Unpickler {
         case 0x8D: try push(try text(try length(try read(UInt64.self))))
         case UInt8(ascii: "U"): try push(.bytes(try readBytes(Int(try readByte()))))
         case UInt8(ascii: "T"): try push(.bytes(try readBytes(try length(try read(Int32.self)))))
-        case UInt8(ascii: "B"): try push(.bytes(try readBytes(try length(try read(UInt32.self)))))
+        case UInt8(ascii: "B"): try push(try readByteString(try length(try read(UInt32.self))))
         case UInt8(ascii: "C"): try push(.bytes(try readBytes(Int(try readByte()))))
-        case 0x8E, 0x96: try push(.bytes(try readBytes(try length(try read(UInt64.self)))))
+        case 0x8E: try push(try readByteString(try length(try read(UInt64.self))))
+        case 0x96: try push(.bytes(try readBytes(try length(try read(UInt64.self)))))
 
         case UInt8(ascii: ")"): try push(.tuple([]), depth: 1)
         case UInt8(ascii: "t"):

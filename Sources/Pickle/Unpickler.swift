@@ -20,6 +20,9 @@ public struct Unpickler {
         public var maxMemo = 1 << 22
         /// The largest single string or bytes value.
         public var maxValueBytes = 1 << 30
+        /// Byte strings (BINBYTES, BINBYTES8) of at least this size become `.byteRange` into the data instead of
+        /// copies, so a reader can map them (nil: always copy).
+        public var mapBytesFrom: Int?
 
         public init(allowedGlobals: Set<String>) { self.allowedGlobals = allowedGlobals }
     }

@@ -15,6 +15,17 @@ import Testing
         #expect(contents.notes.contains("ignored the StructuredToParameterName@@ table"))
     }
 
+    @Test func largeArraysStayInTheMappedFile() throws {
+        // Protocol 4 writes array payloads raw (BINBYTES): those of 4 KiB and more are not copied.
+        let contents = try PaddleParams.read(path: Samples.path("paddle/rbt-tiny/model_state.pdparams"))
+        let large = contents.tensors.filter { ($0.info.byteCount ?? 0) >= 4096 }
+        #expect(!large.isEmpty && large.allSatisfy { $0.data.isMapped })
+        #expect(contents.tensors.filter { ($0.info.byteCount ?? 0) < 4096 }.allSatisfy { !$0.data.isMapped })
+        // Protocol 2 spells bytes as latin-1 text (_codecs.encode): decoded, so copied.
+        let p2 = try PaddleParams.read(path: Samples.path("paddle/bert-tiny-p2/model_state.pdparams"))
+        #expect(p2.tensors.allSatisfy { !$0.data.isMapped })
+    }
+
     @Test(arguments: [("os-system", "global 'posix.system' is not allowed"), ("truncated", "truncated pickle")])
     func refusesHostileAndBrokenFiles(name: String, message: String) {
         let path = Samples.path("broken/paddle/\(name).pdparams")
