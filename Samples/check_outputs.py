@@ -155,6 +155,23 @@ def main():
             assert count > 0
             print(f"mlx reads mlx{bits} g{group}: {count} quantized weights equal to mlx.core.quantize of the source")
 
+    # paddle.load reads ModelPort's .pdparams: PaddleNLP names, Linear weights transposed, arrays equal to the source.
+    try:
+        import paddle
+    except ImportError:
+        paddle = None
+        print("paddle not installed: skipped the paddle.load check")
+    if paddle is not None:
+        out = os.path.join(work, "paddle")
+        subprocess.run([binary, "convert", os.path.join(HERE, "bert-tiny"), out, "--to", "paddle"], check=True, stdout=subprocess.DEVNULL)
+        state = paddle.load(os.path.join(out, "model_state.pdparams"), return_numpy=True)
+        source_weights = load_file(os.path.join(HERE, "bert-tiny", "model.safetensors"))
+        assert len(state) == len(source_weights), (len(state), len(source_weights))
+        q = state["bert.encoder.layers.0.self_attn.q_proj.weight"]
+        assert np.array_equal(q, source_weights["encoder.layer.0.attention.self.query.weight"].T)
+        assert np.array_equal(state["bert.embeddings.word_embeddings.weight"], source_weights["embeddings.word_embeddings.weight"])
+        print(f"paddle.load reads the --to paddle output: {len(state)} arrays, PaddleNLP names, Linear weights [in, out]")
+
     # llama.cpp's own quantizer (llama_model_quantize, pure, no imatrix) writes the same bytes as ModelPort.
     try:
         import ctypes

@@ -143,6 +143,14 @@ public enum Converter {
             } else {
                 files = try ModelWriter.writePyTorchFolder(model, to: target, options: output)
             }
+        case .paddle:
+            model = try ModelWriter.paddleModel(model)
+            if destination.hasSuffix(".pdparams") {
+                try ModelWriter.writePaddle(model, to: target, options: output)
+                files = [splitPath(destination).name]
+            } else {
+                files = try ModelWriter.writePaddleFolder(model, to: target, options: output)
+            }
         case .gguf:
             let (tensors, metadata, dropped, notes, sources) = try GGUFConversion.export(model, dtype: options.dtype, keepHeads: options.keepHeads,
                                                                                      policy: options.typePolicy)

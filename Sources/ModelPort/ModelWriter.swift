@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import PaddleFormat
 import PyTorchFormat
 import SafetensorsFormat
 import Transforms
@@ -14,11 +15,14 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case pytorch
     /// A GGUF file for llama.cpp.
     case gguf
+    /// PaddleNLP weights: `model_state.pdparams` (with `model_config.json` and the vocabulary in a folder).
+    case paddle
 
     /// The format a destination's name implies: `.safetensors`, `.gguf`, `.bin`/`.pt`, else a folder.
     public static func implied(by destination: String) -> OutputFormat {
         if destination.hasSuffix(".safetensors") { return .safetensors }
         if destination.hasSuffix(".gguf") { return .gguf }
+        if destination.hasSuffix(".pdparams") { return .paddle }
         if destination.hasSuffix(".bin") || destination.hasSuffix(".pt") || destination.hasSuffix(".pth") { return .pytorch }
         return .hf
     }
@@ -51,6 +55,49 @@ public enum ModelWriter {
             try PyTorchWriter.write(model.tensors, to: path + "/pytorch_model.bin", options: inner)
             return ["pytorch_model.bin"]
         }
+    }
+
+    /// The model under PaddleNLP names, Linear weights transposed (BERT family only).
+    public static func paddleModel(_ model: Model) throws -> Model {
+        guard [.bert, .structbert].contains(model.config.architecture) else {
+            throw ModelError("--to paddle writes PaddleNLP BertModel weights; this model is \(model.config.architecture.rawValue)")
+        }
+        return try NameMap.toPaddleNLP.apply(to: model)
+    }
+
+    /// Writes one `.pdparams` file (PaddleNLP names already applied).
+    public static func writePaddle(_ model: Model, to path: String, options: OutputOptions) throws {
+        try PaddleParamsWriter.write(model.tensors, to: path, options: options)
+    }
+
+    /// Writes a PaddleNLP model folder: `model_state.pdparams`, `model_config.json` (`init_class` BertModel and its
+    /// constructor arguments) and `vocab.txt`.
+    @discardableResult
+    public static func writePaddleFolder(_ model: Model, to folder: String, options: OutputOptions) throws -> [String] {
+        let output = try AtomicDirectory(destination: folder, existing: options.existing)
+        var inner = options
+        inner.existing = .refuse
+        try PaddleParamsWriter.write(model.tensors, to: output.path(for: "model_state.pdparams"), options: inner)
+        let keys = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+                    "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
+                    "initializer_range", "pad_token_id", "layer_norm_eps"]
+        let args = JSON.object(keys.compactMap { key in model.config[key].map { (key, $0) } } + [("init_class", .string("BertModel"))])
+        let config = try AtomicFile(destination: output.path(for: "model_config.json"))
+        try config.write(Array((JSON.object([("init_args", .array([args])), ("init_class", .string("BertModel"))]).serialized(.pretty) + "\n").utf8))
+        try config.commit()
+        var written = ["model_state.pdparams", "model_config.json"]
+        for file in model.auxiliaryFiles where file.name == "vocab.txt" {  // transformers' tokenizer files mean nothing to PaddleNLP
+            if let contents = file.contents {
+                let out = try AtomicFile(destination: output.path(for: file.name))
+                try out.write(contents)
+                try out.commit()
+            } else {
+                try copyFile(from: file.sourcePath, to: output.path(for: file.name))
+            }
+            written.append(file.name)
+        }
+        try output.commit()
+        return written
     }
 
     /// Writes a Hugging Face folder. Returns the names of the files in it.

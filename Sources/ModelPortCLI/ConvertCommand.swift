@@ -26,6 +26,10 @@ struct ConvertCommand: ParsableCommand {
             and Embedding weights in MLX's affine groups (--group-size 32, 64 or 128; u32 weight, scales, \
             biases, "quantization" in config.json), byte-identical to mlx.core.quantize, for mlx-swift apps.
 
+            --to paddle (or DEST ending .pdparams) writes PaddleNLP BertModel weights that paddle.load reads: \
+            bert.* names (encoder.layers.N.self_attn.q_proj, linear1, norm1, …), Linear weights transposed to \
+            Paddle's [in, out]; a folder DEST gets model_state.pdparams, model_config.json and vocab.txt.
+
             --to gguf (or DEST ending .gguf) writes GGUF v3: BERT-family models in llama.cpp's layout (token_embd, \
             blk.N.attn_q, …, the WordPiece vocabulary, bert.* keys) that llama.cpp loads and runs; other \
             architectures keep every tensor under their own architecture name. Norms, biases, position and \
@@ -61,7 +65,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Where to write: a folder, or a .safetensors file.")
     var destination: String
 
-    @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: hf, safetensors, pytorch or gguf.", valueName: "kind"))
+    @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: hf, safetensors, pytorch, gguf or paddle.", valueName: "kind"))
     var format: String?
 
     @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16; for GGUF also q8_0, q6_k, q5_k, q5_1, q5_0, q4_k, q4_1, q4_0; for HF/safetensors also int8, mlx4, mlx8.", valueName: "type"))
@@ -123,7 +127,7 @@ struct ConvertCommand: ParsableCommand {
         var options = ConversionOptions()
         if let format {
             guard let kind = OutputFormat(rawValue: format.lowercased()) else {
-                throw ValidationError("unknown --to '\(format)'; expected one of: hf, safetensors, pytorch, gguf")
+                throw ValidationError("unknown --to '\(format)'; expected one of: hf, safetensors, pytorch, gguf, paddle")
             }
             options.format = kind
         }

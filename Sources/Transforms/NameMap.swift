@@ -203,6 +203,31 @@ extension NameMap {
         headPrefixes: []
     )
 
+    /// Hugging Face BERT names → PaddleNLP `BertModel` names under the `bert.` prefix (the reverse of `paddleNLP`,
+    /// for `--to paddle`); Linear weights are transposed to Paddle's [in, out].
+    public static let toPaddleNLP: NameMap = {
+        var map = NameMap(
+            name: "Hugging Face BERT → PaddleNLP",
+            skip: [("position_ids", "position_ids buffer (PaddleNLP computes them)")],
+            knownPrefixes: ["bert.", "embeddings.", "encoder.", "pooler."],
+            transposeSuffixes: [],
+            rules: [
+                .prefix("embeddings.", "bert.embeddings."), .prefix("encoder.", "bert.encoder."), .prefix("pooler.", "bert.pooler."),
+                .replace("embeddings.LayerNorm.", "embeddings.layer_norm."),
+                .numbered("encoder.layer.", "encoder.layers."),
+                .replace(".attention.self.query.", ".self_attn.q_proj."), .replace(".attention.self.key.", ".self_attn.k_proj."),
+                .replace(".attention.self.value.", ".self_attn.v_proj."), .replace(".attention.output.dense.", ".self_attn.out_proj."),
+                .replace(".attention.output.LayerNorm.", ".norm1."),
+                .replace(".intermediate.dense.", ".linear1."), .replace(".output.dense.", ".linear2."),
+                .replace(".output.LayerNorm.", ".norm2."),
+            ],
+            basePrefix: nil,
+            headPrefixes: []
+        )
+        map.transposeLinearWeights = true
+        return map
+    }()
+
     /// The Paddle map for these names: static-graph names when the model has any, PaddleNLP names otherwise.
     public static func paddle(for names: [String]) -> NameMap {
         names.contains { $0 == "word_embedding" || $0.hasPrefix("encoder_layer_") } ? paddleStatic : paddleNLP

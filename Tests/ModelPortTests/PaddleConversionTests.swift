@@ -1,6 +1,7 @@
 import BinaryIO
 import ModelIR
 import ModelPort
+import PaddleFormat
 import SafetensorsFormat
 import TestSupport
 import Testing
@@ -67,6 +68,35 @@ import Testing
         let floats = { (t: Tensor) in try t.withBytes { Array($0.bindMemory(to: Float.self)) } }
         #expect(try floats(model.tensors[0]) == (0..<8).map { Float($0) * 0.5 })
         #expect(try floats(model.tensors[1]) == (0..<16).map { Float($0) })
+    }
+
+    @Test func writesPaddleNLPWeightsThatReadBackBitExactly() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        var options = ConversionOptions()
+        options.format = .paddle
+        let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("pd"), options: options)
+        #expect(report.files == ["model_state.pdparams", "model_config.json", "vocab.txt"])
+        // Paddle's own layout: PaddleNLP names, Linear weights [in, out], the arrays of bert-tiny.
+        let written = try PaddleParams.read(path: folder.file("pd/model_state.pdparams"))
+        let linear = try #require(written.tensors.first { $0.name == "bert.encoder.layers.1.linear1.weight" })
+        #expect(linear.shape == [32, 64])
+        #expect(written.tensors.contains { $0.name == "bert.embeddings.layer_norm.weight" })
+        // And back: every tensor bit-identical to the source, config and vocabulary kept.
+        _ = try Converter.convert(source: folder.file("pd"), destination: folder.file("back"), options: .init())
+        let (back, _) = try SafetensorsReader.read(path: folder.file("back/model.safetensors"))
+        let (source, _) = try SafetensorsReader.read(path: Samples.path("bert-tiny/model.safetensors"))
+        #expect(Set(back.map(\.name)) == Set(source.map(\.name)))
+        for tensor in source {
+            let got = try #require(back.first { $0.name == tensor.name })
+            #expect(got.info == tensor.info)
+            #expect(try got.withBytes { Array($0) } == (try tensor.withBytes { Array($0) }), "\(tensor.name)")
+        }
+        #expect(try ModelConfig(contentsOf: folder.file("back/config.json")).numAttentionHeads == 4)
+        // Only BERT-family models have PaddleNLP names here.
+        #expect { try Converter.convert(source: Samples.path("perceiver-tiny"), destination: folder.file("p.pdparams"), options: .init()) } throws: {
+            "\($0)".contains("--to paddle writes PaddleNLP BertModel weights")
+        }
     }
 
     static let broken: [(String, String)] = [
