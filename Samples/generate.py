@@ -15,7 +15,8 @@ Layout:
                                     reference reader, which must reject them too)
   gguf/kquant-reference.safetensors  ggml's own Q4_K/Q5_K/Q6_K bytes (llama-cpp-python's libggml via ctypes)
   packed/reference.safetensors       compressed-tensors' int8 per-channel and mlx.core.quantize's affine output
-  paddle/                    PaddleNLP .pdparams; static-graph layouts (PaddleHub 1.x, inference models, static.save)
+  paddle/                    PaddleNLP .pdparams; static-graph layouts (PaddleHub 1.x, inference models, static.save);
+                             a paddle.jit.save export (.pdiparams.info) with its transformers reference
 
 `python Samples/generate.py GROUP...` regenerates single groups (e.g. `kquant_references packed_references`);
 llama-cpp-python, mlx and compressed-tensors are optional (their groups are skipped when missing).
@@ -1238,6 +1239,94 @@ def paddle_static_checkpoints():
         write("module-v1", fresh_dir("paddle", "hub-module-v1"), small, pir=False)
 
 
+# Runs under the legacy Paddle (2.6): a PaddleNLP-shaped BertModel (embeddings.*, encoder.layers.N.self_attn.q_proj,
+# linear1, norm1, pooler.dense) loaded with the given arrays, exported with paddle.jit.save: a .pdmodel whose
+# parameters have automatic names (linear_3.w_0) and the .pdiparams.info table mapping them to structured names.
+PADDLE_JIT_WRITER = r"""
+import sys
+import numpy as np
+import paddle
+from paddle import nn
+arrays, out, (vocab, hidden, layers, heads, inter, positions, types) = np.load(sys.argv[1]), sys.argv[2], map(int, sys.argv[3:10])
+
+class Embeddings(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, hidden)
+        self.position_embeddings = nn.Embedding(positions, hidden)
+        self.token_type_embeddings = nn.Embedding(types, hidden)
+        self.layer_norm = nn.LayerNorm(hidden, epsilon=1e-12)
+
+    def forward(self, input_ids):
+        positions = paddle.arange(input_ids.shape[1], dtype="int64").unsqueeze(0)
+        return self.layer_norm(self.word_embeddings(input_ids) + self.position_embeddings(positions)
+                               + self.token_type_embeddings(paddle.zeros_like(input_ids)))
+
+class Pooler(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+
+    def forward(self, x):
+        return paddle.tanh(self.dense(x[:, 0]))
+
+class BertModel(nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.embeddings = Embeddings()
+        layer = nn.TransformerEncoderLayer(hidden, heads, inter, dropout=0.0, activation="gelu", attn_dropout=0.0, act_dropout=0.0)
+        self.encoder = nn.TransformerEncoder(layer, layers)
+        self.pooler = Pooler()
+
+    def forward(self, input_ids):
+        states = self.encoder(self.embeddings(input_ids))
+        return states, self.pooler(states)
+
+model = BertModel()
+missing, unexpected = model.set_state_dict({k: arrays[k] for k in arrays.files})
+assert not missing and not unexpected, (missing, unexpected)
+model.eval()
+paddle.jit.save(model, out + "/inference", input_spec=[paddle.static.InputSpec([None, None], "int64", "input_ids")])
+"""
+
+
+def paddle_jit_export():
+    """A tiny BERT (hidden 8) from transformers, exported the way PaddleNLP exports inference models
+    (paddle.jit.save under Paddle 2.6: .pdmodel, .pdiparams, .pdiparams.info), with its HF weights beside it."""
+    import subprocess
+    import tempfile
+    from transformers import BertConfig, BertModel
+    torch.manual_seed(23)
+    config = BertConfig(vocab_size=16, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                        max_position_embeddings=12, type_vocab_size=2)
+    model = BertModel(config).eval()
+    weights = {k: v.detach().numpy().copy() for k, v in model.state_dict().items() if "position_ids" not in k}
+    from safetensors.numpy import save_file as np_save
+    np_save(weights, path("paddle", "jit-export.reference.safetensors"), metadata={"format": "pt"})
+    renames = [("embeddings.LayerNorm.", "embeddings.layer_norm."), ("encoder.layer.", "encoder.layers."),
+               ("attention.self.query.", "self_attn.q_proj."), ("attention.self.key.", "self_attn.k_proj."),
+               ("attention.self.value.", "self_attn.v_proj."), ("attention.output.dense.", "self_attn.out_proj."),
+               ("intermediate.dense.", "linear1."), ("attention.output.LayerNorm.", "norm1."),
+               ("output.dense.", "linear2."), ("output.LayerNorm.", "norm2.")]
+    arrays = {}
+    for name, value in weights.items():
+        new = name
+        for a, b in renames:
+            new = new.replace(a, b)
+        arrays[new] = np.ascontiguousarray(value.T) if value.ndim == 2 and "embeddings" not in name else value
+    d = fresh_dir("paddle", "jit-export")
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = os.path.join(tmp, "arrays.npz")
+        np.savez(npz, **arrays)
+        sizes = [config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
+                 config.intermediate_size, config.max_position_embeddings, config.type_vocab_size]
+        script = os.path.join(tmp, "jit_writer.py")  # a file: dy2static reads the forward methods' source
+        with open(script, "w") as f:
+            f.write(PADDLE_JIT_WRITER)
+        subprocess.run([paddle_legacy_python(), script, npz, d, *map(str, sizes)], check=True,
+                       env=dict(os.environ, FLAGS_enable_pir_api="0", GLOG_minloglevel="3"), stdout=subprocess.DEVNULL)
+
+
 def broken_paddle():
     """A .pdparams whose pickle would run os.system, and a truncated one."""
     import pickle
@@ -1304,6 +1393,7 @@ def main():
     truncated_golden()
     paddle_checkpoints()
     paddle_static_checkpoints()
+    paddle_jit_export()
     broken_paddle()
     print("samples written to", HERE)
 

@@ -173,7 +173,24 @@ public enum ModelLoader {
         let kind = programName.hasSuffix(".json") ? "inference model (PIR program)" : "inference model (protobuf program)"
         let paramsCandidates = (stem.map { [$0 + ".pdiparams"] } ?? []) + ["__params__", "params"]
         if let params = paramsCandidates.first(where: { fileExists(folder + "/" + $0) }) {
-            return (try PaddleProgram.readCombined(program: program, params: folder + "/" + params), [], kind, folder)
+            var tensors = try PaddleProgram.readCombined(program: program, params: folder + "/" + params)
+            var notes: [String] = []
+            // paddle.jit.save exports name parameters linear_3.w_0 …; the .pdiparams.info beside them has the
+            // Layer's state-dict keys (PaddleNLP names), which the name map knows.
+            let info = folder + "/" + params + ".info"
+            if fileExists(info) {
+                let structured = try PaddleProgram.structuredNames(path: info)
+                var renamed = 0
+                tensors = tensors.map { tensor in
+                    guard let name = structured[tensor.name] else { return tensor }
+                    var tensor = tensor
+                    tensor.name = name
+                    renamed += 1
+                    return tensor
+                }
+                notes.append("named \(renamed) parameters by their structured names from \(splitPath(info).name)")
+            }
+            return (tensors, notes, kind, folder)
         }
         // One file per variable beside the program (1.x save_inference_model without params_filename).
         let variables = programName.hasSuffix(".json") ? try PaddleProgram.pirVariables(path: program) : try PaddleProgram.legacyVariables(path: program)

@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import Pickle
 import SwiftProtobuf
 
 /// The weight names of a Paddle program (`formats/paddle-gguf.md` A3): what a combined params file cannot say
@@ -78,6 +79,23 @@ public enum PaddleProgram {
     static func sorted(_ variables: [Variable]) -> [Variable] {
         var seen = Set<String>()
         return variables.filter { seen.insert($0.name).inserted }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// The `.pdiparams.info` table `paddle.jit.save` writes beside an export (a pickle
+    /// `{program name: {"structured_name": state-dict key, …}}`): program names → the Layer's state-dict keys.
+    public static func structuredNames(path: String) throws -> [String: String] {
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
+        let value = try file.withBytes { try Unpickler.load($0, file: path, options: .init(allowedGlobals: [])).value }
+        guard case .dict(let table) = value else { throw ModelError(file: path, "holds \(value), not a dict of parameter infos") }
+        var names: [String: String] = [:]
+        for (key, entry) in table.items {
+            guard let name = key.stringValue, case .dict(let info) = entry, let structured = info["structured_name"]?.stringValue else {
+                throw ModelError(file: path, location: .key(key.stringValue ?? "?"), "entry has no structured_name")
+            }
+            names[name] = structured
+        }
+        return names
     }
 
     /// Reads a program and its combined params file, checking each record against the program's shape.

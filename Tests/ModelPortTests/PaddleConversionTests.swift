@@ -57,6 +57,23 @@ import Testing
         #expect(parity.passed && parity.last.maxAbsError == 0)
     }
 
+    @Test func jitSaveExportIsNamedByItsParamsInfo() throws {
+        // paddle.jit.save (Paddle 2.6) names parameters linear_3.w_0 …; inference.pdiparams.info maps them back.
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let report = try Converter.convert(source: Samples.path("paddle/jit-export"), destination: folder.file("m.safetensors"),
+                                           options: .init(load: LoadOptions(strict: true)))
+        #expect(report.notes.contains("named 23 parameters by their structured names from inference.pdiparams.info"))
+        let (written, _) = try SafetensorsReader.read(path: folder.file("m.safetensors"))
+        let (reference, _) = try SafetensorsReader.read(path: Samples.path("paddle/jit-export.reference.safetensors"))
+        #expect(Set(written.map(\.name)) == Set(reference.map(\.name)))
+        for tensor in reference {
+            let got = try #require(written.first { $0.name == tensor.name })
+            #expect(got.info == tensor.info)
+            #expect(try got.withBytes { Array($0) } == (try tensor.withBytes { Array($0) }), "\(tensor.name)")
+        }
+    }
+
     @Test func paddleHubModuleV1ReadsItsProgramAndVariableFiles() throws {
         // model/__model__ names @HUB_tiny@pos_embedding and @HUB_tiny@word_embedding; each has its own file.
         let model = try ModelLoader.load(Samples.path("paddle/hub-module-v1"))
