@@ -1314,6 +1314,9 @@ def paddle_jit_export():
         for a, b in renames:
             new = new.replace(a, b)
         arrays[new] = np.ascontiguousarray(value.T) if value.ndim == 2 and "embeddings" not in name else value
+    # The same weights as paddle.save writes them in pickle protocol 3 (the other .pdparams samples use 2 and 4).
+    import paddle
+    paddle.save({"bert." + k: paddle.to_tensor(v) for k, v in arrays.items()}, path("paddle", "jit-export.p3.pdparams"), protocol=3)
     d = fresh_dir("paddle", "jit-export")
     with tempfile.TemporaryDirectory() as tmp:
         npz = os.path.join(tmp, "arrays.npz")
