@@ -37,6 +37,8 @@ public struct ConversionOptions: Sendable {
     public var typePolicy = TypePolicy()
     /// GGUF: a mixed preset (`mixed-q4`, `mixed-q5`), which sets `dtype` and adds its rules after the user's.
     public var preset: String?
+    /// Keep only the vocabulary this corpus uses (`--vocab-from FILE`).
+    public var vocabFrom: String?
     /// Hugging Face / safetensors: store weights quantized by a packed scheme (`--dtype int8|mlx4|mlx8`).
     public var packed: PackedScheme?
 
@@ -84,6 +86,7 @@ public enum Converter {
         case .list(let layers)?: model = try model.selectingLayers(layers)
         case nil: break
         }
+        if let corpus = options.vocabFrom { model = try VocabularySelection.prune(model, corpus: corpus) }
         // GGUF applies its own per-tensor type policy (norms and position tables stay F32) when it writes.
         if let dtype = options.dtype, options.format != .gguf { model = try model.casting(to: dtype) }
         if let scheme = options.packed { model = try model.quantizingPacked(scheme) }

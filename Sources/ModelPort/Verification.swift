@@ -1,3 +1,4 @@
+import Foundation
 import BinaryIO
 import ModelIR
 import SafetensorsFormat
@@ -15,12 +16,7 @@ public enum Verification {
                   let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else {
                 throw ModelError("--text needs a model folder with vocab.txt")
             }
-            var lowercase = true
-            if let config = model.auxiliaryFiles.first(where: { $0.name == "tokenizer_config.json" }),
-               let value = try? JSON.parse(contentsOf: config.sourcePath)["do_lower_case"]?.boolValue {
-                lowercase = value
-            }
-            return try wrap { try WordPieceTokenizer(vocabularyFile: vocab.sourcePath, lowercase: lowercase).batch(texts) }
+            return try wrap { try WordPieceTokenizer(vocabularyFile: vocab.sourcePath, lowercase: lowercases(model)).batch(texts) }
         }
         if let path {
             let (tensors, _) = try SafetensorsReader.read(path: path)
@@ -30,6 +26,34 @@ public enum Verification {
         let pad = models.first?.config.padTokenId ?? 0
         let types = models.compactMap { $0.config.typeVocabSize }.min() ?? 2
         return try wrap { try EncoderInputs.standard(vocabSize: vocab, padId: pad, typeVocabSize: types) }
+    }
+
+    /// The texts tokenized for the candidate with its own vocabulary, when it differs from the reference's (a
+    /// pruned vocabulary numbers tokens differently); nil when both share one. The token sequences must line up.
+    public static func candidateInputs(texts: [String], reference: Model, candidate: Model) throws -> EncoderInputs? {
+        guard !texts.isEmpty,
+              let ours = reference.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }),
+              let theirs = candidate.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else { return nil }
+        func text(_ file: AuxiliaryFile) -> [UInt8]? { file.contents ?? FileManager.default.contents(atPath: file.sourcePath).map(Array.init) }
+        guard let a = text(ours), let b = text(theirs), a != b else { return nil }
+        let referenceTokens = WordPieceTokenizer.lines(String(decoding: a, as: UTF8.self))
+        let candidateTokens = WordPieceTokenizer.lines(String(decoding: b, as: UTF8.self))
+        let tokenizer = WordPieceTokenizer(tokens: candidateTokens, lowercase: lowercases(candidate))
+        let batch = try wrap { try tokenizer.batch(texts) }
+        let reference = try inputs(from: nil, texts: texts, for: [reference])
+        // The same token strings at the same places (a word the pruned vocabulary lacks becomes [UNK] there).
+        func spelled(_ ids: [[Int]], _ tokens: [String]) -> [[String]] { ids.map { $0.map { $0 < tokens.count ? tokens[$0] : "?" } } }
+        guard spelled(batch.inputIds, candidateTokens) == spelled(reference.inputIds, referenceTokens) else {
+            throw ModelError("the texts split into different tokens under the two vocabularies (a word the pruned one lacks?)")
+        }
+        return batch
+    }
+
+    /// Whether the model's tokenizer lower-cases (`do_lower_case` in tokenizer_config.json; BERT's default is yes).
+    static func lowercases(_ model: Model) -> Bool {
+        guard let config = model.auxiliaryFiles.first(where: { $0.name == "tokenizer_config.json" }),
+              let value = try? JSON.parse(contentsOf: config.sourcePath)["do_lower_case"]?.boolValue else { return true }
+        return value
     }
 
     /// Runs one model; errors name `source` when given.
@@ -43,11 +67,11 @@ public enum Verification {
 
     /// Runs both models on the same inputs and compares them.
     public static func verify(
-        reference: Model, candidate: Model, inputs: EncoderInputs, tolerance: Tolerance?,
+        reference: Model, candidate: Model, inputs: EncoderInputs, candidateInputs: EncoderInputs? = nil, tolerance: Tolerance?,
         names: (reference: String, candidate: String)? = nil
     ) throws -> ParityReport {
         let expected = try forward(reference, inputs: inputs, source: names?.reference)
-        let actual = try forward(candidate, inputs: inputs, source: names?.candidate)
+        let actual = try forward(candidate, inputs: candidateInputs ?? inputs, source: names?.candidate)
         let packed = candidate.config["quantization_config"] != nil || candidate.config["quantization"] != nil
         let quantized = candidate.tensors.first { $0.dtype.isQuantized || (packed && ($0.dtype == .i8 || $0.dtype == .u32)) }?.dtype
         let limits = tolerance ?? Tolerance.default(for: quantized ?? candidate.mainFloatType)

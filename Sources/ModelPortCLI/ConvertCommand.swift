@@ -49,6 +49,10 @@ struct ConvertCommand: ParsableCommand {
             written file (--report FILE.json has every tensor); --min-cosine X refuses the output, writing \
             nothing, below X.
 
+            --vocab-from CORPUS keeps only the WordPiece tokens a corpus uses (and the special tokens), as \
+            TextPruner's vocabulary pruning does: vocab.txt, the word embeddings and a tied MLM decoder shrink \
+            together; `modelport verify ORIGINAL PRUNED --text "..."` tokenizes each side with its own vocabulary.
+
             --keep-layers N keeps the first N encoder layers, as RBT3 was made from the first three layers \
             of RoBERTa-wwm-ext; --layers picks any layers (renumbered from 0 in the order given). Both \
             rewrite num_hidden_layers in config.json.
@@ -101,6 +105,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("tensor-type"), help: ArgumentHelp("GGUF: give tensors matching REGEX this type, e.g. 'attn_v=q8_0' (repeatable).", valueName: "regex=type"))
     var tensorTypes: [String] = []
 
+    @Option(help: ArgumentHelp("Keep only the vocabulary this UTF-8 corpus uses (plus special tokens): vocab.txt, word embeddings and a tied MLM decoder are cut to it.", valueName: "file"))
+    var vocabFrom: String?
+
     @Option(help: ArgumentHelp("GGUF: the type of token_embd.weight alone, e.g. q8_0 (ahead of --preset).", valueName: "type"))
     var tokenEmbeddingType: String?
 
@@ -139,6 +146,7 @@ struct ConvertCommand: ParsableCommand {
             options.dtype = type
         }
         options.skipQuality = noQuality
+        options.vocabFrom = vocabFrom
         if let keepLayers { options.layers = .first(keepLayers) }
         if let layers { options.layers = .list(try Self.parseLayers(layers)) }
         if let maxShardSize {

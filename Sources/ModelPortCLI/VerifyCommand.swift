@@ -49,9 +49,11 @@ struct VerifyCommand: ParsableCommand {
         let referenceModel = try ModelLoader.load(reference)
         let candidateModel = try ModelLoader.load(candidate)
         let batch = try Verification.inputs(from: inputs, texts: texts, for: [referenceModel, candidateModel])
+        // A candidate with its own (pruned) vocabulary reads the texts through it.
+        let candidateBatch = try Verification.candidateInputs(texts: texts, reference: referenceModel, candidate: candidateModel)
         let tolerance: Tolerance? = maxError == nil && minCosine == nil ? nil : Tolerance(maxError: maxError, minCosine: minCosine)
-        let report = try Verification.verify(reference: referenceModel, candidate: candidateModel, inputs: batch, tolerance: tolerance,
-                                             names: (reference, candidate))
+        let report = try Verification.verify(reference: referenceModel, candidate: candidateModel, inputs: batch, candidateInputs: candidateBatch,
+                                             tolerance: tolerance, names: (reference, candidate))
         let console = Console.current
         if json {
             console.out(Self.json(report).serialized(.pretty))

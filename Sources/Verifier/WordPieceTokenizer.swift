@@ -15,14 +15,26 @@ public struct WordPieceTokenizer: Sendable {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw VerifierError("cannot read vocabulary \(path)")
         }
+        self.init(tokens: Self.lines(text), lowercase: lowercase)
+    }
+
+    /// A vocabulary given as its tokens in id order.
+    public init(tokens: [String], lowercase: Bool = true) {
         var vocabulary: [String: Int] = [:]
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let token = line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
-            if !token.isEmpty, vocabulary[token] == nil { vocabulary[token] = i }
-        }
+        for (i, token) in tokens.enumerated() where !token.isEmpty && vocabulary[token] == nil { vocabulary[token] = i }
         self.vocabulary = vocabulary
         self.lowercase = lowercase
     }
+
+    /// The tokens of a `vocab.txt` text, one per line (a final newline ends the last one).
+    public static func lines(_ text: String) -> [String] {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        if lines.last == "" { lines.removeLast() }
+        return lines
+    }
+
+    /// The special tokens BERT's tokenizer never splits.
+    public static var specialTokens: Set<String> { specials }
 
     /// The WordPiece tokens of `text` (without [CLS]/[SEP]).
     public func tokenize(_ text: String) -> [String] {

@@ -1,0 +1,42 @@
+import BinaryIO
+import Foundation
+import ModelIR
+import Transforms
+import Verifier
+
+/// `--vocab-from CORPUS`: keep only the vocabulary a corpus uses (TextPruner's vocabulary pruning).
+public enum VocabularySelection {
+    /// The model with its vocabulary cut to the WordPiece tokens of `corpus` (a UTF-8 text file, tokenized line by
+    /// line with the model's own `vocab.txt`) plus the special tokens, in their original order.
+    public static func prune(_ model: Model, corpus: String) throws -> Model {
+        guard let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else {
+            throw ModelError("--vocab-from needs the model's vocab.txt (a WordPiece vocabulary)")
+        }
+        let vocabText: String
+        if let contents = vocab.contents {
+            vocabText = String(decoding: contents, as: UTF8.self)
+        } else {
+            guard let data = FileManager.default.contents(atPath: vocab.sourcePath), let text = String(data: data, encoding: .utf8) else {
+                throw ModelError(file: vocab.sourcePath, "cannot read the vocabulary")
+            }
+            vocabText = text
+        }
+        guard let corpusData = FileManager.default.contents(atPath: corpus) else { throw ModelError(file: corpus, "cannot read the corpus") }
+        guard let corpusText = String(data: corpusData, encoding: .utf8) else { throw ModelError(file: corpus, "the corpus is not UTF-8 text") }
+        let tokens = WordPieceTokenizer.lines(vocabText)
+        let tokenizer = WordPieceTokenizer(tokens: tokens, lowercase: Verification.lowercases(model))
+        var used = Set(tokens.indices.filter { WordPieceTokenizer.specialTokens.contains(tokens[$0]) })
+        var unknownPieces = 0
+        for line in corpusText.split(whereSeparator: \.isNewline) {
+            for piece in tokenizer.tokenize(String(line)) {
+                if let id = tokenizer.vocabulary[piece] { used.insert(id) } else { unknownPieces += 1 }
+            }
+        }
+        var pruned = try model.pruningVocabulary(keep: used.sorted(), vocabulary: tokens)
+        let hidden = model.tensors.first { $0.name.hasSuffix("word_embeddings.weight") }?.shape.dimensions.last ?? 0
+        pruned.notes.append("vocabulary: kept \(used.count) of \(tokens.count) tokens used by \(splitPath(corpus).name) "
+            + "(\((tokens.count - used.count) * hidden) embedding parameters fewer)"
+            + (unknownPieces > 0 ? "; \(unknownPieces) corpus words were already [UNK]" : ""))
+        return pruned
+    }
+}
