@@ -10,12 +10,11 @@ import Testing
     @Test func keepsTheTokensACorpusUsesAndComputesTheSame() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let corpus = folder.file("corpus.txt")
-        try Data("we convert the model weights to a small phone\nfast and exact, it is\n".utf8).write(to: URL(fileURLWithPath: corpus))
+        let corpus = Samples.path("corpus-tiny.txt")  // "we convert the model weights to a small phone\nfast and exact, it is"
         var options = ConversionOptions()
         options.vocabFrom = corpus
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("pruned"), options: options)
-        #expect(report.notes.contains { $0.hasPrefix("vocabulary: kept 20 of 84 tokens used by corpus.txt") })
+        #expect(report.notes.contains { $0.hasPrefix("vocabulary: kept 20 of 84 tokens used by corpus-tiny.txt") })
         let vocabulary = try String(contentsOfFile: folder.file("pruned/vocab.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(Array(vocabulary.prefix(5)) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
         #expect(vocabulary.count == 20 && vocabulary.contains("phone") && !vocabulary.contains("board"))
