@@ -86,7 +86,6 @@ public enum Converter {
         case .list(let layers)?: model = try model.selectingLayers(layers)
         case nil: break
         }
-        if let corpus = options.vocabFrom { model = try VocabularySelection.prune(model, corpus: corpus) }
         // GGUF applies its own per-tensor type policy (norms and position tables stay F32) when it writes.
         if let dtype = options.dtype, options.format != .gguf { model = try model.casting(to: dtype) }
         if let scheme = options.packed { model = try model.quantizingPacked(scheme) }
@@ -118,7 +117,9 @@ public enum Converter {
         if options.packed != nil, format != .hf, format != .safetensors {
             throw ModelError("--dtype int8 / mlx4 / mlx8 apply to Hugging Face folder or safetensors output")
         }
-        let loaded = try ModelLoader.load(source, options: options.load).dequantizingPacked()
+        var loaded = try ModelLoader.load(source, options: options.load).dequantizingPacked()
+        // The pruned vocabulary is the reference too: the quality report compares like with like.
+        if let corpus = options.vocabFrom { loaded = try VocabularySelection.prune(loaded, corpus: corpus) }
         var model = try transform(loaded, options: options)
         if format != .gguf { model = try model.dequantizingBlocks() }
         var uncast = options
@@ -167,17 +168,19 @@ public enum Converter {
         var quality: [TensorQuality] = []
         var parity: ParityReport?
         if measure {
+            let stored = Dictionary(model.tensors.map { ($0.name, $0.dtype) }, uniquingKeysWith: { a, _ in a })
             if format != .gguf {
                 let originals = Dictionary(reference.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                let written = try model.dequantizingPacked()
-                pairs = written.tensors.compactMap { t in
-                    originals[t.name].flatMap { $0.dtype != t.dtype || options.packed != nil && t.dtype == .f32 && model[t.name]?.dtype != .f32 ? (t.name, $0, t) : nil }
+                // Packed weights are measured through their expansion; a tensor changed if it was cast or packed.
+                pairs = try model.dequantizingPacked().tensors.compactMap { t in
+                    guard let original = originals[t.name], original.dtype != t.dtype || stored[t.name] != t.dtype else { return nil }
+                    return (t.name, original, t)
                 }
             }
             do {
                 quality = try pairs.filter { $0.reference.dtype.isFloatingPoint }.map {
                     var measured = try TensorQuality.measure(name: $0.name, reference: $0.reference, candidate: $0.candidate)
-                    measured.dtype = model[$0.name]?.dtype ?? measured.dtype  // as stored (i8, u32 for packed weights)
+                    measured.dtype = stored[$0.name] ?? measured.dtype  // as stored (i8, u32 for packed weights)
                     return measured
                 }
                 var candidate = try ModelLoader.load(target)
