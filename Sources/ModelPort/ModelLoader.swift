@@ -220,7 +220,24 @@ public enum ModelLoader {
     }
 
     static func auxiliaryFiles(in folder: String) -> [AuxiliaryFile] {
-        auxiliaryFileNames.filter { fileExists(folder + "/" + $0) }.map { AuxiliaryFile(name: $0, sourcePath: folder + "/" + $0) }
+        var files = auxiliaryFileNames.filter { fileExists(folder + "/" + $0) }.map { AuxiliaryFile(name: $0, sourcePath: folder + "/" + $0) }
+        if !files.contains(where: { $0.name == "vocab.txt" }), let vocab = wordPieceVocabulary(tokenizerJSON: folder + "/tokenizer.json") {
+            files.append(vocab)
+        }
+        return files
+    }
+
+    /// `vocab.txt` rebuilt from a fast tokenizer's `tokenizer.json` with a WordPiece model (transformers 5 saves BERT
+    /// tokenizers without vocab.txt): the tokens in id order. Nil when there is none, or the ids are not 0…n−1.
+    static func wordPieceVocabulary(tokenizerJSON path: String) -> AuxiliaryFile? {
+        guard fileExists(path), let json = try? JSON.parse(contentsOf: path), json["model"]?["type"]?.stringValue == "WordPiece",
+              case .object(let entries)? = json["model"]?["vocab"], !entries.isEmpty else { return nil }
+        var tokens = [String?](repeating: nil, count: entries.count)
+        for (token, id) in entries {
+            guard let id = id.intValue, tokens.indices.contains(id), tokens[id] == nil, !token.contains("\n") else { return nil }
+            tokens[id] = token
+        }
+        return AuxiliaryFile(name: "vocab.txt", contents: Array((tokens.map { $0! }.joined(separator: "\n") + "\n").utf8))
     }
 
     /// Reads a Hugging Face model folder: `config.json`, the weights (safetensors or PyTorch, one file or

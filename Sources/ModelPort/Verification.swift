@@ -16,7 +16,10 @@ public enum Verification {
                   let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else {
                 throw ModelError("--text needs a model folder with vocab.txt")
             }
-            return try wrap { try WordPieceTokenizer(vocabularyFile: vocab.sourcePath, lowercase: lowercases(model)).batch(texts) }
+            let tokenizer = try vocab.contents.map { WordPieceTokenizer(tokens: WordPieceTokenizer.lines(String(decoding: $0, as: UTF8.self)),
+                                                                        lowercase: lowercases(model)) }
+                ?? wrap { try WordPieceTokenizer(vocabularyFile: vocab.sourcePath, lowercase: lowercases(model)) }
+            return try wrap { try tokenizer.batch(texts) }
         }
         if let path {
             let (tensors, _) = try SafetensorsReader.read(path: path)

@@ -46,3 +46,23 @@ import Testing
         }
     }
 }
+
+@Suite struct TokenizerJSONVocabularyTests {
+    @Test func aFolderWithOnlyTokenizerJSONGetsItsWordPieceVocabulary() throws {
+        // transformers 5 saves BERT tokenizers as tokenizer.json alone; vocab.txt is rebuilt from its WordPiece model.
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try makeFolders(folder.file("m"))
+        for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: Samples.path("bert-tiny/" + name), toPath: folder.file("m/" + name))
+        }
+        let model = try ModelLoader.load(folder.file("m"))
+        let vocab = try #require(model.auxiliaryFiles.first { $0.name == "vocab.txt" }?.contents)
+        #expect(vocab == (try Samples.bytes("bert-tiny/vocab.txt")))
+        // So GGUF gets a tokenizer and --text works.
+        _ = try Converter.convert(source: folder.file("m"), destination: folder.file("m.gguf"), options: .init())
+        #expect(try ModelLoader.load(folder.file("m.gguf")).auxiliaryFiles.contains { $0.name == "vocab.txt" })
+        let inputs = try Verification.inputs(from: nil, texts: ["the model is fast"], for: [model])
+        #expect(inputs.inputIds.first?.count == 6)
+    }
+}
