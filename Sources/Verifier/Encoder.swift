@@ -6,15 +6,18 @@ import ModelIR
 public enum Encoder {
     /// Runs `model` on `inputs`.
     public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
-        switch model.config.architecture {
-        case .albert: return try albert(model, inputs: inputs)
-        case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
-        case .cocolm: return try COCOLM.forward(model, inputs: inputs)
-        case .perceiver: return try Perceiver.forward(model, inputs: inputs)
-        case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
-            return try bert(model, inputs: inputs)
-        default:
-            throw VerifierError("no forward pass for architecture '\(model.config.architecture.rawValue)' yet")
+        // OpenBLAS stays on one thread; products and element-wise work split rows over the cores themselves.
+        try Kernels.singleThreadedBLAS {
+            switch model.config.architecture {
+            case .albert: return try albert(model, inputs: inputs)
+            case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
+            case .cocolm: return try COCOLM.forward(model, inputs: inputs)
+            case .perceiver: return try Perceiver.forward(model, inputs: inputs)
+            case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
+                return try bert(model, inputs: inputs)
+            default:
+                throw VerifierError("no forward pass for architecture '\(model.config.architecture.rawValue)' yet")
+            }
         }
     }
 

@@ -28,13 +28,31 @@ enum Kernels {
         x.withUnsafeBufferPointer { xp in
             weight.withUnsafeBufferPointer { wp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                                1, xp.baseAddress, Int32(inFeatures), wp.baseAddress, Int32(inFeatures),
-                                bias == nil ? 0 : 1, yp.baseAddress, Int32(outFeatures))
+                    nonisolated(unsafe) let (xp, wp, yp) = (xp, wp, yp)
+                    // Row blocks over the cores, each a single-threaded sgemm (see `forEachRowBlock`).
+                    forEachRowBlock(rows) { range in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), Int32(outFeatures), Int32(inFeatures),
+                                    1, xp.baseAddress! + range.lowerBound * inFeatures, Int32(inFeatures), wp.baseAddress, Int32(inFeatures),
+                                    bias == nil ? 0 : 1, yp.baseAddress! + range.lowerBound * outFeatures, Int32(outFeatures))
+                    }
                 }
             }
         }
         return y
+    }
+
+    /// The cores to split row work over.
+    static let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+    /// Splits `rows` (or elements) into one block per core and runs `body` on them concurrently. The forward pass keeps OpenBLAS
+    /// on one thread and parallelises by rows itself: OpenBLAS's own pool busy-waits between calls and would take
+    /// the cores from the element-wise work that follows every product.
+    static func forEachRowBlock(_ rows: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let blocks = rows >= 32 ? min(cores, rows / 16) : 1
+        guard blocks > 1 else { return body(0..<rows) }
+        DispatchQueue.concurrentPerform(iterations: blocks) { b in
+            body((b * rows / blocks)..<((b + 1) * rows / blocks))
+        }
     }
 
     /// Runs `body` with OpenBLAS on one thread, for work that is already split over the cores (per-sequence
@@ -75,7 +93,12 @@ enum Kernels {
     static func activate(_ x: inout [Float], _ name: String) throws {
         switch name {
         case "gelu", "gelu_python":
-            for i in x.indices { x[i] = 0.5 * x[i] * (1 + erff(x[i] / 2.0.squareRoot().float)) }
+            x.withUnsafeMutableBufferPointer { p in
+                nonisolated(unsafe) let p = p
+                forEachRowBlock(p.count) { range in  // erf is the costliest element-wise step: both cores
+                    for i in range { p[i] = 0.5 * p[i] * (1 + erff(p[i] / 2.0.squareRoot().float)) }
+                }
+            }
         case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
             let c = Float((2 / Double.pi).squareRoot())
             for i in x.indices {
