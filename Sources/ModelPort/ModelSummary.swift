@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import Transforms
 
 /// What `inspect` shows about a model, as text or as one JSON object.
 public struct ModelSummary: Sendable {
@@ -24,6 +25,7 @@ public struct ModelSummary: Sendable {
             ("format", .string(model.sourceFormat)),
             ("architecture", .string(model.config.architecture.rawValue)),
             ("config", .object(model.config.members)),
+            ("quantized", model.config.packedQuantizationDescription.map(JSON.string) ?? .null),
             ("tensor_count", .integer(model.tensors.count)),
             ("parameter_count", .integer(model.parameterCount ?? -1)),
             ("total_bytes", .integer(model.byteCount ?? -1)),
@@ -64,6 +66,7 @@ public struct ModelSummary: Sendable {
         if let eps = config.layerNormEps { extra.append("layer_norm_eps=\(eps)") }
         if let act = config.hiddenAct { extra.append("hidden_act=\(act)") }
         if !extra.isEmpty { lines.append("              " + extra.joined(separator: " ")) }
+        if let packed = config.packedQuantizationDescription { lines.append("quantized:    " + packed) }
         lines.append("tensors:      \(model.tensors.count) (" + dtypeCounts.map { "\($0.count) \($0.dtype.rawValue)" }.joined(separator: ", ") + ")")
         lines.append("parameters:   \(formatCount(model.parameterCount ?? 0))")
         lines.append("bytes:        \(formatBytes(model.byteCount ?? 0))")

@@ -28,6 +28,27 @@ public enum PackedScheme: Sendable, Equatable {
     }
 }
 
+extension ModelConfig {
+    /// How the weights of a quantized Hugging Face folder are stored, in words (nil for plain float weights):
+    /// compressed-tensors' `quantization_config` or MLX's `quantization`.
+    public var packedQuantizationDescription: String? {
+        if let config = self["quantization_config"], config["quant_method"]?.stringValue == "compressed-tensors" {
+            let format = config["format"]?.stringValue ?? "?"
+            if let weights = config["config_groups"]?.objectValue?.first?.value["weights"] {
+                let bits = weights["num_bits"]?.intValue.map { "int\($0)" } ?? "int"
+                let strategy = weights["strategy"]?.stringValue ?? "?"
+                let symmetric = weights["symmetric"]?.boolValue == true ? "symmetric" : "asymmetric"
+                return "\(bits) \(symmetric) per \(strategy) (compressed-tensors \(format))"
+            }
+            return "compressed-tensors \(format)"
+        }
+        if let mlx = self["quantization"] ?? self["quantization_config"], let bits = mlx["bits"]?.intValue {
+            return "MLX \(mlx["mode"]?.stringValue ?? "affine") \(bits)-bit, groups of \(mlx["group_size"]?.intValue ?? 64)"
+        }
+        return nil
+    }
+}
+
 extension Model {
     /// Whether `tensor` is the weight of a Linear layer (a matrix named `.weight` that is not an embedding table or
     /// a norm), as compressed-tensors' `targets: ["Linear"]` selects.

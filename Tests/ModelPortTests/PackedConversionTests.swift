@@ -28,6 +28,8 @@ import Transforms
         let config = try JSON.parse(contentsOf: folder.file("int8/config.json"))
         let theirs = try JSON.parse(contentsOf: Samples.path("packed/bert-tiny-int8-config/config.json"))
         #expect(config["quantization_config"] == theirs["quantization_config"])
+        #expect(try ModelLoader.load(folder.file("int8")).config.packedQuantizationDescription
+                == "int8 symmetric per channel (compressed-tensors int-quantized)")
         // End to end: the issue asks for ≥ 0.9999 against the f32 model.
         let parity = try #require(report.parity)
         #expect(parity.last.cosineSimilarity >= 0.9999, "int8 end-to-end cosine \(parity.last.cosineSimilarity)")
@@ -47,6 +49,7 @@ import Transforms
         #expect(model["encoder.layer.0.intermediate.dense.scales"]?.shape == [512, 256 / groupSize])
         #expect(model["embeddings.word_embeddings.biases"] != nil)
         #expect(model.config["quantization"]?["group_size"]?.intValue == groupSize)
+        #expect(model.config.packedQuantizationDescription == "MLX affine \(bits)-bit, groups of \(groupSize)")
         #expect(try #require(report.parity).last.cosineSimilarity >= minimum, "mlx\(bits) g\(groupSize): \(report.parity?.last.cosineSimilarity ?? 0)")
         // A packed folder reads back as float weights: to safetensors, and through the verifier.
         _ = try Converter.convert(source: folder.file("mlx"), destination: folder.file("back.safetensors"), options: .init())
