@@ -60,13 +60,15 @@ struct ConvertCommand: ParsableCommand {
             Examples:
               modelport convert Samples/bert-tiny out/bert-f16 --dtype f16 --keep-layers 2
               modelport convert model.safetensors out/sharded --max-shard-size 200MB
+              modelport convert chinese-roberta-wwm-ext out/rbt.gguf --preset q4_k_m --min-cosine 0.995
+              modelport convert Samples/paddle/rbt-tiny out/rbt-int8 --dtype int8
             """
     )
 
     @Argument(help: "The model to read: a file, checkpoint prefix or folder.")
     var source: String
 
-    @Argument(help: "Where to write: a folder, or a .safetensors file.")
+    @Argument(help: "Where to write: a folder, or a .safetensors, .gguf, .bin or .pdparams file.")
     var destination: String
 
     @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: hf, safetensors, pytorch, gguf or paddle.", valueName: "kind"))
