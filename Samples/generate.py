@@ -23,6 +23,7 @@ llama-cpp-python, mlx and compressed-tensors are optional (their groups are skip
 """
 import json
 import os
+import pickle
 import shutil
 import struct
 import sys
@@ -1316,7 +1317,25 @@ def paddle_jit_export():
         arrays[new] = np.ascontiguousarray(value.T) if value.ndim == 2 and "embeddings" not in name else value
     # The same weights as paddle.save writes them in pickle protocol 3 (the other .pdparams samples use 2 and 4).
     import paddle
-    paddle.save({"bert." + k: paddle.to_tensor(v) for k, v in arrays.items()}, path("paddle", "jit-export.p3.pdparams"), protocol=3)
+    import inspect
+    import paddle.framework.io as paddle_io
+    state = {"bert." + k: paddle.to_tensor(v) for k, v in arrays.items()}
+    paddle.save(state, path("paddle", "jit-export.p3.pdparams"), protocol=3)
+    # And with big arrays split (UnpackBigParamInfor@@): Paddle's own splitter, its 2**30-byte limit lowered to 2**8
+    # so the tiny tables split too (a real split needs arrays over 1 GiB). paddle.load must give the arrays back.
+    source = inspect.getsource(paddle_io._unpack_saved_dict).replace("2**30", "2**8")
+    scope = dict(vars(inspect.getmodule(paddle_io._unpack_saved_dict)))
+    exec(source, scope)
+    original = paddle_io._unpack_saved_dict
+    paddle_io._unpack_saved_dict = scope["_unpack_saved_dict"]
+    try:
+        paddle.save(state, path("paddle", "jit-export.split.pdparams"), protocol=2)
+    finally:
+        paddle_io._unpack_saved_dict = original
+    raw = pickle.load(open(path("paddle", "jit-export.split.pdparams"), "rb"))
+    assert "UnpackBigParamInfor@@" in raw and "bert.embeddings.word_embeddings.weight@@.0" in raw, list(raw)[:5]
+    back = paddle.load(path("paddle", "jit-export.split.pdparams"), return_numpy=True)
+    assert all(np.array_equal(back["bert." + k], v) for k, v in arrays.items())
     d = fresh_dir("paddle", "jit-export")
     with tempfile.TemporaryDirectory() as tmp:
         npz = os.path.join(tmp, "arrays.npz")

@@ -43,7 +43,10 @@ public enum PaddleParams {
             if info.dtype == .bf16 { sawBF16 = true }
             arrays.append((name, info, data))
         }
-        if let splitInfo { arrays = try reassemble(arrays, splitInfo, file: path) }
+        if let splitInfo {
+            arrays = try reassemble(arrays, splitInfo, file: path)
+            notes.append("reassembled \(splitInfo.items.count) arrays paddle.save had split (UnpackBigParamInfor@@)")
+        }
         if skipped > 0 { notes.append("skipped \(skipped) non-array entries") }
         if sawBF16 { notes.append("uint16 arrays read as bfloat16 (Paddle stores bf16 weights as raw uint16 bits)") }
         let tensors = arrays.map { Tensor(info: $0.info, data: $0.data) }
