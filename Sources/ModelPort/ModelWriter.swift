@@ -82,18 +82,11 @@ public enum ModelWriter {
                     "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
                     "initializer_range", "pad_token_id", "layer_norm_eps"]
         let args = JSON.object(keys.compactMap { key in model.config[key].map { (key, $0) } } + [("init_class", .string("BertModel"))])
-        let config = try AtomicFile(destination: output.path(for: "model_config.json"))
-        try config.write(Array((JSON.object([("init_args", .array([args])), ("init_class", .string("BertModel"))]).serialized(.pretty) + "\n").utf8))
-        try config.commit()
+        let config = JSON.object([("init_args", .array([args])), ("init_class", .string("BertModel"))]).serialized(.pretty) + "\n"
+        try write(AuxiliaryFile(name: "model_config.json", contents: Array(config.utf8)), into: output)
         var written = ["model_state.pdparams", "model_config.json"]
         for file in model.auxiliaryFiles where file.name == "vocab.txt" {  // transformers' tokenizer files mean nothing to PaddleNLP
-            if let contents = file.contents {
-                let out = try AtomicFile(destination: output.path(for: file.name))
-                try out.write(contents)
-                try out.commit()
-            } else {
-                try copyFile(from: file.sourcePath, to: output.path(for: file.name))
-            }
+            try write(file, into: output)
             written.append(file.name)
         }
         try output.commit()
@@ -126,17 +119,19 @@ public enum ModelWriter {
         try configFile.commit()
         written.append("config.json")
         for file in model.auxiliaryFiles where !written.contains(file.name) {
-            if let contents = file.contents {
-                let out = try AtomicFile(destination: output.path(for: file.name))
-                try out.write(contents)
-                try out.commit()
-            } else {
-                try copyFile(from: file.sourcePath, to: output.path(for: file.name))
-            }
+            try write(file, into: output)
             written.append(file.name)
         }
         try output.commit()
         return written
+    }
+
+    /// Puts an auxiliary file (its bytes, or a copy of its source) into an output folder under its name.
+    static func write(_ file: AuxiliaryFile, into output: AtomicDirectory) throws {
+        guard let contents = file.contents else { return try copyFile(from: file.sourcePath, to: output.path(for: file.name)) }
+        let out = try AtomicFile(destination: output.path(for: file.name))
+        try out.write(contents)
+        try out.commit()
     }
 
     /// Copies a file (mapped, written in one go); AtomicFile creates the destination's folders.
