@@ -42,7 +42,8 @@ extension ModelConfig {
             }
             return "compressed-tensors \(format)"
         }
-        if let mlx = self["quantization"] ?? self["quantization_config"], let bits = mlx["bits"]?.intValue {
+        let mlx = self["quantization"] ?? (self["quantization_config"]?["quant_method"] == nil ? self["quantization_config"] : nil)
+        if let mlx, let bits = mlx["bits"]?.intValue {
             return "MLX \(mlx["mode"]?.stringValue ?? "affine") \(bits)-bit, groups of \(mlx["group_size"]?.intValue ?? 64)"
         }
         return nil
