@@ -197,11 +197,7 @@ public enum ModelLoader {
         let tensors = try variables.map { variable -> Tensor in
             let file = folder + "/" + variable.name
             guard fileExists(file) else { throw ModelError(file: program, "names variable '\(variable.name)', but neither a combined params file nor \(variable.name) is beside it") }
-            let mapped: MappedFile
-            do { mapped = try MappedFile(path: file) } catch { throw ModelError(error, file: file) }
-            let record = try LoDTensor.record(in: mapped, at: 0, name: variable.name)
-            return Tensor(name: LoDTensor.strippingHubPrefix(variable.name).name, dtype: record.dtype, shape: record.shape,
-                          data: .mapped(mapped, range: record.data))
+            return try LoDTensor.variableFile(file, name: variable.name)
         }
         return (tensors, [], kind + " with per-variable files", folder)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import BinaryIO
 import ModelIR
+import Quantization
 import SafetensorsFormat
 import Transforms
 import Verifier
@@ -84,10 +85,7 @@ public enum Verification {
     /// Writes a forward pass's outputs as f32 safetensors: `last_hidden_state`, `hidden_states.N`, `pooler_output`.
     public static func write(_ output: ForwardOutput, to path: String, options: OutputOptions) throws {
         func tensor(_ name: String, _ values: [Float], _ shape: [Int]) -> Tensor {
-            var bytes = [UInt8]()
-            bytes.reserveCapacity(values.count * 4)
-            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
-            return Tensor(name: name, dtype: .f32, shape: Shape(shape), data: .owned(TensorBuffer(bytes)))
+            Tensor(name: name, dtype: .f32, shape: Shape(shape), data: .owned(FloatValues.buffer(values)))
         }
         let shape = [output.batch, output.length, output.width]
         var tensors = [tensor("last_hidden_state", output.lastHiddenState, shape)]

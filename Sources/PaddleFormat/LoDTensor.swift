@@ -84,21 +84,24 @@ public enum LoDTensor {
         var tensors: [Tensor] = []
         var prefixes = Set<String>()
         for file in names {
-            let path = folder + "/" + file
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            let mapped: MappedFile
-            do { mapped = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
-            let record = try record(in: mapped, at: 0, name: nil)
-            guard record.data.upperBound == mapped.count else {
-                throw ModelError(file: path, location: .offset(record.data.upperBound), "\(mapped.count - record.data.upperBound) bytes after the record (one variable per file)")
-            }
-            let (name, prefix) = strippingHubPrefix(file)
-            if let prefix { prefixes.insert(prefix) }
-            tensors.append(Tensor(name: name, dtype: record.dtype, shape: record.shape, data: .mapped(mapped, range: record.data)))
+            guard FileManager.default.fileExists(atPath: folder + "/" + file, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            if let prefix = strippingHubPrefix(file).prefix { prefixes.insert(prefix) }
+            tensors.append(try variableFile(folder + "/" + file, name: file))
         }
         let notes = prefixes.sorted().map { "removed the PaddleHub prefix \($0) from the variable names" }
         return (tensors, notes)
+    }
+
+    /// The one record of a per-variable file, as a mapped tensor named `name` (its `@HUB_…@` prefix removed).
+    public static func variableFile(_ path: String, name: String) throws -> Tensor {
+        let mapped: MappedFile
+        do { mapped = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
+        let record = try record(in: mapped, at: 0, name: nil)
+        guard record.data.upperBound == mapped.count else {
+            throw ModelError(file: path, location: .offset(record.data.upperBound), "\(mapped.count - record.data.upperBound) bytes after the record (one variable per file)")
+        }
+        return Tensor(name: strippingHubPrefix(name).name, dtype: record.dtype, shape: record.shape, data: .mapped(mapped, range: record.data))
     }
 
     /// `@HUB_name@var` → (`var`, `@HUB_name@`).

@@ -43,9 +43,6 @@ public enum KQuants {
     }
 
     @inline(__always)
-    static func half(_ v: Float) -> UInt16 { FloatBits.halfBits(fromFloatBits: v.bitPattern) }
-
-    @inline(__always)
     static func float(fromHalf bits: UInt16) -> Float { Float(bitPattern: FloatBits.floatBits(fromHalfBits: bits)) }
 
     /// The 6-bit scale and minimum of sub-block `j` from the 12 packed bytes of a Q4_K/Q5_K super-block.
@@ -114,7 +111,7 @@ public enum KQuants {
                     packed[j] |= (lm >> 4) << 6
                 }
             }
-            let dBits = KQuants.half(maxScale / 63), dminBits = KQuants.half(maxMin / 63)
+            let dBits = BlockQuantizer.half(maxScale / 63), dminBits = BlockQuantizer.half(maxMin / 63)
             let d = KQuants.float(fromHalf: dBits), dmin = KQuants.float(fromHalf: dminBits)
             for j in 0..<8 {
                 let (sc, m) = KQuants.scaleAndMin(j) { packed[$0] }
@@ -225,7 +222,7 @@ public enum KQuants {
                 return
             }
             let inverse: Float = -128 / maxScale
-            let dBits = KQuants.half(1 / inverse)
+            let dBits = BlockQuantizer.half(1 / inverse)
             let d = KQuants.float(fromHalf: dBits)
             for block in 0..<16 {
                 packedScales[block] = Int8(truncatingIfNeeded: min(127, KQuants.nearestInt(inverse * scales[block])))

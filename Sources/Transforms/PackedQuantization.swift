@@ -1,4 +1,5 @@
 import BinaryIO
+import Foundation
 import ModelIR
 import Quantization
 
@@ -76,15 +77,12 @@ extension Model {
             case .int8PerChannel where floating && Self.isLinearWeight(tensor):
                 let rows = tensor.shape.dimensions[0]
                 let source = tensor
-                let f32 = { @Sendable in try source.withBytes { bytes in
-                    source.dtype == .f32 ? TensorBuffer(copying: bytes) : FloatCast.convert(bytes, from: source.dtype, to: .f32)
-                } }
-                tensors.append(Tensor(name: tensor.name, dtype: .i8, shape: tensor.shape, data: .producer {
-                    try f32().withBytes { Int8PerChannel.quantize($0, rows: rows).codes }
-                }))
+                // One quantization feeds both tensors the writer pulls (codes, then scales).
+                let shared = SharedResult(consumers: 2) { try Self.withF32Bytes(source) { Int8PerChannel.quantize($0, rows: rows) } }
+                tensors.append(Tensor(name: tensor.name, dtype: .i8, shape: tensor.shape, data: .producer { try shared.take().codes }))
                 let base = String(tensor.name.dropLast(".weight".count))
                 tensors.append(Tensor(name: base + ".weight_scale", dtype: .f32, shape: [rows, 1], data: .producer {
-                    try f32().withBytes { Self.floatBuffer(Int8PerChannel.scales($0, rows: rows)) }
+                    FloatValues.buffer(try shared.take().scales)
                 }))
                 quantized += 1
             case .mlxAffine(let bits, let groupSize) where floating && tensor.shape.rank == 2 && tensor.name.hasSuffix(".weight")
@@ -93,16 +91,15 @@ extension Model {
                 let source = tensor
                 // Scales and biases keep the weight's float type (f32 stays f32), as mlx.core.quantize returns them.
                 let sideType: DType = source.dtype == .f16 || source.dtype == .bf16 ? source.dtype : .f32
-                let run = { @Sendable in try source.withBytes { bytes in
-                    let f32 = source.dtype == .f32 ? TensorBuffer(copying: bytes) : FloatCast.convert(bytes, from: source.dtype, to: .f32)
-                    return f32.withBytes { MLXAffine.quantize($0, groupSize: groupSize, bits: bits) }
-                } }
+                let shared = SharedResult(consumers: 3) {
+                    try Self.withF32Bytes(source) { MLXAffine.quantize($0, groupSize: groupSize, bits: bits) }
+                }
                 let base = String(tensor.name.dropLast(".weight".count))
-                tensors.append(Tensor(name: tensor.name, dtype: .u32, shape: [rows, columns * bits / 32], data: .producer { try run().packed }))
+                tensors.append(Tensor(name: tensor.name, dtype: .u32, shape: [rows, columns * bits / 32], data: .producer { try shared.take().packed }))
                 for (suffix, pick) in [("scales", 0), ("biases", 1)] {
                     tensors.append(Tensor(name: base + "." + suffix, dtype: sideType, shape: [rows, columns / groupSize], data: .producer {
-                        let result = try run()
-                        let values = Self.floatBuffer(pick == 0 ? result.scales : result.biases)
+                        let result = try shared.take()
+                        let values = FloatValues.buffer(pick == 0 ? result.scales : result.biases)
                         return sideType == .f32 ? values : values.withBytes { FloatCast.convert($0, from: .f32, to: sideType) }
                     }))
                 }
@@ -125,6 +122,13 @@ extension Model {
         return result
     }
 
+    /// Runs `body` on the tensor's values as little-endian f32 bytes (converted only when stored otherwise).
+    static func withF32Bytes<R>(_ tensor: Tensor, _ body: (UnsafeRawBufferPointer) -> R) throws -> R {
+        try tensor.withBytes { bytes in
+            tensor.dtype == .f32 ? body(bytes) : FloatCast.convert(bytes, from: tensor.dtype, to: .f32).withBytes(body)
+        }
+    }
+
     /// The `quantization_config` compressed-tensors 0.20 writes for int8 per-channel weights (`int-quantized`).
     static let compressedTensorsConfig = JSON.object([
         ("config_groups", .object([("group_0", .object([
@@ -140,14 +144,6 @@ extension Model {
         ("quantization_status", .string("compressed")), ("sparsity_config", .object([])), ("transform_config", .object([])),
         ("version", .string("0.20.0")),
     ])
-
-    static func floatBuffer(_ values: [Float]) -> TensorBuffer {
-        let buffer = TensorBuffer(count: values.count * 4)
-        buffer.withMutableBytes { out in
-            for (i, v) in values.enumerated() { out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
-        }
-        return buffer
-    }
 
     /// The model with packed weights (compressed-tensors int8 + `weight_scale`, MLX u32 + `scales` + `biases`)
     /// expanded back to float weights, lazily, and their `quantization_config` removed: what a reader of the
@@ -207,9 +203,34 @@ extension Model {
     }
 
     static func floats(_ tensor: Tensor) throws -> [Float] {
-        try tensor.withBytes { bytes in
-            let f32 = tensor.dtype == .f32 ? TensorBuffer(copying: bytes) : FloatCast.convert(bytes, from: tensor.dtype, to: .f32)
-            return f32.withBytes { b in (0..<(b.count / 4)).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+        guard let values = try tensor.withBytes({ FloatValues.decode($0, from: tensor.dtype) }) else {
+            throw ModelError(location: .tensor(tensor.name), "\(tensor.dtype.rawValue) is not a float type")
         }
+        return values
+    }
+}
+
+/// A value several lazy tensors are cut from (a weight's codes, scales and biases): computed by the first of them to
+/// be pulled, handed to the others, and dropped after the last, so it is neither computed again nor kept.
+/// Pulled again later (a second reader), it is simply computed again.
+final class SharedResult<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private let make: () throws -> Value
+    private let consumers: Int
+    private var value: Value?
+    private var taken = 0
+
+    init(consumers: Int, _ make: @escaping @Sendable () throws -> Value) {
+        self.consumers = consumers
+        self.make = make
+    }
+
+    func take() throws -> Value {
+        lock.lock()
+        defer { lock.unlock() }
+        let result = try value ?? make()
+        taken += 1
+        value = taken % consumers == 0 ? nil : result
+        return result
     }
 }

@@ -30,41 +30,13 @@ struct Weights {
         return try Self.floats(of: tensor)
     }
 
-    /// `count` little-endian f32 values (one copy; the bytes may be unaligned).
-    static func floats(littleEndian bytes: UnsafeRawBufferPointer, count: Int) -> [Float] {
-        let n = min(count, bytes.count / 4)
-        return [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
-            if n > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: n * 4) }
-            #if _endian(big)
-            for i in 0..<n { buffer[i] = Float(bitPattern: UInt32(littleEndian: buffer[i].bitPattern)) }
-            #endif
-            initialized = n
-        }
-    }
-
-    /// Any float tensor as fp32 values.
+    /// Any float tensor (quantized included) as fp32 values; integer tensors as their values.
     static func floats(of tensor: Tensor) throws -> [Float] {
-        try tensor.withBytes { bytes in
-            let count = tensor.info.elementCount ?? 0
-            switch tensor.dtype {
-            case .f32:
-                return Self.floats(littleEndian: bytes, count: count)
-            case let type where BlockQuantizer.types.contains(type):
-                return BlockQuantizer.dequantize(bytes, from: tensor.dtype).withBytes { b in
-                    Self.floats(littleEndian: b, count: count)
-                }
-            case .f16, .bf16, .f64:
-                let converted = FloatCast.convert(bytes, from: tensor.dtype, to: .f32)
-                return converted.withBytes { b in
-                    Self.floats(littleEndian: b, count: count)
-                }
-            default:
-                if tensor.dtype.isInteger {
-                    return try integers(of: tensor).map(Float.init)
-                }
-                throw VerifierError("tensor '\(tensor.name)' is \(tensor.dtype.rawValue), which the verifier cannot read yet")
-            }
+        if let values = try tensor.withBytes({ FloatValues.decode($0, from: tensor.dtype) }) {
+            return Array(values.prefix(tensor.info.elementCount ?? 0))
         }
+        if tensor.dtype.isInteger { return try integers(of: tensor).map(Float.init) }
+        throw VerifierError("tensor '\(tensor.name)' is \(tensor.dtype.rawValue), which the verifier cannot read yet")
     }
 
     /// An integer tensor (input ids) as Ints; float tensors holding whole numbers are accepted too.
