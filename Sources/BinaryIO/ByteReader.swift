@@ -77,9 +77,12 @@ public struct ByteReader {
         BinaryIOError(path: path, offset: baseOffset + offset, reason: reason)
     }
 
-    private func require(_ count: Int, _ what: String) throws {
+    /// `what` is built only when the check fails: a reader of millions of small values must not format a
+    /// message for each.
+    @inline(__always)
+    private func require(_ count: Int, _ what: @autoclosure () -> String) throws {
         guard count >= 0, count <= remaining else {
-            throw error("truncated: needed \(what), \(remaining) bytes remain")
+            throw error("truncated: needed \(what()), \(remaining) bytes remain")
         }
     }
 }

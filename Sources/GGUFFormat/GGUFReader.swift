@@ -7,7 +7,7 @@ public enum GGUFReader {
     public struct Limits: Sendable {
         public var maxTensors = 1 << 20
         public var maxMetadata = 1 << 20
-        public var maxArrayElements = 1 << 26
+        public var maxArrayElements = 1 << 23
         public var maxStringBytes = 1 << 26
         public init() {}
     }

@@ -1,7 +1,7 @@
 import ModelIR
 
 /// A GGUF metadata value (`formats/paddle-gguf.md` B1), with the exact type llama.cpp checks.
-public indirect enum GGUFValue: Sendable, Equatable {
+public enum GGUFValue: Sendable, Equatable {
     case u8(UInt8), i8(Int8), u16(UInt16), i16(Int16), u32(UInt32), i32(Int32), f32(Float), bool(Bool)
     case string(String)
     /// Elements of one type (`elementType`); nested arrays are invalid.

@@ -1,4 +1,5 @@
 import BinaryIO
+import Synchronization
 
 /// What a tensor is, without its bytes: enough for a writer to lay out a header before reading anything.
 public struct TensorInfo: Hashable, Sendable {
@@ -33,12 +34,22 @@ public struct TensorData: Sendable {
 
     let storage: Storage
 
-    /// Bytes `range` of a mapped file. `check`, when given, runs over them each time they are read
-    /// (a checksum, say) and throws on a mismatch.
+    /// Bytes `range` of a mapped file. `check`, when given, runs over them the first time they are read
+    /// (a checksum, say) and throws on a mismatch; once it has passed, later reads (and slices) skip it, so
+    /// many views of one checked record cost one check.
     public static func mapped(
         _ file: MappedFile, range: Range<Int>, check: (@Sendable (UnsafeRawBufferPointer) throws -> Void)? = nil
     ) -> TensorData {
-        TensorData(storage: .mapped(file, range, check: check))
+        guard let check else { return TensorData(storage: .mapped(file, range, check: nil)) }
+        let once = OnceCheck(check)
+        return TensorData(storage: .mapped(file, range, check: { try once.run($0) }))
+    }
+
+    /// Bytes computed on first use and then kept (a deflated record that several views share): one
+    /// computation however many tensors slice it.
+    public static func cached(_ produce: @escaping @Sendable () throws -> TensorBuffer) -> TensorData {
+        let cache = Cache(produce)
+        return TensorData(storage: .producer { try cache.value() })
     }
 
     /// Bytes held in memory.
@@ -83,8 +94,11 @@ public struct TensorData: Sendable {
     /// Bytes `range` of this data: still a mapping when it is one (and has no whole-buffer check),
     /// else copied out when read.
     public func slice(_ range: Range<Int>) -> TensorData {
-        if case let .mapped(file, whole, nil) = storage {
-            return .mapped(file, range: (whole.lowerBound + range.lowerBound)..<(whole.lowerBound + range.upperBound))
+        if case let .mapped(file, whole, check) = storage, range.upperBound <= whole.count {
+            let part = (whole.lowerBound + range.lowerBound)..<(whole.lowerBound + range.upperBound)
+            guard let check else { return .mapped(file, range: part) }
+            // The check covers the whole record; it runs once (`OnceCheck`) whichever slice is read first.
+            return TensorData(storage: .mapped(file, part, check: { _ in try file.withBytes(in: whole) { try check($0) } }))
         }
         let source = self
         return .producer {
@@ -160,6 +174,37 @@ public struct Tensor: Sendable {
             var error = error
             if error.location == nil { error.location = .tensor(name) }
             throw error
+        }
+    }
+}
+
+/// A check that runs until it passes once.
+private final class OnceCheck: Sendable {
+    let check: @Sendable (UnsafeRawBufferPointer) throws -> Void
+    let passed = Atomic<Bool>(false)
+
+    init(_ check: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) { self.check = check }
+
+    func run(_ bytes: UnsafeRawBufferPointer) throws {
+        if passed.load(ordering: .acquiring) { return }
+        try check(bytes)
+        passed.store(true, ordering: .releasing)
+    }
+}
+
+/// A buffer computed once and kept.
+private final class Cache: Sendable {
+    let produce: @Sendable () throws -> TensorBuffer
+    let buffer = Mutex<TensorBuffer?>(nil)
+
+    init(_ produce: @escaping @Sendable () throws -> TensorBuffer) { self.produce = produce }
+
+    func value() throws -> TensorBuffer {
+        try buffer.withLock { cached in
+            if let cached { return cached }
+            let made = try produce()
+            cached = made
+            return made
         }
     }
 }

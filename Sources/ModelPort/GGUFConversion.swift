@@ -200,7 +200,10 @@ public enum GGUFConversion {
         out.append(("tokenizer.ggml.token_type", .array(elementType: 5, tokens.map { token in
             token == "[UNK]" ? .i32(2) : specials.contains(token) ? .i32(3) : .i32(1)
         })))
-        out.append(("tokenizer.ggml.token_type_count", .u32(UInt32(typeVocabSize))))
+        guard let typeCount = UInt32(exactly: typeVocabSize) else {
+            throw ModelError(location: .key("type_vocab_size"), "\(typeVocabSize) does not fit GGUF's u32 token_type_count")
+        }
+        out.append(("tokenizer.ggml.token_type_count", .u32(typeCount)))
         func id(_ token: String) -> GGUFValue? { tokens.firstIndex(of: token).map { .u32(UInt32($0)) } }
         for (key, token) in [("tokenizer.ggml.bos_token_id", "[CLS]"), ("tokenizer.ggml.eos_token_id", "[SEP]"),
                              ("tokenizer.ggml.unknown_token_id", "[UNK]"), ("tokenizer.ggml.seperator_token_id", "[SEP]"),

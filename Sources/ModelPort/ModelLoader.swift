@@ -285,23 +285,10 @@ public enum ModelLoader {
     /// Reads `pytorch_model-0000i-of-0000n.bin` shards named by an index, checking that each tensor is where
     /// the index says and in no other shard.
     static func loadPyTorchShards(indexPath: String) throws -> Model {
-        let index: JSON
-        do { index = try JSON.parse(contentsOf: indexPath) } catch { throw ModelError(error, file: indexPath) }
-        guard let weightMap = index["weight_map"]?.objectValue else {
-            throw ModelError(file: indexPath, "index must be an object with a \"weight_map\" object")
-        }
-        var shards: [String] = []
-        var expected: [String: String] = [:]
-        for (name, value) in weightMap {
-            guard let shard = value.stringValue, !shard.contains("/"), !shard.hasPrefix("."), !shard.isEmpty else {
-                throw ModelError(file: indexPath, location: .key(name), "shard must be a plain file name beside the index")
-            }
-            if !shards.contains(shard) { shards.append(shard) }
-            expected[name] = shard
-        }
+        let index = try ShardIndex(contentsOf: indexPath)
         var model = Model(tensors: [], sourceFormat: "sharded PyTorch (index.json)")
         var owner: [String: String] = [:]
-        for shard in shards {
+        for shard in index.shards {
             let contents = try PyTorchCheckpoint.read(path: splitPath(indexPath).folder + "/" + shard)
             for tensor in contents.tensors {
                 if let other = owner[tensor.name] {
@@ -312,9 +299,7 @@ public enum ModelLoader {
             }
             model.notes += contents.notes
         }
-        for (name, shard) in expected where owner[name] != shard {
-            throw ModelError(file: indexPath, location: .tensor(name), "listed in \(shard) but not stored there")
-        }
+        try index.checkListed(against: owner, indexPath: indexPath)
         return model
     }
 

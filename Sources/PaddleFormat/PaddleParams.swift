@@ -82,31 +82,60 @@ public enum PaddleParams {
     }
 
     /// Joins `<key>@@.0`, `<key>@@.1`, … back into `key` with its `OriginShape`.
+    ///
+    /// Each slice must be an array of the file, used by one entry only: a table whose entries name each other
+    /// (or one slice twice) would otherwise double the bytes at every step. The joined bytes are produced on
+    /// demand, so the cost is one pass over the slices.
     static func reassemble(
         _ arrays: [(name: String, info: TensorInfo, data: TensorData)], _ info: PickleDict, file: String
     ) throws -> [(name: String, info: TensorInfo, data: TensorData)] {
-        var result = arrays
+        var index: [String: Int] = [:]
+        for (i, array) in arrays.enumerated() { index[array.name] = i }
+        var used = [Bool](repeating: false, count: arrays.count)
+        var joined: [(name: String, info: TensorInfo, data: TensorData)] = []
         for (key, value) in info.items {
             guard let name = key.stringValue, case .dict(let entry) = value,
                   let shape = entry["OriginShape"]?.sequence?.compactMap(\.intValue), let slices = entry["slices"]?.sequence?.compactMap(\.stringValue) else {
                 throw ModelError(file: file, location: .key("UnpackBigParamInfor@@"), "malformed entry")
             }
-            var bytes: [UInt8] = []
+            var parts: [TensorData] = []
+            var total = 0
             var dtype: DType?
             for slice in slices {
-                guard let part = result.first(where: { $0.name == slice }) else {
+                guard let i = index[slice] else {
                     throw ModelError(file: file, location: .tensor(name), "slice '\(slice)' is missing")
                 }
-                dtype = dtype ?? part.info.dtype
-                bytes += try part.data.withBytes { Array($0) }
+                guard !used[i] else {
+                    throw ModelError(file: file, location: .tensor(name), "slice '\(slice)' is used twice")
+                }
+                used[i] = true
+                guard dtype == nil || dtype == arrays[i].info.dtype else {
+                    throw ModelError(file: file, location: .tensor(name), "slices have different dtypes")
+                }
+                dtype = arrays[i].info.dtype
+                total += arrays[i].info.byteCount ?? 0
+                parts.append(arrays[i].data)
             }
-            let joined = TensorInfo(name: name, dtype: dtype ?? .f32, shape: Shape(shape))
-            guard joined.byteCount == bytes.count else {
-                throw ModelError(file: file, location: .tensor(name), "slices hold \(bytes.count) bytes, shape \(Shape(shape)) needs \(joined.byteCount ?? -1)")
+            let info = TensorInfo(name: name, dtype: dtype ?? .f32, shape: Shape(shape))
+            guard shape.count == entry["OriginShape"]?.sequence?.count, let expected = info.byteCount, expected == total else {
+                throw ModelError(file: file, location: .tensor(name), "slices hold \(total) bytes, shape \(Shape(shape)) needs \(info.byteCount ?? -1)")
             }
-            result.removeAll { slices.contains($0.name) }
-            result.append((name, joined, .owned(TensorBuffer(bytes))))
+            let data = TensorData.producer { [parts, total] in
+                let buffer = TensorBuffer(count: total)
+                try buffer.withMutableBytes { out in
+                    var at = 0
+                    for part in parts {
+                        try part.withBytes { bytes in
+                            guard at + bytes.count <= out.count else { throw ModelError(file: file, location: .tensor(name), "slices changed size") }
+                            UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: bytes)
+                            at += bytes.count
+                        }
+                    }
+                }
+                return buffer
+            }
+            joined.append((name, info, data))
         }
-        return result
+        return arrays.enumerated().filter { !used[$0.offset] }.map(\.element) + joined
     }
 }

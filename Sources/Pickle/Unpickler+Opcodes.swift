@@ -113,7 +113,9 @@ extension Unpickler {
         switch opcode {
         case 0x80: _ = try readByte()  // PROTO
         case 0x95: _ = try read(UInt64.self)  // FRAME: framing only
-        case UInt8(ascii: "("): marks.append(stack.count)
+        case UInt8(ascii: "("):
+            guard marks.count < options.maxStack else { throw fail("more than \(options.maxStack) open MARKs", at: offset) }
+            marks.append(stack.count)
         case UInt8(ascii: "0"): _ = try pop()
         case UInt8(ascii: "1"): _ = try popMark()
         case UInt8(ascii: "2"):
@@ -148,6 +150,7 @@ extension Unpickler {
         case UInt8(ascii: ")"): try push(.tuple([]), depth: 1)
         case UInt8(ascii: "t"):
             let items = try popMark()
+            try spend(items.count)
             try push(.tuple(items.map(\.value)), depth: 1 + (items.map { currentDepth($0.value, $0.depth) }.max() ?? 0))
         case 0x85, 0x86, 0x87:
             var items: [(value: PickleValue, depth: Int)] = []
@@ -158,6 +161,7 @@ extension Unpickler {
             try push(.list(PickleList()), depth: 1)
         case UInt8(ascii: "l"), 0x91:  // LIST, FROZENSET
             let items = try popMark()
+            try spend(items.count)
             let list = PickleList()
             list.items = items.map(\.value)
             try deepen(list, with: items.map { currentDepth($0.value, $0.depth) })
@@ -265,12 +269,14 @@ extension Unpickler {
         guard case .list(let list) = stack.last else {
             throw fail("\(opcode) on \(stack.last?.description ?? "nothing"), not a list")
         }
+        try spend(items.count)
         try deepen(list, with: items.map { currentDepth($0.value, $0.depth) })
         list.items.append(contentsOf: items.map(\.value))
     }
 
     mutating func setItems(_ dict: PickleDict, _ items: [(value: PickleValue, depth: Int)]) throws {
         guard items.count % 2 == 0 else { throw fail("odd number of items for a dict") }
+        try spend(items.count)
         try deepen(dict, with: items.map { currentDepth($0.value, $0.depth) })
         for i in stride(from: 0, to: items.count, by: 2) { dict.items.append((items[i].value, items[i + 1].value)) }
     }
@@ -299,7 +305,7 @@ extension Unpickler {
     }
 
     /// REDUCE / NEWOBJ: pure constructors become values; other allowlisted callables become records.
-    func call(_ callee: PickleValue, _ arguments: (value: PickleValue, depth: Int), at offset: Int) throws -> PickleValue {
+    mutating func call(_ callee: PickleValue, _ arguments: (value: PickleValue, depth: Int), at offset: Int) throws -> PickleValue {
         guard case .global(let global) = callee else { throw fail("call of \(callee), which is not an allowed global", at: offset) }
         guard let args = arguments.value.sequence else { throw fail("call arguments must be a tuple", at: offset) }
         switch global.qualifiedName {
@@ -307,10 +313,14 @@ extension Unpickler {
             guard args.isEmpty else { throw fail("\(global.qualifiedName) with arguments is not supported", at: offset) }
             return .dict(PickleDict())
         case "torch.Size":
-            return .tuple(args.first?.sequence ?? [])
+            let items = args.first?.sequence ?? []
+            try spend(items.count)
+            return .tuple(items)
         case "builtins.set", "builtins.frozenset":
             let list = PickleList()
-            list.items = args.first?.sequence ?? []
+            let items = args.first?.sequence ?? []
+            try spend(items.count)  // a copy: a later APPEND to either list duplicates the items
+            list.items = items
             return .list(list)
         case "_codecs.encode":
             guard args.count == 2, case .string(let text) = args[0], args[1].stringValue == "latin1" || args[1].stringValue == "latin-1" else {

@@ -20,6 +20,12 @@ public struct Unpickler {
         public var maxMemo = 1 << 22
         /// The largest single string or bytes value.
         public var maxValueBytes = 1 << 30
+        /// The most container items (list, dict and tuple entries, sets copied from other containers) the machine
+        /// may build per byte of pickle, on top of `baseItemBudget`: each opcode adds a bounded number of items,
+        /// so only copying opcodes can exceed it, and a pickle that tries is refused instead of growing quadratically.
+        public var itemsPerByte = 16
+        /// Container items allowed whatever the pickle's size.
+        public var baseItemBudget = 1 << 20
         /// Byte strings (BINBYTES, BINBYTES8) of at least this size become `.byteRange` into the data instead of
         /// copies, so a reader can map them (nil: always copy).
         public var mapBytesFrom: Int?
@@ -45,6 +51,8 @@ public struct Unpickler {
     var memoDepths: [Int: Int] = [:]
     /// Nesting depth of mutable containers, kept beside them (lists and dicts grow after they are created).
     var containerDepths: [ObjectIdentifier: Int] = [:]
+    /// Container items still allowed (`Options.itemsPerByte`).
+    var itemBudget = 0
 
     /// Reads one pickle from `bytes` (which may continue after its STOP: `endOffset` tells where it ended).
     public static func load(
@@ -62,6 +70,16 @@ public struct Unpickler {
         self.file = file
         self.entry = entry
         self.persistentLoad = persistentLoad
+        let (perByte, overflow) = bytes.count.multipliedReportingOverflow(by: options.itemsPerByte)
+        self.itemBudget = overflow ? .max : perByte.addingReportingOverflow(options.baseItemBudget).partialValue
+    }
+
+    /// Charges `count` container items to the budget.
+    mutating func spend(_ count: Int) throws {
+        guard count <= itemBudget else {
+            throw fail("builds more container items than a pickle of \(bytes.count) bytes can describe (copies of shared containers)")
+        }
+        itemBudget -= count
     }
 
     /// An error at `offset` (default: the current opcode's).

@@ -22,7 +22,8 @@ extension PyTorchCheckpoint {
         }
         var tensors: [Tensor] = []
         var skipped = 0
-        try flatten(dict, prefix: "", depth: 0, into: &tensors, skipped: &skipped, storages: &storages, file: file)
+        var visited = Set<ObjectIdentifier>()
+        try flatten(dict, prefix: "", depth: 0, into: &tensors, skipped: &skipped, visited: &visited, storages: &storages, file: file)
         if skipped > 0 { notes.append("skipped \(skipped) non-tensor entries") }
         // DataParallel / DistributedDataParallel wrap every name in "module.".
         if !tensors.isEmpty, tensors.allSatisfy({ $0.name.hasPrefix("module.") }) {
@@ -42,14 +43,19 @@ extension PyTorchCheckpoint {
 
     static func flatten(
         _ dict: PickleDict, prefix: String, depth: Int, into tensors: inout [Tensor], skipped: inout Int,
-        storages: inout [Storage], file: String
+        visited: inout Set<ObjectIdentifier>, storages: inout [Storage], file: String
     ) throws {
         guard depth < 32 else { throw ModelError(file: file, "state dict nested deeper than 32 levels") }
+        // The memo lets one dict appear under many keys; walking it each time would be exponential in the nesting.
+        guard visited.insert(ObjectIdentifier(dict)).inserted else {
+            throw ModelError(file: file, location: .key(String(prefix.dropLast())), "the same dict of tensors appears twice in the state dict")
+        }
         for (key, value) in dict.items {
             guard let name = key.stringValue else { skipped += 1; continue }
             switch value {
             case .dict(let inner):
-                try flatten(inner, prefix: prefix + name + ".", depth: depth + 1, into: &tensors, skipped: &skipped, storages: &storages, file: file)
+                try flatten(inner, prefix: prefix + name + ".", depth: depth + 1, into: &tensors, skipped: &skipped,
+                            visited: &visited, storages: &storages, file: file)
             case .call(let call) where call.callee.module.hasPrefix("torch"):
                 tensors.append(try tensor(named: prefix + name, call, storages: &storages, file: file))
             default:
@@ -89,7 +95,7 @@ extension PyTorchCheckpoint {
               sizes.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }) else {
             throw fail("offset, size or stride is malformed or negative")
         }
-        var storage = storages[index]
+        let storage = storages[index]
         var dtype = storage.dtype
         var storageElements = storage.count
         if call.callee.name == "_rebuild_tensor_v3" {
@@ -102,20 +108,27 @@ extension PyTorchCheckpoint {
         }
         let shape = Shape(sizes)
         guard let count = shape.elementCount else { throw fail("shape \(shape) overflows") }
-        if count > 0 {
-            var last = offset
-            for (size, stride) in zip(sizes, strides) {
-                let (step, overflow) = (size - 1).multipliedReportingOverflow(by: stride)
-                guard !overflow else { throw fail("strides overflow") }
-                last += step
-            }
-            guard last < storageElements else {
-                throw fail("view reaches element \(last) of a storage of \(storageElements)")
-            }
+        // The view's last element, with every step checked: offsets and strides come from the file.
+        var last = offset
+        for (size, stride) in zip(sizes, strides) where size > 0 {
+            let (step, overflow) = (size - 1).multipliedReportingOverflow(by: stride)
+            let (sum, overflow2) = last.addingReportingOverflow(step)
+            guard !overflow, !overflow2 else { throw fail("offset and strides overflow") }
+            last = sum
         }
-        storage.users.append(name)
-        storages[index] = storage
-        guard let source = storage.data else { throw fail("storage has no data") }
+        guard count == 0 ? offset <= storageElements : last < storageElements else {
+            throw fail("view reaches element \(last) of a storage of \(storageElements)")
+        }
+        // Tied weights view a storage twice, split ones once in all, an expanded buffer a few times; views that
+        // add up to much more (stride 0 over a huge shape, thousands of ties) would turn a few bytes of file into
+        // any amount of output.
+        let viewed = storages[index].viewedElements + count
+        guard viewed <= storageElements * maxViewsPerStorageElement + 1024 else {
+            throw fail("views of one storage add up to more than \(maxViewsPerStorageElement) times its \(storageElements) elements (stride 0, overlapping or repeated views)")
+        }
+        storages[index].viewedElements = viewed
+        storages[index].users.append(name)
+        guard let source = storages[index].data else { throw fail("storage has no data") }
         let width = dtype.blockBytes
         let contiguous = zip(sizes, zip(strides, rowMajorStrides(sizes))).allSatisfy { $0 == 1 || $1.0 == $1.1 }
         let data: TensorData

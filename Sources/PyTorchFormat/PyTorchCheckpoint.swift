@@ -23,7 +23,12 @@ public enum PyTorchCheckpoint {
         var count: Int
         var data: TensorData?
         var users: [String] = []
+        /// Elements all views of this storage cover so far (`maxViewsPerStorageElement`).
+        var viewedElements = 0
     }
+
+    /// How many times over, in all, the views of one storage may cover it: tied weights view a storage twice.
+    static let maxViewsPerStorageElement = 4
 
     /// Reads the checkpoint at `path`.
     public static func read(path: String) throws -> Contents {
@@ -96,12 +101,12 @@ public enum PyTorchCheckpoint {
         if record.stored, let offset = record.dataOffset {
             let crc = record.crc, path = archive.path, name = record.name
             data = .mapped(archive.file, range: offset..<(offset + record.size), check: { bytes in
-                guard zipCRC32(bytes) == crc || crc == 0 else {
+                guard zipCRC32(bytes) == crc else {
                     throw ModelError(file: path, location: .entry(name), "CRC-32 mismatch: the data is corrupt")
                 }
             })
         } else {
-            data = .producer { try archive.read(record, limit: .max) }
+            data = .cached { try archive.read(record, limit: .max) }  // inflated once, however many views slice it
         }
         if bigEndian, storage.dtype.blockBytes > 1 {
             let source = data, width = storage.dtype.blockBytes

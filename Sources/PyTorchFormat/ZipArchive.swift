@@ -58,6 +58,9 @@ final class ZipArchive: @unchecked Sendable {
                 throw ModelError(file: path, location: .entry(name), "claims \(size) bytes from \(compressed) compressed bytes")
             }
             let method = Int32(stat.comp_method)
+            guard method != ZIP_CM_STORE || size == compressed else {
+                throw ModelError(file: path, location: .entry(name), "stored entry claims \(size) bytes but holds \(compressed)")
+            }
             guard method == ZIP_CM_STORE || method == ZIP_CM_DEFLATE else {
                 throw ModelError(file: path, location: .entry(name), "compression method \(method) is not supported (stored or deflate only)")
             }
@@ -84,6 +87,11 @@ final class ZipArchive: @unchecked Sendable {
             throw ModelError(file: path, location: .entry(entry.name), "cannot open: \(lastError())")
         }
         defer { zip_fclose(opened) }
+        // A highly compressed entry may lie about its size: inflate it once without keeping the bytes before
+        // allocating what it claims, so a small file cannot make us reserve gigabytes.
+        if !entry.stored, entry.size > 1 << 24, entry.size / 16 > entry.compressedSize {
+            try verifyInflatedSize(entry)
+        }
         let buffer = TensorBuffer(count: entry.size)
         var done = 0
         try buffer.withMutableBytes { bytes in
@@ -101,6 +109,28 @@ final class ZipArchive: @unchecked Sendable {
             }
         }
         return buffer
+    }
+
+    /// Inflates `entry` into a small scratch buffer and checks that it yields exactly the size it claims.
+    private func verifyInflatedSize(_ entry: Entry) throws {
+        guard let opened = zip_fopen_index(handle, entry.index, 0) else {
+            throw ModelError(file: path, location: .entry(entry.name), "cannot open: \(lastError())")
+        }
+        defer { zip_fclose(opened) }
+        var scratch = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        while true {
+            let n = scratch.withUnsafeMutableBytes { zip_fread(opened, $0.baseAddress!, UInt64($0.count)) }
+            guard n >= 0 else {
+                throw ModelError(file: path, location: .entry(entry.name), "read failed: \(String(cString: zip_file_strerror(opened)))")
+            }
+            if n == 0 { break }
+            total += Int(n)
+            guard total <= entry.size else { break }
+        }
+        guard total == entry.size else {
+            throw ModelError(file: path, location: .entry(entry.name), "claims \(entry.size) bytes but inflates to \(total)")
+        }
     }
 
     /// Finds the data offsets of STORED entries from the central directory and their local headers.

@@ -7,28 +7,12 @@ public enum SafetensorsIndex {
     /// Reads every shard named by the index at `path`, checking that each tensor the index lists is in the
     /// shard it names and that no tensor is in two shards. Tensors come in shard order.
     public static func read(indexPath path: String) throws -> (tensors: [Tensor], metadata: Metadata) {
-        let index: JSON
-        do { index = try JSON.parse(contentsOf: path) } catch { throw ModelError(error, file: path) }
-        guard case .object = index, let weightMap = index["weight_map"]?.objectValue else {
-            throw ModelError(file: path, "index must be an object with a \"weight_map\" object")
-        }
-        var shardOrder: [String] = []
-        var expected: [String: String] = [:]
-        for (name, value) in weightMap {
-            guard let shard = value.stringValue else {
-                throw ModelError(file: path, location: .key(name), "shard must be a file name string")
-            }
-            guard !shard.contains("/"), !shard.hasPrefix("."), !shard.isEmpty else {
-                throw ModelError(file: path, location: .key(name), "shard \"\(shard)\" must be a plain file name beside the index")
-            }
-            if !shardOrder.contains(shard) { shardOrder.append(shard) }
-            expected[name] = shard
-        }
+        let index = try ShardIndex(contentsOf: path)
         let folder = splitPath(path).folder
         var tensors: [Tensor] = []
         var metadata = Metadata()
         var owner: [String: String] = [:]
-        for shard in shardOrder {
+        for shard in index.shards {
             let shardPath = folder + "/" + shard
             let (shardTensors, shardMetadata) = try SafetensorsReader.read(path: shardPath)
             metadata.merge(shardMetadata)
@@ -40,9 +24,7 @@ public enum SafetensorsIndex {
                 tensors.append(tensor)
             }
         }
-        for (name, shard) in expected where owner[name] != shard {
-            throw ModelError(file: path, location: .tensor(name), "listed in \(shard) but not stored there")
-        }
+        try index.checkListed(against: owner, indexPath: path)
         return (tensors, metadata)
     }
 

@@ -31,10 +31,21 @@ public enum Encoder {
         var headSize: Int { hidden / heads }
     }
 
+    /// The widest hidden or intermediate size a config may give (the verifier sizes buffers from it).
+    static let maximumWidth = 1 << 20
+    /// The most layers a config may give (ALBERT applies its shared group that many times).
+    static let maximumLayers = 1024
+
     static func dimensions(_ config: ModelConfig, defaultEps: Double = 1e-12) throws -> Dimensions {
         guard let hidden = config.hiddenSize, let heads = config.numAttentionHeads, heads > 0, hidden % heads == 0,
               let intermediate = config.intermediateSize, let layers = config.numHiddenLayers else {
             throw VerifierError("config lacks hidden_size / num_attention_heads / intermediate_size / num_hidden_layers")
+        }
+        for (key, value) in [("hidden_size", hidden), ("intermediate_size", intermediate)] {
+            guard value > 0, value <= maximumWidth else { throw VerifierError("config \(key) \(value) is outside 1…\(maximumWidth)") }
+        }
+        guard layers >= 0, layers <= maximumLayers else {
+            throw VerifierError("config num_hidden_layers \(layers) is outside 0…\(maximumLayers)")
         }
         return Dimensions(hidden: hidden, heads: heads, intermediate: intermediate, layers: layers,
                           eps: config.layerNormEps ?? defaultEps, activation: config.hiddenAct ?? "gelu")
@@ -49,6 +60,12 @@ public enum Encoder {
             throw VerifierError("embedding tables do not have the config's width \(width)")
         }
         let vocab = words.count / width, maxPositions = positions.count / width, typeCount = (types?.count ?? 0) / width
+        if roberta {
+            // RoBERTa's positions start after the padding id, so it must index the position table.
+            guard padId >= 0, padId < maxPositions else {
+                throw VerifierError("pad_token_id \(padId) is outside the \(maxPositions) position embeddings")
+            }
+        }
         var out = [Float](repeating: 0, count: inputs.batch * inputs.length * width)
         for b in 0..<inputs.batch {
             var running = 0
@@ -163,6 +180,10 @@ public enum Encoder {
         guard let embedding = model.config.embeddingSize else { throw VerifierError("ALBERT config lacks embedding_size") }
         let groups = model.config["num_hidden_groups"]?.intValue ?? 1
         let inner = model.config["inner_group_num"]?.intValue ?? 1
+        guard groups >= 1, groups <= max(d.layers, 1) else {
+            throw VerifierError("ALBERT num_hidden_groups \(groups) is outside 1…\(max(d.layers, 1))")
+        }
+        guard inner >= 1, inner <= 64 else { throw VerifierError("ALBERT inner_group_num \(inner) is outside 1…64") }
         let e = try embeddings(w, inputs: inputs, width: embedding, eps: d.eps, roberta: false, padId: 0)
         var x = try Kernels.linear(e, rows: inputs.batch * inputs.length,
                                weight: try w.floats("encoder.embedding_hidden_mapping_in.weight", shape: [d.hidden, embedding]),
