@@ -219,6 +219,12 @@ def paddle_files():
     state["UnpackBigParamInfor@@"] = {"w": {"OriginShape": [8], "slices": ["w@@.0", "w@@.0"]}}
     with open(out("paddle", "repeated-slice.pdparams"), "wb") as f:
         pickle.dump(state, f, protocol=2)
+    # A PIR program (Paddle 3.3's own, from Samples/paddle/inference-pir) whose parameter names are paths out of the
+    # folder: in the per-variable layout each name is opened beside the program.
+    pir = open(os.path.join(HERE, "paddle", "inference-pir", "inference.json"), encoding="utf-8").read()
+    for label, name in [("pir-dotdot-name", "../../../../../../etc/passwd"), ("pir-absolute-name", "/etc/passwd")]:
+        text = pir.replace('"encoder_layer_0_post_ffn_layer_norm_bias"', json.dumps(name))
+        open(out("paddle", label, "inference.json"), "w", encoding="utf-8").write(text)
 
 
 # ------------------------------------------------------------------------------------------------------------

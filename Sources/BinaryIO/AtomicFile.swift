@@ -23,15 +23,20 @@ public final class AtomicFile {
     private var fd: Int32
     private var pending: [UInt8] = []
     private var committed = false
+    private let existing: ExistingOutputPolicy
+    /// The slot under which a fatal signal removes the temporary file.
+    private var cleanupSlot: Int32 = -1
     private var kernelCopyWorks = true
     private static let bufferCapacity = 1 << 20
 
     /// Creates the temporary file. With `.refuse`, an existing `destination` is an error.
     public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
         self.destination = destination
+        self.existing = existing
         temporaryPath = try temporaryPathBeside(destination, existing: existing)
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BinaryIOError.system(temporaryPath, "cannot create") }
+        cleanupSlot = registerForCleanup(temporaryPath)
         pending.reserveCapacity(Self.bufferCapacity)
     }
 
@@ -97,19 +102,23 @@ public final class AtomicFile {
         guard fsync(fd) == 0 else { throw BinaryIOError.system(temporaryPath, "cannot sync") }
         close(fd)
         fd = -1
-        guard rename(temporaryPath, destination) == 0 else {
-            let error = BinaryIOError.system(destination, "cannot rename the finished output into place")
-            unlink(temporaryPath)
+        defer {
+            modelport_release_temporary(cleanupSlot)
             committed = true
+        }
+        do {
+            try renameIntoPlace(temporaryPath, destination, replacing: existing == .replace)
+        } catch {
+            unlink(temporaryPath)
             throw error
         }
-        committed = true
     }
 
     /// Deletes the temporary file; the destination stays as it was.
     public func abandon() {
         if fd >= 0 { close(fd); fd = -1 }
         unlink(temporaryPath)
+        modelport_release_temporary(cleanupSlot)
         committed = true
     }
 
@@ -191,12 +200,57 @@ public func moveIntoPlace(_ finished: String, _ destination: String, existing: E
         }
         aside = moved
     }
-    guard rename(finished, destination) == 0 else {
-        let error = BinaryIOError.system(destination, "cannot rename the finished output into place")
+    do {
+        try renameIntoPlace(finished, destination, replacing: false)
+    } catch {
         if let aside { rename(aside, destination) }
         throw error
     }
     if let aside { removeTree(aside) }
+}
+
+/// Renames `finished` onto `destination`. Unless `replacing`, a destination that appeared since the checks
+/// (another run writing the same output) is never replaced: the kernel's no-replace rename refuses it, or,
+/// where the file system lacks that, `link` (which fails on an existing name) then `unlink` for files.
+func renameIntoPlace(_ finished: String, _ destination: String, replacing: Bool) throws {
+    if replacing {
+        guard rename(finished, destination) == 0 else {
+            throw BinaryIOError.system(destination, "cannot rename the finished output into place")
+        }
+        return
+    }
+    if modelport_rename_noreplace(finished, destination) == 0 { return }
+    switch errno {
+    case EEXIST:
+        throw BinaryIOError(path: destination, reason: "appeared while the output was being written; left as it is (use --force to replace it)")
+    case EINVAL, ENOSYS, EOPNOTSUPP:
+        if isDirectory(finished) {
+            guard !fileExists(destination), rename(finished, destination) == 0 else {
+                throw BinaryIOError(path: destination, reason: "already exists or cannot be renamed into place")
+            }
+            return
+        }
+        guard link(finished, destination) == 0 else {
+            if errno == EEXIST {
+                throw BinaryIOError(path: destination, reason: "appeared while the output was being written; left as it is (use --force to replace it)")
+            }
+            throw BinaryIOError.system(destination, "cannot link the finished output into place")
+        }
+        unlink(finished)
+    default:
+        throw BinaryIOError.system(destination, "cannot rename the finished output into place")
+    }
+}
+
+/// Fatal signals remove registered temporaries (installed once, on the first output).
+private let cleanupHandlersInstalled: Bool = {
+    modelport_install_cleanup_handlers()
+    return true
+}()
+
+private func registerForCleanup(_ path: String) -> Int32 {
+    _ = cleanupHandlersInstalled
+    return Int32(modelport_register_temporary(path))
 }
 
 /// A fresh hidden name beside `destination` for an output that is checked before it is moved into place.
@@ -213,7 +267,21 @@ private func temporaryPathBeside(_ destination: String, existing: ExistingOutput
     }
     let (folder, name) = splitPath(destination)
     try makeFolders(folder)
+    removeStaleTemporaries(of: name, in: folder)
     return folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+}
+
+/// Removes what earlier runs left beside `name` when they were killed: `.NAME.modelport-PID-N.tmp`
+/// (`.staged`, `.tmp.old`) whose process PID no longer exists. A live run's temporaries are left alone.
+func removeStaleTemporaries(of name: String, in folder: String) {
+    let prefix = "." + name + ".modelport-"
+    guard let entries = folderEntries(folder) else { return }
+    for entry in entries where entry.hasPrefix(prefix) {
+        let rest = entry.dropFirst(prefix.count)
+        guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0,
+              [".tmp", ".staged", ".old"].contains(where: { entry.hasSuffix($0) }) else { continue }
+        if kill(pid, 0) != 0, errno == ESRCH { removeTree(folder + "/" + entry) }
+    }
 }
 
 /// The names in a folder (without `.` and `..`), sorted; `nil` when it cannot be listed.

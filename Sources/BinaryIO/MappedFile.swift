@@ -11,10 +11,13 @@ public final class MappedFile: @unchecked Sendable {
     /// The open descriptor, kept for kernel-side copies (`copy_file_range`) out of the file.
     let descriptor: Int32
 
-    /// Maps `path` read-only. A directory, a device or an unreadable file is an error.
+    /// Maps `path` read-only. A directory, a device, a FIFO or an unreadable file is an error.
+    ///
+    /// The file is opened non-blocking, so a FIFO or a device is refused by the type check below instead
+    /// of blocking `open` until a writer appears.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw BinaryIOError.system(path, "cannot open") }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -36,6 +39,16 @@ public final class MappedFile: @unchecked Sendable {
             throw BinaryIOError.system(path, "cannot map \(size) bytes")
         }
         base = UnsafeRawPointer(address)
+    }
+
+    /// The bytes of the small file at `path` (a vocabulary, a config), refusing files over `maxBytes` and
+    /// anything that is not a regular file.
+    public static func contents(of path: String, maxBytes: Int = 256 << 20) throws -> [UInt8] {
+        let file = try MappedFile(path: path)
+        guard file.count <= maxBytes else {
+            throw BinaryIOError(path: path, reason: "file of \(file.count) bytes exceeds the \(maxBytes)-byte limit")
+        }
+        return file.withBytes { Array($0) }
     }
 
     deinit {

@@ -20,6 +20,67 @@ long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t le
 }
 
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
+#include <fcntl.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+int modelport_rename_noreplace(const char *from, const char *to) {
+#if defined(__linux__) && defined(SYS_renameat2)
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
+#elif defined(__APPLE__)
+    return renamex_np(from, to, RENAME_EXCL);
+#else
+    (void)from; (void)to;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* Temporary outputs to remove on SIGINT / SIGTERM / SIGHUP. Fixed slots of fixed size, written before the slot is
+   published, so the handler reads only complete paths and calls only unlink(2) and raise(3). */
+#define MODELPORT_TEMP_SLOTS 64
+#define MODELPORT_TEMP_PATH 4096
+static char modelport_temp_paths[MODELPORT_TEMP_SLOTS][MODELPORT_TEMP_PATH];
+static volatile sig_atomic_t modelport_temp_used[MODELPORT_TEMP_SLOTS];
+
+static void modelport_cleanup_signal(int signo) {
+    for (int i = 0; i < MODELPORT_TEMP_SLOTS; i++) {
+        if (modelport_temp_used[i] == 1) unlink(modelport_temp_paths[i]);
+    }
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
+void modelport_install_cleanup_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = modelport_cleanup_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+}
+
+int modelport_register_temporary(const char *path) {
+    size_t length = strlen(path);
+    if (length >= MODELPORT_TEMP_PATH) return -1;
+    for (int i = 0; i < MODELPORT_TEMP_SLOTS; i++) {
+        if (__sync_bool_compare_and_swap(&modelport_temp_used[i], 0, 2)) { /* 2: being filled, not yet visible */
+            memcpy(modelport_temp_paths[i], path, length + 1);
+            __sync_synchronize();
+            modelport_temp_used[i] = 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+void modelport_release_temporary(int id) {
+    if (id >= 0 && id < MODELPORT_TEMP_SLOTS) modelport_temp_used[id] = 0;
+}
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>

@@ -18,6 +18,12 @@ public struct AuxiliaryFile: Hashable, Sendable {
         self.sourcePath = ""
         self.contents = contents
     }
+
+    /// Whether `token` can be one line of a `vocab.txt` (no line feed or carriage return, not empty), so that
+    /// line numbers stay token ids.
+    public static func fitsOneLine(_ token: String) -> Bool {
+        !token.isEmpty && !token.utf8.contains(0x0A) && !token.utf8.contains(0x0D)
+    }
 }
 
 /// A tensor that a reader or transform left out on purpose, kept so the CLI can say what and why.

@@ -244,8 +244,15 @@ public enum GGUFConversion {
         } else {
             for i in model.tensors.indices { model.tensors[i].name = expanded(model.tensors[i].name) }
         }
-        if case .array(_, let tokens)? = contents.value("tokenizer.ggml.tokens") {
-            let lines = tokens.compactMap(\.stringValue).map { token -> String in
+        if case .array(_, let values)? = contents.value("tokenizer.ggml.tokens") {
+            // One vocab.txt line per embedding row: a token that is not a string or holds a line break would shift
+            // every later id, so such a vocabulary is not rebuilt at all.
+            let tokens = values.compactMap(\.stringValue)
+            guard tokens.count == values.count, tokens.allSatisfy(AuxiliaryFile.fitsOneLine) else {
+                model.notes.append("the GGUF vocabulary holds a token that is not one line of text: vocab.txt is not rebuilt")
+                return model
+            }
+            let lines = tokens.map { token -> String in
                 if token.hasPrefix("["), token.hasSuffix("]") { return token }
                 if token.hasPrefix("\u{2581}") { return String(token.dropFirst()) }
                 return "##" + token

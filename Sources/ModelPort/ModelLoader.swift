@@ -230,7 +230,7 @@ public enum ModelLoader {
               case .object(let entries)? = json["model"]?["vocab"], !entries.isEmpty else { return nil }
         var tokens = [String?](repeating: nil, count: entries.count)
         for (token, id) in entries {
-            guard let id = id.intValue, tokens.indices.contains(id), tokens[id] == nil, !token.contains("\n") else { return nil }
+            guard let id = id.intValue, tokens.indices.contains(id), tokens[id] == nil, AuxiliaryFile.fitsOneLine(token) else { return nil }
             tokens[id] = token
         }
         return AuxiliaryFile(name: "vocab.txt", contents: Array((tokens.map { $0! }.joined(separator: "\n") + "\n").utf8))

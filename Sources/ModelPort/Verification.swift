@@ -38,7 +38,7 @@ public enum Verification {
         guard !texts.isEmpty,
               let ours = reference.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }),
               let theirs = candidate.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else { return nil }
-        func text(_ file: AuxiliaryFile) -> [UInt8]? { file.contents ?? FileManager.default.contents(atPath: file.sourcePath).map(Array.init) }
+        func text(_ file: AuxiliaryFile) -> [UInt8]? { file.contents ?? (try? MappedFile.contents(of: file.sourcePath)) }
         guard let a = text(ours), let b = text(theirs), a != b else { return nil }
         let referenceTokens = WordPieceTokenizer.lines(String(decoding: a, as: UTF8.self))
         let candidateTokens = WordPieceTokenizer.lines(String(decoding: b, as: UTF8.self))

@@ -178,12 +178,14 @@ struct ConvertCommand: ParsableCommand {
 
         let console = Console.current
         let start = ContinuousClock.now
+        // The report's file is claimed before any work, so a report that cannot be written (it exists, its folder
+        // cannot be made) stops the run before the model is written.
+        let reportFile = try report.map { try AtomicFile(destination: $0, existing: force ? .replace : .refuse) }
         let result = try ConvertCommand.withProgress(console: console, source: source, options: options) { options in
             try Converter.convert(source: source, destination: destination, options: options)
         }
         let elapsed = ContinuousClock.now - start
-        if let report {
-            let file = try AtomicFile(destination: report, existing: force ? .replace : .refuse)
+        if let file = reportFile {
             try file.write(Array(Self.qualityJSON(result).serialized(.pretty).utf8))
             try file.commit()
         }
@@ -224,10 +226,15 @@ struct ConvertCommand: ParsableCommand {
             switch bounds.count {
             case 1 where bounds[0].map({ $0 >= 0 }) == true:
                 layers.append(bounds[0]!)
-            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! >= 0 && bounds[0]! <= bounds[1]!:
+            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! >= 0 && bounds[0]! <= bounds[1]!
+                && bounds[1]! - bounds[0]! < Model.maximumSelectedLayers:
                 layers += Array(bounds[0]!...bounds[1]!)
             default:
-                throw ValidationError("--layers takes comma-separated layer numbers or ranges such as 0,1,2 or 0-2,5")
+                throw ValidationError("--layers takes comma-separated layer numbers or ranges such as 0,1,2 or 0-2,5 "
+                                      + "(at most \(Model.maximumSelectedLayers) layers)")
+            }
+            guard layers.count <= Model.maximumSelectedLayers else {
+                throw ValidationError("--layers names more than \(Model.maximumSelectedLayers) layers")
             }
         }
         return layers

@@ -134,9 +134,7 @@ public enum LoDTensor {
 
     /// Whether a file starts like a record of a parameter (16 zero bytes: versions and LoD level 0).
     public static func looksLikeRecord(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 20), head.count == 20 else { return false }
-        return head.prefix(16).allSatisfy { $0 == 0 } && head[16...].contains { $0 != 0 }
+        guard let file = try? MappedFile(path: path), file.count >= 20 else { return false }
+        return file.withBytes(in: 0..<20) { head in head.prefix(16).allSatisfy { $0 == 0 } && head[16...].contains { $0 != 0 } }
     }
 }

@@ -32,7 +32,7 @@ public enum PaddleProgram {
         let variables = block.vars.filter { $0.persistable && !nonWeightKinds.contains($0.type.type) }.map {
             Variable(name: $0.name, dims: $0.type.lodTensor.tensor.dims)
         }
-        return sorted(variables)
+        return try sorted(variables, program: path)
     }
 
     /// Paddle 3's PIR JSON program (`*.json`, `{"base_code": {"magic": "pir", …}, "program": …}`): the
@@ -72,13 +72,24 @@ public enum PaddleProgram {
             }
         }
         try walk(program, depth: 0)
-        return sorted(variables)
+        return try sorted(variables, program: path)
     }
 
     /// Bytewise name order (Python's `sorted` on str and C++'s `std::sort` agree on it), duplicates removed.
-    static func sorted(_ variables: [Variable]) -> [Variable] {
+    ///
+    /// Every name must be a plain file name: per-variable layouts open a file of that name beside the program,
+    /// so a name such as `../x` or `/etc/passwd` would read outside the model folder.
+    static func sorted(_ variables: [Variable], program: String) throws -> [Variable] {
+        for variable in variables where !isPlainFileName(variable.name) {
+            throw ModelError(file: program, location: .key(variable.name), "variable name is not a plain file name (a path would leave the model folder)")
+        }
         var seen = Set<String>()
         return variables.filter { seen.insert($0.name).inserted }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    /// Whether `name` can only name a file inside its folder: not empty, not `.` or `..`, no separators, no NUL.
+    public static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
     }
 
     /// The `.pdiparams.info` table `paddle.jit.save` writes beside an export (a pickle

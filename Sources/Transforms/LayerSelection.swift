@@ -81,9 +81,15 @@ extension Model {
         return result
     }
 
+    /// The most layers a selection may name (far above any real encoder; a bound on what a list can allocate).
+    public static let maximumSelectedLayers = 4096
+
     /// The model with its first `count` encoder layers.
     public func keepingFirstLayers(_ count: Int) throws -> Model {
         guard count >= 1 else { throw ModelError("--keep-layers must be at least 1, got \(count)") }
+        guard count <= Self.maximumSelectedLayers else {
+            throw ModelError("cannot keep \(count) layers (at most \(Self.maximumSelectedLayers))")
+        }
         if let total = layerCount, count > total {
             throw ModelError("--keep-layers \(count) asks for more layers than the model's \(total)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import BinaryIO
 
 /// BERT's tokenizer, as `transformers.BertTokenizer` runs it: clean the text, put spaces around CJK
 /// characters (each becomes its own token), lower-case and strip accents (when configured), split on
@@ -12,8 +13,8 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Reads `vocab.txt` (one token per line, the line number is the id).
     public init(vocabularyFile path: String, lowercase: Bool = true) throws {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw VerifierError("cannot read vocabulary \(path)")
+        guard let data = try? MappedFile.contents(of: path), let text = String(validating: data, as: UTF8.self) else {
+            throw VerifierError("cannot read vocabulary \(path) (a regular UTF-8 file)")
         }
         self.init(tokens: Self.lines(text), lowercase: lowercase)
     }

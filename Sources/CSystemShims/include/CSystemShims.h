@@ -9,6 +9,19 @@
 long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t len);
 
 
+/// Renames `from` to `to` only if `to` does not exist (renameat2 with RENAME_NOREPLACE on Linux, renamex_np
+/// with RENAME_EXCL on Darwin). Returns 0 on success, -1 with errno (EEXIST when `to` appeared; EINVAL or
+/// ENOSYS when the file system or kernel cannot do it, so the caller falls back).
+int modelport_rename_noreplace(const char *from, const char *to);
+
+/// Installs handlers for SIGINT, SIGTERM and SIGHUP that remove the registered temporary paths, then
+/// re-raise the signal with its default action. Paths are registered and released by the functions below;
+/// the handler only calls async-signal-safe functions (unlink, rmdir of an empty folder is not attempted).
+void modelport_install_cleanup_handlers(void);
+/// Registers a temporary file path for removal on a fatal signal; returns a slot id (or -1 when full).
+int modelport_register_temporary(const char *path);
+/// Forgets slot `id` (the file was committed or removed).
+void modelport_release_temporary(int id);
 
 /// CRC-32C with the SSE4.2 / ARMv8 CRC instructions when the processor has them. Returns 0 and leaves
 /// *crc alone when it does not (the caller then uses its portable table code); 1 on success.
