@@ -1395,6 +1395,13 @@ def broken_paddle():
         open(os.path.join(out, "word_embedding"), "wb").write(record[:16] + struct.pack("<i", len(huge)) + huge + record[20 + size:])
 
 
+def hostile_inputs():
+    """Samples/broken/hostile: small files that attack the readers (see Samples/hostile.py)."""
+    sys.path.insert(0, HERE)
+    import hostile
+    hostile.main()
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -1417,6 +1424,7 @@ def main():
     paddle_static_checkpoints()
     paddle_jit_export()
     broken_paddle()
+    hostile_inputs()
     print("samples written to", HERE)
 
 
