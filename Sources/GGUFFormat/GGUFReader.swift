@@ -5,11 +5,16 @@ import ModelIR
 public enum GGUFReader {
     /// Caps on what a hostile file may claim.
     public struct Limits: Sendable {
-        public var maxTensors = 1 << 20
-        public var maxMetadata = 1 << 20
-        public var maxArrayElements = 1 << 23
+        public var maxTensors: Int
+        public var maxMetadata: Int
+        public var maxArrayElements: Int
         public var maxStringBytes = 1 << 26
-        public init() {}
+        /// The caps of `limits` (`ReaderLimits.current` by default).
+        public init(_ limits: ReaderLimits = .current) {
+            maxTensors = limits.maxTensors
+            maxMetadata = limits.maxTensors
+            maxArrayElements = limits.maxMetadataArrayElements
+        }
     }
 
     public struct Contents: Sendable {

@@ -8,14 +8,10 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
     /// The number of dimensions (0 for a scalar).
     public var rank: Int { dimensions.count }
 
-    /// The most elements a zero-size shape may span when its zero dimension is ignored (2^24).
-    ///
-    /// A shape such as `[2^63 - 1, 0]` holds no data, yet every stride, transpose, packing or per-row scale
-    /// computed from it multiplies its other dimensions; real empty tensors (`[0]`, `[0, 768]`) are far smaller.
-    public static let maximumEmptyExtent = 1 << 24
-
     /// The number of elements, or `nil` when a dimension is negative, the product of the dimensions
-    /// (zeros counted as one) overflows, or a zero-size shape spans more than `maximumEmptyExtent`.
+    /// (zeros counted as one) overflows, or a zero-size shape spans more than
+    /// `ReaderLimits.maxEmptyTensorExtent` (`[2^63 - 1, 0]` holds no data, yet every stride, transpose, packing or
+    /// per-row scale computed from it multiplies its other dimensions; real empty tensors are far smaller).
     ///
     /// Counting zeros as one means that any partial product a consumer computes (a stride, a row count) fits
     /// in `Int` whenever this is non-nil.
@@ -29,7 +25,7 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
             extent = product
             total = d == 0 ? 0 : total &* d
         }
-        if total == 0, extent > Self.maximumEmptyExtent { return nil }
+        if total == 0, extent > ReaderLimits.current.maxEmptyTensorExtent { return nil }
         return total
     }
 

@@ -10,7 +10,12 @@ import Transforms
 public struct LoadOptions: Sendable {
     /// Make a tensor that matches no naming rule an error instead of a note.
     public var strict: Bool
-    public init(strict: Bool = false) { self.strict = strict }
+    /// The caps the readers apply to the source (`ReaderLimits.current` when not given).
+    public var limits: ReaderLimits
+    public init(strict: Bool = false, limits: ReaderLimits = .current) {
+        self.strict = strict
+        self.limits = limits
+    }
 }
 
 /// Reads any supported source into the IR: a safetensors file, a sharded index, or a Hugging Face folder.
@@ -22,8 +27,12 @@ public enum ModelLoader {
         "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json",
     ]
 
-    /// Reads `path`, recognizing its format from the bytes.
+    /// Reads `path`, recognizing its format from the bytes, under `options.limits`.
     public static func load(_ path: String, options: LoadOptions = .init()) throws -> Model {
+        try ReaderLimits.$current.withValue(options.limits) { try loadDetected(path, options: options) }
+    }
+
+    static func loadDetected(_ path: String, options: LoadOptions) throws -> Model {
         let format = try SourceFormat.detect(path)
         switch format {
         case .safetensors:

@@ -14,23 +14,33 @@ public struct Unpickler {
     public struct Options: Sendable {
         /// `module.name` of every global that may appear.
         public var allowedGlobals: Set<String>
-        /// The deepest nesting of containers.
-        public var maxDepth = 1000
-        public var maxStack = 1 << 20
-        public var maxMemo = 1 << 22
+        /// The deepest nesting of containers (`ReaderLimits.maxPickleDepth`).
+        public var maxDepth: Int
+        /// The most stack entries, and the most open MARKs (`ReaderLimits.maxPickleStack`).
+        public var maxStack: Int
+        /// The most memo slots (`ReaderLimits.maxPickleMemo`).
+        public var maxMemo: Int
         /// The largest single string or bytes value.
         public var maxValueBytes = 1 << 30
         /// The most container items (list, dict and tuple entries, sets copied from other containers) the machine
         /// may build per byte of pickle, on top of `baseItemBudget`: each opcode adds a bounded number of items,
         /// so only copying opcodes can exceed it, and a pickle that tries is refused instead of growing quadratically.
-        public var itemsPerByte = 16
+        public var itemsPerByte: Int
         /// Container items allowed whatever the pickle's size.
-        public var baseItemBudget = 1 << 20
+        public var baseItemBudget: Int
         /// Byte strings (BINBYTES, BINBYTES8) of at least this size become `.byteRange` into the data instead of
         /// copies, so a reader can map them (nil: always copy).
         public var mapBytesFrom: Int?
 
-        public init(allowedGlobals: Set<String>) { self.allowedGlobals = allowedGlobals }
+        /// Options allowing `allowedGlobals`, with the caps of `limits`.
+        public init(allowedGlobals: Set<String>, limits: ReaderLimits = .current) {
+            self.allowedGlobals = allowedGlobals
+            maxDepth = limits.maxPickleDepth
+            maxStack = limits.maxPickleStack
+            maxMemo = limits.maxPickleMemo
+            itemsPerByte = limits.pickleItemsPerByte
+            baseItemBudget = limits.basePickleItems
+        }
     }
 
     /// Resolves a persistent id (`BINPERSID`) to a value, typically `.persistent(index)`.

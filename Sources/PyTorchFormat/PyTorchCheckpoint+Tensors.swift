@@ -123,8 +123,10 @@ extension PyTorchCheckpoint {
         // add up to much more (stride 0 over a huge shape, thousands of ties) would turn a few bytes of file into
         // any amount of output.
         let viewed = storages[index].viewedElements + count
-        guard viewed <= storageElements * maxViewsPerStorageElement + 1024 else {
-            throw fail("views of one storage add up to more than \(maxViewsPerStorageElement) times its \(storageElements) elements (stride 0, overlapping or repeated views)")
+        let times = ReaderLimits.current.viewsPerStorage
+        let (allowed, overflow) = storageElements.multipliedReportingOverflow(by: times)
+        guard overflow || viewed <= allowed + 1024 else {
+            throw fail("views of one storage add up to more than \(times) times its \(storageElements) elements (stride 0, overlapping or repeated views)")
         }
         storages[index].viewedElements = viewed
         storages[index].users.append(name)

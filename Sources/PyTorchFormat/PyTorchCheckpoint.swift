@@ -23,12 +23,9 @@ public enum PyTorchCheckpoint {
         var count: Int
         var data: TensorData?
         var users: [String] = []
-        /// Elements all views of this storage cover so far (`maxViewsPerStorageElement`).
+        /// Elements all views of this storage cover so far (`ReaderLimits.viewsPerStorage`).
         var viewedElements = 0
     }
-
-    /// How many times over, in all, the views of one storage may cover it: tied weights view a storage twice.
-    static let maxViewsPerStorageElement = 4
 
     /// Reads the checkpoint at `path`.
     public static func read(path: String) throws -> Contents {

@@ -26,6 +26,7 @@ public enum SafetensorsReader {
         }
         let rawLength = file.withBytes(in: 0..<8) { $0.loadUnaligned(as: UInt64.self) }
         let headerLength = UInt64(littleEndian: rawLength)
+        let maxHeaderBytes = ReaderLimits.current.maxHeaderBytes
         guard let n = Int(exactly: headerLength), n <= maxHeaderBytes else {
             throw fail(.offset(0), "header length \(headerLength) exceeds the \(maxHeaderBytes)-byte limit")
         }
