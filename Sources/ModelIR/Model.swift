@@ -74,22 +74,26 @@ public struct Model: Sendable {
     /// The tensor named `name`, if any.
     public subscript(name: String) -> Tensor? { tensors.first { $0.name == name } }
 
-    /// The total number of elements over all tensors (`nil` when a shape overflows).
+    /// The total number of elements over all tensors (`nil` when a shape or the sum overflows).
     public var parameterCount: Int? {
         var total = 0
         for t in tensors {
             guard let n = t.info.elementCount else { return nil }
-            total += n
+            let (sum, overflow) = total.addingReportingOverflow(n)
+            if overflow { return nil }
+            total = sum
         }
         return total
     }
 
-    /// The total number of data bytes over all tensors (`nil` when a shape overflows).
+    /// The total number of data bytes over all tensors (`nil` when a shape or the sum overflows).
     public var byteCount: Int? {
         var total = 0
         for t in tensors {
             guard let n = t.info.byteCount else { return nil }
-            total += n
+            let (sum, overflow) = total.addingReportingOverflow(n)
+            if overflow { return nil }
+            total = sum
         }
         return total
     }
