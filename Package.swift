@@ -35,9 +35,10 @@ let package = Package(
         .target(name: "Verifier", dependencies: [
             "ModelIR", "BinaryIO", "Quantization", .target(name: "CBLAS", condition: .when(platforms: [.linux])),
         ]),
-        .target(name: "ModelPort", dependencies: ["Verifier", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "Transforms", "Quantization"]),
+        .target(name: "Reports", dependencies: ["ModelIR", "BinaryIO", "Verifier"]),
+        .target(name: "ModelPort", dependencies: ["Verifier", "Reports", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "Transforms", "Quantization"]),
         .target(name: "ModelPortCLI", dependencies: [
-            "ModelPort", "Transforms", "Quantization", "ModelIR", "Verifier",
+            "ModelPort", "Transforms", "Quantization", "ModelIR", "Verifier", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "modelport", dependencies: ["ModelPortCLI"]),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "ModelIRTests", dependencies: ["TestSupport", "ModelIR", "BinaryIO"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["TestSupport", "SafetensorsFormat", "ModelIR", "BinaryIO"]),
         .testTarget(name: "VerifierTests", dependencies: ["TestSupport", "Verifier", "ModelIR", "SafetensorsFormat"]),
+        .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports", "Verifier", "ModelIR"]),
         .testTarget(name: "GGUFFormatTests", dependencies: ["TestSupport", "GGUFFormat", "ModelIR", "BinaryIO", "Quantization", "SafetensorsFormat"]),
         .testTarget(name: "PaddleFormatTests", dependencies: ["TestSupport", "PaddleFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "PickleTests", dependencies: ["TestSupport", "Pickle", "ModelIR"]),

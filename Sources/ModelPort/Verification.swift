@@ -75,7 +75,16 @@ public enum Verification {
         names: (reference: String, candidate: String)? = nil
     ) throws -> ParityReport {
         let expected = try forward(reference, inputs: inputs, source: names?.reference)
-        let actual = try forward(candidate, inputs: candidateInputs ?? inputs, source: names?.candidate)
+        return try verify(expected: expected, candidate: candidate, inputs: inputs, candidateInputs: candidateInputs, tolerance: tolerance,
+                          name: names?.candidate)
+    }
+
+    /// Compares a candidate with a reference's forward pass already computed (one pass serves several candidates).
+    public static func verify(
+        expected: ForwardOutput, candidate: Model, inputs: EncoderInputs, candidateInputs: EncoderInputs? = nil, tolerance: Tolerance?,
+        name: String? = nil
+    ) throws -> ParityReport {
+        let actual = try forward(candidate, inputs: candidateInputs ?? inputs, source: name)
         let packed = candidate.config["quantization_config"] != nil || candidate.config["quantization"] != nil
         let quantized = candidate.tensors.first { $0.dtype.isQuantized || (packed && ($0.dtype == .i8 || $0.dtype == .u32)) }?.dtype
         let limits = tolerance ?? Tolerance.default(for: quantized ?? candidate.mainFloatType)

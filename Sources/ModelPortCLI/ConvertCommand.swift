@@ -3,6 +3,7 @@ import BinaryIO
 import ModelIR
 import ModelPort
 import Quantization
+import Reports
 import Transforms
 
 struct ConvertCommand: ParsableCommand {
@@ -46,8 +47,9 @@ struct ConvertCommand: ParsableCommand {
             around Q5_K); mixed-q4 / mixed-q5 for widths that are not multiples of 256 (Q4_0 / Q5_0 weights, \
             token_embd and the first/last layers' attn_v and ffn_down at Q8_0, other attn_v/ffn_down at Q5_1). \
             After quantizing, convert prints each changed tensor's error summary and the end-to-end parity of the \
-            written file (--report FILE.json has every tensor); --min-cosine X refuses the output, writing \
-            nothing, below X.
+            written file; --report FILE.json has every tensor, --report FILE.html is a self-contained page with the \
+            same figures drawn (error along the layers, each tensor's error by layer and kind, worst first, the two \
+            models side by side); --min-cosine X refuses the output, writing nothing, below X.
 
             --vocab-from CORPUS keeps only the WordPiece tokens a corpus uses (and the special tokens), as \
             TextPruner's vocabulary pruning does: vocab.txt, the word embeddings and a tied MLM decoder shrink \
@@ -116,7 +118,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("GGUF mixed preset: q4_k_m, q5_k_m (K-quants with Q6_K attn_v/ffn_down in chosen layers), mixed-q4 or mixed-q5.", valueName: "name"))
     var preset: String?
 
-    @Option(help: ArgumentHelp("Write the quality report (per-tensor error, end-to-end parity) as JSON to this file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the quality report (per-tensor error, end-to-end parity): FILE.html as a page with plots, any other name as JSON.", valueName: "file"))
     var report: String?
 
     @Option(help: ArgumentHelp("Fail, writing nothing, when the end-to-end cosine similarity is below this.", valueName: "x"))
@@ -185,8 +187,17 @@ struct ConvertCommand: ParsableCommand {
             try Converter.convert(source: source, destination: destination, options: options)
         }
         let elapsed = ContinuousClock.now - start
-        if let file = reportFile {
-            try file.write(Array(Self.qualityJSON(result).serialized(.pretty).utf8))
+        if let file = reportFile, let report {
+            let bytes: [UInt8]
+            if VerifyCommand.isHTML(report) {
+                let source = try ModelLoader.load(self.source, options: options.load)
+                let document = Reporting.conversion(result, source: source, output: try? ModelLoader.load(destination),
+                                                    generator: "modelport \(ModelPortCommand.configuration.version)")
+                bytes = Array(ReportPage.html(document).utf8)
+            } else {
+                bytes = Array(Self.qualityJSON(result).serialized(.pretty).utf8)
+            }
+            try file.write(bytes)
             try file.commit()
         }
         if json {

@@ -2,6 +2,7 @@ import ArgumentParser
 import BinaryIO
 import ModelIR
 import ModelPort
+import Reports
 import Verifier
 
 struct VerifyCommand: ParsableCommand {
@@ -27,8 +28,8 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: "The reference model (file, checkpoint prefix or folder).")
     var reference: String
 
-    @Argument(help: "The candidate model to check against it.")
-    var candidate: String
+    @Argument(help: ArgumentHelp("The candidate models to check against it (one or more).", valueName: "candidate"))
+    var candidates: [String] = []
 
     @Option(help: ArgumentHelp("Inputs (input_ids, token_type_ids, attention_mask) as safetensors.", valueName: "file"))
     var inputs: String?
@@ -45,22 +46,93 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write the report to FILE: .html is a self-contained page with plots, any other name JSON.", valueName: "file"))
+    var report: String?
+
+    @Flag(help: "Replace the --report file if it exists.")
+    var force = false
+
+    func validate() throws {
+        if candidates.isEmpty { throw ValidationError("Missing expected argument '<candidate> ...'") }
+    }
+
     func run() throws {
         let referenceModel = try ModelLoader.load(reference)
-        let candidateModel = try ModelLoader.load(candidate)
-        let batch = try Verification.inputs(from: inputs, texts: texts, for: [referenceModel, candidateModel])
-        // A candidate with its own (pruned) vocabulary reads the texts through it.
-        let candidateBatch = try Verification.candidateInputs(texts: texts, reference: referenceModel, candidate: candidateModel)
+        let candidateModels = try candidates.map { try ModelLoader.load($0) }
+        let batch = try Verification.inputs(from: inputs, texts: texts, for: [referenceModel] + candidateModels)
         let tolerance: Tolerance? = maxError == nil && minCosine == nil ? nil : Tolerance(maxError: maxError, minCosine: minCosine)
-        let report = try Verification.verify(reference: referenceModel, candidate: candidateModel, inputs: batch, candidateInputs: candidateBatch,
-                                             tolerance: tolerance, names: (reference, candidate))
+        let expected = try Verification.forward(referenceModel, inputs: batch, source: reference)
+        var reports: [ParityReport] = []
+        for (path, model) in zip(candidates, candidateModels) {
+            // A candidate with its own (pruned) vocabulary reads the texts through it.
+            let candidateBatch = try Verification.candidateInputs(texts: texts, reference: referenceModel, candidate: model)
+            reports.append(try Verification.verify(expected: expected, candidate: model, inputs: batch, candidateInputs: candidateBatch,
+                                                   tolerance: tolerance, name: path))
+        }
+        if let report {
+            let bytes: [UInt8]
+            if Self.isHTML(report) {
+                let document = Self.document(reference: (reference, referenceModel), candidates: Array(zip(candidates, candidateModels)),
+                                             reports: reports, batch: batch, texts: !texts.isEmpty)
+                bytes = Array(ReportPage.html(document).utf8)
+            } else {
+                bytes = Array(Self.json(reports, candidates: candidates).serialized(.pretty).utf8)
+            }
+            let file = try AtomicFile(destination: report, existing: force ? .replace : .refuse)
+            try file.write(bytes)
+            try file.commit()
+        }
         let console = Console.current
         if json {
-            console.out(Self.json(report).serialized(.pretty))
+            console.out(Self.json(reports, candidates: candidates).serialized(.pretty))
         } else {
-            console.out(Self.text(report, reference: reference, candidate: candidate, batch: batch))
+            console.out(zip(candidates, reports).map { Self.text($1, reference: reference, candidate: $0, batch: batch) }.joined(separator: "\n\n"))
+            if reports.count > 1 {
+                let failed = zip(candidates, reports).filter { !$1.passed }.map(\.0)
+                console.out("\n" + (failed.isEmpty ? "PASS: all \(reports.count) candidates are within tolerance"
+                    : "FAIL: \(failed.count) of \(reports.count) candidates exceed the tolerance (\(failed.joined(separator: ", ")))"))
+            }
         }
-        if !report.passed { throw ExitCode.failure }
+        if let report, !json { console.out("wrote \(report)") }
+        if !reports.allSatisfy(\.passed) { throw ExitCode.failure }
+    }
+
+    /// `.html` / `.htm` reports are pages; anything else is JSON.
+    static func isHTML(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".html") || lower.hasSuffix(".htm")
+    }
+
+    /// The HTML report's values: the models' facts, the parity reports, per-tensor quality where types changed,
+    /// and the tokens of `--text` inputs.
+    static func document(reference: (path: String, model: Model), candidates: [(String, Model)], reports: [ParityReport],
+                         batch: EncoderInputs, texts: Bool) -> ComparisonReport {
+        let results = zip(candidates, reports).map { candidate, report in
+            var notes: [String] = []
+            var tensors: [TensorRow] = []
+            do {
+                tensors = try Reporting.tensorQuality(reference: reference.model, candidate: candidate.1)
+            } catch {
+                notes.append("no per-tensor comparison: \(error)")
+            }
+            return CandidateResult(facts: Reporting.facts(path: candidate.0, model: candidate.1), parity: report, tensors: tensors, notes: notes)
+        }
+        let tokens = texts ? Reporting.tokenTexts(batch, model: reference.model) : []
+        return ComparisonReport(kind: .verification, reference: Reporting.facts(path: reference.path, model: reference.model), candidates: results,
+                                inputs: "\(batch.batch) sequence\(batch.batch == 1 ? "" : "s") × \(batch.length) tokens" + (texts ? " (--text)" : ""), tokens: tokens,
+                                generator: "modelport \(ModelPortCommand.configuration.version)")
+    }
+
+    /// One report as the single-candidate `--json` object; several as `{"passed", "candidates": [...]}`.
+    static func json(_ reports: [ParityReport], candidates: [String]) -> JSON {
+        guard reports.count > 1 else { return reports.first.map(json) ?? .null }
+        return .object([
+            ("passed", .bool(reports.allSatisfy(\.passed))),
+            ("candidates", .array(zip(candidates, reports).map { path, report in
+                guard case .object(let members) = json(report) else { return json(report) }
+                return .object([("candidate", .string(path))] + members)
+            })),
+        ])
     }
 
     static func text(_ report: ParityReport, reference: String, candidate: String, batch: EncoderInputs) -> String {

@@ -49,6 +49,19 @@ public struct ParityReport: Sendable {
     public var tolerance: Tolerance
     public var passed: Bool
     public var notes: [String]
+    /// Every real token's gap in the last compared hidden state, in batch order (for reports that show which
+    /// tokens diverge most).
+    public var tokens: [TokenParity] = []
+}
+
+/// One real token's gap in a hidden state: the largest absolute difference over its features and the cosine
+/// similarity of its two vectors.
+public struct TokenParity: Sendable, Equatable {
+    /// The sequence in the batch and the token's position in it.
+    public var sequence: Int
+    public var position: Int
+    public var maxAbsError: Double
+    public var cosineSimilarity: Double
 }
 
 public enum Parity {
@@ -83,7 +96,30 @@ public enum Parity {
         }
         let last = layers[count - 1]
         let passed = layers.allSatisfy(\.passed) && heads.allSatisfy(\.passed)
-        return ParityReport(layers: layers, last: last, heads: heads, tolerance: tolerance, passed: passed, notes: notes)
+        var report = ParityReport(layers: layers, last: last, heads: heads, tolerance: tolerance, passed: passed, notes: notes)
+        report.tokens = tokens(reference.hiddenStates[count - 1], candidate.hiddenStates[count - 1], batch: reference.batch,
+                               length: reference.length, width: reference.width, rows: rows)
+        return report
+    }
+
+    static func tokens(_ a: [Float], _ b: [Float], batch: Int, length: Int, width: Int, rows: [[Int]]) -> [TokenParity] {
+        var tokens: [TokenParity] = []
+        for sequence in 0..<batch {
+            for t in 0..<length where rows[sequence][t] != 0 {
+                let row = (sequence * length + t) * width
+                var worst = 0.0, dot = 0.0, na = 0.0, nb = 0.0
+                for i in row..<(row + width) {
+                    let x = Double(a[i]), y = Double(b[i])
+                    worst = max(worst, abs(x - y))
+                    dot += x * y
+                    na += x * x
+                    nb += y * y
+                }
+                let cosine = na == 0 || nb == 0 ? (na == nb ? 1 : 0) : dot / (na.squareRoot() * nb.squareRoot())
+                tokens.append(TokenParity(sequence: sequence, position: t, maxAbsError: worst, cosineSimilarity: cosine))
+            }
+        }
+        return tokens
     }
 
     static func state(_ a: [Float], _ b: [Float], layer: Int?, name: String, batch: Int, length: Int, width: Int, rows: [[Int]],
@@ -94,20 +130,7 @@ public enum Parity {
             maxError = max(maxError, e)
             sum += e
         }
-        var minCosine = 1.0
-        for sequence in 0..<batch {
-            for t in 0..<length where rows[sequence][t] != 0 {
-                let row = (sequence * length + t) * width
-                var dot = 0.0, na = 0.0, nb = 0.0
-                for i in row..<(row + width) {
-                    dot += Double(a[i]) * Double(b[i])
-                    na += Double(a[i]) * Double(a[i])
-                    nb += Double(b[i]) * Double(b[i])
-                }
-                let cosine = na == 0 || nb == 0 ? (na == nb ? 1 : 0) : dot / (na.squareRoot() * nb.squareRoot())
-                minCosine = min(minCosine, cosine)
-            }
-        }
+        let minCosine = tokens(a, b, batch: batch, length: length, width: width, rows: rows).map(\.cosineSimilarity).min() ?? 1
         let passed = (tolerance.maxError.map { maxError <= $0 } ?? true) && (tolerance.minCosine.map { minCosine >= $0 } ?? true)
         return StateParity(layer: layer, name: name, maxAbsError: maxError, meanAbsError: a.isEmpty ? 0 : sum / Double(a.count),
                            cosineSimilarity: minCosine, passed: passed)

@@ -8,6 +8,14 @@ public struct TensorQuality: Sendable {
     public var maxError: Double
     public var cosineSimilarity: Double
 
+    public init(name: String, dtype: DType, rmsError: Double, maxError: Double, cosineSimilarity: Double) {
+        self.name = name
+        self.dtype = dtype
+        self.rmsError = rmsError
+        self.maxError = maxError
+        self.cosineSimilarity = cosineSimilarity
+    }
+
     /// Compares `candidate` (any type the verifier reads, quantized included) with `reference`.
     public static func measure(name: String, reference: Tensor, candidate: Tensor) throws -> TensorQuality {
         let a = try Weights.floats(of: reference), b = try Weights.floats(of: candidate)
