@@ -22,7 +22,8 @@ release: deps
 	$(SWIFT) build -c release --product modelport
 
 ## make demo: build, convert the bundled Google-style TF checkpoint to a Hugging Face folder in f16 with 2 of
-## its 4 layers, inspect the result, and print the parity report of both conversions against the source.
+## its 4 layers, inspect the result, print the parity report of both conversions against the source, and write
+## an HTML report of the source against a lossless copy and two quantized GGUF files (.demo/report.html).
 demo: release
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	@echo "== the bundled sample: a TF1 BERT checkpoint with Google names, Adam slots and global_step =="
@@ -40,16 +41,26 @@ demo: release
 	@echo "== and a lossless conversion, TF → PyTorch folder (pytorch_model.bin + config.json), checked against the source =="
 	$(RELEASE_BIN) convert Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-pytorch --to pytorch
 	$(RELEASE_BIN) verify Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-pytorch
+	@echo
+	@echo "== a report to look at: the TF checkpoint against the PyTorch copy and Q8_0 / Q4_0 GGUF files, one HTML page =="
+	$(RELEASE_BIN) convert Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-q8_0.gguf --dtype q8_0
+	$(RELEASE_BIN) convert Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-q4_0.gguf --dtype q4_0
+	$(RELEASE_BIN) verify Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-pytorch $(DEMO_DIR)/bert-tiny-q8_0.gguf \
+		$(DEMO_DIR)/bert-tiny-q4_0.gguf --text "we convert the model weights" --report $(DEMO_DIR)/report.html | tail -n 2
+	@echo "the report: $(CURDIR)/$(DEMO_DIR)/report.html (open it in a browser)"
 
 ## make test: every test (Swift Testing, no Python needed).
 test: deps
 	$(SWIFT) test --disable-xctest
 
-## make check-python: the safetensors package reads what ModelPort writes (optional; installs into a venv).
+## make check-python: the safetensors package reads what ModelPort writes, and the HTML reports render in a
+## headless chromium (skipped with a message when chromium is missing: apt-get install -y chromium). Optional;
+## installs into a venv.
 check-python: release
 	@[ -x .venv-check/bin/python ] || $(PYTHON) -m venv .venv-check
-	@.venv-check/bin/pip install -q safetensors numpy gguf
+	@.venv-check/bin/pip install -q safetensors numpy gguf pillow
 	.venv-check/bin/python Samples/check_outputs.py $(RELEASE_BIN)
+	.venv-check/bin/python Samples/check_report.py $(RELEASE_BIN)
 
 ## make bench: convert a ~100 MB safetensors model, next to cp of the same file.
 bench: release

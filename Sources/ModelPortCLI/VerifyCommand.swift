@@ -22,6 +22,19 @@ struct VerifyCommand: ParsableCommand {
             attention_mask, any integer type), or --text "..." (repeatable) tokenized like transformers' \
             BertTokenizer with the reference's vocab.txt (CJK characters one by one); without either, a fixed \
             deterministic batch of two sequences.
+
+            Several candidates (verify REF f16 q8_0.gguf q4_k.gguf) are each compared with one reference pass; \
+            the exit status is 1 when any fails. --report FILE.html writes one self-contained page (inline CSS \
+            and SVG, no scripts, light and dark mode): the verdict with the tolerances, max / mean error and \
+            cosine along the layers with the tolerance drawn, size against error when there are several \
+            candidates, the tokens that diverge most in --text inputs, head outputs, every tensor whose type \
+            changed (bits per weight, RMS error, cosine; worst first, and by layer and kind), and the models' \
+            facts side by side. Any other --report name gets the --json object; with several candidates that is \
+            {"passed": …, "candidates": [one object per candidate, with its "candidate" path]}.
+
+            Examples:
+              modelport verify Samples/bert-tiny out/bert-f16
+              modelport verify bert-base out/f16 out/q8_0.gguf out/q4_k.gguf --text "a sentence" --report report.html
             """
     )
 

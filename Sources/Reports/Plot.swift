@@ -8,7 +8,7 @@ public enum ScaleKind: String, Sendable {
 }
 
 /// What the caller asks of an axis: a fixed kind, or `automatic` (logarithmic when the positive values span at
-/// least two decades, linear otherwise).
+/// least a decade, linear otherwise).
 public enum ScaleChoice: Sendable {
     case automatic, linear, logarithmic
 }
@@ -96,7 +96,7 @@ public struct Axis: Sendable, Equatable {
         case .linear: kind = .linear
         case .logarithmic: kind = positive.isEmpty ? .linear : .logarithmic
         case .automatic:
-            if let lo = positive.min(), let hi = positive.max(), hi / lo >= 100 { kind = .logarithmic } else { kind = .linear }
+            if let lo = positive.min(), let hi = positive.max(), hi / lo >= 10 { kind = .logarithmic } else { kind = .linear }
         }
         if kind == .logarithmic, let lo = positive.min(), let hi = positive.max() {
             let low = floor(log10(lo)), high = max(ceil(log10(hi)), low + 1)
@@ -106,7 +106,8 @@ public struct Axis: Sendable, Equatable {
             return Axis(kind: .logarithmic, domain: pow(10, low)...pow(10, high), start: start, end: end, ticks: ticks)
         }
         var lo = finite.min() ?? 0, hi = finite.max() ?? 1
-        if spec.includesZero { lo = min(lo, 0); hi = max(hi, 0) }
+        // Values within 2% of each other are drawn from zero: a zoomed axis would magnify rounding into a pattern.
+        if spec.includesZero || hi - lo < 0.02 * max(abs(lo), abs(hi)) { lo = min(lo, 0); hi = max(hi, 0) }
         if hi == lo { hi = lo + (lo == 0 ? 1 : abs(lo)) }
         let (nice, exponent) = niceStep(hi - lo)
         // k × step, computed so that decimal steps give the decimal numbers (3 × 0.1 is 0.3, not 0.30000000000000004).
@@ -153,7 +154,7 @@ public struct Axis: Sendable, Equatable {
         let stepExponent = Int(floor(log10(step))) - (step / pow(10, floor(log10(step))) == 2.5 ? 1 : 0)
         if step < 1e-3 || abs(value) >= 1e6 {
             let digits = Int(floor(log10(abs(value)))) - stepExponent + 1
-            return ReportFormat.scientific(value, digits: max(1, digits))
+            return ReportFormat.scientific(value, digits: min(max(1, digits), 4))
         }
         return ReportFormat.fixed(value, decimals: max(0, -stepExponent))
     }

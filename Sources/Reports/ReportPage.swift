@@ -49,7 +49,7 @@ public enum ReportPage {
         let headline: String
         if report.candidates.count == 1 {
             let c = report.candidates[0]
-            headline = c.parity == nil ? "No end-to-end check could run."
+            headline = c.parity == nil ? "No end-to-end check was run."
                 : c.passed ? "Every layer is within tolerance." : "Some layers exceed the tolerance."
         } else {
             headline = failed.isEmpty ? "All \(report.candidates.count) candidates are within tolerance."
@@ -62,8 +62,11 @@ public enum ReportPage {
                     + "max |error| <span class=\"mono\">\(ReportFormat.error($0.last.maxAbsError))</span>" } ?? "")
                 + "</li>"
         }.joined()
-        return "<section class=\"banner \(report.passed ? "pass" : "fail")\" id=\"verdict\" data-passed=\"\(report.passed)\">"
-            + "<div class=\"verdict\">\(report.passed ? "PASS" : "FAIL")</div><div><strong>\(headline)</strong><ul>\(items)</ul></div></section>"
+        // Nothing measured (convert --no-quality) is neither a pass nor a failure.
+        let unchecked = report.candidates.allSatisfy { $0.parity == nil }
+        let (style, verdict) = unchecked ? ("none", "NOT CHECKED") : report.passed ? ("pass", "PASS") : ("fail", "FAIL")
+        return "<section class=\"banner \(style)\" id=\"verdict\" data-passed=\"\(report.passed)\">"
+            + "<div class=\"verdict\">\(verdict)</div><div><strong>\(headline)</strong><ul>\(items)</ul></div></section>"
     }
 
     static func badge(_ passed: Bool) -> String {

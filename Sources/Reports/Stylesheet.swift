@@ -35,6 +35,7 @@ enum Stylesheet {
           border: 1px solid; }
         .banner.pass { background: var(--pass-bg); border-color: var(--pass); }
         .banner.fail { background: var(--fail-bg); border-color: var(--fail); }
+        .banner.none { background: var(--panel); border-color: var(--line); }
         .verdict { font-size: 30px; font-weight: 800; letter-spacing: 0.04em; }
         .pass .verdict, .ok { color: var(--pass); }
         .fail .verdict, .bad { color: var(--fail); }
@@ -50,7 +51,7 @@ enum Stylesheet {
         .facts th[scope=row] { position: static; width: 150px; }
         .scroll { max-height: 460px; overflow: auto; border: 1px solid var(--line); border-radius: 8px; }
         .scroll table { border: 0; }
-        table.tensors td:first-child code { white-space: nowrap; }
+        table.tensors td:first-child code, table.candidates code, table.candidates th { white-space: nowrap; }
         .scroll + .charts, .charts + .scroll, .charts + details { margin-top: 14px; }
         .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 14px 22px; }
         figure.chart { margin: 0; padding: 10px 12px 8px; background: var(--panel); border: 1px solid var(--line); border-radius: 10px; }

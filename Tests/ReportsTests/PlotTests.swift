@@ -31,8 +31,8 @@ func elements(_ tag: String, in svg: String) throws -> [[String: String]] {
         #expect(axis.ticks.map(\.label) == ["10⁻⁷", "10⁻⁶", "10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²"])
         // Each decade takes the same room: 1e-5 sits 2 of 5 decades up.
         #expect(axis.position(1e-5) == 180)
-        // Less than two decades stays linear.
-        #expect(Axis.fitted([1e-3, 5e-2], spec: AxisSpec(title: "y"), start: 300, end: 0).kind == .linear)
+        // Less than a decade stays linear.
+        #expect(Axis.fitted([1e-3, 5e-3], spec: AxisSpec(title: "y"), start: 300, end: 0).kind == .linear)
     }
 
     @Test func aZeroOnALogAxisIsDrawnAtItsEdgeAndMarked() throws {
@@ -53,6 +53,12 @@ func elements(_ tag: String, in svg: String) throws -> [[String: String]] {
         let labels = axis.ticks.map(\.label)
         #expect(Set(labels).count == labels.count, "\(labels)")
         #expect(axis.domain.lowerBound <= 1.06e-4 && axis.domain.upperBound >= 1.12e-4 && axis.domain.lowerBound > 0)
+    }
+
+    @Test func nearlyEqualValuesAreDrawnFromZeroNotMagnified() {
+        let axis = Axis.fitted([1.063_42e-4, 1.063_43e-4], spec: AxisSpec(title: "y", includesZero: false), start: 100, end: 0)
+        #expect(axis.domain.lowerBound == 0)
+        #expect(axis.ticks.allSatisfy { $0.label.count <= 7 }, "\(axis.ticks.map(\.label))")
     }
 
     @Test func longFixedTickListsAreThinned() {
