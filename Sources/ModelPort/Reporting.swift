@@ -75,7 +75,7 @@ public enum Reporting {
     /// The token strings of `inputs` as the model's `vocab.txt` spells them (empty without a vocabulary).
     public static func tokenTexts(_ inputs: EncoderInputs, model: Model) -> [[String]] {
         guard let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }),
-              let bytes = vocab.contents ?? (try? MappedFile(path: vocab.sourcePath).withBytes { Array($0) }) else { return [] }
+              let bytes = vocab.contents ?? (try? MappedFile.contents(of: vocab.sourcePath)) else { return [] }
         let tokens = WordPieceTokenizer.lines(String(decoding: bytes, as: UTF8.self))
         return inputs.inputIds.map { $0.map { $0 >= 0 && $0 < tokens.count ? tokens[$0] : "[\($0)]" } }
     }

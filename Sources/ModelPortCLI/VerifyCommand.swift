@@ -70,6 +70,8 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The report's file is claimed first: a report that cannot be written stops the run before the passes.
+        let reportFile = try report.map { try AtomicFile(destination: $0, existing: force ? .replace : .refuse) }
         let referenceModel = try ModelLoader.load(reference)
         let candidateModels = try candidates.map { try ModelLoader.load($0) }
         let batch = try Verification.inputs(from: inputs, texts: texts, for: [referenceModel] + candidateModels)
@@ -82,7 +84,7 @@ struct VerifyCommand: ParsableCommand {
             reports.append(try Verification.verify(expected: expected, candidate: model, inputs: batch, candidateInputs: candidateBatch,
                                                    tolerance: tolerance, name: path))
         }
-        if let report {
+        if let file = reportFile, let report {
             let bytes: [UInt8]
             if Self.isHTML(report) {
                 let document = Self.document(reference: (reference, referenceModel), candidates: Array(zip(candidates, candidateModels)),
@@ -91,7 +93,6 @@ struct VerifyCommand: ParsableCommand {
             } else {
                 bytes = Array(Self.json(reports, candidates: candidates).serialized(.pretty).utf8)
             }
-            let file = try AtomicFile(destination: report, existing: force ? .replace : .refuse)
             try file.write(bytes)
             try file.commit()
         }
