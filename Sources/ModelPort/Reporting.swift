@@ -86,9 +86,12 @@ public enum Reporting {
             ?? ModelFacts(path: report.destination, format: report.format.rawValue, architecture: source.config.architecture.rawValue,
                           tensorCount: report.tensorCount, dtypes: [], parameters: report.parametersAfter, bytes: report.bytesWritten)
         facts.dropped = report.dropped
+        // The batch the converter's end-to-end check ran (Converter: `Verification.inputs(from: nil, …)`).
+        let batch = try? Verification.inputs(from: nil, for: [source])
         let candidate = CandidateResult(facts: facts, parity: report.parity, tensors: tensorRows(report.tensorQuality, output: output),
                                         notes: report.notes)
         return ComparisonReport(kind: .conversion, reference: self.facts(path: report.source, model: source), candidates: [candidate],
-                                inputs: "the standard deterministic batch (2 sequences × 16 tokens)", generator: generator)
+                                inputs: "the standard deterministic batch" + (batch.map { " (\($0.batch) sequences × \($0.length) tokens)" } ?? ""),
+                                generator: generator)
     }
 }

@@ -74,6 +74,7 @@ public struct ModelFacts: Sendable {
     }
 }
 
+/// How many tensors a model stores in one type (`q4_k`: 73).
 public struct DTypeCount: Sendable, Equatable {
     public var dtype: String
     public var count: Int
@@ -103,6 +104,7 @@ public struct CandidateResult: Sendable {
         self.notes = notes
     }
 
+    /// The end-to-end verdict (false when nothing was measured).
     public var passed: Bool { parity?.passed ?? false }
 
     /// A short name for legends: the file or folder name.
@@ -141,8 +143,11 @@ public struct TensorRow: Sendable {
 /// rows; a new head measure (label agreement) becomes one more `Metric` there, and the page shows it unchanged.
 public struct HeadResult: Sendable {
     public struct Metric: Sendable {
+        /// The column heading: `max |error|`, `label agreement`.
         public var label: String
+        /// The exact value (the cell's `data-value`).
         public var value: Double
+        /// The value as shown: `1.2e-3`, `98/100`.
         public var text: String
 
         public init(label: String, value: Double, text: String) {
@@ -154,6 +159,7 @@ public struct HeadResult: Sendable {
 
     public var name: String
     public var metrics: [Metric]
+    /// The head's verdict against the tolerance; nil for a measure without one.
     public var passed: Bool?
 
     public init(name: String, metrics: [Metric], passed: Bool?) {

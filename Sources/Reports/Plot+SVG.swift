@@ -2,6 +2,7 @@
 /// `tolerance`), so one drawing serves light and dark mode. Every marker carries its data values (`data-x`,
 /// `data-y`) next to its pixel position, and a `<title>` the browser shows on hover.
 extension PlotLayout {
+    /// The drawing: an `<svg>` element to inline in the page (no `xmlns`, no external references).
     public var svg: String {
         let (left, top, right, bottom) = frame
         var out = "<svg class=\"plot\" viewBox=\"0 0 \(px(plot.width)) \(px(plot.height))\" role=\"img\""

@@ -181,6 +181,7 @@ public struct Series: Sendable {
     public var name: String
     public var points: [DataPoint]
     public var style: Style
+    /// The palette index (`c0`…`c7` in the stylesheet; wraps around).
     public var color: Int
 
     public init(name: String, points: [DataPoint], style: Style = .line, color: Int) {
@@ -195,6 +196,7 @@ public struct Series: Sendable {
 public struct ReferenceLine: Sendable {
     public var value: Double
     public var label: String
+    /// Whether the band above the line is tinted as failing (only when the tolerance applies to every series).
     public var shadesAbove: Bool
 
     public init(value: Double, label: String, shadesAbove: Bool = true) {

@@ -110,10 +110,11 @@ public enum ReportPage {
     /// Tensor bytes against the last hidden state's error, one point per candidate.
     public static func sizePlots(_ candidates: [CandidateResult]) -> [Plot] {
         func plot(_ title: String, _ y: String, _ value: (StateParity) -> Double) -> Plot {
-            let series = candidates.enumerated().map { i, c in
-                Series(name: c.label, points: [DataPoint(x: Double(c.facts.bytes ?? 0), y: value(c.parity!.last), label: c.label,
-                                                         note: "\(ReportFormat.bytes(c.facts.bytes ?? 0)), \(ReportFormat.error(value(c.parity!.last)))")],
-                       style: .markers, color: i)
+            let series = candidates.enumerated().compactMap { i, c -> Series? in
+                guard let last = c.parity?.last, let bytes = c.facts.bytes else { return nil }
+                return Series(name: c.label, points: [DataPoint(x: Double(bytes), y: value(last), label: c.label,
+                                                                note: "\(ReportFormat.bytes(bytes)), \(ReportFormat.error(value(last)))")],
+                              style: .markers, color: i)
             }
             return Plot(title: title, x: AxisSpec(title: "tensor bytes", style: .bytes), y: AxisSpec(title: y), series: series)
         }
@@ -129,7 +130,7 @@ public enum ReportPage {
             + "hollow points lie outside the axis (an exact zero on a log scale) and sit on its edge.</p>"
         out += "<div class=\"charts\">" + layerPlots(measured).map { $0.layout().figure }.joined() + "</div>"
         for c in measured {
-            let p = c.parity!
+            guard let p = c.parity else { continue }
             out += "<details\(measured.count == 1 ? " open" : "")><summary>Per-layer figures: <code>\(HTML.escape(c.label))</code></summary>"
                 + "<table class=\"layers\" data-candidate=\"\(HTML.escape(c.facts.path))\"><thead><tr><th>state</th><th class=\"num\">max |error|</th>"
                 + "<th class=\"num\">mean |error|</th><th class=\"num\">min cosine</th><th></th></tr></thead><tbody>"

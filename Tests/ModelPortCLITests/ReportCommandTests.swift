@@ -45,6 +45,11 @@ private func text(_ path: String) throws -> String {
         #expect(candidates[1]["candidate"] == .string(folder.file("half")))
     }
 
+    @Test func aCandidateIsRequired() {
+        let result = run("verify", Samples.path("bert-tiny"))
+        #expect(result.status == 64 && result.err.contains("Missing expected argument"))
+    }
+
     @Test func theHTMLReportHoldsTheFiguresVerifyPrints() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
