@@ -35,10 +35,10 @@ public enum ReportFormat {
     public static func error(_ value: Double) -> String { scientific(value) }
 
     /// A cosine similarity: six decimals as `verify` prints it, more when six would round a value that is not
-    /// 1 to `1.000000` (`0.99999987`), up to ten.
+    /// 1 (beyond double rounding) to `1.000000` (`0.9999999`), up to ten.
     public static func cosine(_ value: Double) -> String {
         var decimals = 6
-        while decimals < 10, value != 1, fixed(value, decimals: decimals) == fixed(1, decimals: decimals) { decimals += 1 }
+        while decimals < 10, abs(1 - value) >= cosineNoise, fixed(value, decimals: decimals) == fixed(1, decimals: decimals) { decimals += 1 }
         return fixed(value, decimals: decimals)
     }
 

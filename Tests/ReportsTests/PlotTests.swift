@@ -132,3 +132,22 @@ func elements(_ tag: String, in svg: String) throws -> [[String: String]] {
         #expect(svg.contains("&lt;script&gt;") && svg.contains("a&quot;b&lt;c&gt;"))
     }
 }
+
+@Suite struct ReportFormatTests {
+    @Test func cosinesShowTheDigitsThatDiffer() {
+        #expect(ReportFormat.cosine(0.997472) == "0.997472")
+        #expect(ReportFormat.cosine(0.99999987) == "0.9999999")
+        #expect(ReportFormat.cosine(0.9999999996) == "0.9999999996")
+        #expect(ReportFormat.cosine(1) == "1.000000")
+        #expect(ReportFormat.cosine(1.0000000000000002) == "1.000000")  // double rounding of identical vectors
+    }
+
+    @Test func numbersAreShortAndExact() {
+        #expect(ReportFormat.scientific(0.000123456) == "1.23e-4")
+        #expect(ReportFormat.scientific(9.996e-3) == "1e-2")
+        #expect(ReportFormat.scientific(0) == "0")
+        #expect(ReportFormat.bytes(165_000) == "161.1 KiB")
+        #expect(ReportFormat.count(40_096) == "40,096")
+        #expect(Double(ReportFormat.exact(0.1 + 0.2)) == 0.1 + 0.2)
+    }
+}
