@@ -20,11 +20,15 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
     public var location: Location?
     /// The rule that was broken or the operation that failed.
     public var reason: String
+    /// The lower-level error value behind this one, when it has one a caller may want to act on (a quantizer's
+    /// `NonFiniteValue`, say): matched by kind, never by text.
+    public var cause: (any Error & Sendable)?
 
-    public init(file: String? = nil, location: Location? = nil, _ reason: String) {
+    public init(file: String? = nil, location: Location? = nil, _ reason: String, cause: (any Error & Sendable)? = nil) {
         self.file = file
         self.location = location
         self.reason = reason
+        self.cause = cause
     }
 
     /// Wraps a lower-level error, keeping its text and adding the file when it has none.

@@ -163,13 +163,16 @@ public enum GGUFConversion {
     static func cast(_ tensor: Tensor, to type: DType) throws -> Tensor {
         guard tensor.dtype != type else { return tensor }
         let source = tensor
+        let name = tensor.name
         return Tensor(name: tensor.name, dtype: type, shape: tensor.shape, data: .producer {
             try source.withBytes { bytes in
-                if type.isQuantized {
-                    if source.dtype == .f32 { return BlockQuantizer.quantize(bytes, to: type) }
-                    return FloatCast.convert(bytes, from: source.dtype, to: .f32).withBytes { BlockQuantizer.quantize($0, to: type) }
+                guard type.isQuantized else { return FloatCast.convert(bytes, from: source.dtype, to: type) }
+                do {
+                    if source.dtype == .f32 { return try BlockQuantizer.quantize(bytes, to: type) }
+                    return try FloatCast.convert(bytes, from: source.dtype, to: .f32).withBytes { try BlockQuantizer.quantize($0, to: type) }
+                } catch let bad as NonFiniteValue {
+                    throw bad.error(tensor: name, target: type.rawValue.uppercased())
                 }
-                return FloatCast.convert(bytes, from: source.dtype, to: type)
             }
         })
     }

@@ -183,8 +183,13 @@ struct ConvertCommand: ParsableCommand {
         // The report's file is claimed before any work, so a report that cannot be written (it exists, its folder
         // cannot be made) stops the run before the model is written.
         let reportFile = try report.map { try AtomicFile(destination: $0, existing: force ? .replace : .refuse) }
-        let result = try ConvertCommand.withProgress(console: console, source: source, options: options) { options in
-            try Converter.convert(source: source, destination: destination, options: options)
+        let result: ConversionReport
+        do {
+            result = try ConvertCommand.withProgress(console: console, source: source, options: options) { options in
+                try Converter.convert(source: source, destination: destination, options: options)
+            }
+        } catch let error as ModelError where error.cause is NonFiniteValue {
+            throw Self.advising(error, packed: options.packed != nil)
         }
         let elapsed = ContinuousClock.now - start
         if let file = reportFile, let report {
@@ -227,6 +232,19 @@ struct ConvertCommand: ParsableCommand {
                 + "max |error| \(String(format4: parity.last.maxAbsError)) over \(parity.layers.count - 1) layers"
                 + (parity.passed ? "" : " (below the default tolerance \(parity.tolerance.description))"))
         }
+    }
+
+    /// A NaN / Inf weight refused by a quantizer, with the option that gets past it: GGUF can keep that tensor in
+    /// F32; packed schemes have no per-tensor exception, so only a float `--dtype` writes such a model.
+    static func advising(_ error: ModelError, packed: Bool) -> ModelError {
+        var error = error
+        if packed {
+            error.reason += " (a float --dtype such as f16 keeps it as it is)"
+        } else if case .tensor(let name)? = error.location {
+            let pattern = "^" + name.replacing(".", with: "\\.") + "$"
+            error.reason += "; use --keep-f32 '\(pattern)' to keep it unquantized"
+        }
+        return error
     }
 
     /// `0,1,2`, `0-2`, `0-2,5,11` → the layer numbers in order.

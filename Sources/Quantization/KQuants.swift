@@ -15,8 +15,10 @@ public enum KQuants {
     static let groupMaxEpsilon: Float = 1e-15
 
     /// Quantizes f32 values (a whole number of 256-value super-blocks); super-blocks are split over the cores.
-    public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) -> TensorBuffer {
+    /// A NaN or infinite value is refused (the fits would return a NaN scale or clamp it to a finite level).
+    public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) throws(NonFiniteValue) -> TensorBuffer {
         precondition(types.contains(type), "no K-quantizer for \(type)")
+        try NonFiniteValue.check(source)
         let blocks = source.count / 4 / superBlock
         let output = TensorBuffer(count: blocks * type.blockBytes)
         output.withMutableBytes { destination in

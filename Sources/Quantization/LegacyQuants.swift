@@ -8,11 +8,13 @@ import ModelIR
 public enum BlockQuantizer {
     public static let types: Set<DType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
-    /// Quantizes f32 values (a whole number of 32-element blocks).
-    public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) -> TensorBuffer {
+    /// Quantizes f32 values (a whole number of 32-element blocks). A NaN or infinite value is refused: these types
+    /// would turn it into some finite level.
+    public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) throws(NonFiniteValue) -> TensorBuffer {
         precondition(types.contains(type), "no quantizer for \(type)")
-        if type == .q8_0 { return Q8_0.quantize(source) }
-        if KQuants.types.contains(type) { return KQuants.quantize(source, to: type) }
+        if type == .q8_0 { return try Q8_0.quantize(source) }
+        if KQuants.types.contains(type) { return try KQuants.quantize(source, to: type) }
+        try NonFiniteValue.check(source)
         let blocks = source.count / 4 / 32
         let output = TensorBuffer(count: blocks * type.blockBytes)
         output.withMutableBytes { destination in

@@ -7,8 +7,8 @@ import ModelIR
 /// all zeros) and `q = round-half-even(clamp(x / scale, −128, 127))`, computed as compressed-tensors' own
 /// `calculate_qparams` and quantizer do, so the bytes equal what it writes.
 public enum Int8PerChannel {
-    /// The scale of each of `rows` rows of f32 values.
-    public static func scales(_ source: UnsafeRawBufferPointer, rows: Int) -> [Float] {
+    /// The scale of each of `rows` rows of (finite) f32 values.
+    static func scales(_ source: UnsafeRawBufferPointer, rows: Int) -> [Float] {
         let columns = rows > 0 ? source.count / 4 / rows : 0
         return (0..<rows).map { r in
             var lo: Float = 0, hi: Float = 0
@@ -23,7 +23,9 @@ public enum Int8PerChannel {
     }
 
     /// int8 codes of `rows` rows of f32 values, with the scales of `scales(_:rows:)`; rows are split over the cores.
-    public static func quantize(_ source: UnsafeRawBufferPointer, rows: Int) -> (codes: TensorBuffer, scales: [Float]) {
+    /// A NaN or infinite value is refused (it would become a finite code, or make its row's scale infinite).
+    public static func quantize(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> (codes: TensorBuffer, scales: [Float]) {
+        try NonFiniteValue.check(source)
         let scales = scales(source, rows: rows)
         let columns = rows > 0 ? source.count / 4 / rows : 0
         let output = TensorBuffer(count: rows * columns)
@@ -72,10 +74,12 @@ public enum MLXAffine {
     public static let bitWidths = [4, 8]
 
     /// Packed codes (`count · bits / 32` u32 words), scales and biases (one per group, f32 before rounding).
-    public static func quantize(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int)
+    /// A NaN or infinite value is refused (it would become a finite code, or make its group's scale infinite).
+    public static func quantize(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int) throws(NonFiniteValue)
         -> (packed: TensorBuffer, scales: [Float], biases: [Float])
     {
         precondition(groupSizes.contains(groupSize) && bitWidths.contains(bits))
+        try NonFiniteValue.check(source)
         let count = source.count / 4
         let groups = count / groupSize
         let perWord = 32 / bits

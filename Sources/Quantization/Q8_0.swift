@@ -9,7 +9,9 @@ public enum Q8_0 {
     public static let blockBytes = 34
 
     /// Quantizes f32 values (a whole number of blocks) into a new buffer; blocks are split over the cores.
-    public static func quantize(_ source: UnsafeRawBufferPointer) -> TensorBuffer {
+    /// A NaN or infinite value is refused (it would make the block's scale NaN and its quants undefined).
+    public static func quantize(_ source: UnsafeRawBufferPointer) throws(NonFiniteValue) -> TensorBuffer {
+        try NonFiniteValue.check(source)
         let blocks = source.count / 4 / blockSize
         let output = TensorBuffer(count: blocks * blockBytes)
         output.withMutableBytes { destination in
@@ -38,8 +40,10 @@ public enum Q8_0 {
         destination.storeBytes(of: FloatBits.halfBits(fromFloatBits: d.bitPattern).littleEndian, toByteOffset: base, as: UInt16.self)
         for j in 0..<blockSize {
             let v = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: first + j * 4, as: UInt32.self)))
+            // Finite inputs keep |q| <= 127, except where `1 / d` overflows (a block of subnormals): clamp rather
+            // than trap there (ggml's C conversion is undefined in that case).
             let q = (v * id).rounded(.toNearestOrAwayFromZero)
-            destination[base + 2 + j] = UInt8(bitPattern: Int8(q))
+            destination[base + 2 + j] = UInt8(bitPattern: q.isNaN ? 0 : Int8(max(-128, min(127, q))))
         }
     }
 

@@ -78,7 +78,9 @@ extension Model {
                 let rows = tensor.shape.dimensions[0]
                 let source = tensor
                 // One quantization feeds both tensors the writer pulls (codes, then scales).
-                let shared = SharedResult(consumers: 2) { try Self.withF32Bytes(source) { Int8PerChannel.quantize($0, rows: rows) } }
+                let shared = SharedResult(consumers: 2) {
+                    try Self.withF32Bytes(source, quantizingTo: "int8") { try Int8PerChannel.quantize($0, rows: rows) }
+                }
                 tensors.append(Tensor(name: tensor.name, dtype: .i8, shape: tensor.shape, data: .producer { try shared.take().codes }))
                 let base = String(tensor.name.dropLast(".weight".count))
                 tensors.append(Tensor(name: base + ".weight_scale", dtype: .f32, shape: [rows, 1], data: .producer {
@@ -92,7 +94,7 @@ extension Model {
                 // Scales and biases keep the weight's float type (f32 stays f32), as mlx.core.quantize returns them.
                 let sideType: DType = source.dtype == .f16 || source.dtype == .bf16 ? source.dtype : .f32
                 let shared = SharedResult(consumers: 3) {
-                    try Self.withF32Bytes(source) { MLXAffine.quantize($0, groupSize: groupSize, bits: bits) }
+                    try Self.withF32Bytes(source, quantizingTo: "mlx\(bits)") { try MLXAffine.quantize($0, groupSize: groupSize, bits: bits) }
                 }
                 let base = String(tensor.name.dropLast(".weight".count))
                 tensors.append(Tensor(name: tensor.name, dtype: .u32, shape: [rows, columns * bits / 32], data: .producer { try shared.take().packed }))
@@ -122,10 +124,17 @@ extension Model {
         return result
     }
 
-    /// Runs `body` on the tensor's values as little-endian f32 bytes (converted only when stored otherwise).
-    static func withF32Bytes<R>(_ tensor: Tensor, _ body: (UnsafeRawBufferPointer) -> R) throws -> R {
-        try tensor.withBytes { bytes in
-            tensor.dtype == .f32 ? body(bytes) : FloatCast.convert(bytes, from: tensor.dtype, to: .f32).withBytes(body)
+    /// Runs the quantizer `body` on the tensor's values as little-endian f32 bytes (converted only when stored
+    /// otherwise); a non-finite value it refuses becomes an error naming the tensor and `target`.
+    static func withF32Bytes<R>(
+        _ tensor: Tensor, quantizingTo target: String, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R {
+        do {
+            return try tensor.withBytes { bytes in
+                tensor.dtype == .f32 ? try body(bytes) : try FloatCast.convert(bytes, from: tensor.dtype, to: .f32).withBytes { try body($0) }
+            }
+        } catch let bad as NonFiniteValue {
+            throw bad.error(tensor: tensor.name, target: target)
         }
     }
 

@@ -19,7 +19,7 @@ import Testing
     func matchesGGMLByteForByte(input: String) throws {
         let x = try #require(Self.reference[input])
         for type in [DType.q4_K, .q5_K, .q6_K] {
-            let ours = try x.withBytes { BlockQuantizer.quantize($0, to: type) }.bytes
+            let ours = try x.withBytes { try BlockQuantizer.quantize($0, to: type) }.bytes
             let theirs = try #require(Self.reference[input + "." + type.rawValue]).withBytes { Array($0) }
             #expect(ours.count == theirs.count)
             let firstDifference = zip(ours, theirs).enumerated().first { $0.element.0 != $0.element.1 }?.offset
@@ -36,7 +36,7 @@ import Testing
         var errors: [Float] = []
         for type in [DType.q4_K, .q5_K, .q6_K] {
             let back = try x.withBytes { bytes in
-                BlockQuantizer.quantize(bytes, to: type).withBytes { BlockQuantizer.dequantize($0, from: type) }.bytes
+                try BlockQuantizer.quantize(bytes, to: type).withBytes { BlockQuantizer.dequantize($0, from: type) }.bytes
             }
             let restored = back.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             errors.append(zip(values, restored).map { abs($0 - $1) }.max() ?? 0)

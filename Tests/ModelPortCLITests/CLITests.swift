@@ -199,3 +199,33 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(run("convert", Samples.path("bert-tiny"), folder.file("y.gguf"), "--tensor-type", "nope").status == 64)
     }
 }
+
+@Suite struct NonFiniteAdviceTests {
+    /// The library's error names the tensor and element; the CLI adds the option that gets past it.
+    @Test func quantizingANaNWeightSuggestsKeepF32() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let (tensors, _) = try SafetensorsReader.read(path: Samples.path("bert-tiny/model.safetensors"))
+        let poisoned = tensors.map { tensor -> Tensor in
+            guard tensor.name == "encoder.layer.0.output.dense.weight", let bytes = try? tensor.withBytes({ Array($0) }) else { return tensor }
+            var copy = bytes
+            withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { copy.replaceSubrange(40..<44, with: $0) }
+            return Tensor(name: tensor.name, dtype: tensor.dtype, shape: tensor.shape, data: .owned(TensorBuffer(copy)))
+        }
+        let model = folder.file("nan")
+        try makeFolders(model)
+        for name in ["config.json", "vocab.txt"] {
+            let file = try AtomicFile(destination: model + "/" + name)
+            try file.write(try Samples.bytes("bert-tiny/" + name))
+            try file.commit()
+        }
+        try SafetensorsWriter.write(poisoned, metadata: Metadata(), to: model + "/model.safetensors")
+        let result = run("convert", model, folder.file("m.gguf"), "--dtype", "q8_0")
+        #expect(result.status == 1)
+        #expect(result.err.contains("tensor 'blk.0.ffn_down.weight': element 10 is NaN; quantizing it to Q8_0 would hide it; use --keep-f32 '^blk\\.0\\.ffn_down\\.weight$' to keep it unquantized"), "\(result.err)")
+        #expect(result.err.filter { $0 == "\n" }.count == 1)
+        let kept = run("convert", model, folder.file("k.gguf"), "--dtype", "q8_0",
+                       "--keep-f32", #"^blk\.0\.ffn_down\.weight$"#, "--no-quality")
+        #expect(kept.status == 0, "\(kept.err)")
+    }
+}

@@ -1,6 +1,8 @@
 import BinaryIO
 import ModelIR
 import ModelPort
+import Quantization
+import Transforms
 import TestSupport
 import Testing
 
@@ -8,9 +10,10 @@ import Testing
 /// 32 wide and would all fall back). Weights are drawn as BERT initialises them (normal, std 0.02; LayerNorm 1 ± 0.1),
 /// written as a Hugging Face folder.
 enum WideBERT {
-    static func write(to folder: String, hidden: Int = 256, intermediate: Int = 512, layers: Int = 2, vocab: Int = 96, positions: Int = 32) throws {
+    static func write(to folder: String, hidden: Int = 256, intermediate: Int = 512, layers: Int = 2, vocab: Int = 96, positions: Int = 32,
+                      poison: (name: String, index: Int, value: Float)? = nil) throws {
         var generator = SeededGenerator(seed: 2026)
-        func normal(_ count: Int, mean: Float = 0, std: Float) -> TensorData {
+        func normal(_ count: Int, mean: Float = 0, std: Float) -> TensorBuffer {
             let buffer = TensorBuffer(count: count * 4)
             buffer.withMutableBytes { out in
                 for i in 0..<count {
@@ -20,11 +23,15 @@ enum WideBERT {
                     out.storeBytes(of: (mean + std * z).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
                 }
             }
-            return .owned(buffer)
+            return buffer
         }
         var tensors: [Tensor] = []
         func add(_ name: String, _ shape: [Int], mean: Float = 0, std: Float = 0.02) {
-            tensors.append(Tensor(name: name, dtype: .f32, shape: Shape(shape), data: normal(shape.reduce(1, *), mean: mean, std: std)))
+            let buffer = normal(shape.reduce(1, *), mean: mean, std: std)
+            if let poison, poison.name == name {
+                buffer.withMutableBytes { $0.storeBytes(of: poison.value.bitPattern.littleEndian, toByteOffset: poison.index * 4, as: UInt32.self) }
+            }
+            tensors.append(Tensor(name: name, dtype: .f32, shape: Shape(shape), data: .owned(buffer)))
         }
         add("embeddings.word_embeddings.weight", [vocab, hidden])
         add("embeddings.position_embeddings.weight", [positions, hidden])
@@ -97,5 +104,52 @@ enum WideBERT {
                                            options: ConversionOptions(dtype: .q6_K))
         #expect(report.notes.contains { $0.contains("written as Q8_0 (as llama-quantize does)") })
         #expect(try ModelLoader.load(folder.file("m.gguf"))["encoder.layer.0.attention.self.query.weight"]?.dtype == .q8_0)
+    }
+}
+
+/// A NaN or infinite weight is refused with the tensor's name and the element's index, whatever the quantized output,
+/// instead of trapping (Q8_0, K-quant fallbacks) or being written as a finite number (Q4_0 … Q5_1, int8, MLX).
+@Suite struct NonFiniteWeightTests {
+    static let poisoned = "encoder.layer.1.attention.self.value.weight"
+
+    @Test(arguments: [DType.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K])
+    func ggufQuantizationNamesTheTensorAndElement(type: DType) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try WideBERT.write(to: folder.file("wide"), poison: (Self.poisoned, 1234, .nan))
+        let error = #expect(throws: ModelError.self) {
+            try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: ConversionOptions(dtype: type))
+        }
+        #expect(error?.location == .tensor("blk.1.attn_v.weight"))
+        #expect(error?.cause as? NonFiniteValue == NonFiniteValue(index: 1234, kind: .nan))
+        #expect(error?.reason.contains(type.rawValue.uppercased()) == true, "\(error?.description ?? "")")
+        #expect(!fileExists(folder.file("m.gguf")))
+    }
+
+    @Test(arguments: [PackedScheme.int8PerChannel, .mlxAffine(bits: 4, groupSize: 64)])
+    func packedQuantizationNamesTheTensorAndElement(scheme: PackedScheme) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try WideBERT.write(to: folder.file("wide"), poison: (Self.poisoned, 7, -.infinity))
+        var options = ConversionOptions()
+        options.packed = scheme
+        let error = #expect(throws: ModelError.self) {
+            try Converter.convert(source: folder.file("wide"), destination: folder.file("out"), options: options)
+        }
+        #expect(error?.location == .tensor(Self.poisoned))
+        #expect(error?.cause as? NonFiniteValue == NonFiniteValue(index: 7, kind: .negativeInfinity))
+    }
+
+    /// Float casts are not quantization: NaN stays NaN there, and such a model still converts.
+    @Test func halfCastKeepsNaN() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try WideBERT.write(to: folder.file("wide"), poison: (Self.poisoned, 3, .nan))
+        var options = ConversionOptions(dtype: .f16)
+        options.skipQuality = true
+        _ = try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: options)
+        let tensor = try #require(try ModelLoader.load(folder.file("m.gguf"))[Self.poisoned])
+        let value = try tensor.withBytes { Float(Float16(bitPattern: UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))) }
+        #expect(value.isNaN)
     }
 }
