@@ -8,7 +8,8 @@ loads every output with the safetensors package, comparing each tensor with the 
 own round-to-nearest-even cast).
 When mlx is importable: the mlx4/mlx8 folders' weights equal mlx.core.quantize of the source's.
 When llama-cpp-python is importable: llama_model_quantize (pure, no imatrix) on ModelPort's F32 GGUF of a 256-wide
-BERT writes the same bytes as ModelPort's own Q4_K/Q5_K/Q6_K/Q8_0/Q4_0/Q5_1 output.
+BERT writes the same bytes as ModelPort's own Q4_K/Q5_K/Q6_K/Q8_0/Q4_0/Q5_1 output; with torch + transformers too,
+its Q4_K_M / Q5_K_M mixes on 384- and 768-wide BERTs equal `--preset q4_k_m` / `q5_k_m` tensor for tensor.
 When torch + transformers are importable: transformers.AutoModel.from_pretrained loads each folder with no
 missing or unexpected keys, and the full-precision copy reproduces the committed golden hidden states exactly;
 with compressed-tensors too, transformers loads and decompresses the int8 folder.
@@ -59,6 +60,19 @@ save_file({k: (rng.standard_normal(s) * 0.02 + (1 if k.endswith("LayerNorm.weigh
 json.dump({"model_type": "bert", "architectures": ["BertModel"], "hidden_size": h, "intermediate_size": i,
            "num_hidden_layers": layers, "num_attention_heads": 4, "vocab_size": vocab, "max_position_embeddings": 64,
            "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}, open(os.path.join(out, "config.json"), "w"))
+"""
+
+
+# A BERT as transformers initialises it from a config alone (seeded): HIDDEN wide, INTERMEDIATE, LAYERS.
+TRANSFORMERS_BERT = r"""
+import sys
+import torch
+from transformers import BertConfig, BertModel
+out, hidden, intermediate, layers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.manual_seed(14)
+config = BertConfig(vocab_size=1000, hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
+                    num_attention_heads=hidden // 64, max_position_embeddings=128)
+BertModel(config).save_pretrained(out)
 """
 
 
@@ -199,6 +213,40 @@ def main():
             for name, t in b.items():
                 assert a[name].tensor_type == t.tensor_type and a[name].data.tobytes() == t.data.tobytes(), (dtype, name)
             print(f"llama_model_quantize {dtype}: all {len(b)} tensors byte-identical to ModelPort's")
+
+        # Presets: --preset q4_k_m / q5_k_m against llama_model_quantize's Q4_K_M / Q5_K_M (its own per-tensor mix,
+        # no imatrix) on BERTs written by transformers from a config, 384 wide (all-MiniLM-L6-v2's shape: rows that
+        # are not multiples of 256 fall back) and 768 wide (bert-base's). Every tensor's type and bytes must agree.
+        try:
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+        except ImportError:
+            print("torch/transformers not installed: skipped the llama-quantize preset comparison")
+        else:
+            for hidden, intermediate, layers in [(384, 1536, 6), (768, 3072, 4)]:
+                folder = os.path.join(work, f"bert-{hidden}")
+                subprocess.run([sys.executable, "-c", TRANSFORMERS_BERT, folder, str(hidden), str(intermediate), str(layers)], check=True)
+                f32 = os.path.join(work, f"bert-{hidden}-f32.gguf")
+                subprocess.run([binary, "convert", folder, f32], check=True, stdout=subprocess.DEVNULL)
+                for preset, ftype in [("q4_k_m", 15), ("q5_k_m", 17)]:
+                    ours = os.path.join(work, f"bert-{hidden}-{preset}.gguf")
+                    subprocess.run([binary, "convert", folder, ours, "--preset", preset, "--no-quality"], check=True,
+                                   stdout=subprocess.DEVNULL)
+                    params = llama_cpp.llama_model_quantize_default_params()
+                    params.ftype, params.nthread = ftype, 2
+                    theirs = os.path.join(work, f"bert-{hidden}-{preset}-llama.gguf")
+                    assert llama_cpp.llama_model_quantize(f32.encode(), theirs.encode(), ctypes.byref(params)) == 0
+                    a = {t.name: t for t in gguf.GGUFReader(ours).tensors}
+                    b = {t.name: t for t in gguf.GGUFReader(theirs).tensors}
+                    assert set(a) == set(b), set(a) ^ set(b)
+                    for name, t in b.items():
+                        assert a[name].tensor_type == t.tensor_type, (hidden, preset, name, a[name].tensor_type.name, t.tensor_type.name)
+                        assert a[name].data.tobytes() == t.data.tobytes(), (hidden, preset, name)
+                    mix = {}
+                    for t in b.values():
+                        mix[t.tensor_type.name] = mix.get(t.tensor_type.name, 0) + 1
+                    print(f"llama_model_quantize {preset.upper()} on a {hidden}-wide {layers}-layer BERT: all {len(b)} tensors "
+                          f"of the same type and bytes as modelport --preset {preset} ({', '.join(f'{n} {k}' for k, n in sorted(mix.items()))})")
 
     try:
         import torch

@@ -35,7 +35,8 @@ public struct ConversionOptions: Sendable {
     public var skipQuality = false
     /// GGUF: per-tensor type rules (`--keep-f32`, `--tensor-type`, presets), ahead of `dtype`.
     public var typePolicy = TypePolicy()
-    /// GGUF: a mixed preset (`mixed-q4`, `mixed-q5`), which sets `dtype` and adds its rules after the user's.
+    /// GGUF: a preset (`q4_k_m`, `q5_k_m`: llama-quantize's mixes; `mixed-q4`, `mixed-q5`), which sets `dtype` and
+    /// chooses the types of the tensors the user's rules leave.
     public var preset: String?
     /// Keep only the vocabulary this corpus uses (`--vocab-from FILE`).
     public var vocabFrom: String?
@@ -110,6 +111,7 @@ public enum Converter {
             let (main, rules) = try TypePolicy.preset(preset, layers: layers)
             options.dtype = main
             options.typePolicy.rules += rules.rules
+            options.typePolicy.llamaMix = rules.llamaMix
         }
         if !options.typePolicy.rules.isEmpty, format != .gguf {
             throw ModelError("--keep-f32 / --tensor-type apply to GGUF output (--to gguf)")

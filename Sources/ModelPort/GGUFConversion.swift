@@ -97,10 +97,19 @@ public enum GGUFConversion {
             tensor.name = isBERT ? (bertName(name) ?? name) : shortened(tensor.name)
             named.append(tensor)
         }
+        let blocks = Set(named.compactMap { t -> Int? in
+            guard t.name.hasPrefix("blk.") else { return nil }
+            return Int(t.name.dropFirst(4).prefix { $0.isNumber })
+        }).count
+        let mixed: [DType?]? = try policy.llamaMix?.types(for: named.map { tensor in
+            LlamaFileType.TensorShape(name: tensor.name, rowLength: tensor.shape.dimensions.last ?? 0,
+                                      quantizable: tensor.dtype.isFloatingPoint && !tensor.dtype.isQuantized && !staysF32(tensor))
+        }, blocks: blocks, manual: { try policy.type(for: $0) != nil })
         var fallbacks: [DType: Int] = [:]
-        let tensors: [Tensor] = try named.map { tensor in
+        let tensors: [Tensor] = try named.indices.map { index in
+            let tensor = named[index]
             guard tensor.dtype.isFloatingPoint, !tensor.dtype.isQuantized else { return tensor }
-            var type = try policy.type(for: tensor.name) ?? (staysF32(tensor) ? DType.f32 : target)
+            var type = try policy.type(for: tensor.name) ?? mixed?[index] ?? (staysF32(tensor) ? DType.f32 : target)
             guard type == .f32 || type == .f16 || type == .bf16 || BlockQuantizer.types.contains(type) else {
                 throw ModelError(location: .tensor(tensor.name), "type \(type.rawValue) is not available for GGUF yet")
             }
@@ -125,11 +134,7 @@ public enum GGUFConversion {
                 guard let value, let v = UInt32(exactly: value) else { throw ModelError("config lacks \(key) for the GGUF bert keys") }
                 metadata.append((key, .u32(v)))
             }
-            let layers = Set(tensors.compactMap { t -> Int? in
-                guard t.name.hasPrefix("blk.") else { return nil }
-                return Int(t.name.dropFirst(4).prefix { $0.isNumber })
-            }).count
-            try u32("bert.block_count", layers)
+            try u32("bert.block_count", blocks)
             let positions = tensors.first { $0.name == "position_embd.weight" }?.shape.dimensions.first
             try u32("bert.context_length", positions ?? config.maxPositionEmbeddings)
             try u32("bert.embedding_length", config.hiddenSize)
@@ -139,8 +144,9 @@ public enum GGUFConversion {
             metadata.append(("bert.attention.causal", .bool(false)))
             if let pooling = poolingType(model) { metadata.append(("bert.pooling_type", .u32(pooling))) }
         }
-        let fileType: UInt32 = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q4_K: 14, .q5_K: 16, .q6_K: 18,
-                                .bf16: 32][target] ?? 0
+        // llama.cpp's `llama_ftype` numbers (`include/llama.h`): a preset names its own mix (Q4_K_M 15, Q5_K_M 17).
+        let fileType: UInt32 = policy.llamaMix.map { [.q4_K_M: 15, .q5_K_M: 17][$0] ?? 0 }
+            ?? [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q4_K: 14, .q5_K: 16, .q6_K: 18, .bf16: 32][target] ?? 0
         metadata.append(("general.file_type", .u32(fileType)))
         metadata.append(("general.quantization_version", .u32(2)))
         if let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) {

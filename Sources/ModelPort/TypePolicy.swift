@@ -5,8 +5,13 @@ import ModelIR
 public struct TypePolicy: Sendable {
     /// A regular expression (as text) and the type it assigns.
     public var rules: [(pattern: String, dtype: DType)] = []
+    /// llama-quantize's mix for the tensors no rule matches (`--preset q4_k_m`), if any.
+    public var llamaMix: LlamaFileType?
 
-    public init(rules: [(pattern: String, dtype: DType)] = []) { self.rules = rules }
+    public init(rules: [(pattern: String, dtype: DType)] = [], llamaMix: LlamaFileType? = nil) {
+        self.rules = rules
+        self.llamaMix = llamaMix
+    }
 
     /// The type for `name`, if a rule matches.
     public func type(for name: String) throws -> DType? {
@@ -19,25 +24,17 @@ public struct TypePolicy: Sendable {
     }
 
     /// The preset names `--preset` accepts.
-    public static let presetNames = ["q4_k_m", "q5_k_m", "mixed-q4", "mixed-q5"]
+    public static let presetNames = LlamaFileType.allCases.map(\.rawValue) + ["mixed-q4", "mixed-q5"]
 
-    /// Mixed presets in the spirit of llama.cpp's `Q4_K_M`: most weights at the low bit width, more bits where
-    /// quantization error hurts most.
+    /// The presets: llama-quantize's own mixes, and two of ModelPort's for widths that are not multiples of 256.
     ///
-    /// - `q4_k_m` / `q5_k_m`: main type Q4_K / Q5_K; attention value and FFN down projections at Q6_K in the layers
-    ///   llama.cpp's `use_more_bits` picks (the first and last eighth of the layers and every third one between).
-    /// - `mixed-q4` / `mixed-q5`: main type Q4_0 / Q5_0 (for widths that are not multiples of 256); attn_v and
+    /// - `q4_k_m` / `q5_k_m`: llama-quantize's `Q4_K_M` / `Q5_K_M`, tensor by tensor (`LlamaFileType`).
+    /// - `mixed-q4` / `mixed-q5` (ModelPort's, not a llama.cpp file type): main type Q4_0 / Q5_0; attn_v and
     ///   ffn_down at Q8_0 in the first and last layer and at Q5_1 elsewhere; the token embedding at Q8_0.
     public static func preset(_ name: String, layers: Int) throws -> (main: DType, policy: TypePolicy) {
         let last = max(layers - 1, 0)
+        if let mix = LlamaFileType(rawValue: name) { return (mix.defaultType, TypePolicy(llamaMix: mix)) }
         switch name {
-        case "q4_k_m", "q5_k_m":
-            let eighth = layers / 8
-            let more = (0..<layers).filter { $0 < eighth || $0 >= 7 * layers / 8 || ($0 - eighth) % 3 == 2 }
-            let rules: [(pattern: String, dtype: DType)] = more.isEmpty ? [] : [
-                (#"^blk\.("# + more.map(String.init).joined(separator: "|") + #")\.(attn_v|ffn_down)\.weight$"#, .q6_K),
-            ]
-            return (name == "q4_k_m" ? .q4_K : .q5_K, TypePolicy(rules: rules))
         case "mixed-q4", "mixed-q5":
             return (name == "mixed-q4" ? .q4_0 : .q5_0, TypePolicy(rules: [
                 (#"^token_embd\.weight$"#, .q8_0),
@@ -47,5 +44,101 @@ public struct TypePolicy: Sendable {
         default:
             throw ModelError("unknown preset '\(name)'; presets: \(presetNames.joined(separator: ", "))")
         }
+    }
+}
+
+/// llama.cpp file types whose per-tensor choices ModelPort reproduces: what `llama-quantize` (llama.cpp's
+/// `llama_tensor_get_type` in `src/llama-quant.cpp`, without an importance matrix) picks for each tensor of a
+/// GGUF. For the BERT family that is:
+///
+/// - the output tensor, or `token_embd` when there is none (tied embeddings, as every BERT): Q6_K, or Q8_0
+///   when its rows are not a whole number of the main type's blocks;
+/// - `attn_v` (and fused `attn_qkv`, `attn_kv_b`): Q6_K where `use_more_bits(i, n)` holds for the i-th of the
+///   n such tensors (the first and last eighth, and every third one between);
+/// - `ffn_down`: the same, counted over the model's blocks;
+/// - everything else the main type; then a type whose block does not divide the row falls back
+///   (Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0, else F16).
+///
+/// llama.cpp counts the i-th tensor in its own order: tensors outside blocks first, then block by block
+/// (`blk.N.`, by N), names in byte order within each.
+public enum LlamaFileType: String, CaseIterable, Sendable {
+    case q4_K_M = "q4_k_m"
+    case q5_K_M = "q5_k_m"
+
+    /// The main type (llama.cpp's `llama_ftype_get_default_type`).
+    public var defaultType: DType {
+        switch self {
+        case .q4_K_M: return .q4_K
+        case .q5_K_M: return .q5_K
+        }
+    }
+
+    /// One tensor as llama-quantize sees it.
+    public struct TensorShape: Sendable {
+        public var name: String
+        /// Values per row (`ne[0]`, the last dimension).
+        public var rowLength: Int
+        /// Whether llama-quantize would quantize it at all (2-D or more, a `weight`, not a norm or position table).
+        public var quantizable: Bool
+
+        public init(name: String, rowLength: Int, quantizable: Bool) {
+            self.name = name
+            self.rowLength = rowLength
+            self.quantizable = quantizable
+        }
+    }
+
+    /// The type llama-quantize chooses for each tensor (in the given order), before the row-length fallback; nil for
+    /// tensors it leaves as they are and for those `manual` claims (a user's rule: llama.cpp skips its mix there,
+    /// and does not count them). `blocks` is the model's block count (`*.block_count`).
+    public func types(for tensors: [TensorShape], blocks: Int, manual: (String) throws -> Bool) rethrows -> [DType?] {
+        let order = tensors.indices.sorted { a, b in
+            let (la, lb) = (Self.layer(tensors[a].name), Self.layer(tensors[b].name))
+            if la != lb { return la < lb }
+            return Array(tensors[a].name.utf8).lexicographicallyPrecedes(Array(tensors[b].name.utf8))
+        }
+        let attentionV = tensors.filter { Self.isAttentionV($0.name) }.count
+        let tied = !tensors.contains { $0.name == "output.weight" }
+        func useMoreBits(_ i: Int, _ n: Int) -> Bool { i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2 }
+        var (iAttentionV, iFFNDown) = (0, 0)
+        var result = [DType?](repeating: nil, count: tensors.count)
+        for index in order {
+            let tensor = tensors[index]
+            guard tensor.quantizable, try !manual(tensor.name) else { continue }
+            let name = tensor.name
+            var type = defaultType
+            if name == "output.weight" || (tied && (name == "token_embd.weight" || name == "per_layer_token_embd.weight")) {
+                type = tensor.rowLength % defaultType.blockSize != 0 ? .q8_0 : .q6_K
+            } else if Self.isAttentionV(name) {
+                if useMoreBits(iAttentionV, attentionV) { type = .q6_K }
+                iAttentionV += 1
+            } else if name.contains("ffn_down") {
+                if useMoreBits(iFFNDown, blocks) { type = .q6_K }
+                iFFNDown += 1
+            }
+            result[index] = type
+        }
+        return result
+    }
+
+    /// `attn_v`-like tensors (llama.cpp's `category_is_attn_v`), in its order of name checks: a fused
+    /// `attn_qkv` or `attn_kv_b` counts as one.
+    static func isAttentionV(_ name: String) -> Bool {
+        name.contains("attn_qkv.weight") || name.contains("attn_kv_b.weight") || name.contains("attn_v.weight")
+    }
+
+    /// The N of a `blk.N.` name as C's `sscanf("blk.%d.")` reads it, else -1.
+    static func layer(_ name: String) -> Int {
+        guard name.hasPrefix("blk.") else { return -1 }
+        var rest = Substring(name.dropFirst(4))
+        while rest.first == " " || rest.first == "\t" || rest.first == "\n" { rest = rest.dropFirst() }
+        var sign = 1
+        if rest.first == "-" || rest.first == "+" {
+            if rest.first == "-" { sign = -1 }
+            rest = rest.dropFirst()
+        }
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let value = Int32(digits) else { return -1 }
+        return sign * Int(value)
     }
 }

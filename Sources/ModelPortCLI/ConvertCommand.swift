@@ -42,9 +42,10 @@ struct ConvertCommand: ParsableCommand {
             an imatrix; rows too short for a K-quant fall back to Q5_0/Q5_1/Q8_0 as llama-quantize does). \
             --keep-f32 REGEX and --tensor-type REGEX=TYPE override tensors by GGUF name (first match wins); \
             --token-embedding-type TYPE sets token_embd alone (e.g. q8_0 to keep the embeddings at 8 bits). \
-            Presets in the spirit of llama.cpp's Q4_K_M: --preset q4_k_m (Q4_K weights; attn_v and ffn_down at \
-            Q6_K in the first and last eighth of the layers and every third layer between) and q5_k_m (the same \
-            around Q5_K); mixed-q4 / mixed-q5 for widths that are not multiples of 256 (Q4_0 / Q5_0 weights, \
+            --preset q4_k_m / q5_k_m choose each tensor's type as llama-quantize Q4_K_M / Q5_K_M does (Q4_K / Q5_K \
+            weights; attn_v and ffn_down at Q6_K in the first and last eighth of the layers and every third layer \
+            between; token_embd, which is also BERT's output, at Q6_K, or Q8_0 when rows are not multiples of 256); \
+            ModelPort's own mixed-q4 / mixed-q5 for widths that are not multiples of 256 (Q4_0 / Q5_0 weights, \
             token_embd and the first/last layers' attn_v and ffn_down at Q8_0, other attn_v/ffn_down at Q5_1). \
             After quantizing, convert prints each changed tensor's error summary and the end-to-end parity of the \
             written file; --report FILE.json has every tensor, --report FILE.html is a self-contained page with the \
@@ -115,7 +116,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("GGUF: the type of token_embd.weight alone, e.g. q8_0 (ahead of --preset).", valueName: "type"))
     var tokenEmbeddingType: String?
 
-    @Option(help: ArgumentHelp("GGUF mixed preset: q4_k_m, q5_k_m (K-quants with Q6_K attn_v/ffn_down in chosen layers), mixed-q4 or mixed-q5.", valueName: "name"))
+    @Option(help: ArgumentHelp("GGUF mixed preset: q4_k_m, q5_k_m (llama-quantize's Q4_K_M / Q5_K_M choices), mixed-q4 or mixed-q5.", valueName: "name"))
     var preset: String?
 
     @Option(help: ArgumentHelp("Write the quality report (per-tensor error, end-to-end parity): FILE.html as a page with plots, any other name as JSON.", valueName: "file"))
