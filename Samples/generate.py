@@ -581,6 +581,150 @@ def broken_tensorflow():
     shutil.rmtree(good)
 
 
+def read_table(index):
+    """Every (key, value) of a TF .index table, in order (blocks uncompressed, as TensorFlow writes them)."""
+    entries = []
+    for off, size in data_block_handles(index):
+        block = index[off:off + size]
+        restarts = struct.unpack("<I", block[-4:])[0]
+        end = len(block) - 4 * (restarts + 1)
+        pos, key = 0, b""
+        while pos < end:
+            shared, pos = varint(block, pos)
+            unshared, pos = varint(block, pos)
+            vlen, pos = varint(block, pos)
+            key = key[:shared] + block[pos:pos + unshared]
+            pos += unshared
+            entries.append((key, block[pos:pos + vlen]))
+            pos += vlen
+    return entries
+
+
+def put_varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def table_block(entries, shared_prefix=False):
+    """One table block (LevelDB format): entries, restart array, no trailer. With `shared_prefix`, each key after
+    the first shares as much of the previous key as it can (one restart point)."""
+    out, restarts, previous = bytearray(), [], b""
+    for i, (key, value) in enumerate(entries):
+        shared = 0
+        if shared_prefix and i > 0:
+            while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
+                shared += 1
+        else:
+            restarts.append(len(out))
+        out += put_varint(shared) + put_varint(len(key) - shared) + put_varint(len(value)) + key[shared:] + value
+        previous = key
+    for r in restarts or [0]:
+        out += struct.pack("<I", r)
+    out += struct.pack("<I", len(restarts or [0]))
+    return bytes(out)
+
+
+def write_table(blocks, index_handles=None, shared_prefix=False):
+    """A TF .index table from lists of (key, value) per data block. `index_handles(handles)` may rewrite the index
+    block's list of (last key, (offset, size)) entries."""
+    out, handles = bytearray(), []
+    for entries in blocks:
+        block = table_block(entries, shared_prefix)
+        handles.append((entries[-1][0] if entries else b"", (len(out), len(block))))
+        out += block + b"\x00" + struct.pack("<I", masked(crc32c(block + b"\x00")))
+    if index_handles:
+        handles = index_handles(handles)
+
+    def add_block(block):
+        at = len(out)
+        out.extend(block + b"\x00" + struct.pack("<I", masked(crc32c(block + b"\x00"))))
+        return put_varint(at) + put_varint(len(block))
+    meta = add_block(table_block([]))
+    index = add_block(table_block([(key, put_varint(o) + put_varint(n)) for key, (o, n) in handles]))
+    footer = (meta + index).ljust(40, b"\x00") + struct.pack("<Q", 0xDB4775248B80FB57)
+    return bytes(out + footer)
+
+
+def hostile_tensorflow():
+    """A partitioned TF1 checkpoint written by tf.compat.v1 Saver (w: [6, 4] in three slices of 2 rows), and its
+    index rewritten (same entries, protos edited with TensorFlow's own BundleEntryProto) to break one rule each:
+    a slice listed twice and another missing, a slice missing, shard_id out of range or negative, slice
+    extents that overflow or start at INT64_MIN, a data block listed again by the index, and keys that prefix
+    compression blows up."""
+    from tensorflow.core.protobuf import tensor_bundle_pb2
+    rng = np.random.default_rng(14)
+    root = fresh_dir("broken", "tensorflow-hostile")
+    good = os.path.join(root, "written-by-tf")
+    os.makedirs(good)
+    write_tf1_checkpoint(os.path.join(good, "model.ckpt"),
+                         {"w": rng.standard_normal((6, 4)).astype(np.float32), "b": rng.standard_normal(4).astype(np.float32)},
+                         partitioned=("w",))
+    files = {n: open(os.path.join(good, n), "rb").read() for n in os.listdir(good)}
+    entries = read_table(files["model.ckpt.index"])
+
+    def case(name, new_entries=None, index=None):
+        d = os.path.join(root, name)
+        os.makedirs(d)
+        for n, data in files.items():
+            if n == "model.ckpt.index":
+                data = index if index is not None else write_table([new_entries])
+            with open(os.path.join(d, n), "wb") as f:
+                f.write(data)
+
+    def edited(key, change):
+        out = []
+        for k, v in entries:
+            if k == key:
+                proto = tensor_bundle_pb2.BundleEntryProto()
+                proto.ParseFromString(v)
+                change(proto)
+                v = proto.SerializeToString()
+            out.append((k, v))
+        return out
+
+    def slices(*rows):
+        def change(proto):
+            assert len(proto.slices) == 3
+            kept = [proto.slices[i] for i in rows]
+            copies = [type(s)() for s in kept]
+            for c, s in zip(copies, kept):
+                c.CopyFrom(s)
+            del proto.slices[:]
+            proto.slices.extend(copies)
+        return change
+
+    def extent(start, length):
+        def change(proto):
+            proto.slices[1].extent[0].start = start
+            proto.slices[1].extent[0].length = length
+        return change
+
+    def shard(value):
+        return lambda proto: setattr(proto, "shard_id", value)
+
+    case("rewritten", entries)  # the table writer itself: this one must read as TensorFlow's own
+    case("slice-repeated", edited(b"w", slices(0, 1, 1)))
+    case("slice-missing", edited(b"w", slices(0, 2)))
+    case("shard-id-out-of-range", edited(b"b", shard(7)))
+    case("shard-id-negative", edited(b"b", shard(-1)))
+    case("slice-extent-overflow", edited(b"w", extent(2, 2**63 - 1)))
+    case("slice-start-int64-min", edited(b"w", extent(-2**63, 2)))
+    # The index lists an empty data block 100 times before the real one: each listing used to be checksummed again.
+    case("repeated-data-block", index=write_table([[], entries], index_handles=lambda h: [h[0]] * 100 + [h[1]]))
+    # A 20 kB key, then 1000 keys sharing all but its last 3 bytes: 20 MB of keys from a 30 kB index.
+    long = b"z" * 20_000
+    blown = entries + [(long + bytes([i >> 16, (i >> 8) & 0xFF, i & 0xFF]), b"") for i in range(1000)]
+    case("shared-key-blowup", index=write_table([blown], shared_prefix=True))
+    shutil.rmtree(good)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # PyTorch checkpoints: zip and legacy, the state-dict shapes seen in the wild, and hostile pickles
 # ---------------------------------------------------------------------------------------------------------
@@ -1412,6 +1556,7 @@ def main():
     broken_safetensors()
     tensorflow_checkpoints()
     broken_tensorflow()
+    hostile_tensorflow()
     pytorch_checkpoints()
     encoder_goldens()
     tokenizer_fixture()

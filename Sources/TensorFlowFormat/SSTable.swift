@@ -33,19 +33,38 @@ struct SSTable {
             return try readHandle(&reader)
         }
         var result: [Entry] = []
-        for handle in try blockEntries(indexHandle, what: "index block") {
+        var keyBudget = KeyBudget(limit: file.count.multipliedReportingOverflow(by: Self.keyBytesPerFileByte).partialValue + (1 << 20))
+        // Data blocks follow each other in the file, each listed once (LevelDB's table builder writes them in
+        // order): a block listed again, or overlapping another, is refused, so no block is checksummed or
+        // parsed twice and the work stays linear in the file.
+        var previousEnd = 0
+        for handle in try blockEntries(indexHandle, what: "index block", keyBudget: &keyBudget) {
             let dataHandle: (offset: Int, size: Int) = try file.withBytes(in: handle.value) { bytes in
                 var reader = ByteReader(bytes, path: file.path, baseOffset: handle.value.lowerBound)
                 return try readHandle(&reader)
             }
-            for entry in try blockEntries(dataHandle, what: "data block") {
+            guard dataHandle.offset >= previousEnd else {
+                throw fail(dataHandle.offset, "data block at \(dataHandle.offset) repeats or overlaps the block before it")
+            }
+            for entry in try blockEntries(dataHandle, what: "data block", keyBudget: &keyBudget) {
                 if let last = result.last, !last.key.lexicographicallyPrecedes(entry.key) {
                     throw fail(entry.value.lowerBound, "keys are not in increasing order")
                 }
                 result.append(entry)
             }
+            previousEnd = dataHandle.offset + dataHandle.size + Self.trailerSize
         }
         return result
+    }
+
+    /// How many key bytes the entries may spell out per byte of the file. Prefix compression lets a 3-byte entry
+    /// repeat a long key, so the keys a file yields can outgrow it; TensorFlow's names share far less than this.
+    static let keyBytesPerFileByte = 16
+
+    /// The key bytes still allowed to be materialised.
+    struct KeyBudget {
+        var limit: Int
+        var used = 0
     }
 
     private func fail(_ offset: Int, _ reason: String) -> ModelError {
@@ -59,7 +78,7 @@ struct SSTable {
     }
 
     /// The entries of the block at `handle`, after checking its bounds, type and checksum.
-    private func blockEntries(_ handle: (offset: Int, size: Int), what: String) throws -> [Entry] {
+    private func blockEntries(_ handle: (offset: Int, size: Int), what: String, keyBudget: inout KeyBudget) throws -> [Entry] {
         let (offset, size) = handle
         guard offset <= file.count - Self.footerSize, size <= file.count - Self.footerSize - offset - Self.trailerSize else {
             throw fail(offset, "\(what) of \(size) bytes at \(offset) runs past the end of the table")
@@ -75,10 +94,10 @@ struct SSTable {
         guard actual == stored else {
             throw fail(offset, "\(what) checksum mismatch (stored \(hex(stored)), computed \(hex(actual)))")
         }
-        return try file.withBytes(in: offset..<(offset + size)) { try parseBlock($0, at: offset, what: what) }
+        return try file.withBytes(in: offset..<(offset + size)) { try parseBlock($0, at: offset, what: what, keyBudget: &keyBudget) }
     }
 
-    private func parseBlock(_ bytes: UnsafeRawBufferPointer, at base: Int, what: String) throws -> [Entry] {
+    private func parseBlock(_ bytes: UnsafeRawBufferPointer, at base: Int, what: String, keyBudget: inout KeyBudget) throws -> [Entry] {
         guard bytes.count >= 4 else { throw fail(base, "\(what) of \(bytes.count) bytes is too small") }
         let restarts = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self)))
         guard restarts <= (bytes.count - 4) / 4 else { throw fail(base, "\(what) claims \(restarts) restart points") }
@@ -96,6 +115,10 @@ struct SSTable {
             let valueStart = base + reader.offset
             _ = try reader.readBytes(valueLength)
             guard reader.offset > entryStart else { throw fail(base + entryStart, "empty entry") }
+            keyBudget.used += key.count
+            guard keyBudget.used <= keyBudget.limit else {
+                throw fail(base + entryStart, "keys spell out more than \(keyBudget.limit) bytes (\(Self.keyBytesPerFileByte)× the file)")
+            }
             entries.append(Entry(key: key, value: valueStart..<(valueStart + valueLength)))
         }
         return entries

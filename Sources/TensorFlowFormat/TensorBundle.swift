@@ -11,6 +11,8 @@ public enum TensorBundle {
     public struct Limits: Sendable {
         public var maxShards = 100_000
         public var maxRank = 32
+        /// Pieces the slices of one partitioned variable may cut it into (see `checkTiling`).
+        public var maxSliceGridCells = 1 << 22
         public init() {}
     }
 
@@ -52,11 +54,14 @@ public enum TensorBundle {
         for line in text.split(separator: "\n") where line.hasPrefix("model_checkpoint_path:") {
             let value = line.dropFirst("model_checkpoint_path:".count).trimmingCharacters(in: " \t\"")
             guard !value.isEmpty else { return nil }
-            // The checkpoint beside this file wins: a folder copied from elsewhere keeps the writer's absolute paths.
+            // The path never leads out of the folder: an absolute path (a folder copied from elsewhere keeps the
+            // writer's) or one climbing with `..` names the checkpoint of that name beside this file.
+            let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+            let inside = !value.hasPrefix("/") && !parts.contains("..")
+            let candidate = folder + "/" + (inside ? value : splitPath(value).name)
+            if fileExists(candidate + ".index") { return candidate }
             let local = folder + "/" + splitPath(value).name
-            if fileExists(local + ".index") { return local }
-            let candidate = value.hasPrefix("/") ? value : folder + "/" + value
-            return fileExists(candidate + ".index") ? candidate : nil
+            return fileExists(local + ".index") ? local : nil
         }
         return nil
     }
@@ -96,6 +101,9 @@ public enum TensorBundle {
         let shardCount = Int(header.numShards)
         var shards: [MappedFile?] = Array(repeating: nil, count: shardCount)
         func shard(_ id: Int, for name: String) throws -> MappedFile {
+            guard id >= 0, id < shardCount else {
+                throw fail(.tensor(name), "shard_id \(id) is outside the checkpoint's \(shardCount) shards")
+            }
             if let file = shards[id] { return file }
             let path = prefix + ".data-" + fiveDigits(id) + "-of-" + fiveDigits(shardCount)
             guard fileExists(path) else { throw ModelError(file: path, location: .tensor(name), "data shard is missing") }
@@ -158,7 +166,6 @@ public enum TensorBundle {
         name: String, proto: Tensorflow_BundleEntryProto, expected: Int, dtype: DType,
         shard: (Int, String) throws -> MappedFile, bigEndian: Bool, fail: (ModelError.Location?, String) -> ModelError
     ) throws -> TensorData {
-        guard proto.shardID >= 0 else { throw fail(.tensor(name), "shard_id \(proto.shardID) is negative") }
         let file = try shard(Int(proto.shardID), name)
         guard let offset = Int(exactly: proto.offset), let size = Int(exactly: proto.size), offset >= 0, size >= 0 else {
             throw fail(.tensor(name), "offset \(proto.offset) / size \(proto.size) are out of range")
@@ -272,7 +279,6 @@ public enum TensorBundle {
         let dims = info.shape.dimensions
         let width = info.dtype.blockBytes
         var parts: [(starts: [Int], lengths: [Int], data: TensorData)] = []
-        var covered = 0
         for slice in slices {
             guard slice.extent.count == dims.count else {
                 throw fail(.tensor(name), "slice has \(slice.extent.count) extents for a rank-\(dims.count) tensor")
@@ -280,12 +286,15 @@ public enum TensorBundle {
             var starts: [Int] = []
             var lengths: [Int] = []
             for (d, extent) in slice.extent.enumerated() {
-                let length = extent.hasLength_p == nil ? Int64(dims[d]) - extent.start : extent.length
-                guard extent.start >= 0, length >= 0, extent.start + length <= Int64(dims[d]) else {
+                // start in 0…dim first, so that neither dim − start nor start + length can overflow.
+                guard let start = Int(exactly: extent.start), start >= 0, start <= dims[d],
+                      let length = extent.hasLength_p == nil ? dims[d] - start : Int(exactly: extent.length),
+                      length >= 0, length <= dims[d] - start else {
+                    let length = extent.hasLength_p == nil ? "-" : String(extent.length)
                     throw fail(.tensor(name), "slice extent \(extent.start)+\(length) is outside dimension \(dims[d])")
                 }
-                starts.append(Int(extent.start))
-                lengths.append(Int(length))
+                starts.append(start)
+                lengths.append(length)
             }
             let key = SliceKey.encode(name: Array(name.utf8), extents: slice.extent.map {
                 ($0.start, $0.hasLength_p == nil ? nil : $0.length)
@@ -296,12 +305,9 @@ public enum TensorBundle {
             guard proto.dtype.dtype == info.dtype else { throw fail(.tensor(name), "slice dtype differs from the tensor's") }
             let data = try stored(name: name, proto: proto, expected: sliceInfo.byteCount ?? -1, dtype: info.dtype,
                                   shard: shard, bigEndian: bigEndian, fail: fail)
-            covered += sliceInfo.elementCount ?? 0
             parts.append((starts, lengths, data))
         }
-        guard covered == info.elementCount else {
-            throw fail(.tensor(name), "slices cover \(covered) of \(info.elementCount ?? 0) elements")
-        }
+        try checkTiling(dims: dims, parts.map { ($0.starts, $0.lengths) }, limits: limits, fail: { fail(.tensor(name), $0) })
         let total = info.byteCount ?? 0
         let pieces = parts
         return .producer {
@@ -315,6 +321,84 @@ public enum TensorBundle {
             }
             return full
         }
+    }
+}
+
+/// Checks that `slices` (starts and lengths per dimension) tile a tensor of `dims` exactly: no element is
+/// covered twice and none is left out, so that reassembly leaves no zeros behind and overwrites nothing.
+///
+/// The boundaries of all slices cut each dimension into intervals; together they form a grid whose cells each
+/// slice covers whole. Marking each slice's cells finds an overlap at its first shared cell, and a gap as a cell
+/// left unmarked. The work is the number of cells (one per slice for TensorFlow's partitioners, which cut one
+/// dimension) plus a sort of the boundaries; grids of more than `limits.maxSliceGridCells` cells are refused.
+func checkTiling(
+    dims: [Int], _ slices: [(starts: [Int], lengths: [Int])], limits: TensorBundle.Limits, fail: (String) -> ModelError
+) throws {
+    let rank = dims.count
+    guard rank > 0 else {
+        guard slices.count == 1 else { throw fail("a scalar has \(slices.count) slices") }
+        return
+    }
+    var cuts: [[Int]] = (0..<rank).map { [0, dims[$0]] }
+    for slice in slices {
+        for d in 0..<rank { cuts[d] += [slice.starts[d], slice.starts[d] + slice.lengths[d]] }
+    }
+    cuts = cuts.map { Array(Set($0)).sorted() }
+    var cells = 1
+    var strides = [Int](repeating: 1, count: rank)
+    for d in stride(from: rank - 1, through: 0, by: -1) {
+        strides[d] = cells
+        let (product, overflow) = cells.multipliedReportingOverflow(by: cuts[d].count - 1)
+        guard !overflow, product <= limits.maxSliceGridCells else {
+            throw fail("\(slices.count) slices cut the tensor into more than \(limits.maxSliceGridCells) pieces")
+        }
+        cells = product
+    }
+    var covered = [Bool](repeating: false, count: cells)
+    var marked = 0
+    for slice in slices {
+        var low: [Int] = [], high: [Int] = []
+        for d in 0..<rank {
+            // Both ends are cut points by construction.
+            low.append(cuts[d].partitionIndex(of: slice.starts[d]))
+            high.append(cuts[d].partitionIndex(of: slice.starts[d] + slice.lengths[d]))
+        }
+        guard zip(low, high).allSatisfy({ $0 < $1 }) else { continue }  // an empty slice covers nothing
+        var index = low
+        while true {
+            var cell = 0
+            for d in 0..<rank { cell += index[d] * strides[d] }
+            guard !covered[cell] else {
+                throw fail("slice \(slice.starts)+\(slice.lengths) overlaps another slice (at \((0..<rank).map { cuts[$0][index[$0]] }))")
+            }
+            covered[cell] = true
+            marked += 1
+            var d = rank - 1
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < high[d] { break }
+                index[d] = low[d]
+                d -= 1
+            }
+            if d < 0 { break }
+        }
+    }
+    guard marked == cells else {
+        let gap = covered.firstIndex(of: false) ?? 0
+        let at = (0..<rank).map { cuts[$0][(gap / strides[$0]) % (cuts[$0].count - 1)] }
+        throw fail("slices leave part of the tensor uncovered (from \(at))")
+    }
+}
+
+extension Array where Element == Int {
+    /// The index of `value` in this sorted array (binary search; the value is known to be present).
+    func partitionIndex(of value: Int) -> Int {
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if self[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 }
 

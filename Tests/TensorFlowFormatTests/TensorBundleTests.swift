@@ -96,3 +96,82 @@ import Testing
         } throws: { String(describing: $0).contains("no TensorFlow checkpoint here") }
     }
 }
+
+/// Indexes of a checkpoint written by TensorFlow (`Samples/generate.py hostile_tensorflow`: `w` [6, 4] saved in three
+/// slices of two rows), rewritten to break one rule each. Each must be one clear error, found in time linear in the
+/// index, never a trap, a quadratic loop, or a tensor with zeros where a slice is missing.
+@Suite struct HostileTensorBundleTests {
+    static func path(_ name: String) -> String { Samples.path("broken/tensorflow-hostile/" + name) }
+
+    @Test func theRewrittenIndexReadsAsTensorFlowsOwn() throws {
+        let contents = try TensorBundle.read(Self.path("rewritten"))
+        let w = try #require(contents.tensors.first { $0.name == "w" })
+        #expect(w.shape == [6, 4])
+        let values = try w.withBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(values.count == 24 && values.allSatisfy { $0 != 0 })
+    }
+
+    static let cases: [(String, String)] = [
+        ("slice-repeated", "tensor 'w': slice [2, 0]+[2, 4] overlaps another slice (at [2, 0])"),
+        ("slice-missing", "tensor 'w': slices leave part of the tensor uncovered (from [2, 0])"),
+        ("shard-id-out-of-range", "tensor 'b': shard_id 7 is outside the checkpoint's 1 shards"),
+        ("shard-id-negative", "tensor 'b': shard_id -1 is outside the checkpoint's 1 shards"),
+        ("slice-extent-overflow", "tensor 'w': slice extent 2+9223372036854775807 is outside dimension 6"),
+        ("slice-start-int64-min", "tensor 'w': slice extent -9223372036854775808+2 is outside dimension 6"),
+        ("repeated-data-block", "repeats or overlaps the block before it"),
+        ("shared-key-blowup", "keys spell out more than"),
+    ]
+
+    @Test(arguments: cases)
+    func refusesWithOneClearError(name: String, message: String) throws {
+        let error = #expect(throws: ModelError.self) {
+            let contents = try TensorBundle.read(Self.path(name))
+            for tensor in contents.tensors { try tensor.withBytes { _ in } }
+        }
+        #expect(error.map { String(describing: $0).contains(message) } == true, "\(error.map(String.init(describing:)) ?? "no error")")
+        #expect(error.map { !String(describing: $0).contains("\n") } == true)
+    }
+
+    @Test func tilingAllowsAnyExactPartition() throws {
+        let limits = TensorBundle.Limits()
+        let fail = { (reason: String) in ModelError(reason) }
+        // Two dimensions cut unevenly (a brick pattern), zero-size slices, a scalar.
+        try checkTiling(dims: [4, 4], [([0, 0], [2, 4]), ([2, 0], [2, 1]), ([2, 1], [2, 3]), ([1, 1], [0, 2])], limits: limits, fail: fail)
+        try checkTiling(dims: [0, 5], [([0, 0], [0, 5]), ([0, 2], [0, 3])], limits: limits, fail: fail)
+        try checkTiling(dims: [], [([], [])], limits: limits, fail: fail)
+        #expect(throws: ModelError.self) { try checkTiling(dims: [4, 4], [([0, 0], [2, 4]), ([1, 0], [3, 4])], limits: limits, fail: fail) }
+        var small = limits
+        small.maxSliceGridCells = 8
+        let cells = (0..<9).map { ([$0 / 3, $0 % 3], [1, 1]) }
+        try checkTiling(dims: [3, 3], cells, limits: limits, fail: fail)
+        #expect(throws: ModelError.self) { try checkTiling(dims: [3, 3], cells, limits: small, fail: fail) }
+    }
+
+    /// A `checkpoint` file naming a checkpoint outside its folder (an absolute path left by the writer's machine, or
+    /// `..`) resolves to the checkpoint of that name inside the folder, never to the other one.
+    @Test(arguments: ["ABSOLUTE/model.ckpt", "../elsewhere/model.ckpt", "ABSOLUTE/other.ckpt"])
+    func checkpointFileStaysInsideItsFolder(named: String) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        for dir in ["given", "elsewhere"] {
+            try makeFolders(folder.file(dir))
+            for name in ["bert_model.ckpt.index", "bert_model.ckpt.data-00000-of-00001"] {
+                let target = name.replacing("bert_model", with: dir == "given" ? "model" : "other")
+                let file = try AtomicFile(destination: folder.file(dir + "/" + target))
+                try file.write(try Samples.bytes("tensorflow/bert-tiny-tf1/" + name))
+                try file.commit()
+            }
+        }
+        // elsewhere/ also holds a model.ckpt, which must not be chosen either.
+        for name in ["model.ckpt.index", "model.ckpt.data-00000-of-00001"] {
+            let file = try AtomicFile(destination: folder.file("elsewhere/" + name))
+            try file.write(try Samples.bytes("tensorflow/bert-tiny-tf1/" + name.replacing("model", with: "bert_model")))
+            try file.commit()
+        }
+        let path = named.replacing("ABSOLUTE", with: folder.file("elsewhere"))
+        let state = try AtomicFile(destination: folder.file("given/checkpoint"))
+        try state.write(Array("model_checkpoint_path: \"\(path)\"\n".utf8))
+        try state.commit()
+        #expect(try TensorBundle.prefix(for: folder.file("given")) == folder.file("given/model.ckpt"))
+    }
+}
