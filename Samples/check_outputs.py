@@ -110,6 +110,7 @@ def main():
     # TensorFlow checkpoints converted to folders: every tensor equal to the weights they were made from.
     tf_jobs = {"bert-tiny-tf1": "tensorflow/bert-tiny-tf1.reference.safetensors",
                "bert-tiny-sharded": "bert-tiny/model.safetensors", "bert-tiny-tf2": "bert-tiny/model.safetensors",
+               "bert-tiny-tf2-unnamed": "bert-tiny/model.safetensors",
                "albert-tiny-tf1": "tensorflow/albert-tiny-tf1.reference.safetensors"}
     for name, reference in tf_jobs.items():
         out = os.path.join(work, "tf-" + name)

@@ -403,6 +403,36 @@ def tensorflow_checkpoints():
     albert_checkpoint()
 
 
+def tensorflow_unnamed_tf2():
+    """bert-tiny as a TF2 object-based checkpoint whose variables have no names: a tree of tf.Module mirroring
+    Google BERT's scopes (`bert/encoder/layer_0/attention/self/query/kernel`) with a bare tf.Variable(value) at each
+    leaf, saved by tf.train.Checkpoint(root). Every variable's full_name is then "Variable"; only the object-graph
+    path tells them apart."""
+    import tensorflow as tf
+    from safetensors.numpy import load_file as np_load
+    base = np_load(os.path.join(HERE, "bert-tiny", "model.safetensors"))
+    config = json.load(open(os.path.join(HERE, "bert-tiny", "config.json")))
+    names = google_bert_names(base.keys())
+    root = tf.Module()
+    for key, value in base.items():
+        tf_name, transpose = names[key]
+        node = root
+        *scopes, leaf = tf_name.split("/")
+        for scope in scopes:
+            if not hasattr(node, scope):
+                setattr(node, scope, tf.Module())
+            node = getattr(node, scope)
+        setattr(node, leaf, tf.Variable(to_tf_value(value, transpose)))
+    d = fresh_dir("tensorflow", "bert-tiny-tf2-unnamed")
+    tf.train.Checkpoint(root).write(os.path.join(d, "ckpt-1"))
+    with open(os.path.join(d, "bert_config.json"), "w") as f:
+        json.dump({k: config[k] for k in ("attention_probs_dropout_prob", "hidden_act", "hidden_dropout_prob", "hidden_size",
+                                          "initializer_range", "intermediate_size", "max_position_embeddings",
+                                          "num_attention_heads", "num_hidden_layers", "type_vocab_size", "vocab_size")},
+                  f, indent=2)
+    shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
+
+
 def albert_checkpoint():
     import torch
     from transformers import AlbertConfig, AlbertModel
@@ -1555,6 +1585,7 @@ def main():
     float_casts()
     broken_safetensors()
     tensorflow_checkpoints()
+    tensorflow_unnamed_tf2()
     broken_tensorflow()
     hostile_tensorflow()
     pytorch_checkpoints()

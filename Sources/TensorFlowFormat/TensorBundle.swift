@@ -245,7 +245,10 @@ public enum TensorBundle {
     }
 
     /// TF2 keys (`model/layer/.ATTRIBUTES/VARIABLE_VALUE`) renamed to the object graph's TF1-style `full_name`
-    /// where it has one, else stripped of the `/.ATTRIBUTES/VARIABLE_VALUE` suffix.
+    /// where it has one, else to their object-graph path (the key without `/.ATTRIBUTES/VARIABLE_VALUE`, each
+    /// name unescaped). When the full names repeat (variables created without a name, `tf.Variable(x)` in a
+    /// `tf.Module`, are all `Variable`), every tensor takes its path instead: those are unique, and they spell the
+    /// attribute tree (`bert/encoder/layer_0/attention/self/query/kernel`) that the name maps read.
     static func renamedFromObjectGraph(
         _ tensors: [Tensor], _ graph: Tensorflow_TrackableObjectGraph, notes: inout [String]
     ) -> [Tensor] {
@@ -255,19 +258,54 @@ public enum TensorBundle {
                 fullNames[attribute.checkpointKey] = attribute.fullName
             }
         }
+        let suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
+        func path(_ key: String) -> String? {
+            guard key.hasSuffix(suffix), !key.contains("/.OPTIMIZER_SLOT/") else { return nil }
+            return unescapedObjectPath(String(key.dropLast(suffix.count)))
+        }
+        func fullName(_ key: String) -> String? { key.contains("/.OPTIMIZER_SLOT/") ? nil : fullNames[key] }
+        var seen = Set<String>(), repeated: [String] = []
+        for tensor in tensors {
+            let name = fullName(tensor.name) ?? path(tensor.name) ?? tensor.name
+            if !seen.insert(name).inserted { repeated.append(name) }
+        }
+        let useFullNames = repeated.isEmpty
         var renamed = 0
         let result = tensors.map { tensor -> Tensor in
             var tensor = tensor
-            if let full = fullNames[tensor.name], !tensor.name.contains("/.OPTIMIZER_SLOT/") {
+            if useFullNames, let full = fullName(tensor.name) {
                 tensor.name = full
                 renamed += 1
-            } else if tensor.name.hasSuffix("/.ATTRIBUTES/VARIABLE_VALUE"), !tensor.name.contains("/.OPTIMIZER_SLOT/") {
-                tensor.name = String(tensor.name.dropLast("/.ATTRIBUTES/VARIABLE_VALUE".count))
+            } else if let path = path(tensor.name) {
+                tensor.name = path
             }
             return tensor
         }
-        notes.append("TF2 checkpoint: \(renamed) tensors named by the object graph's full_name")
+        if useFullNames {
+            notes.append("TF2 checkpoint: \(renamed) tensors named by the object graph's full_name")
+        } else {
+            notes.append("TF2 checkpoint: full names repeat ('\(repeated[0])'), so tensors are named by their object-graph paths")
+        }
         return result
+    }
+
+    /// An object-graph path with TensorFlow's escaping of each name undone (`trackable_utils.escape_local_name`:
+    /// `.` is written `..` and `/` is written `.S`).
+    static func unescapedObjectPath(_ path: String) -> String {
+        guard path.contains(".") else { return path }
+        var out = "", pending = false
+        for character in path {
+            if pending {
+                out.append(character == "S" ? "/" : character)
+                pending = false
+            } else if character == "." {
+                pending = true
+            } else {
+                out.append(character)
+            }
+        }
+        if pending { out.append(".") }
+        return out
     }
 
     /// A partitioned variable, assembled from its slices when read.

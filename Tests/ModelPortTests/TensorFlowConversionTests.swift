@@ -12,6 +12,7 @@ import Testing
         ("bert-tiny-tf1", "tensorflow/bert-tiny-tf1.reference.safetensors"),
         ("bert-tiny-sharded", "bert-tiny/model.safetensors"),
         ("bert-tiny-tf2", "bert-tiny/model.safetensors"),
+        ("bert-tiny-tf2-unnamed", "bert-tiny/model.safetensors"),
         ("albert-tiny-tf1", "tensorflow/albert-tiny-tf1.reference.safetensors"),
     ]
 

@@ -44,6 +44,23 @@ import Testing
         #expect(contents.skipped.map(\.name) == ["_CHECKPOINTABLE_OBJECT_GRAPH"])
     }
 
+    /// `tf.Variable(x)` without a name inside a `tf.Module` tree: every full_name is "Variable", so the object-graph
+    /// paths name the tensors.
+    @Test func namesUnnamedTF2VariablesByTheirObjectPaths() throws {
+        let contents = try TensorBundle.read(Samples.path("tensorflow/bert-tiny-tf2-unnamed"))
+        let names = contents.tensors.map(\.name)
+        #expect(names.contains("bert/encoder/layer_0/attention/self/query/kernel"))
+        #expect(names.contains("bert/embeddings/word_embeddings"))
+        #expect(!names.contains("Variable"))
+        #expect(Set(names).count == names.count)
+        #expect(contents.notes.contains { $0.contains("full names repeat ('Variable')") })
+    }
+
+    @Test func objectPathsAreUnescaped() {
+        #expect(TensorBundle.unescapedObjectPath("model/dense..1/w.Sx") == "model/dense.1/w/x")
+        #expect(TensorBundle.unescapedObjectPath("bert/encoder/layer_0") == "bert/encoder/layer_0")
+    }
+
     @Test func sliceKeysMatchOrderedCode() {
         let cases: [(Int64, [UInt8])] = [
             (0, [0x80]), (1, [0x81]), (63, [0xBF]), (-1, [0x7F]), (-64, [0x40]), (64, [0xC0, 0x40]), (100, [0xC0, 0x64]),
