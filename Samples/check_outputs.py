@@ -288,7 +288,9 @@ def main():
                                       token_type_ids=torch.from_numpy(golden["token_type_ids"]),
                                       attention_mask=torch.from_numpy(golden["attention_mask"]))
             gap = np.abs(result.last_hidden_state.numpy() - golden["last_hidden_state"]).max()
-            assert gap == 0.0, (name, gap)
+            # A framework's float results depend on its kernels (CPU, torch build): compared with a tolerance. Our own
+            # bytes are compared exactly elsewhere (the weights above are bit-identical).
+            assert gap <= 1e-5, (name, gap)
             print(f"transformers loads {name}: no missing/unexpected keys, last_hidden_state max gap {gap}")
         else:
             print(f"transformers loads {name}: no missing/unexpected keys, {model.config.num_hidden_layers} layers, dtype {model.dtype}")
