@@ -32,13 +32,16 @@ let package = Package(
         .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
+        .target(name: "Tokenizers", dependencies: [
+            "BinaryIO", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .target(name: "Verifier", dependencies: [
-            "ModelIR", "BinaryIO", "Quantization", .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+            "ModelIR", "BinaryIO", "Quantization", "Tokenizers", .target(name: "CBLAS", condition: .when(platforms: [.linux])),
         ]),
         .target(name: "Reports", dependencies: ["ModelIR", "BinaryIO", "Verifier"]),
-        .target(name: "ModelPort", dependencies: ["Verifier", "Reports", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "Transforms", "Quantization"]),
+        .target(name: "ModelPort", dependencies: ["Verifier", "Reports", "Tokenizers", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "Transforms", "Quantization"]),
         .target(name: "ModelPortCLI", dependencies: [
-            "ModelPort", "Transforms", "Quantization", "ModelIR", "Verifier", "Reports",
+            "ModelPort", "Transforms", "Quantization", "ModelIR", "Verifier", "Reports", "Tokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "modelport", dependencies: ["ModelPortCLI"]),
@@ -47,6 +50,7 @@ let package = Package(
         .testTarget(name: "BinaryIOTests", dependencies: ["TestSupport", "BinaryIO"]),
         .testTarget(name: "ModelIRTests", dependencies: ["TestSupport", "ModelIR", "BinaryIO"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["TestSupport", "SafetensorsFormat", "ModelIR", "BinaryIO"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["TestSupport", "Tokenizers", "BinaryIO"]),
         .testTarget(name: "VerifierTests", dependencies: ["TestSupport", "Verifier", "ModelIR", "SafetensorsFormat"]),
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports", "Verifier", "ModelIR"]),
         .testTarget(name: "GGUFFormatTests", dependencies: ["TestSupport", "GGUFFormat", "ModelIR", "BinaryIO", "Quantization", "SafetensorsFormat"]),
@@ -56,7 +60,7 @@ let package = Package(
         .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat", "Quantization"]),
-        .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms", "PaddleFormat", "Pickle", "Quantization"]),
+        .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms", "PaddleFormat", "Pickle", "Verifier", "Quantization"]),
         .testTarget(name: "ModelPortCLITests", dependencies: ["TestSupport", "ModelPortCLI", "ModelPort", "ModelIR", "SafetensorsFormat", "Verifier"]),
     ],
     swiftLanguageModes: [.v6]

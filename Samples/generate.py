@@ -15,6 +15,9 @@ Layout:
                                     reference reader, which must reject them too)
   gguf/kquant-reference.safetensors  ggml's own Q4_K/Q5_K/Q6_K bytes (llama-cpp-python's libggml via ctypes)
   packed/reference.safetensors       compressed-tensors' int8 per-channel and mlx.core.quantize's affine output
+  tokenizers/                tokenizer folders (WordPiece, SentencePiece unigram, byte-level BPE, Perceiver bytes) trained
+                             on a multi-script corpus, transformers' ids for it (<kind>.json), tiny RoBERTa / ALBERT
+                             models beside their tokenizers with golden hidden states (<kind>.golden.safetensors)
   paddle/                    PaddleNLP .pdparams; static-graph layouts (PaddleHub 1.x, inference models, static.save);
                              a paddle.jit.save export (.pdiparams.info) with its transformers reference
 
@@ -1020,6 +1023,341 @@ def tokenizer_fixture():
                    "do_lower_case": True, "cases": cases}, f, ensure_ascii=False, indent=1)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Tokenizers: goldens from transformers' own tokenizers on a multi-script corpus
+# ---------------------------------------------------------------------------------------------------------
+
+TOKENIZER_CORPUS_BASE = [
+    "Hello, world! ModelPort converts BERT weights.",
+    "The quick brown fox jumps over the lazy dog.",
+    "Café déjà vu: naïve résumé façade ÉLAN!",
+    "don't stop... (really) isn't it? I'll say we'd've gone.",
+    "  multiple   spaces\tand\ttabs\nnewlines  ",
+    "Quantize to Q8_0 or Q4_K for a phone; verify the cosine ≥ 0.999.",
+    "我们把中文模型转换为其他格式。",
+    "哈工大讯飞联合实验室发布了中文预训练模型RoBERTa-wwm-ext。",
+    "混合English和中文mixed文本，包括标点！",
+    "数字123和字母abc混在一起：测试123abc。",
+    "東京は日本の首都です。カタカナとひらがなも。",
+    "서울은 한국의 수도입니다.",
+    "Москва — столица России. Ёжик в тумане!",
+    "Привет, мир! Как дела? ЗАГЛАВНЫЕ буквы.",
+    "مرحبا بالعالم، هذه جملة عربية.",
+    "العربية: الكتاب على الطاولة ١٢٣٤٥.",
+    "שלום עולם, זה משפט בעברית.",
+    "עִבְרִית עם ניקוד וטעמים.",
+    "Ελληνικά: ΟΔΥΣΣΕΥΣ και η Πηνελόπη.",
+    "हिन्दी में एक वाक्य लिखा गया है।",
+    "ภาษาไทยไม่มีช่องว่างระหว่างคำ",
+    "Tiếng Việt có nhiều dấu: Đà Nẵng, Huế, Hà Nội.",
+    "Combining marks: e\u0301 a\u0300 o\u0308 n\u0303 and A\u030a.",
+    "Precomposed: é à ö ñ Å versus decomposed forms.",
+    "Ｆｕｌｌ－ｗｉｄｔｈ　ｆｏｒｍｓ：ＡＢＣ　１２３！",
+    "Half-width ｶﾀｶﾅ and full-width カタカナ.",
+    "emoji 😀 and symbols © ® ™ § ¶ 👍🏽 👨‍👩‍👧",
+    "flags 🇫🇷🇩🇪 and hearts ❤️💔",
+    "zero\u200bwidth\u200cjoiners\u200dand\ufeffBOM",
+    "no-break\u00a0space, thin\u2009space, ideographic\u3000space",
+    "line\u2028separator and paragraph\u2029separator",
+    "soft\u00adhyphen and\u0085next line",
+    "control\u0007bell and\u001bescape chars",
+    "a" * 120,
+    "supercalifragilisticexpialidocious antidisestablishmentarianism pneumonoultramicroscopicsilicovolcanoconiosis",
+    "x" * 99 + " " + "y" * 101,
+    "unaffable unbelievable playing played player",
+    "1,000,000 dollars and 3.14159 pies, 2,5 Euro.",
+    "Numbers like 12,345,678 and 9,99 or 1,2,3,",
+    "``quoted'' text and ''double'' quotes",
+    "Mixed CASE Words ThatShould BeLowered",
+    "ﬁ ligature ﬂ and ℌ𝔢𝔩𝔩𝔬 math letters",
+    "superscripts x² y³ and fractions ½ ¼",
+    "İstanbul ıi and straße ß STRASSE",
+    "e-mail: user@example.com, url https://example.org/path?q=1&x=2",
+    "tabs\tinside\twords and\r\nwindows lines",
+    "trailing spaces     ",
+    "     leading spaces",
+    "",
+    " ",
+    "a",
+    "?!.,;:",
+    "£$€¥ currency ₹ signs",
+    "math ∑∫√∞ ≠ ≈ symbols",
+    "box ─│┌┐ drawing ░▒▓",
+    "Ǆemal ǅ titlecase ǆ",
+    "𠀀𠀁 rare CJK extension B 𪜀",
+    "ｱｲｳ and ㈱ ㌔ ℃ compatibility",
+    "I'm Tom's friend; they're here, we've been, you'll see, he'd go.",
+    "It's 5 o'clock: 's 't 're 've 'm 'll 'd",
+    "HELLO WORLD IN CAPITALS AND ÀÉÎÕÜ",
+    "Ça va? Où est la bibliothèque? À bientôt!",
+    "Zürich, Köln, Malmö, Øresund, Łódź, Çanakkale.",
+    "北京欢迎你，上海、广州和深圳也欢迎你。",
+    "繁體中文與簡體中文混合：臺灣、台湾。",
+    "日本語の文章、漢字と仮名（かな）が混ざる。",
+    "Україна, Київ — український текст з ї, є, ґ.",
+    "Қазақ тілі және Монгол хэл.",
+    "فارسی: سلام دنیا، این یک جمله است.",
+    "ײִדיש און עבֿרית מיט פּונקטן",
+    "Emoji sequences: 🧑🏻‍💻 👩🏿‍🔬 🏳️‍🌈 ✋🏼",
+    "keycap 1️⃣ 2️⃣ #️⃣ and variation selectors ︎︎",
+    "Mixed: Paris 巴黎 Париж باريس פריז パリ",
+]
+
+TOKENIZER_GLUED = [
+    "巴黎是[MASK]国的首都",
+    "x[MASK]y",
+    "naïve[CLS]e-mail",
+    "1,000,000[MASK]",
+    "[CLS]start and end[SEP]",
+    "two[MASK][MASK]masks",
+    "the [MASK] is here",
+    "[mask] lower-case is not special",
+    "[UNK]unknown[PAD]padding",
+    "<s>roberta</s> <mask>token<pad><unk>",
+    "hello <mask> world",
+    "hello<mask>world",
+    "[MASK]",
+    "<mask>",
+    "[BOS]perceiver[EOS] bytes [SEP]",
+    "Москва[MASK]столица",
+    "مرحبا[SEP]عالم",
+    "😀[MASK]😀",
+    "[[MASK]]",
+    "[MAS K] [ MASK]",
+    "a<e1>b [FOO]c<add1>d <add2>",
+]
+
+TOKENIZER_PAIRS = [
+    ("What is the capital of France?", "Paris is the capital of France."),
+    ("我们把中文模型转换为其他格式。", "Москва — столица России."),
+    ("short", "a much longer second sentence with many many words to make it longer than the first one"),
+    ("a much longer first sentence with many many words to make it longer than the second one", "short"),
+    ("Café déjà vu", "naïve résumé"),
+    ("", "empty first"),
+    ("x[MASK]y", "hello <mask> world"),
+    ("emoji 😀", "🇫🇷🇩🇪"),
+    ("1,000,000 dollars", "2,5 Euro"),
+    ("Ｆｕｌｌ－ｗｉｄｔｈ", "ｶﾀｶﾅ"),
+    (" ".join(["alpha beta gamma delta"] * 8), " ".join(["one two three four five"] * 7)),
+    (" ".join(["long"] * 30), " ".join(["longer"] * 31)),
+    (" ".join(["odd"] * 33), " ".join(["even"] * 40)),
+    ("שלום עולם", "مرحبا بالعالم"),
+    ("zero\u200bwidth", "no-break\u00a0space"),
+    ("an empty second text", ""),
+    ("▁metaspace▁inside and ▁▁leading", "tabs\tand\u2028separators"),
+]
+
+
+def tokenizer_corpus():
+    """(text, pair) cases: the base sentences, special tokens glued to words, long texts that hit the maximum
+    length, and sentence pairs."""
+    cases = [(s, None) for s in TOKENIZER_CORPUS_BASE + TOKENIZER_GLUED]
+    cases.append((" ".join(TOKENIZER_CORPUS_BASE[:12]), None))  # longer than every model_max_length below
+    cases += list(TOKENIZER_PAIRS)
+    return cases
+
+
+def tokenizer_training_text():
+    text = TOKENIZER_CORPUS_BASE + [s for s, _ in TOKENIZER_PAIRS] + [p for _, p in TOKENIZER_PAIRS]
+    text += TOKENIZER_SENTENCES
+    extra = ("the model converts weights between frameworks and checks that nothing was lost on the way "
+             "tokenizers split text into pieces of a vocabulary words subwords characters bytes").split()
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        text.append(" ".join(rng.choice(extra, size=12)))
+    return [t for t in text if t.strip()]
+
+
+def wordpiece_vocabulary(texts, lower, size):
+    """A deterministic WordPiece vocabulary for the corpus: the specials, every character (alone and as `##`
+    continuation), then the most frequent words and 2–4 character word starts and `##` endings, by frequency then
+    spelling (`tokenizers`' WordPiece trainer orders ties differently from run to run)."""
+    from collections import Counter
+    from tokenizers import normalizers, pre_tokenizers
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lower)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words = Counter()
+    for text in texts:
+        words.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for w in words for c in w})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars + ["##" + c for c in chars]
+    pieces = Counter()
+    for w, n in words.items():
+        if len(w) > 1:
+            pieces[w] += 2 * n
+        for length in (2, 3, 4):
+            if len(w) > length:
+                pieces[w[:length]] += n
+                pieces["##" + w[-length:]] += n
+    seen = set(vocab)
+    for piece, _ in sorted(pieces.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocab) >= size:
+            break
+        if piece not in seen:
+            seen.add(piece)
+            vocab.append(piece)
+    return vocab
+
+
+def write_goldens(tok, cases, out, kind, **settings):
+    import transformers
+    lines = []
+    for text, pair in cases:
+        enc = tok(text, pair, truncation=True) if pair is not None else tok(text, truncation=True)
+        record = {"text": text}
+        if pair is not None:
+            record["pair"] = pair
+        record["input_ids"] = enc["input_ids"]
+        record["token_type_ids"] = enc.get("token_type_ids") or [0] * len(enc["input_ids"])
+        record["tokens"] = tok.convert_ids_to_tokens(enc["input_ids"])
+        lines.append(json.dumps(record, ensure_ascii=False))
+    header = {"tokenizer": type(tok).__name__, "transformers": transformers.__version__, "kind": kind,
+              "model_max_length": tok.model_max_length, **settings}
+    with open(out, "w", encoding="utf-8") as f:
+        f.write('{"info": ' + json.dumps(header, ensure_ascii=False) + ',\n "cases": [\n')
+        f.write(",\n".join(lines))
+        f.write("\n]}\n")
+
+
+def tokenizer_goldens():
+    """Tokenizer folders (a WordPiece vocabulary trained with `tokenizers`, a SentencePiece unigram model trained
+    with the sentencepiece library, a byte-level BPE trained with `tokenizers`) and the ids transformers' own
+    BertTokenizer (lower-cased and cased), AlbertTokenizer, RobertaTokenizer and PerceiverTokenizer give on the
+    corpus above (one JSON file per kind, one case per line)."""
+    import io
+    import sentencepiece as spm
+    from tokenizers import ByteLevelBPETokenizer, Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+    from transformers import BertTokenizer, AlbertTokenizer, RobertaTokenizer, PerceiverTokenizer
+    root = fresh_dir("tokenizers")
+    training = tokenizer_training_text()
+    cases = tokenizer_corpus()
+    max_length = 48
+
+    # WordPiece, lower-cased and cased.
+    for name, lower in [("bert-uncased", True), ("bert-cased", False)]:
+        d = os.path.join(root, name)
+        os.makedirs(d)
+        tokens = wordpiece_vocabulary(training, lower, size=700)
+        with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(tokens) + "\n")
+        tok = BertTokenizer(vocab_file=os.path.join(d, "vocab.txt"), do_lower_case=lower, model_max_length=max_length)
+        tok.save_pretrained(d)
+        os.remove(os.path.join(d, "tokenizer.json"))  # transformers 5.23 writes it with the special tokens only
+        if lower:  # the lower-cased folder also gets a tokenizer.json, written by `tokenizers` itself
+            fast = Tokenizer(WordPiece({t: i for i, t in enumerate(tokens)}, unk_token="[UNK]", max_input_chars_per_word=100))
+            fast.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                                         lowercase=True)
+            fast.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+            fast.post_processor = processors.TemplateProcessing(
+                single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+            fast.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+            fast.save(os.path.join(d, "tokenizer.json"))
+        tok = BertTokenizer.from_pretrained(d)
+        write_goldens(tok, cases, os.path.join(root, name + ".json"), "wordpiece", do_lower_case=lower)
+
+    # The cased vocabulary with added tokens: added_tokens.json (legacy; transformers 5 appends them in id order) and
+    # extra_special_tokens in tokenizer_config.json.
+    d = os.path.join(root, "bert-added")
+    shutil.copytree(os.path.join(root, "bert-cased"), d)
+    with open(os.path.join(d, "tokenizer_config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    config["extra_special_tokens"] = ["<e1>", "[FOO]"]
+    with open(os.path.join(d, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+    with open(os.path.join(d, "added_tokens.json"), "w", encoding="utf-8") as f:
+        json.dump({"<add1>": 949, "<add2>": 950}, f)
+    tok = BertTokenizer.from_pretrained(d)
+    write_goldens(tok, cases, os.path.join(root, "bert-added.json"), "wordpiece", do_lower_case=False)
+
+    # SentencePiece unigram for ALBERT.
+    d = os.path.join(root, "albert")
+    os.makedirs(d)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(training), model_writer=model, vocab_size=400, model_type="unigram",
+        character_coverage=0.995, pad_id=0, unk_id=1, bos_id=-1, eos_id=-1, control_symbols=["[CLS]", "[SEP]", "[MASK]"],
+        normalization_rule_name="nmt_nfkc", seed_sentencepiece_size=5000, num_threads=1,
+        minloglevel=2)
+    with open(os.path.join(d, "spiece.model"), "wb") as f:
+        f.write(model.getvalue())
+    tok = AlbertTokenizer(vocab_file=os.path.join(d, "spiece.model"), model_max_length=max_length)
+    tok.save_pretrained(d)
+    os.remove(os.path.join(d, "tokenizer.json"))  # the spiece.model path is the one under test
+    tok = AlbertTokenizer.from_pretrained(d)
+    write_goldens(tok, cases, os.path.join(root, "albert.json"), "sentencepiece")
+    # The same tokenizer as transformers serializes it (tokenizer.json: Unigram, normalizer sequence with the
+    # base64 charsmap, Metaspace); it must give albert.json's ids too.
+    dj = os.path.join(root, "albert-json")
+    tok.save_pretrained(dj)
+    for extra in os.listdir(dj):
+        if extra not in ("tokenizer.json", "tokenizer_config.json"):
+            os.remove(os.path.join(dj, extra))
+    again = AlbertTokenizer.from_pretrained(dj)
+    for text, pair in cases:
+        assert again(text, pair, truncation=True)["input_ids"] == tok(text, pair, truncation=True)["input_ids"], text
+
+    # Byte-level BPE for RoBERTa.
+    d = os.path.join(root, "roberta")
+    os.makedirs(d)
+    trainer = ByteLevelBPETokenizer(add_prefix_space=False)
+    trainer.train_from_iterator(training, vocab_size=600, min_frequency=2, show_progress=False,
+                                special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    trainer.save_model(d)
+    tok = RobertaTokenizer(vocab_file=os.path.join(d, "vocab.json"), merges_file=os.path.join(d, "merges.txt"),
+                           model_max_length=max_length)
+    tok.save_pretrained(d)
+    os.remove(os.path.join(d, "tokenizer.json"))
+    tok = RobertaTokenizer.from_pretrained(d)
+    write_goldens(tok, cases, os.path.join(root, "roberta.json"), "bpe")
+
+    # Perceiver's bytes.
+    d = os.path.join(root, "perceiver")
+    os.makedirs(d)
+    PerceiverTokenizer(model_max_length=max_length).save_pretrained(d)
+    tok = PerceiverTokenizer.from_pretrained(d)
+    write_goldens(tok, cases, os.path.join(root, "perceiver.json"), "bytes")
+    tokenizer_models()  # the folders were rebuilt: put the models back
+
+
+TOKENIZER_MODEL_TEXTS = ["巴黎是[MASK]国的首都", "Hello, world! ModelPort converts weights.", "x[MASK]y naïve Москва 😀"]
+
+
+def tokenizer_models():
+    """Tiny RoBERTa and ALBERT models beside the tokenizers of `tokenizer_goldens` (vocabulary sizes to match), with
+    golden hidden states for TOKENIZER_MODEL_TEXTS tokenized by transformers (padded batch): `forward --text` and
+    `verify --text` check the whole path from text to hidden states."""
+    from transformers import (AlbertConfig, AlbertModel, AlbertTokenizer, RobertaConfig, RobertaModel,
+                              RobertaTokenizer)
+    root = os.path.join(HERE, "tokenizers")
+    jobs = [
+        ("roberta", RobertaTokenizer, RobertaModel,
+         lambda n: RobertaConfig(vocab_size=n, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=32, max_position_embeddings=50, type_vocab_size=1, pad_token_id=1)),
+        ("albert", AlbertTokenizer, AlbertModel,
+         lambda n: AlbertConfig(vocab_size=n, embedding_size=8, hidden_size=16, num_hidden_layers=2,
+                                num_attention_heads=2, intermediate_size=32, max_position_embeddings=48, pad_token_id=0)),
+    ]
+    for name, tok_cls, model_cls, make_config in jobs:
+        d = os.path.join(root, name)
+        tok = tok_cls.from_pretrained(d)
+        torch.manual_seed(31)
+        model = model_cls(make_config(len(tok))).eval()
+        for f in ["config.json", "model.safetensors"]:
+            if os.path.exists(os.path.join(d, f)):
+                os.remove(os.path.join(d, f))
+        model.save_pretrained(d)
+        enc = tok(TOKENIZER_MODEL_TEXTS, padding=True, truncation=True, return_tensors="pt")
+        with torch.no_grad():
+            out = model(**enc, output_hidden_states=True)
+        golden = {"input_ids": enc["input_ids"].clone(), "attention_mask": enc["attention_mask"].clone(),
+                  "last_hidden_state": out.last_hidden_state.clone(), "pooler_output": out.pooler_output.clone()}
+        for i, h in enumerate(out.hidden_states):
+            golden[f"hidden_states.{i}"] = h.clone()
+        save_file(golden, os.path.join(root, name + ".golden.safetensors"),
+                  metadata={"texts": json.dumps(TOKENIZER_MODEL_TEXTS, ensure_ascii=False)})
+
+
 def perceiver_tiny():
     """A tiny PerceiverForMaskedLM (UTF-8 byte inputs) and its golden hidden states and logits."""
     from transformers import PerceiverConfig, PerceiverForMaskedLM
@@ -1591,6 +1929,7 @@ def main():
     pytorch_checkpoints()
     encoder_goldens()
     tokenizer_fixture()
+    tokenizer_goldens()
     perceiver_tiny()
     gguf_references()
     kquant_references()

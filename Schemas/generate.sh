@@ -17,4 +17,7 @@ protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swi
 out_paddle=../Sources/PaddleFormat/Generated
 mkdir -p "$out_paddle"
 protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swift_out="$out_paddle" paddle_framework.proto
-echo "generated into $out and $out_paddle"
+out_tokenizers=../Sources/Tokenizers/Generated
+mkdir -p "$out_tokenizers"
+protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swift_out="$out_tokenizers" sentencepiece_model.proto
+echo "generated into $out, $out_paddle and $out_tokenizers"

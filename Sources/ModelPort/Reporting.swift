@@ -72,12 +72,10 @@ public enum Reporting {
         Double(dtype.blockBytes * 8) / Double(dtype.blockSize)
     }
 
-    /// The token strings of `inputs` as the model's `vocab.txt` spells them (empty without a vocabulary).
+    /// The token strings of `inputs` as the model's own tokenizer spells them (empty without a tokenizer).
     public static func tokenTexts(_ inputs: EncoderInputs, model: Model) -> [[String]] {
-        guard let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }),
-              let bytes = vocab.contents ?? (try? MappedFile.contents(of: vocab.sourcePath)) else { return [] }
-        let tokens = WordPieceTokenizer.lines(String(decoding: bytes, as: UTF8.self))
-        return inputs.inputIds.map { $0.map { $0 >= 0 && $0 < tokens.count ? tokens[$0] : "[\($0)]" } }
+        guard let tokenizer = try? Verification.tokenizer(for: model) else { return [] }
+        return inputs.inputIds.map { $0.map { tokenizer.token(of: $0) ?? "[\($0)]" } }
     }
 
     /// The HTML report of a conversion: its source against its output, with the measured quality.

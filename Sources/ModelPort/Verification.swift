@@ -3,24 +3,27 @@ import BinaryIO
 import ModelIR
 import Quantization
 import SafetensorsFormat
+import Tokenizers
 import Transforms
 import Verifier
 
 /// `forward` and `verify`: reference forward passes on models of any format.
 public enum Verification {
-    /// The inputs: texts tokenized with the first model's `vocab.txt`, a safetensors file, or the standard
-    /// deterministic batch.
+    /// The inputs: texts tokenized with the first model's own tokenizer (``tokenizer(for:)``), a safetensors file,
+    /// or the standard deterministic batch.
     public static func inputs(from path: String?, texts: [String] = [], for models: [Model]) throws -> EncoderInputs {
         if !texts.isEmpty {
             guard path == nil else { throw ModelError("use either --inputs or --text, not both") }
-            guard let model = models.first(where: { $0.auxiliaryFiles.contains { $0.name == "vocab.txt" } }),
-                  let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else {
-                throw ModelError("--text needs a model folder with vocab.txt")
+            var firstError: (any Error)?
+            for model in models {
+                do {
+                    let tokenizer = try tokenizer(for: model)
+                    return try wrap { try EncoderInputs(encodings: tokenizer.batch(texts, limit: positionLimit(model))) }
+                } catch {
+                    firstError = firstError ?? error
+                }
             }
-            let tokenizer = try vocab.contents.map { WordPieceTokenizer(tokens: WordPieceTokenizer.lines(String(decoding: $0, as: UTF8.self)),
-                                                                        lowercase: lowercases(model)) }
-                ?? wrap { try WordPieceTokenizer(vocabularyFile: vocab.sourcePath, lowercase: lowercases(model)) }
-            return try wrap { try tokenizer.batch(texts) }
+            throw firstError ?? ModelError("--text needs a model with a tokenizer")
         }
         if let path {
             let (tensors, _) = try SafetensorsReader.read(path: path)
@@ -32,32 +35,81 @@ public enum Verification {
         return try wrap { try EncoderInputs.standard(vocabSize: vocab, padId: pad, typeVocabSize: types) }
     }
 
-    /// The texts tokenized for the candidate with its own vocabulary, when it differs from the reference's (a
-    /// pruned vocabulary numbers tokens differently); nil when both share one. The token sequences must line up.
-    public static func candidateInputs(texts: [String], reference: Model, candidate: Model) throws -> EncoderInputs? {
-        guard !texts.isEmpty,
-              let ours = reference.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }),
-              let theirs = candidate.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else { return nil }
-        func text(_ file: AuxiliaryFile) -> [UInt8]? { file.contents ?? (try? MappedFile.contents(of: file.sourcePath)) }
-        guard let a = text(ours), let b = text(theirs), a != b else { return nil }
-        let referenceTokens = WordPieceTokenizer.lines(String(decoding: a, as: UTF8.self))
-        let candidateTokens = WordPieceTokenizer.lines(String(decoding: b, as: UTF8.self))
-        let tokenizer = WordPieceTokenizer(tokens: candidateTokens, lowercase: lowercases(candidate))
-        let batch = try wrap { try tokenizer.batch(texts) }
-        let reference = try inputs(from: nil, texts: texts, for: [reference])
-        // The same token strings at the same places (a word the pruned vocabulary lacks becomes [UNK] there).
-        func spelled(_ ids: [[Int]], _ tokens: [String]) -> [[String]] { ids.map { $0.map { $0 < tokens.count ? tokens[$0] : "?" } } }
-        guard spelled(batch.inputIds, candidateTokens) == spelled(reference.inputIds, referenceTokens) else {
-            throw ModelError("the texts split into different tokens under the two vocabularies (a word the pruned one lacks?)")
+    /// The model's tokenizer, built from the tokenizer files it carries (``TokenizerLoader``) and its architecture.
+    public static func tokenizer(for model: Model) throws -> any Tokenizer {
+        var files: [String: TokenizerFiles.Source] = [:]
+        for file in model.auxiliaryFiles where TokenizerFiles.knownNames.contains(file.name) {
+            files[file.name] = file.contents.map { .bytes($0) } ?? .path(file.sourcePath)
         }
-        return batch
+        let type: String?
+        switch model.config.architecture {
+        case .perceiver: type = "perceiver"
+        case .cocolm: type = "cocolm"
+        case .albert: type = "albert"
+        case .roberta: type = "roberta"
+        default: type = model.config["model_type"]?.stringValue
+        }
+        do {
+            return try TokenizerLoader.load(TokenizerFiles(files: files), modelType: type)
+        } catch let error as TokenizerError {
+            throw ModelError(file: error.file, error.reason)
+        }
     }
 
-    /// Whether the model's tokenizer lower-cases (`do_lower_case` in tokenizer_config.json; BERT's default is yes).
-    static func lowercases(_ model: Model) -> Bool {
-        guard let config = model.auxiliaryFiles.first(where: { $0.name == "tokenizer_config.json" }),
-              let value = try? JSON.parse(contentsOf: config.sourcePath)["do_lower_case"]?.boolValue else { return true }
-        return value
+    /// The tokenizer of a model folder (its tokenizer files and config.json's model type; no weights needed), or of
+    /// the model a file holds.
+    public static func tokenizer(at path: String) throws -> any Tokenizer {
+        if !isDirectory(path) {
+            // A model file: the tokenizer files it carries (a GGUF's vocabulary), else those beside it.
+            let model = try ModelLoader.load(path)
+            if model.auxiliaryFiles.contains(where: { TokenizerFiles.knownNames.contains($0.name) }) { return try tokenizer(for: model) }
+            var beside = model
+            beside.auxiliaryFiles = ModelLoader.auxiliaryFiles(in: splitPath(path).folder)
+            return try tokenizer(for: beside)
+        }
+        let files = TokenizerFiles.folder(path)
+        var type: String?
+        if let config = try? files.json("config.json") {
+            let model = ModelConfig(members: config.objectValue ?? [])
+            type = model.architecture == .unknown ? model["model_type"]?.stringValue : model.architecture.rawValue
+        }
+        do {
+            return try TokenizerLoader.load(files, modelType: type)
+        } catch let error as TokenizerError {
+            throw ModelError(file: error.file, error.reason)
+        }
+    }
+
+    /// The longest sequence the model's position table takes (RoBERTa's starts after the padding id).
+    static func positionLimit(_ model: Model) -> Int? {
+        guard let positions = model.config.maxPositionEmbeddings else { return nil }
+        return model.config.architecture == .roberta ? positions - (model.config.padTokenId ?? 1) - 1 : positions
+    }
+
+    /// The texts tokenized for the candidate with its own tokenizer, when it numbers tokens differently from the
+    /// reference's (a pruned vocabulary); nil when both give the same ids. The token sequences must line up.
+    public static func candidateInputs(texts: [String], reference: Model, candidate: Model) throws -> EncoderInputs? {
+        guard !texts.isEmpty, let theirs = try? tokenizer(for: candidate) else { return nil }
+        let ours = try tokenizer(for: reference)
+        let limit = [positionLimit(reference), positionLimit(candidate)].compactMap { $0 }.min()
+        let expected = try wrap { try ours.batch(texts, limit: limit) }
+        let actual = try wrap { try theirs.batch(texts, limit: limit) }
+        guard expected.map(\.ids) != actual.map(\.ids) else { return nil }
+        // The same token strings at the same places (a word the pruned vocabulary lacks becomes [UNK] there).
+        guard expected.map(\.tokens) == actual.map(\.tokens) else {
+            throw ModelError("the texts split into different tokens under the two vocabularies (a word the pruned one lacks?)")
+        }
+        return try wrap { try EncoderInputs(encodings: actual) }
+    }
+
+    static func wrap<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as VerifierError {
+            throw ModelError(error.description)
+        } catch let error as TokenizerError {
+            throw ModelError(file: error.file, error.reason)
+        }
     }
 
     /// Runs one model; errors name `source` when given.
@@ -104,7 +156,4 @@ public enum Verification {
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: path, options: options)
     }
 
-    static func wrap<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as VerifierError { throw ModelError(error.description) }
-    }
 }

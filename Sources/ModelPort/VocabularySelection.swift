@@ -1,31 +1,23 @@
 import BinaryIO
 import Foundation
 import ModelIR
+import Tokenizers
 import Transforms
-import Verifier
 
 /// `--vocab-from CORPUS`: keep only the vocabulary a corpus uses (TextPruner's vocabulary pruning).
 public enum VocabularySelection {
     /// The model with its vocabulary cut to the WordPiece tokens of `corpus` (a UTF-8 text file, tokenized line by
     /// line with the model's own `vocab.txt`) plus the special tokens, in their original order.
     public static func prune(_ model: Model, corpus: String) throws -> Model {
-        guard let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) else {
-            throw ModelError("--vocab-from needs the model's vocab.txt (a WordPiece vocabulary)")
-        }
-        let vocabText: String
-        if let contents = vocab.contents {
-            vocabText = String(decoding: contents, as: UTF8.self)
-        } else {
-            guard let data = FileManager.default.contents(atPath: vocab.sourcePath), let text = String(data: data, encoding: .utf8) else {
-                throw ModelError(file: vocab.sourcePath, "cannot read the vocabulary")
-            }
-            vocabText = text
+        let tokenizer: WordPieceTokenizer
+        switch try Verification.tokenizer(for: model) {
+        case let wordPiece as WordPieceTokenizer: tokenizer = wordPiece
+        case let other: throw ModelError("--vocab-from prunes WordPiece vocabularies (vocab.txt); this model's tokenizer is \(other.name)")
         }
         guard let corpusData = FileManager.default.contents(atPath: corpus) else { throw ModelError(file: corpus, "cannot read the corpus") }
         guard let corpusText = String(data: corpusData, encoding: .utf8) else { throw ModelError(file: corpus, "the corpus is not UTF-8 text") }
-        let tokens = WordPieceTokenizer.lines(vocabText)
-        let tokenizer = WordPieceTokenizer(tokens: tokens, lowercase: Verification.lowercases(model))
-        var used = Set(tokens.indices.filter { WordPieceTokenizer.specialTokens.contains(tokens[$0]) })
+        let tokens = tokenizer.tokensById
+        var used = Set(tokenizer.addedTokens.tokens.compactMap { tokenizer.vocabulary[$0.content] })
         var unknownPieces = 0
         for line in corpusText.split(whereSeparator: \.isNewline) {
             for piece in tokenizer.tokenize(String(line)) {

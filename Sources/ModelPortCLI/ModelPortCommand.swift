@@ -20,9 +20,10 @@ public struct ModelPortCommand: ParsableCommand {
               modelport convert Samples/bert-tiny out/bert-f16 --dtype f16
               modelport convert Samples/bert-tiny out/rbt2 --keep-layers 2
               modelport convert model.safetensors model-bf16.safetensors --dtype bf16
+              modelport tokenize Samples/tokenizers/albert --text "巴黎是[MASK]国的首都"
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, ConvertCommand.self, VerifyCommand.self, ForwardCommand.self]
+        subcommands: [InspectCommand.self, ConvertCommand.self, VerifyCommand.self, ForwardCommand.self, TokenizeCommand.self]
     )
 
     public init() {}

@@ -19,9 +19,9 @@ struct VerifyCommand: ParsableCommand {
             4-bit cosine ≥ 0.99. Exit status 0 when every layer passes, 1 otherwise.
 
             Inputs: --inputs FILE.safetensors with input_ids [batch, length] (and optional token_type_ids, \
-            attention_mask, any integer type), or --text "..." (repeatable) tokenized like transformers' \
-            BertTokenizer with the reference's vocab.txt (CJK characters one by one); without either, a fixed \
-            deterministic batch of two sequences.
+            attention_mask, any integer type), or --text "..." (repeatable) tokenized by the reference's own \
+            tokenizer as transformers does (see `modelport tokenize --help`; a candidate with a pruned vocabulary \
+            reads them through its own); without either, a fixed deterministic batch of two sequences.
 
             Several candidates (verify REF f16 q8_0.gguf q4_k.gguf) are each compared with one reference pass; \
             the exit status is 1 when any fails. --report FILE.html writes one self-contained page (inline CSS \
@@ -47,7 +47,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Inputs (input_ids, token_type_ids, attention_mask) as safetensors.", valueName: "file"))
     var inputs: String?
 
-    @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the reference's vocab.txt (repeatable).", valueName: "text"))
+    @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the reference's tokenizer (repeatable).", valueName: "text"))
     var texts: [String] = []
 
     @Option(help: ArgumentHelp("Fail when any element differs by more than this.", valueName: "x"))
@@ -196,7 +196,7 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Inputs (input_ids, token_type_ids, attention_mask) as safetensors.", valueName: "file"))
     var inputs: String?
 
-    @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the model's vocab.txt (repeatable).", valueName: "text"))
+    @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the model's tokenizer (repeatable).", valueName: "text"))
     var texts: [String] = []
 
     @Option(help: ArgumentHelp("Write the outputs to this safetensors file.", valueName: "file"))

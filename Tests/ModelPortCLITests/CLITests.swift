@@ -229,3 +229,50 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(kept.status == 0, "\(kept.err)")
     }
 }
+
+@Suite struct TokenizeCommandTests {
+    @Test func printsTokensAndIdsWithSpecialTokensSplitOut() throws {
+        let text = "巴黎是[MASK]国的首都"
+        let result = run("tokenize", Samples.path("tokenizers/bert-uncased"), "--text", text)
+        #expect(result.status == 0)
+        #expect(result.out.contains("BertTokenizer"))
+        // What transformers' BertTokenizer gives (Samples/tokenizers/bert-uncased.json); 是, 国, 的 are not in this vocabulary.
+        let goldens = try JSON.parse(contentsOf: Samples.path("tokenizers/bert-uncased.json"))["cases"]?.arrayValue ?? []
+        let golden = try #require(goldens.first { $0["text"]?.stringValue == text && $0["pair"] == nil })
+        let tokens = golden["tokens"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let ids = golden["input_ids"]?.arrayValue?.compactMap(\.intValue) ?? []
+        #expect(tokens == ["[CLS]", "巴", "黎", "[UNK]", "[MASK]", "[UNK]", "[UNK]", "首", "都", "[SEP]"])
+        #expect(result.out.contains("tokens: " + tokens.joined(separator: " ")))
+        #expect(result.out.contains("ids:    " + ids.map(String.init).joined(separator: " ")))
+    }
+
+    @Test func printsTheIssueJSONShape() throws {
+        let result = run("tokenize", Samples.path("tokenizers/albert"), "--text", "x[MASK]y", "--text", "hello",
+                         "--pair", "a pair", "--pair", "b", "--json")
+        #expect(result.status == 0)
+        let json = try JSON.parse(Array(result.out.utf8))
+        #expect(json.objectValue?.map(\.key) == ["input_ids", "tokens", "attention_mask", "token_type_ids"])
+        #expect(json["input_ids"]?.arrayValue?.count == 2)
+        #expect(json["tokens"]?.arrayValue?.first?.arrayValue?.prefix(7).map { $0.stringValue ?? "" } == ["[CLS]", "▁", "x", "[MASK]", "▁", "y", "[SEP]"])
+        #expect(json["attention_mask"]?.arrayValue?.map { $0.arrayValue?.count } == json["input_ids"]?.arrayValue?.map { $0.arrayValue?.count })
+    }
+
+    @Test func aFolderWithoutTokenizerFilesIsOneErrorLine() {
+        let result = run("tokenize", Samples.path("safetensors"), "--text", "x")
+        #expect(result.status == 1)
+        #expect(result.err.hasPrefix("error: "))
+        #expect(result.err.split(separator: "\n").count == 1)
+    }
+
+    @Test func aModelFileUsesTheTokenizerFilesBesideIt() {
+        let file = run("tokenize", Samples.path("bert-tiny/model.safetensors"), "--text", "the model is fast", "--json")
+        let folder = run("tokenize", Samples.path("bert-tiny"), "--text", "the model is fast", "--json")
+        #expect(file.status == 0)
+        #expect(file.out == folder.out)
+    }
+
+    @Test func pairsMustMatchTexts() {
+        let result = run("tokenize", Samples.path("tokenizers/roberta"), "--text", "a", "--text", "b", "--pair", "c")
+        #expect(result.status == 64)
+    }
+}
