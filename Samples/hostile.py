@@ -85,18 +85,21 @@ def tensor(storage, offset, size, stride):
     return Call(rebuild, (storage, offset, tuple(size), tuple(stride), False, ordered_dict()))
 
 
+def entry(name, compress=zipfile.ZIP_STORED):
+    """A zip entry with a fixed timestamp, so the files regenerate byte for byte."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = compress
+    return info
+
+
 def torch_zip(name, state, records, compress=zipfile.ZIP_STORED):
     buf = io.BytesIO()
     TorchPickler(buf, protocol=2).dump(state)
     with zipfile.ZipFile(out("pytorch", name + ".bin"), "w", compression=compress) as z:
-        info = zipfile.ZipInfo("archive/data.pkl")
-        info.compress_type = compress
-        z.writestr(info, buf.getvalue())
-        z.writestr("archive/version", "3\n")
+        z.writestr(entry("archive/data.pkl", compress), buf.getvalue())
+        z.writestr(entry("archive/version"), "3\n")
         for key, data in records.items():
-            info = zipfile.ZipInfo("archive/data/" + key)
-            info.compress_type = compress
-            z.writestr(info, data)
+            z.writestr(entry("archive/data/" + key, compress), data)
 
 
 def pytorch_files():
@@ -126,25 +129,14 @@ def pytorch_files():
 def patch_zip_crc(path, name, crc):
     data = bytearray(open(path, "rb").read())
     encoded = name.encode()
-    # Local header: CRC at +14; central directory entry: CRC at +16.
-    at = 0
-    while True:
-        at = data.find(b"PK\x03\x04", at)
-        if at < 0:
-            break
-        n = struct.unpack_from("<H", data, at + 26)[0]
-        if data[at + 30:at + 30 + n] == encoded:
-            struct.pack_into("<I", data, at + 14, crc)
-        at += 4
-    at = 0
-    while True:
-        at = data.find(b"PK\x01\x02", at)
-        if at < 0:
-            break
-        n = struct.unpack_from("<H", data, at + 28)[0]
-        if data[at + 46:at + 46 + n] == encoded:
-            struct.pack_into("<I", data, at + 16, crc)
-        at += 4
+    # (signature, offset of the name length, offset of the name, offset of the CRC): local header, central entry.
+    for signature, length_at, name_at, crc_at in [(b"PK\x03\x04", 26, 30, 14), (b"PK\x01\x02", 28, 46, 16)]:
+        at = data.find(signature)
+        while at >= 0:
+            n = struct.unpack_from("<H", data, at + length_at)[0]
+            if data[at + name_at:at + name_at + n] == encoded:
+                struct.pack_into("<I", data, at + crc_at, crc)
+            at = data.find(signature, at + 4)
     open(path, "wb").write(bytes(data))
 
 
@@ -153,9 +145,9 @@ def patch_zip_crc(path, name, crc):
 # ------------------------------------------------------------------------------------------------------------
 
 def raw_zip(name, pkl):
-    with zipfile.ZipFile(out("pytorch", name + ".bin"), "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("archive/data.pkl", pkl)
-        z.writestr("archive/version", "3\n")
+    with zipfile.ZipFile(out("pytorch", name + ".bin"), "w") as z:
+        z.writestr(entry("archive/data.pkl", zipfile.ZIP_DEFLATED), pkl)
+        z.writestr(entry("archive/version"), "3\n")
 
 
 def pickle_files():
