@@ -25,6 +25,8 @@ extension Model {
         let shown = HeadKind.detect(tensorNames: tensors.map(\.name))
         let stated = config.statedHead
         var head = options.head ?? (stated == .encoder ? nil : stated) ?? shown ?? (pipeline != nil ? .sentenceEmbedding : .encoder)
+        // A class ModelPort has no head kind for (BertForMultipleChoice, …ForNextSentencePrediction) is kept as it is.
+        if options.head == nil, stated == nil, config["architectures"]?.arrayValue?.first?.stringValue != nil { return self }
         guard let prefix = config.architecture.basePrefix else {
             if let requested = options.head, requested != .encoder {
                 throw ModelError("--task \(requested.rawValue) applies to BERT, RoBERTa and ALBERT models; this one is \(config.architecture.rawValue)")

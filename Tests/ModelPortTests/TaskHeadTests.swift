@@ -129,6 +129,15 @@ import Verifier
         }
     }
 
+    /// A class without a head kind here (BertForMultipleChoice) keeps its name, tensors and config.
+    @Test func anUnknownTaskClassIsKept() throws {
+        var model = try ModelLoader.load(Samples.path("heads/bert-reranker"))
+        model.config["architectures"] = .array([.string("BertForMultipleChoice")])
+        let kept = try model.applyingTask()
+        #expect(kept.config["architectures"]?.arrayValue?.first?.stringValue == "BertForMultipleChoice")
+        #expect(kept.tensors.map(\.name) == model.tensors.map(\.name))
+    }
+
     @Test func aHeadWiderThanTheEncoderIsAnError() throws {
         var model = try ModelLoader.load(Samples.path("heads/bert-classifier-tf1"))
         model.config.hiddenSize = 32
