@@ -1913,6 +1913,280 @@ def hostile_inputs():
     import hostile
     hostile.main()
 
+# ---------------------------------------------------------------------------------------------------------
+# Fine-tuned heads (issue 13): run_classifier / run_squad TF1 checkpoints, a PaddleNLP classifier, a reranker and a
+# sentence-transformers folder, each with the outputs transformers (or sentence-transformers) computes on its weights
+# ---------------------------------------------------------------------------------------------------------
+
+HEAD_TEXTS = [("the model is fast and safe", "we keep the first three layers"),
+              ("我们的模型", "这个模型很快"),
+              ("convert the weights", "check the tensor")]
+
+
+def heads_tiny_config(**extra):
+    from transformers import BertConfig
+    n_vocab = sum(1 for _ in open(os.path.join(HERE, "vocab-tiny.txt"), encoding="utf-8"))
+    return BertConfig(vocab_size=n_vocab, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=32, max_position_embeddings=32, type_vocab_size=2, **extra)
+
+
+def perturb_norms(model):
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm" in name or "layer_norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+            if name.endswith("classifier.bias") or name.endswith("qa_outputs.bias"):
+                p.add_(torch.randn_like(p) * 0.1)
+    return model
+
+
+def head_inputs(pairs=True, length=16):
+    from transformers import BertTokenizer
+    tokenizer = BertTokenizer(os.path.join(HERE, "vocab-tiny.txt"), do_lower_case=True, tokenize_chinese_chars=True)
+    first = [a for a, _ in HEAD_TEXTS]
+    second = [b for _, b in HEAD_TEXTS] if pairs else None
+    enc = tokenizer(first, second, padding="max_length", max_length=length, truncation=True, return_tensors="pt")
+    return {k: enc[k].to(torch.int64).contiguous() for k in ("input_ids", "token_type_ids", "attention_mask")}
+
+
+def save_golden(name, inputs, outputs, info):
+    tensors = dict(inputs)
+    tensors.update({k: v.detach().float().contiguous() for k, v in outputs.items()})
+    save_file(tensors, path("heads", name + ".golden.safetensors"),
+              metadata={"info": json.dumps(dict(info, torch=torch.__version__, transformers=__import__("transformers").__version__),
+                                           ensure_ascii=False, sort_keys=True)})
+
+
+HEAD_LABELS = ["negative", "neutral", "positive"]
+
+
+def heads_classifier():
+    from transformers import BertForSequenceClassification
+    torch.manual_seed(13)
+    labels = HEAD_LABELS
+    config = heads_tiny_config(id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    return perturb_norms(BertForSequenceClassification(config).eval())
+
+
+def paddle_heads():
+    """The run_classifier sample's weights as PaddleNLP saves BertForSequenceClassification (a separate group: Paddle
+    and TensorFlow cannot be imported into one process)."""
+    classifier = heads_classifier()
+    config = classifier.config
+    labels = HEAD_LABELS
+    vocab = os.path.join(HERE, "vocab-tiny.txt")
+    state = {k: v.numpy().copy() for k, v in classifier.state_dict().items()}
+    # The same classifier as PaddleNLP saves BertForSequenceClassification: bert.* Paddle names, Linear [in, out].
+    import paddle
+    renames = [("embeddings.LayerNorm.", "embeddings.layer_norm."), ("encoder.layer.", "encoder.layers."),
+               ("attention.self.query.", "self_attn.q_proj."), ("attention.self.key.", "self_attn.k_proj."),
+               ("attention.self.value.", "self_attn.v_proj."), ("attention.output.dense.", "self_attn.out_proj."),
+               ("intermediate.dense.", "linear1."), ("attention.output.LayerNorm.", "norm1."),
+               ("output.dense.", "linear2."), ("output.LayerNorm.", "norm2.")]
+    paddle_state = {}
+    for name, value in state.items():
+        if "position_ids" in name:
+            continue
+        new = name
+        for a, b in renames:
+            new = new.replace(a, b)
+        if value.ndim == 2 and name.endswith(".weight") and "embeddings" not in name:
+            value = np.ascontiguousarray(value.T)
+        paddle_state[new] = paddle.to_tensor(value)
+    d = fresh_dir("heads", "paddle-classifier")
+    paddle.save(paddle_state, os.path.join(d, "model_state.pdparams"))
+    init_args = {k: config.to_dict()[k] for k in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                                  "intermediate_size", "hidden_act", "hidden_dropout_prob",
+                                                  "attention_probs_dropout_prob", "max_position_embeddings",
+                                                  "type_vocab_size", "initializer_range", "pad_token_id")}
+    with open(os.path.join(d, "model_config.json"), "w") as f:
+        json.dump({"init_args": [dict(init_args, init_class="BertModel")], "num_classes": len(labels),
+                   "init_class": "BertForSequenceClassification"}, f, indent=2)
+    shutil.copy(vocab, os.path.join(d, "vocab.txt"))
+
+
+
+def task_heads():
+    # transformers' model classes (and sentence-transformers) are imported before TensorFlow: the other order aborts
+    # with an LLVM option registered twice.
+    from transformers import (BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering,
+                              AlbertConfig, AlbertForSequenceClassification, BertModel, BertTokenizer)
+    from sentence_transformers import SentenceTransformer, models
+    import tensorflow as tf
+    tf.config.set_visible_devices([], "GPU")
+    for name in ("bert-classifier-tf1", "bert-squad-tf1", "albert-classifier-tf1", "bert-reranker", "roberta-classifier", "sbert-tiny"):
+        shutil.rmtree(os.path.join(HERE, "heads", name), ignore_errors=True)
+    labels = HEAD_LABELS
+    vocab = os.path.join(HERE, "vocab-tiny.txt")
+
+    def google_config(config):
+        keys = ("attention_probs_dropout_prob", "hidden_act", "hidden_dropout_prob", "hidden_size", "initializer_range",
+                "intermediate_size", "max_position_embeddings", "num_attention_heads", "num_hidden_layers",
+                "type_vocab_size", "vocab_size")
+        return {k: config.to_dict()[k] for k in keys}
+
+    def tf_folder(name, config, cfg_name="bert_config.json", cfg=None):
+        d = fresh_dir("heads", name)
+        with open(os.path.join(d, cfg_name), "w") as f:
+            json.dump(cfg or google_config(config), f, indent=2)
+        shutil.copy(vocab, os.path.join(d, "vocab.txt"))
+        return d
+
+    # 1. run_classifier.py: bert/* (pooler included) + output_weights [num_labels, hidden] + output_bias, Adam slots.
+    classifier = heads_classifier()
+    config = classifier.config
+    state = {k: v.numpy().copy() for k, v in classifier.state_dict().items()}
+    encoder = {k: v for k, v in state.items() if k.startswith("bert.")}
+    names = google_bert_names(encoder.keys(), prefix="bert.")
+    variables = {names[k][0]: to_tf_value(v, names[k][1]) for k, v in encoder.items()}
+    variables["output_weights"] = state["classifier.weight"]  # [num_labels, hidden], as run_classifier.py creates it
+    variables["output_bias"] = state["classifier.bias"]
+    d = tf_folder("bert-classifier-tf1", config)
+    write_tf1_checkpoint(os.path.join(d, "model.ckpt-30"), variables, extra=adam_slots(variables, 14))
+    inputs = head_inputs()
+    with torch.no_grad():
+        sequence = classifier(**inputs, output_hidden_states=True)
+        # The same weights as a token classifier (run_classifier's names are used by NER scripts too): no pooler.
+        tokens = BertForTokenClassification(config).eval()
+        missing, unexpected = tokens.load_state_dict(classifier.state_dict(), strict=False)
+        assert not missing and set(unexpected) == {"bert.pooler.dense.weight", "bert.pooler.dense.bias"}, (missing, unexpected)
+        token_logits = tokens(**inputs).logits
+    save_golden("bert-classifier", inputs, {"logits": sequence.logits, "token_logits": token_logits,
+                                            "last_hidden_state": sequence.hidden_states[-1]},
+                {"model": "BertForSequenceClassification / BertForTokenClassification", "texts": HEAD_TEXTS, "labels": labels})
+
+    # 3. run_squad.py: cls/squad/output_weights [2, hidden] and output_bias; BertForQuestionAnswering has no pooler.
+    torch.manual_seed(14)
+    squad = perturb_norms(BertForQuestionAnswering(heads_tiny_config()).eval())
+    qa_state = {k: v.numpy().copy() for k, v in squad.state_dict().items()}
+    rng = np.random.default_rng(15)
+    pooler = {"bert.pooler.dense.weight": rng.standard_normal((16, 16)).astype(np.float32) * 0.02,
+              "bert.pooler.dense.bias": np.zeros(16, np.float32)}  # modeling.BertModel always builds the pooler
+    encoder = dict({k: v for k, v in qa_state.items() if k.startswith("bert.")}, **pooler)
+    names = google_bert_names(encoder.keys(), prefix="bert.")
+    variables = {names[k][0]: to_tf_value(v, names[k][1]) for k, v in encoder.items()}
+    variables["cls/squad/output_weights"] = qa_state["qa_outputs.weight"]
+    variables["cls/squad/output_bias"] = qa_state["qa_outputs.bias"]
+    d = tf_folder("bert-squad-tf1", squad.config)
+    write_tf1_checkpoint(os.path.join(d, "model.ckpt-20"), variables, extra=adam_slots(variables, 16))
+    qa_inputs = head_inputs()
+    with torch.no_grad():
+        answer = squad(**qa_inputs)
+    save_golden("bert-squad", qa_inputs, {"start_logits": answer.start_logits, "end_logits": answer.end_logits},
+                {"model": "BertForQuestionAnswering", "texts": HEAD_TEXTS})
+
+    # 4. ALBERT's run_classifier (classifier_utils.py): the same output_weights / output_bias beside bert/* names.
+    torch.manual_seed(17)
+    n_vocab = config.vocab_size
+    albert_config = AlbertConfig(vocab_size=n_vocab, embedding_size=8, hidden_size=16, num_hidden_layers=2,
+                                 num_attention_heads=2, intermediate_size=32, max_position_embeddings=32,
+                                 hidden_act="gelu_new", num_labels=2)
+    albert = perturb_norms(AlbertForSequenceClassification(albert_config).eval())
+    a_state = {k: v.numpy().copy() for k, v in albert.state_dict().items()}
+    layer = "albert.encoder.albert_layer_groups.0.albert_layers.0."
+    g = "bert/encoder/transformer/group_0/inner_group_0/"
+    table = {
+        "albert.embeddings.word_embeddings.weight": ("bert/embeddings/word_embeddings", False),
+        "albert.embeddings.position_embeddings.weight": ("bert/embeddings/position_embeddings", False),
+        "albert.embeddings.token_type_embeddings.weight": ("bert/embeddings/token_type_embeddings", False),
+        "albert.embeddings.LayerNorm.weight": ("bert/embeddings/LayerNorm/gamma", False),
+        "albert.embeddings.LayerNorm.bias": ("bert/embeddings/LayerNorm/beta", False),
+        "albert.encoder.embedding_hidden_mapping_in.weight": ("bert/encoder/embedding_hidden_mapping_in/kernel", True),
+        "albert.encoder.embedding_hidden_mapping_in.bias": ("bert/encoder/embedding_hidden_mapping_in/bias", False),
+        layer + "attention.query.weight": (g + "attention_1/self/query/kernel", True),
+        layer + "attention.query.bias": (g + "attention_1/self/query/bias", False),
+        layer + "attention.key.weight": (g + "attention_1/self/key/kernel", True),
+        layer + "attention.key.bias": (g + "attention_1/self/key/bias", False),
+        layer + "attention.value.weight": (g + "attention_1/self/value/kernel", True),
+        layer + "attention.value.bias": (g + "attention_1/self/value/bias", False),
+        layer + "attention.dense.weight": (g + "attention_1/output/dense/kernel", True),
+        layer + "attention.dense.bias": (g + "attention_1/output/dense/bias", False),
+        layer + "attention.LayerNorm.weight": (g + "LayerNorm/gamma", False),
+        layer + "attention.LayerNorm.bias": (g + "LayerNorm/beta", False),
+        layer + "ffn.weight": (g + "ffn_1/intermediate/dense/kernel", True),
+        layer + "ffn.bias": (g + "ffn_1/intermediate/dense/bias", False),
+        layer + "ffn_output.weight": (g + "ffn_1/intermediate/output/dense/kernel", True),
+        layer + "ffn_output.bias": (g + "ffn_1/intermediate/output/dense/bias", False),
+        layer + "full_layer_layer_norm.weight": (g + "LayerNorm_1/gamma", False),
+        layer + "full_layer_layer_norm.bias": (g + "LayerNorm_1/beta", False),
+        "albert.pooler.weight": ("bert/pooler/dense/kernel", True),
+        "albert.pooler.bias": ("bert/pooler/dense/bias", False),
+        "classifier.weight": ("output_weights", False),
+        "classifier.bias": ("output_bias", False),
+    }
+    assert set(table) == set(k for k in a_state if "position_ids" not in k and "token_type_ids" not in k), set(a_state) ^ set(table)
+    variables = {tf_name: to_tf_value(a_state[hf], t) for hf, (tf_name, t) in table.items()}
+    google = {"attention_probs_dropout_prob": 0, "hidden_act": "gelu", "hidden_dropout_prob": 0, "embedding_size": 8,
+              "hidden_size": 16, "initializer_range": 0.02, "intermediate_size": 32, "max_position_embeddings": 32,
+              "num_attention_heads": 2, "num_hidden_layers": 2, "num_hidden_groups": 1, "inner_group_num": 1,
+              "type_vocab_size": 2, "vocab_size": n_vocab}
+    d = tf_folder("albert-classifier-tf1", None, cfg_name="albert_config.json", cfg=google)
+    write_tf1_checkpoint(os.path.join(d, "model.ckpt-40"), variables, extra=adam_slots(variables, 18))
+    with torch.no_grad():
+        a_out = albert(**inputs)
+    save_golden("albert-classifier", inputs, {"logits": a_out.logits}, {"model": "AlbertForSequenceClassification", "texts": HEAD_TEXTS})
+
+    # 5. A reranker: a one-label BertForSequenceClassification saved by transformers (pairs → one relevance score).
+    torch.manual_seed(19)
+    reranker = perturb_norms(BertForSequenceClassification(heads_tiny_config(num_labels=1)).eval())
+    d = fresh_dir("heads", "bert-reranker")
+    reranker.save_pretrained(d)
+    BertTokenizer(vocab, do_lower_case=True, tokenize_chinese_chars=True).save_pretrained(d)
+    shutil.copy(vocab, os.path.join(d, "vocab.txt"))
+    with torch.no_grad():
+        scores = reranker(**inputs).logits
+    save_golden("bert-reranker", inputs, {"logits": scores}, {"model": "BertForSequenceClassification (1 label)", "texts": HEAD_TEXTS})
+
+    # 5b. RoBERTa's classification head (dense + tanh + out_proj on <s>, no pooler), saved by transformers.
+    from transformers import RobertaConfig, RobertaForSequenceClassification
+    torch.manual_seed(20)
+    roberta = perturb_norms(RobertaForSequenceClassification(RobertaConfig(
+        vocab_size=config.vocab_size, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=40, type_vocab_size=1, pad_token_id=1, num_labels=2)).eval())
+    d = fresh_dir("heads", "roberta-classifier")
+    roberta.save_pretrained(d)
+    roberta_inputs = {"input_ids": inputs["input_ids"].clone(), "attention_mask": inputs["attention_mask"].clone(),
+                      "token_type_ids": torch.zeros_like(inputs["token_type_ids"])}
+    roberta_inputs["input_ids"][roberta_inputs["attention_mask"] == 0] = 1  # RoBERTa pads with id 1
+    with torch.no_grad():
+        r_out = roberta(**roberta_inputs)
+    save_golden("roberta-classifier", roberta_inputs, {"logits": r_out.logits}, {"model": "RobertaForSequenceClassification"})
+
+    # 6. The pre-training heads of the TF1 sample (tensorflow/bert-tiny-tf1): BertForPreTraining on its reference weights.
+    from transformers import BertConfig, BertForPreTraining
+    pretraining = BertForPreTraining(BertConfig.from_pretrained(os.path.join(HERE, "bert-tiny"))).eval()
+    weights = load_file(os.path.join(HERE, "tensorflow", "bert-tiny-tf1.reference.safetensors"))
+    missing, unexpected = pretraining.load_state_dict(weights, strict=False)
+    assert not unexpected and set(missing) <= {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias"}, (missing, unexpected)
+    pretraining.tie_weights()
+    mlm_inputs = head_inputs(length=12)
+    with torch.no_grad():
+        result = pretraining(**mlm_inputs)
+    save_golden("bert-pretraining", mlm_inputs, {"prediction_logits": result.prediction_logits,
+                                                 "seq_relationship_logits": result.seq_relationship_logits},
+                {"model": "BertForPreTraining (tensorflow/bert-tiny-tf1)", "texts": HEAD_TEXTS})
+
+    # 7. sentence-transformers: the tiny encoder, mean pooling, a Dense 16 → 8 (tanh) and Normalize.
+    torch.manual_seed(21)
+    work = fresh_dir("heads", "_encoder")
+    perturb_norms(BertModel(heads_tiny_config()).eval()).save_pretrained(work)
+    BertTokenizer(vocab, do_lower_case=True, tokenize_chinese_chars=True).save_pretrained(work)
+    shutil.copy(vocab, os.path.join(work, "vocab.txt"))
+    transformer = models.Transformer(work, max_seq_length=32)
+    pooling = models.Pooling(16, pooling_mode="mean")
+    dense = models.Dense(16, 8, activation_function=torch.nn.Tanh())
+    st = SentenceTransformer(modules=[transformer, pooling, dense, models.Normalize()], device="cpu").eval()
+    d = os.path.join(HERE, "heads", "sbert-tiny")
+    st.save(d)
+    os.remove(os.path.join(d, "README.md"))  # the generated model card: nothing the tests read
+    shutil.rmtree(work)
+    texts = [a for a, _ in HEAD_TEXTS]
+    features = st.tokenize(texts)
+    embeddings = st.encode(texts, convert_to_tensor=True, normalize_embeddings=False)
+    save_golden("sbert-tiny", {k: features[k].to(torch.int64).contiguous() for k in ("input_ids", "token_type_ids", "attention_mask")},
+                {"sentence_embedding": embeddings}, {"model": "sentence-transformers (mean, Dense 16→8 tanh, Normalize)", "texts": texts,
+                                                      "sentence_transformers": __import__("sentence_transformers").__version__})
+
 
 def main():
     torch.set_num_threads(1)
@@ -1940,6 +2214,8 @@ def main():
     paddle_jit_export()
     broken_paddle()
     hostile_inputs()
+    task_heads()
+    paddle_heads()
     print("samples written to", HERE)
 
 

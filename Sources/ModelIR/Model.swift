@@ -56,6 +56,8 @@ public struct Model: Sendable {
     public var notes: [String]
     /// The format the model was read from, in words (`safetensors`, `Hugging Face folder (safetensors)`).
     public var sourceFormat: String
+    /// The sentence-transformers modules after the encoder (pooling, Dense, Normalize), when the source has them.
+    public var pipeline: SentencePipeline? = nil
 
     public init(
         tensors: [Tensor], config: ModelConfig = ModelConfig(), metadata: Metadata = [:],

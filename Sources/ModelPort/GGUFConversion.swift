@@ -60,10 +60,11 @@ public enum GGUFConversion {
     }
 
     /// Whether convert_hf_to_gguf keeps a tensor in F32 whatever the file type: vectors, norms, position and
-    /// token-type tables, anything not named `.weight`.
+    /// token-type tables, anything not named `.weight`; and the classifier head (`cls`, `cls.output`), which quantizing
+    /// would move more than any encoder weight.
     static func staysF32(_ tensor: Tensor) -> Bool {
         let name = tensor.name
-        return tensor.shape.rank <= 1 || name.hasSuffix("_norm.weight") || name.contains("LayerNorm") || name.contains("layernorm")
+        return tensor.shape.rank <= 1 || name.hasPrefix("cls.") || name.hasSuffix("_norm.weight") || name.contains("LayerNorm") || name.contains("layernorm")
             || name.hasPrefix("position_embd") || name.hasPrefix("token_types") || !name.hasSuffix(".weight")
     }
 
@@ -78,6 +79,9 @@ public enum GGUFConversion {
         }
         let config = model.config
         let isBERT = [.bert, .structbert].contains(config.architecture)
+        let task = model.task
+        // llama.cpp's BERT reranker: rank pooling reads the pooler as `cls` and the classifier as `cls.output`.
+        let ranks = isBERT && (task.head == .sequenceClassification || task.head == .reranker)
         var dropped: [DroppedTensor] = []
         var notes: [String] = []
         var named: [Tensor] = []
@@ -88,14 +92,42 @@ public enum GGUFConversion {
                 dropped.append(DroppedTensor(name: tensor.name, reason: "position_ids buffer", byteCount: tensor.info.byteCount ?? 0))
                 continue
             }
-            let isHead = name.hasPrefix("pooler.") || name.hasPrefix("cls.") || name.hasPrefix("predictions.") || name.hasPrefix("sop_classifier.")
-            if isHead, isBERT, !keepHeads {
-                dropped.append(DroppedTensor(name: tensor.name, reason: "head llama.cpp does not use (--keep-heads keeps it)",
-                                             byteCount: tensor.info.byteCount ?? 0))
-                continue
+            if isBERT {
+                // Any tensor llama.cpp's BERT graph does not create would make it refuse the file ("wrong number of tensors").
+                guard let mapped = bertName(name) ?? (ranks ? rankTensors.first { $0.hf == name }?.gguf : nil) else {
+                    dropped.append(DroppedTensor(name: tensor.name, reason: "llama.cpp's BERT graph has no such tensor",
+                                                 byteCount: tensor.info.byteCount ?? 0))
+                    continue
+                }
+                tensor.name = mapped
+            } else {
+                let isHead = name.hasPrefix("pooler.") || name.hasPrefix("cls.") || name.hasPrefix("predictions.") || name.hasPrefix("sop_classifier.")
+                if isHead, !keepHeads {
+                    dropped.append(DroppedTensor(name: tensor.name, reason: "head (--keep-heads keeps it)", byteCount: tensor.info.byteCount ?? 0))
+                    continue
+                }
+                tensor.name = shortened(tensor.name)
             }
-            tensor.name = isBERT ? (bertName(name) ?? name) : shortened(tensor.name)
             named.append(tensor)
+        }
+        if isBERT {
+            switch task.head {
+            case .sequenceClassification, .reranker:
+                notes.append("\(task.head.description) written for llama.cpp's rank pooling (pooler → cls, classifier → cls.output, "
+                    + "\(task.labels.count) output\(task.labels.count == 1 ? "" : "s")); llama.cpp gives every token type 0, so pairs score as one segment")
+            case .tokenClassification, .questionAnswering, .maskedLM, .preTraining:
+                notes.append("llama.cpp's BERT graph runs no \(task.head.description) head: the GGUF holds the encoder only")
+            case .sentenceEmbedding:
+                if let pipeline = model.pipeline {
+                    if !pipeline.dense.isEmpty {
+                        notes.append("GGUF cannot hold the sentence-transformers Dense module\(pipeline.dense.count == 1 ? "" : "s"): llama.cpp's embedding stops at pooling")
+                    }
+                    if pipeline.pooling == .max { notes.append("llama.cpp has no max pooling: the GGUF states none") }
+                }
+            case .encoder:
+                break
+            }
+            if keepHeads { notes.append("--keep-heads does not apply to llama.cpp's BERT layout, which loads no other tensors") }
         }
         let blocks = Set(named.compactMap { t -> Int? in
             guard t.name.hasPrefix("blk.") else { return nil }
@@ -142,7 +174,12 @@ public enum GGUFConversion {
             try u32("bert.attention.head_count", config.numAttentionHeads)
             metadata.append(("bert.attention.layer_norm_epsilon", .f32(Float(config.layerNormEps ?? 1e-12))))
             metadata.append(("bert.attention.causal", .bool(false)))
-            if let pooling = poolingType(model) { metadata.append(("bert.pooling_type", .u32(pooling))) }
+            if ranks {
+                metadata.append(("bert.pooling_type", .u32(4)))  // LLAMA_POOLING_TYPE_RANK
+                metadata.append(("bert.classifier.output_labels", .array(elementType: 8, task.labels.map(GGUFValue.string))))
+            } else if let pooling = poolingType(model) {
+                metadata.append(("bert.pooling_type", .u32(pooling)))
+            }
         }
         // llama.cpp's `llama_ftype` numbers (`include/llama.h`): a preset names its own mix (Q4_K_M 15, Q5_K_M 17).
         let fileType: UInt32 = policy.llamaMix.map { [.q4_K_M: 15, .q5_K_M: 17][$0] ?? 0 }
@@ -183,13 +220,21 @@ public enum GGUFConversion {
         })
     }
 
-    /// sentence-transformers' pooling mode (`1_Pooling/config.json`): MEAN 1, CLS 2.
+    /// The pooler and classifier of a sequence classifier under llama.cpp's names (`LLM_TENSOR_CLS`, `LLM_TENSOR_CLS_OUT`).
+    static let rankTensors: [(hf: String, gguf: String)] = [
+        ("pooler.dense.weight", "cls.weight"), ("pooler.dense.bias", "cls.bias"),
+        ("classifier.weight", "cls.output.weight"), ("classifier.bias", "cls.output.bias"),
+    ]
+
+    /// sentence-transformers' pooling as llama.cpp's `pooling_type`: NONE 0, MEAN 1, CLS 2, LAST 3 (max has none).
     static func poolingType(_ model: Model) -> UInt32? {
-        guard let file = model.auxiliaryFiles.first(where: { $0.name == "1_Pooling/config.json" }),
-              let json = try? JSON.parse(contentsOf: file.sourcePath) else { return nil }
-        if json["pooling_mode_cls_token"]?.boolValue == true { return 2 }
-        if json["pooling_mode_mean_tokens"]?.boolValue == true { return 1 }
-        return 0
+        guard let pooling = model.pipeline?.pooling else { return nil }
+        switch pooling {
+        case .mean: return 1
+        case .cls: return 2
+        case .lastToken: return 3
+        case .max: return 0
+        }
     }
 
     /// The WordPiece vocabulary in llama.cpp's phantom-space form, token types and special ids.
@@ -235,7 +280,10 @@ public enum GGUFConversion {
             model.config = try ModelConfig(huggingFaceJSON: try JSON.parse(Array(text.utf8), path: path), file: path)
         }
         if arch == "bert" {
-            for i in model.tensors.indices { model.tensors[i].name = hfName(fromBERT: model.tensors[i].name) }
+            for i in model.tensors.indices {
+                let name = model.tensors[i].name
+                model.tensors[i].name = rankTensors.first { $0.gguf == name }?.hf ?? hfName(fromBERT: name)
+            }
             var config = model.config
             if config.architecture == .unknown { config.architecture = .bert }
             config.numHiddenLayers = contents.value("bert.block_count")?.intValue ?? config.numHiddenLayers

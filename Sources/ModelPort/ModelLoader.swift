@@ -12,9 +12,12 @@ public struct LoadOptions: Sendable {
     public var strict: Bool
     /// The caps the readers apply to the source (`ReaderLimits.current` when not given).
     public var limits: ReaderLimits
-    public init(strict: Bool = false, limits: ReaderLimits = .current) {
+    /// The task and labels to assume where the source does not say (`--task`, `--labels`).
+    public var task: TaskOptions
+    public init(strict: Bool = false, limits: ReaderLimits = .current, task: TaskOptions = .init()) {
         self.strict = strict
         self.limits = limits
+        self.task = task
     }
 }
 
@@ -25,11 +28,13 @@ public enum ModelLoader {
         "vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
         "special_tokens_map.json", "added_tokens.json", "spiece.model", "sentencepiece.bpe.model",
         "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json",
+        "configuration.json",
     ]
 
-    /// Reads `path`, recognizing its format from the bytes, under `options.limits`.
+    /// Reads `path`, recognizing its format from the bytes, under `options.limits`, and settles its task (head,
+    /// labels; see `Model.applyingTask`).
     public static func load(_ path: String, options: LoadOptions = .init()) throws -> Model {
-        try ReaderLimits.$current.withValue(options.limits) { try loadDetected(path, options: options) }
+        try ReaderLimits.$current.withValue(options.limits) { try loadDetected(path, options: options).applyingTask(options.task) }
     }
 
     static func loadDetected(_ path: String, options: LoadOptions) throws -> Model {
@@ -121,6 +126,12 @@ public enum ModelLoader {
             ?? (try? listFolder(folder))?.first { $0.hasPrefix("bert_config") && $0.hasSuffix(".json") }
         if configName == "model_config.json" {
             model.config = try paddleConfig(folder + "/model_config.json")
+            // PaddleNLP's BertForQuestionAnswering names its start/end Linear `classifier`.
+            if model.config.statedHead == .questionAnswering {
+                for i in model.tensors.indices where model.tensors[i].name.hasPrefix("classifier.") {
+                    model.tensors[i].name = "qa_outputs." + model.tensors[i].name.dropFirst("classifier.".count)
+                }
+            }
         } else if let configName {
             model.config = try ModelConfig(contentsOf: folder + "/" + configName)
             if model.config.architecture == .unknown { model.config.architecture = .bert }
@@ -220,6 +231,13 @@ public enum ModelLoader {
         guard case .object(let members) = args else { throw ModelError(file: path, "init_args must hold an object") }
         var config = try ModelConfig(huggingFaceJSON: .object(members.filter { $0.key != "init_class" }), file: path)
         config.architecture = .bert
+        // A task model (`init_class` BertForSequenceClassification, …) keeps its class and `num_classes` outside
+        // init_args; the class's suffix is the Hugging Face one.
+        if let initClass = json["init_class"]?.stringValue, let head = HeadKind(className: initClass) {
+            config["architectures"] = .array([.string("Bert" + head.classSuffix)])
+            if let classes = json["num_classes"]?.intValue ?? json["num_labels"]?.intValue { config["num_labels"] = .integer(classes) }
+            if let labels = json["id2label"] { config["id2label"] = labels }
+        }
         if config.layerNormEps == nil { config.layerNormEps = 1e-12 }
         return config
     }
@@ -267,6 +285,17 @@ public enum ModelLoader {
         }
         model = try withConfig(model, from: folder + "/config.json")
         model.auxiliaryFiles = auxiliaryFiles(in: folder)
+        if let (pipeline, files) = try SentenceTransformersFolder.read(folder) {
+            model.pipeline = pipeline
+            model.auxiliaryFiles += files.filter { file in !model.auxiliaryFiles.contains { $0.name == file.name } }
+        }
+        // ModelScope folders state the task in configuration.json; it decides when config.json names no head.
+        if model.config.statedHead == nil || model.config.statedHead == .encoder,
+           let task = try? JSON.parse(contentsOf: folder + "/configuration.json")["task"]?.stringValue,
+           let head = HeadKind(modelScopeTask: task), head != .sentenceEmbedding {
+            model.config.setTask(head == .reranker ? .sequenceClassification : head, labels: nil)
+            model.notes.append("task from ModelScope configuration.json: \(task)")
+        }
         return model
     }
 

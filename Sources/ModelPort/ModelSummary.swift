@@ -24,6 +24,8 @@ public struct ModelSummary: Sendable {
             ("source", .string(source)),
             ("format", .string(model.sourceFormat)),
             ("architecture", .string(model.config.architecture.rawValue)),
+            ("task", .object([("head", .string(model.task.head.rawValue)), ("labels", .array(model.task.labels.map(JSON.string))),
+                              ("pooling", model.pipeline.map { .string($0.pooling.rawValue) } ?? .null)])),
             ("config", .object(model.config.members)),
             ("quantized", model.config.packedQuantizationDescription.map(JSON.string) ?? .null),
             ("tensor_count", .integer(model.tensors.count)),
@@ -54,6 +56,15 @@ public struct ModelSummary: Sendable {
         lines.append("source:       \(source)")
         lines.append("format:       \(model.sourceFormat)")
         lines.append("architecture: \(config.architecture.rawValue)")
+        let task = model.task
+        if task.head != .encoder {
+            var line = "task:         \(task.head.description)"
+            if !task.labels.isEmpty { line += ", \(task.labels.count) label\(task.labels.count == 1 ? "" : "s"): " + task.labels.prefix(8).joined(separator: ", ") + (task.labels.count > 8 ? ", …" : "") }
+            if let pipeline = model.pipeline {
+                line += "; pooling \(pipeline.pooling.rawValue)" + (pipeline.dense.isEmpty ? "" : ", \(pipeline.dense.count) Dense") + (pipeline.normalize ? ", Normalize" : "")
+            }
+            lines.append(line)
+        }
         let keys: [(String, Int?)] = [
             ("hidden_size", config.hiddenSize), ("num_hidden_layers", config.numHiddenLayers),
             ("num_attention_heads", config.numAttentionHeads), ("intermediate_size", config.intermediateSize),

@@ -70,8 +70,8 @@ public enum ModelWriter {
         try PaddleParamsWriter.write(model.tensors, to: path, options: options)
     }
 
-    /// Writes a PaddleNLP model folder: `model_state.pdparams`, `model_config.json` (`init_class` BertModel and its
-    /// constructor arguments) and `vocab.txt`.
+    /// Writes a PaddleNLP model folder: `model_state.pdparams`, `model_config.json` (`init_class` BertModel, or the task
+    /// class such as BertForSequenceClassification with `num_classes`, and the constructor arguments) and `vocab.txt`.
     @discardableResult
     public static func writePaddleFolder(_ model: Model, to folder: String, options: OutputOptions) throws -> [String] {
         let output = try AtomicDirectory(destination: folder, existing: options.existing)
@@ -82,7 +82,14 @@ public enum ModelWriter {
                     "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
                     "initializer_range", "pad_token_id", "layer_norm_eps"]
         let args = JSON.object(keys.compactMap { key in model.config[key].map { (key, $0) } } + [("init_class", .string("BertModel"))])
-        let config = JSON.object([("init_args", .array([args])), ("init_class", .string("BertModel"))]).serialized(.pretty) + "\n"
+        // A task model: PaddleNLP's class of the same name, its encoder's arguments nested, and the label count.
+        let task = model.task
+        var members: [(key: String, value: JSON)] = [("init_args", .array([args])), ("init_class", .string("Bert" + task.head.classSuffix))]
+        if task.head.isClassifier {
+            members.append(("num_classes", .integer(task.labels.count)))
+            if let labels = model.config["id2label"] { members.append(("id2label", labels)) }
+        }
+        let config = JSON.object(members).serialized(.pretty) + "\n"
         try write(AuxiliaryFile(name: "model_config.json", contents: Array(config.utf8)), into: output)
         var written = ["model_state.pdparams", "model_config.json"]
         for file in model.auxiliaryFiles where file.name == "vocab.txt" {  // transformers' tokenizer files mean nothing to PaddleNLP

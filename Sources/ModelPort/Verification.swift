@@ -10,15 +10,21 @@ import Verifier
 /// `forward` and `verify`: reference forward passes on models of any format.
 public enum Verification {
     /// The inputs: texts tokenized with the first model's own tokenizer (``tokenizer(for:)``), a safetensors file,
-    /// or the standard deterministic batch.
-    public static func inputs(from path: String?, texts: [String] = [], for models: [Model]) throws -> EncoderInputs {
+    /// or the standard deterministic batch. `pairs[i]`, when given, is the second sentence of `texts[i]`
+    /// (`[CLS] text [SEP] pair [SEP]` for BERT, token types 0 then 1, as the model's tokenizer encodes a pair).
+    public static func inputs(from path: String?, texts: [String] = [], pairs: [String] = [], for models: [Model]) throws -> EncoderInputs {
+        guard pairs.isEmpty || pairs.count == texts.count else {
+            throw ModelError("each text needs its second sentence: \(texts.count) texts but \(pairs.count) pairs")
+        }
         if !texts.isEmpty {
             guard path == nil else { throw ModelError("use either --inputs or --text, not both") }
             var firstError: (any Error)?
             for model in models {
                 do {
                     let tokenizer = try tokenizer(for: model)
-                    return try wrap { try EncoderInputs(encodings: tokenizer.batch(texts, limit: positionLimit(model))) }
+                    return try wrap {
+                        try EncoderInputs(encodings: tokenizer.batch(texts, pairs: pairs.isEmpty ? nil : pairs, limit: positionLimit(model)))
+                    }
                 } catch {
                     firstError = firstError ?? error
                 }
@@ -88,12 +94,13 @@ public enum Verification {
 
     /// The texts tokenized for the candidate with its own tokenizer, when it numbers tokens differently from the
     /// reference's (a pruned vocabulary); nil when both give the same ids. The token sequences must line up.
-    public static func candidateInputs(texts: [String], reference: Model, candidate: Model) throws -> EncoderInputs? {
+    public static func candidateInputs(texts: [String], pairs: [String] = [], reference: Model, candidate: Model) throws -> EncoderInputs? {
         guard !texts.isEmpty, let theirs = try? tokenizer(for: candidate) else { return nil }
         let ours = try tokenizer(for: reference)
         let limit = [positionLimit(reference), positionLimit(candidate)].compactMap { $0 }.min()
-        let expected = try wrap { try ours.batch(texts, limit: limit) }
-        let actual = try wrap { try theirs.batch(texts, limit: limit) }
+        let second = pairs.isEmpty ? nil : pairs
+        let expected = try wrap { try ours.batch(texts, pairs: second, limit: limit) }
+        let actual = try wrap { try theirs.batch(texts, pairs: second, limit: limit) }
         guard expected.map(\.ids) != actual.map(\.ids) else { return nil }
         // The same token strings at the same places (a word the pruned vocabulary lacks becomes [UNK] there).
         guard expected.map(\.tokens) == actual.map(\.tokens) else {
@@ -143,7 +150,9 @@ public enum Verification {
         return try wrap { try Parity.compare(reference: expected, candidate: actual, inputs: inputs, tolerance: limits) }
     }
 
-    /// Writes a forward pass's outputs as f32 safetensors: `last_hidden_state`, `hidden_states.N`, `pooler_output`.
+    /// Writes a forward pass's outputs as f32 safetensors: `last_hidden_state`, `hidden_states.N`, `pooler_output`, and
+    /// the head's outputs under transformers' names (`logits`, `start_logits`, `end_logits`, `prediction_logits`,
+    /// `seq_relationship_logits`) or sentence-transformers' (`sentence_embedding`).
     public static func write(_ output: ForwardOutput, to path: String, options: OutputOptions) throws {
         func tensor(_ name: String, _ values: [Float], _ shape: [Int]) -> Tensor {
             Tensor(name: name, dtype: .f32, shape: Shape(shape), data: .owned(FloatValues.buffer(values)))
@@ -153,6 +162,7 @@ public enum Verification {
         for (i, state) in output.hiddenStates.enumerated() { tensors.append(tensor("hidden_states.\(i)", state, shape)) }
         if let pooled = output.pooler { tensors.append(tensor("pooler_output", pooled, [output.batch, output.width])) }
         if let logits = output.logits { tensors.append(tensor("logits", logits, [output.batch, output.logitRows, output.logitWidth])) }
+        for head in output.heads where !tensors.contains(where: { $0.name == head.name }) { tensors.append(tensor(head.name, head.values, head.shape)) }
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: path, options: options)
     }
 

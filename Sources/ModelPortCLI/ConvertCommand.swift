@@ -56,6 +56,8 @@ struct ConvertCommand: ParsableCommand {
             TextPruner's vocabulary pruning does: vocab.txt, the word embeddings and a tied MLM decoder shrink \
             together; `modelport verify ORIGINAL PRUNED --text "..."` tokenizes each side with its own vocabulary.
 
+            Fine-tuned models keep their head: a TF run_classifier.py checkpoint (output_weights, output_bias)             becomes BertForSequenceClassification, run_squad.py's cls/squad/* BertForQuestionAnswering (the same             under ALBERT), PaddleNLP's *For* models and Hugging Face / ModelScope task folders keep their class.             --task token-classification | question-answering | sequence-classification | reranker | masked-lm |             pre-training | encoder overrides the guess (taggers reuse run_classifier's names); labels come from the             source's id2label, else --labels a,b,c or --labels-file FILE, else LABEL_0…. Hugging Face output             writes architectures, id2label and label2id, and only the tensors the class has. GGUF writes sequence             classifiers and rerankers for llama.cpp's rank pooling (cls, cls.output) and leaves out, and lists,             every tensor llama.cpp's BERT graph does not load; a sentence-transformers folder's pooling becomes             bert.pooling_type, and its Dense layers, which GGUF cannot hold, are reported.
+
             --keep-layers N keeps the first N encoder layers, as RBT3 was made from the first three layers \
             of RoBERTa-wwm-ext; --layers picks any layers (renumbered from 0 in the order given). Both \
             rewrite num_hidden_layers in config.json.
@@ -65,6 +67,8 @@ struct ConvertCommand: ParsableCommand {
               modelport convert model.safetensors out/sharded --max-shard-size 200MB
               modelport convert chinese-roberta-wwm-ext out/rbt.gguf --preset q4_k_m --min-cosine 0.995
               modelport convert Samples/paddle/rbt-tiny out/rbt-int8 --dtype int8
+              modelport convert Samples/heads/bert-classifier-tf1 out/sentiment --labels negative,neutral,positive
+              modelport convert Samples/heads/bert-reranker out/reranker.gguf
             """
     )
 
@@ -98,7 +102,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Fail when a source tensor matches no naming rule (instead of keeping its name with a warning).")
     var strict = false
 
-    @Flag(help: "GGUF: keep the pooler and pre-training heads that llama.cpp does not use (dropped by default).")
+    @Flag(help: "GGUF of ALBERT / COCO-LM / Perceiver: keep the pooler and pre-training heads (llama.cpp's BERT layout never holds them).")
     var keepHeads = false
 
     @Flag(help: "Drop the pooler and the pre-training heads (MLM, NSP/SOP) from any output.")
@@ -124,6 +128,9 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Fail, writing nothing, when the end-to-end cosine similarity is below this.", valueName: "x"))
     var minCosine: Double?
+
+    @OptionGroup(title: "Fine-tuned models")
+    var task: TaskArguments
 
     @Flag(help: "Replace DEST if it exists.")
     var force = false
@@ -162,6 +169,7 @@ struct ConvertCommand: ParsableCommand {
         }
         options.output.existing = force ? .replace : .refuse
         options.load.strict = strict
+        options.load.task = try task.options()
         options.keepHeads = keepHeads
         options.dropHeads = dropHeads
         options.qualityReport = report != nil
@@ -232,6 +240,10 @@ struct ConvertCommand: ParsableCommand {
             console.out("end-to-end: last hidden state cosine \(String(format6: parity.last.cosineSimilarity)), "
                 + "max |error| \(String(format4: parity.last.maxAbsError)) over \(parity.layers.count - 1) layers"
                 + (parity.passed ? "" : " (below the default tolerance \(parity.tolerance.description))"))
+            for head in parity.heads where head.name != "pooler_output" {
+                console.out("end-to-end: \(head.name) cosine \(String(format6: head.cosineSimilarity)), max |error| \(String(format4: head.maxAbsError))")
+            }
+            for agreement in parity.agreements { console.out("end-to-end: " + agreement.description) }
         }
     }
 

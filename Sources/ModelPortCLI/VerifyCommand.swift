@@ -21,7 +21,16 @@ struct VerifyCommand: ParsableCommand {
             Inputs: --inputs FILE.safetensors with input_ids [batch, length] (and optional token_type_ids, \
             attention_mask, any integer type), or --text "..." (repeatable) tokenized by the reference's own \
             tokenizer as transformers does (see `modelport tokenize --help`; a candidate with a pruned vocabulary \
-            reads them through its own); without either, a fixed deterministic batch of two sequences.
+            reads them through its own); without either, a fixed deterministic batch of two sequences. For \
+            classifiers and rerankers, --pair "..." gives the --text at the same position a second sentence: \
+            --text "query" --pair "passage" is [CLS] query [SEP] passage [SEP], token types 0 then 1 (give one \
+            --pair per --text).
+
+            Fine-tuned heads are compared as rows after the hidden states: logits (sequence / token \
+            classification, rerankers), start_logits and end_logits (question answering), prediction_logits \
+            (masked LM), sentence_embedding (sentence-transformers); for classifiers the report says on how many \
+            inputs (or tokens) the predicted labels agree, for QA on how many the best answer spans agree. \
+            --task (see convert --help) applies to all models.
 
             Several candidates (verify REF f16 q8_0.gguf q4_k.gguf) are each compared with one reference pass; \
             the exit status is 1 when any fails. --report FILE.html writes one self-contained page (inline CSS \
@@ -35,6 +44,7 @@ struct VerifyCommand: ParsableCommand {
             Examples:
               modelport verify Samples/bert-tiny out/bert-f16
               modelport verify bert-base out/f16 out/q8_0.gguf out/q4_k.gguf --text "a sentence" --report report.html
+              modelport verify Samples/heads/bert-classifier-tf1 out/sentiment --text "the model is fast" --pair "it is safe"
             """
     )
 
@@ -49,6 +59,12 @@ struct VerifyCommand: ParsableCommand {
 
     @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the reference's tokenizer (repeatable).", valueName: "text"))
     var texts: [String] = []
+
+    @Option(name: .customLong("pair"), help: ArgumentHelp("The second sentence of the --text at the same position (classifiers, rerankers, QA: [CLS] text [SEP] pair [SEP], token types 0 then 1).", valueName: "text"))
+    var pairs: [String] = []
+
+    @OptionGroup(title: "Fine-tuned models")
+    var task: TaskArguments
 
     @Option(help: ArgumentHelp("Fail when any element differs by more than this.", valueName: "x"))
     var maxError: Double?
@@ -72,15 +88,16 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         // The report's file is claimed first: a report that cannot be written stops the run before the passes.
         let reportFile = try report.map { try AtomicFile(destination: $0, existing: force ? .replace : .refuse) }
-        let referenceModel = try ModelLoader.load(reference)
-        let candidateModels = try candidates.map { try ModelLoader.load($0) }
-        let batch = try Verification.inputs(from: inputs, texts: texts, for: [referenceModel] + candidateModels)
+        let options = LoadOptions(task: try task.options())
+        let referenceModel = try ModelLoader.load(reference, options: options)
+        let candidateModels = try candidates.map { try ModelLoader.load($0, options: options) }
+        let batch = try Verification.inputs(from: inputs, texts: texts, pairs: pairs, for: [referenceModel] + candidateModels)
         let tolerance: Tolerance? = maxError == nil && minCosine == nil ? nil : Tolerance(maxError: maxError, minCosine: minCosine)
         let expected = try Verification.forward(referenceModel, inputs: batch, source: reference)
         var reports: [ParityReport] = []
         for (path, model) in zip(candidates, candidateModels) {
             // A candidate with its own (pruned) vocabulary reads the texts through it.
-            let candidateBatch = try Verification.candidateInputs(texts: texts, reference: referenceModel, candidate: model)
+            let candidateBatch = try Verification.candidateInputs(texts: texts, pairs: pairs, reference: referenceModel, candidate: model)
             reports.append(try Verification.verify(expected: expected, candidate: model, inputs: batch, candidateInputs: candidateBatch,
                                                    tolerance: tolerance, name: path))
         }
@@ -156,6 +173,7 @@ struct VerifyCommand: ParsableCommand {
             [l.name, sci(l.maxAbsError), sci(l.meanAbsError), String(format6: l.cosineSimilarity), l.passed ? "ok" : "FAIL"]
         }
         lines += table(header: ["state", "max |error|", "mean |error|", "min cosine", ""], rows: rows)
+        lines += report.agreements.map { "decisions: " + $0.description }
         lines += report.notes.map { "note: " + $0 }
         lines.append("")
         lines.append(report.passed ? "PASS: every layer is within tolerance" : "FAIL: some layers exceed the tolerance")
@@ -175,6 +193,9 @@ struct VerifyCommand: ParsableCommand {
         ])))
         members.append(("layers", .array(report.layers.map { .object([("layer", .integer($0.layer ?? 0))] + state($0)) })))
         for head in report.heads { members.append((head.name, .object(state(head)))) }
+        members.append(("agreements", .array(report.agreements.map {
+            .object([("what", .string($0.what)), ("agreeing", .integer($0.agreeing)), ("total", .integer($0.total))])
+        })))
         members.append(("notes", .array(report.notes.map(JSON.string))))
         return .object(members)
     }
@@ -186,7 +207,10 @@ struct ForwardCommand: ParsableCommand {
         abstract: "Run one model's reference forward pass (fp32) and write or summarize its outputs.",
         discussion: """
             Writes last_hidden_state, hidden_states.N (the embeddings first) and pooler_output as f32 safetensors \
-            with --output; --json prints their shapes and summary statistics.
+            with --output, and the head's outputs under transformers' names: logits (sequence / token \
+            classification, rerankers), start_logits and end_logits (question answering), prediction_logits (masked \
+            LM), or sentence_embedding (sentence-transformers' Pooling, Dense and Normalize); --json prints their \
+            shapes and summary statistics. --pair gives each --text a second sentence, as in verify.
             """
     )
 
@@ -199,6 +223,12 @@ struct ForwardCommand: ParsableCommand {
     @Option(name: .customLong("text"), help: ArgumentHelp("A sentence to tokenize with the model's tokenizer (repeatable).", valueName: "text"))
     var texts: [String] = []
 
+    @Option(name: .customLong("pair"), help: ArgumentHelp("The second sentence of the --text at the same position.", valueName: "text"))
+    var pairs: [String] = []
+
+    @OptionGroup(title: "Fine-tuned models")
+    var task: TaskArguments
+
     @Option(help: ArgumentHelp("Write the outputs to this safetensors file.", valueName: "file"))
     var output: String?
 
@@ -209,8 +239,8 @@ struct ForwardCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let loaded = try ModelLoader.load(model)
-        let batch = try Verification.inputs(from: inputs, texts: texts, for: [loaded])
+        let loaded = try ModelLoader.load(model, options: LoadOptions(task: try task.options()))
+        let batch = try Verification.inputs(from: inputs, texts: texts, pairs: pairs, for: [loaded])
         let start = ContinuousClock.now
         let result = try Verification.forward(loaded, inputs: batch, source: model)
         let elapsed = ContinuousClock.now - start
@@ -234,12 +264,17 @@ struct ForwardCommand: ParsableCommand {
             if let pooled = result.pooler {
                 members.append(("pooler_output", .object([("shape", .array([.integer(result.batch), .integer(result.width)]))] + stats(pooled))))
             }
+            for head in result.heads {
+                members.append((head.name, .object([("shape", .array(head.shape.map(JSON.integer)))] + stats(head.values))))
+            }
             if let output { members.append(("output", .string(output))) }
             Console.current.out(JSON.object(members).serialized(.pretty))
         } else {
             Console.current.out("\(model): \(loaded.config.architecture.rawValue), \(result.batch) × \(result.length) tokens, "
                 + "\(result.hiddenStates.count) hidden states of width \(result.width)"
-                + (result.pooler != nil ? ", pooler" : "") + (output.map { "; wrote \($0)" } ?? ""))
+                + (result.pooler != nil ? ", pooler" : "")
+                + result.heads.map { ", \($0.name) \($0.shape.map(String.init).joined(separator: "×"))" }.joined()
+                + (output.map { "; wrote \($0)" } ?? ""))
         }
     }
 }

@@ -38,6 +38,11 @@ extension Model {
         }
         // Renumbering can reorder layers; keep tensors grouped by their new layer index.
         result.tensors = stableSortedByLayer(result.tensors)
+        let head = task.head
+        if head != .encoder, layers != Array(0..<count) {
+            result.notes.append("the \(head.description) head is kept, but it was trained on the output of all \(count) layers: "
+                + "fine-tune the truncated model again before trusting its outputs")
+        }
         if config.architecture == .perceiver {
             result.config["num_self_attends_per_block"] = .integer(layers.count)
         } else {
@@ -57,6 +62,9 @@ extension Model {
         var result = self
         result.config.numHiddenLayers = layers.count
         result.notes.append("ALBERT: the shared layer group is now applied \(layers.count) times instead of \(total); no tensor changes")
+        if task.head != .encoder, layers.count < total {
+            result.notes.append("the \(task.head.description) head is kept, but it was trained on all \(total) layers: fine-tune the truncated model again")
+        }
         return result
     }
 

@@ -126,7 +126,7 @@ extension NameMap {
     public static let googleBERT = NameMap(
         name: "Google BERT (TF)",
         skip: optimizerState,
-        knownPrefixes: ["bert/", "cls/"],
+        knownPrefixes: ["bert/", "cls/"] + fineTunedHeadNames,
         transposeSuffixes: ["/kernel"],
         rules: [
             .numbered("layer_", "layer."),
@@ -138,10 +138,22 @@ extension NameMap {
             .replace("cls.predictions.output_bias", "cls.predictions.bias"),
             .replace("cls.seq_relationship.output_weights", "cls.seq_relationship.weight"),
             .replace("cls.seq_relationship.output_bias", "cls.seq_relationship.bias"),
-        ],
+        ] + fineTunedHeads,
         basePrefix: "bert.",
-        headPrefixes: ["cls."]
+        headPrefixes: ["cls.", "classifier.", "qa_outputs."]
     )
+
+    /// The heads Google's fine-tuning scripts add beside `bert/`, already [out, in]: `run_classifier.py`'s
+    /// `output_weights [num_labels, hidden]` / `output_bias` (token taggers built on it use the same names) and
+    /// `run_squad.py`'s `cls/squad/output_weights [2, hidden]` / `output_bias`; ALBERT's `classifier_utils.py` and
+    /// `squad_utils.py` name them the same way. Applied after `/` became `.`.
+    static let fineTunedHeads: [NameRule] = [
+        .exact("output_weights", "classifier.weight"), .exact("output_bias", "classifier.bias"),
+        .exact("cls.squad.output_weights", "qa_outputs.weight"), .exact("cls.squad.output_bias", "qa_outputs.bias"),
+    ]
+
+    /// Source names of those heads (before renaming).
+    static let fineTunedHeadNames = ["output_weights", "output_bias", "cls/squad/"]
 
     /// PaddleNLP BERT / RoBERTa names (`encoder.layers.N.self_attn.q_proj`, `linear1`, `norm1`) → Hugging Face
     /// BERT names (`formats/paddle-gguf.md` A5); Paddle's Linear weights are [in, out] and are transposed.
@@ -149,7 +161,7 @@ extension NameMap {
         var map = NameMap(
             name: "PaddleNLP BERT",
             skip: [],
-            knownPrefixes: ["bert.", "roberta.", "ernie.", "embeddings.", "encoder.", "pooler.", "cls.", "lm_head."],
+            knownPrefixes: ["bert.", "roberta.", "ernie.", "embeddings.", "encoder.", "pooler.", "cls.", "lm_head.", "classifier."],
             transposeSuffixes: [],
             rules: [
                 .prefix("roberta.", "bert."), .prefix("ernie.", "bert."),
@@ -209,9 +221,10 @@ extension NameMap {
         var map = NameMap(
             name: "Hugging Face BERT → PaddleNLP",
             skip: [("position_ids", "position_ids buffer (PaddleNLP computes them)")],
-            knownPrefixes: ["bert.", "embeddings.", "encoder.", "pooler."],
+            knownPrefixes: ["bert.", "embeddings.", "encoder.", "pooler.", "classifier.", "qa_outputs."],
             transposeSuffixes: [],
             rules: [
+                .prefix("qa_outputs.", "classifier."),  // PaddleNLP's BertForQuestionAnswering names its Linear `classifier`
                 .prefix("embeddings.", "bert.embeddings."), .prefix("encoder.", "bert.encoder."), .prefix("pooler.", "bert.pooler."),
                 .replace("embeddings.LayerNorm.", "embeddings.layer_norm."),
                 .numbered("encoder.layer.", "encoder.layers."),
@@ -238,7 +251,7 @@ extension NameMap {
     public static let googleALBERT = NameMap(
         name: "Google ALBERT (TF)",
         skip: optimizerState,
-        knownPrefixes: ["bert/", "cls/"],
+        knownPrefixes: ["bert/", "cls/"] + fineTunedHeadNames,
         transposeSuffixes: ["/kernel"],
         rules: [
             .replace("ffn_1", "ffn"),
@@ -266,8 +279,8 @@ extension NameMap {
             .suffix(".gamma", ".weight"),
             .suffix(".beta", ".bias"),
             .suffix(".kernel", ".weight"),
-        ],
+        ] + fineTunedHeads,
         basePrefix: "albert.",
-        headPrefixes: ["predictions.", "sop_classifier."]
+        headPrefixes: ["predictions.", "sop_classifier.", "classifier.", "qa_outputs."]
     )
 }

@@ -60,6 +60,9 @@ extension Model {
             && !name.hasSuffix("decoder.weight")
     }
 
+    /// Task-head modules (Hugging Face names) that packed quantization leaves in their float type.
+    static let headModules = ["classifier", "qa_outputs", "cls.seq_relationship", "sop_classifier.classifier"]
+
     static func isNorm(_ name: String) -> Bool {
         name.contains("LayerNorm") || name.contains("layernorm") || name.contains("layer_norm") || name.contains("_norm.")
     }
@@ -71,7 +74,14 @@ extension Model {
         var result = try dequantizingBlocks()
         var tensors: [Tensor] = []
         var quantized = 0
+        var keptHeads: [String] = []
         for tensor in result.tensors {
+            // Task heads stay in their float type: a few thousand weights that decide every output.
+            if let head = Self.headModules.first(where: { tensor.name.hasPrefix($0 + ".") }) {
+                if !keptHeads.contains(head) { keptHeads.append(head) }
+                tensors.append(tensor)
+                continue
+            }
             let floating = tensor.dtype.isFloatingPoint && !tensor.dtype.isQuantized
             switch scheme {
             case .int8PerChannel where floating && Self.isLinearWeight(tensor):
@@ -114,13 +124,19 @@ extension Model {
         result.tensors = tensors
         switch scheme {
         case .int8PerChannel:
-            result.config["quantization_config"] = Self.compressedTensorsConfig
+            var config = Self.compressedTensorsConfig
+            if case .object(var members) = config, let i = members.firstIndex(where: { $0.key == "ignore" }) {
+                members[i].value = .array(keptHeads.map(JSON.string))  // module names compressed-tensors leaves alone
+                config = .object(members)
+            }
+            result.config["quantization_config"] = config
         case .mlxAffine(let bits, let groupSize):
             let settings = JSON.object([("group_size", .integer(groupSize)), ("bits", .integer(bits)), ("mode", .string("affine"))])
             result.config["quantization"] = settings
             result.config["quantization_config"] = settings
         }
-        result.notes.append("quantized \(quantized) weights as \(scheme.name)")
+        result.notes.append("quantized \(quantized) weights as \(scheme.name)"
+            + (keptHeads.isEmpty ? "" : "; the head (\(keptHeads.joined(separator: ", "))) keeps its float type"))
         return result
     }
 

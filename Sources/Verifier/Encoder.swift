@@ -169,8 +169,10 @@ public enum Encoder {
             states.append(x)
         }
         let pooled = try pooler(x, w, name: "pooler.dense", batch: inputs.batch, length: inputs.length, width: d.hidden)
-        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
-                             rowMask: inputs.attentionMask)
+        var output = ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
+                                   rowMask: inputs.attentionMask)
+        try Heads.run(model, encoder: w, output: &output, inputs: inputs, albert: false)
+        return output
     }
 
     /// ALBERT: factorized embeddings projected to the hidden width, one shared layer group applied N times.
@@ -198,7 +200,9 @@ public enum Encoder {
             states.append(x)
         }
         let pooled = try pooler(x, w, name: "pooler", batch: inputs.batch, length: inputs.length, width: d.hidden)
-        return ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
-                             rowMask: inputs.attentionMask)
+        var output = ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
+                                   rowMask: inputs.attentionMask)
+        try Heads.run(model, encoder: w, output: &output, inputs: inputs, albert: true)
+        return output
     }
 }

@@ -63,6 +63,8 @@ public struct ForwardOutput: Sendable {
     public var logitWidth = 0
     /// Which rows of the hidden states are real tokens (nil: all of them, as for Perceiver latents).
     public var rowMask: [[Int]]? = nil
+    /// The fine-tuned head's outputs (classifier logits, QA start/end logits, MLM logits, the sentence embedding).
+    public var heads: [HeadOutput] = []
 
     public init(batch: Int, length: Int, width: Int, hiddenStates: [[Float]], pooler: [Float]?, rowMask: [[Int]]? = nil) {
         self.batch = batch

@@ -40,12 +40,26 @@ public struct StateParity: Sendable {
     public var passed: Bool
 }
 
+/// How often two models' head outputs lead to the same decision: the predicted label (per input, or per real token
+/// for a token classifier) or the best answer span.
+public struct DecisionAgreement: Sendable {
+    /// `labels` (per input), `token labels`, `best spans`.
+    public var what: String
+    public var agreeing: Int
+    public var total: Int
+
+    public var description: String { "\(what) agree on \(agreeing)/\(total) \(what == "token labels" ? "tokens" : "inputs")" }
+}
+
 /// What `verify` reports: every compared layer, the last hidden state, and the verdict.
 public struct ParityReport: Sendable {
     public var layers: [StateParity]
     public var last: StateParity
-    /// Head outputs compared after the hidden states: `pooler_output`, `logits`.
+    /// Head outputs compared after the hidden states: `pooler_output`, `logits`, `start_logits`, `end_logits`,
+    /// `prediction_logits`, `sentence_embedding`.
     public var heads: [StateParity]
+    /// Whether the heads decide alike (classifiers' labels, QA's best spans).
+    public var agreements: [DecisionAgreement] = []
     public var tolerance: Tolerance
     public var passed: Bool
     public var notes: [String]
@@ -94,9 +108,24 @@ public enum Parity {
                                rows: Array(repeating: Array(repeating: 1, count: reference.logitRows), count: reference.batch),
                                tolerance: tolerance))
         }
+        var agreements: [DecisionAgreement] = []
+        if count == reference.hiddenStates.count {
+            for r in reference.heads {
+                guard let c = candidate.heads.first(where: { $0.name == r.name }), c.shape == r.shape else {
+                    notes.append("the candidate has no \(r.name) of the reference's shape: not compared")
+                    continue
+                }
+                let headRows = r.perToken ? rows : Array(repeating: [1], count: reference.batch)
+                heads.append(state(r.values, c.values, layer: nil, name: r.name, batch: reference.batch, length: r.perToken ? reference.length : 1,
+                                   width: r.rowWidth, rows: headRows, tolerance: tolerance))
+            }
+            agreements = decisions(reference.heads, candidate.heads, mask: inputs.attentionMask)
+        } else if !reference.heads.isEmpty {
+            notes.append("head outputs are not compared with a truncated candidate (its head needs fine-tuning again)")
+        }
         let last = layers[count - 1]
         let passed = layers.allSatisfy(\.passed) && heads.allSatisfy(\.passed)
-        var report = ParityReport(layers: layers, last: last, heads: heads, tolerance: tolerance, passed: passed, notes: notes)
+        var report = ParityReport(layers: layers, last: last, heads: heads, agreements: agreements, tolerance: tolerance, passed: passed, notes: notes)
         report.tokens = tokens(reference.hiddenStates[count - 1], candidate.hiddenStates[count - 1], batch: reference.batch,
                                length: reference.length, width: reference.width, rows: rows)
         return report
@@ -120,6 +149,52 @@ public enum Parity {
             }
         }
         return tokens
+    }
+
+    static func argmax(_ row: ArraySlice<Float>) -> Int { row.indices.max { row[$0] < row[$1] }.map { $0 - row.startIndex } ?? 0 }
+
+    /// The best answer span of one sequence: the (start, end) over real tokens with start ≤ end < start + 30 that
+    /// maximizes start_logit + end_logit (the search of transformers' question-answering pipeline).
+    static func bestSpan(start: ArraySlice<Float>, end: ArraySlice<Float>, mask: [Int]) -> (Int, Int) {
+        var best = (0, 0), score = -Float.infinity
+        let real = mask.indices.filter { mask[$0] != 0 }
+        for s in real {
+            for e in real where e >= s && e < s + 30 {
+                let value = start[start.startIndex + s] + end[end.startIndex + e]
+                if value > score { score = value; best = (s, e) }
+            }
+        }
+        return best
+    }
+
+    static func decisions(_ reference: [HeadOutput], _ candidate: [HeadOutput], mask: [[Int]]) -> [DecisionAgreement] {
+        var out: [DecisionAgreement] = []
+        func pair(_ name: String) -> (HeadOutput, HeadOutput)? {
+            guard let r = reference.first(where: { $0.name == name }), let c = candidate.first(where: { $0.name == name }), r.shape == c.shape else { return nil }
+            return (r, c)
+        }
+        if let (r, c) = pair("logits"), let width = r.shape.last, width > 1 {
+            var agree = 0, total = 0
+            let batch = r.shape[0], length = r.perToken ? r.shape[1] : 1
+            for b in 0..<batch {
+                for t in 0..<length where !r.perToken || mask[b][t] != 0 {
+                    let row = ((b * length + t) * width)..<((b * length + t + 1) * width)
+                    total += 1
+                    if argmax(r.values[row]) == argmax(c.values[row]) { agree += 1 }
+                }
+            }
+            out.append(DecisionAgreement(what: r.perToken ? "token labels" : "predicted labels", agreeing: agree, total: total))
+        }
+        if let (rs, cs) = pair("start_logits"), let (re, ce) = pair("end_logits"), rs.shape.count == 2 {
+            let batch = rs.shape[0], length = rs.shape[1]
+            var agree = 0
+            for b in 0..<batch {
+                let row = (b * length)..<((b + 1) * length)
+                if bestSpan(start: rs.values[row], end: re.values[row], mask: mask[b]) == bestSpan(start: cs.values[row], end: ce.values[row], mask: mask[b]) { agree += 1 }
+            }
+            out.append(DecisionAgreement(what: "best spans", agreeing: agree, total: batch))
+        }
+        return out
     }
 
     static func state(_ a: [Float], _ b: [Float], layer: Int?, name: String, batch: Int, length: Int, width: Int, rows: [[Int]],
