@@ -33,7 +33,7 @@ public final class AtomicFile {
     public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
         self.destination = destination
         self.existing = existing
-        temporaryPath = try temporaryPathBeside(destination, existing: existing)
+        temporaryPath = try temporaryPathBeside(destination, existing: existing, folder: false)
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BinaryIOError.system(temporaryPath, "cannot create") }
         cleanupSlot = registerForCleanup(temporaryPath)
@@ -161,7 +161,7 @@ public final class AtomicDirectory {
     public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
         self.destination = destination
         self.existing = existing
-        temporaryPath = try temporaryPathBeside(destination, existing: existing)
+        temporaryPath = try temporaryPathBeside(destination, existing: existing, folder: true)
         guard mkdir(temporaryPath, 0o755) == 0 else { throw BinaryIOError.system(temporaryPath, "cannot create folder") }
     }
 
@@ -261,14 +261,47 @@ public func stagingPath(beside destination: String) -> String {
 
 /// A hidden, unique name in `destination`'s folder (created if missing) for output still being written.
 /// With `.refuse`, an existing destination is an error.
-private func temporaryPathBeside(_ destination: String, existing: ExistingOutputPolicy) throws -> String {
+private func temporaryPathBeside(_ destination: String, existing: ExistingOutputPolicy, folder isFolder: Bool) throws -> String {
     if existing == .refuse, fileExists(destination) {
         throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
     }
+    if existing == .replace, fileExists(destination) { try checkReplaceable(destination, byFolder: isFolder) }
     let (folder, name) = splitPath(destination)
     try makeFolders(folder)
     removeStaleTemporaries(of: name, in: folder)
     return folder + "/." + name + ".modelport-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+}
+
+/// Sub-folders a model folder may hold (sentence-transformers modules, ONNX exports): replacing a folder
+/// with other sub-folders would delete things ModelPort never wrote.
+func isModelSubfolder(_ name: String) -> Bool {
+    name == "onnx" || (name.first?.isNumber == true && name.contains("_"))
+}
+
+/// Whether `--force` may replace `destination`: a regular file (or a link) for a file output; for a folder output,
+/// a folder of regular files and model sub-folders (or a regular file). Devices, FIFOs, and folders holding other
+/// folders (a home directory, a folder with the source model inside) are never replaced.
+func checkReplaceable(_ destination: String, byFolder: Bool) throws {
+    var info = stat()
+    guard lstat(destination, &info) == 0 else { return }
+    let kind = info.st_mode & S_IFMT
+    if kind == S_IFREG || kind == S_IFLNK { return }
+    guard kind == S_IFDIR else {
+        throw BinaryIOError(path: destination, reason: "is not a regular file or folder; --force replaces only outputs ModelPort could have written")
+    }
+    guard byFolder else {
+        throw BinaryIOError(path: destination, reason: "is a folder; --force replaces a file output only when a file is there")
+    }
+    for entry in folderEntries(destination) ?? [] {
+        var child = stat()
+        guard lstat(destination + "/" + entry, &child) == 0 else { continue }
+        let childKind = child.st_mode & S_IFMT
+        if childKind == S_IFREG || childKind == S_IFLNK { continue }
+        guard childKind == S_IFDIR, isModelSubfolder(entry),
+              (folderEntries(destination + "/" + entry) ?? []).allSatisfy({ !isDirectory(destination + "/" + entry + "/" + $0) }) else {
+            throw BinaryIOError(path: destination, reason: "holds '\(entry)', which a model folder does not; --force will not replace it")
+        }
+    }
 }
 
 /// Removes what earlier runs left beside `name` when they were killed: `.NAME.modelport-PID-N.tmp`
@@ -337,4 +370,11 @@ public func removeTree(_ path: String) {
     } else {
         unlink(path)
     }
+}
+
+/// The canonical absolute path of an existing `path` (links resolved), or nil.
+public func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }

@@ -28,7 +28,9 @@ public enum JSON: Equatable, Sendable {
     public static func integer<T: BinaryInteger>(_ value: T) -> JSON { .number(String(value)) }
 
     /// A number from a double, written the shortest way that reads back exactly (as Python's `repr`).
+    /// A number; NaN and ±infinity, which JSON cannot spell, become `null`.
     public static func double(_ value: Double) -> JSON {
+        guard value.isFinite else { return .null }
         if value == value.rounded(), abs(value) < 1e16 { return .number(String(format: value) + ".0") }
         return .number(String(format: value))
     }

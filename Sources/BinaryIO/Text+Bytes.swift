@@ -19,3 +19,15 @@ extension StringProtocol {
         String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }
+
+extension StringProtocol {
+    /// The lines of the text, split at every line feed (U+000A) with a carriage return before it dropped.
+    ///
+    /// `split(separator: "\n")` does not do this for CRLF text: Swift reads "\r\n" as one `Character`, so a
+    /// Windows-edited `vocab.txt` would come back as a single line.
+    public func textLines() -> [String] {
+        utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
+        }
+    }
+}

@@ -102,6 +102,9 @@ public enum Converter {
         if options.output.existing == .refuse, fileExists(destination) {
             throw ModelError(file: destination, "already exists (use --force to replace it)")
         }
+        if let source = realPath(source), let target = realPath(destination), source == target || source.hasPrefix(target + "/") {
+            throw ModelError(file: destination, "holds the source \(source); writing there would replace it")
+        }
         if options.maxShardBytes != nil, format != .hf {
             throw ModelError("--max-shard-size applies to Hugging Face folder output (--to hf)")
         }

@@ -188,7 +188,8 @@ public enum GGUFConversion {
         metadata.append(("general.quantization_version", .u32(2)))
         if let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) {
             metadata += try tokenizerMetadata(vocab, typeVocabSize: tensors.first { $0.name == "token_types.weight" }?.shape.dimensions.first
-                                                ?? config.typeVocabSize ?? 2)
+                                                ?? config.typeVocabSize ?? 2,
+                                              embeddingRows: tensors.first { $0.name == "token_embd.weight" }?.shape.dimensions.first)
         } else if isBERT {
             notes.append("no vocab.txt: the GGUF has no tokenizer, so llama.cpp can only run it on token ids")
         }
@@ -238,12 +239,25 @@ public enum GGUFConversion {
     }
 
     /// The WordPiece vocabulary in llama.cpp's phantom-space form, token types and special ids.
-    static func tokenizerMetadata(_ vocab: AuxiliaryFile, typeVocabSize: Int) throws -> [(key: String, value: GGUFValue)] {
-        let bytes = try vocab.contents ?? MappedFile(path: vocab.sourcePath).withBytes { Array($0) }
-        var tokens = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+    static func tokenizerMetadata(_ vocab: AuxiliaryFile, typeVocabSize: Int, embeddingRows: Int? = nil) throws -> [(key: String, value: GGUFValue)] {
+        let bytes = try vocab.contents ?? MappedFile.contents(of: vocab.sourcePath)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ModelError(file: vocab.sourcePath.isEmpty ? vocab.name : vocab.sourcePath, "is not UTF-8 text")
         }
+        var tokens = text.textLines()
         if tokens.last == "" { tokens.removeLast() }
+        // llama.cpp looks up token i in row i of token_embd. More tokens than rows would index past the table; fewer
+        // (an embedding padded to a round size) get `[PAD<i>]` tokens of type UNUSED, as llama.cpp's converter pads.
+        var padded = 0
+        if let rows = embeddingRows {
+            guard tokens.count <= rows, !tokens.isEmpty else {
+                throw ModelError(file: vocab.sourcePath.isEmpty ? vocab.name : vocab.sourcePath,
+                                 "has \(tokens.count) tokens, but token_embd has \(rows) rows; the GGUF tokenizer needs one token per row")
+            }
+            padded = rows - tokens.count
+            tokens += (tokens.count..<rows).map { "[PAD\($0)]" }
+        }
+        let firstPad = tokens.count - padded
         let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
         var out: [(key: String, value: GGUFValue)] = [("tokenizer.ggml.model", .string("bert"))]
         out.append(("tokenizer.ggml.tokens", .array(elementType: 8, tokens.map { token in
@@ -251,8 +265,8 @@ public enum GGUFConversion {
             if token.hasPrefix("##") { return .string(String(token.dropFirst(2))) }
             return .string("\u{2581}" + token)
         })))
-        out.append(("tokenizer.ggml.token_type", .array(elementType: 5, tokens.map { token in
-            token == "[UNK]" ? .i32(2) : specials.contains(token) ? .i32(3) : .i32(1)
+        out.append(("tokenizer.ggml.token_type", .array(elementType: 5, tokens.enumerated().map { i, token in
+            i >= firstPad ? .i32(5) : token == "[UNK]" ? .i32(2) : specials.contains(token) ? .i32(3) : .i32(1)
         })))
         guard let typeCount = UInt32(exactly: typeVocabSize) else {
             throw ModelError(location: .key("type_vocab_size"), "\(typeVocabSize) does not fit GGUF's u32 token_type_count")

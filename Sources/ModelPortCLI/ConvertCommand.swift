@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import BinaryIO
 import ModelIR
 import ModelPort
@@ -140,6 +141,9 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         if keepLayers != nil, layers != nil { throw ValidationError("use either --keep-layers or --layers, not both") }
+        if let report, absolutePath(report) == absolutePath(destination) {
+            throw ValidationError("--report names the output itself (\(destination)); give the report its own file")
+        }
     }
 
     func run() throws {
@@ -258,6 +262,11 @@ struct ConvertCommand: ParsableCommand {
             error.reason += "; use --keep-f32 '\(pattern)' to keep it unquantized"
         }
         return error
+    }
+
+    /// `path` made absolute and normalised (`.` and `..` resolved by name), to tell whether two paths are one file.
+    private func absolutePath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     /// `0,1,2`, `0-2`, `0-2,5,11` → the layer numbers in order.

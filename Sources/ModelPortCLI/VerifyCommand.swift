@@ -281,6 +281,7 @@ struct ForwardCommand: ParsableCommand {
 
 private func sci(_ value: Double) -> String {
     if value == 0 { return "0" }
+    guard value.isFinite else { return value.isNaN ? "nan" : value > 0 ? "inf" : "-inf" }
     var exponent = 0
     var mantissa = value
     while mantissa >= 10 { mantissa /= 10; exponent += 1 }

@@ -51,7 +51,7 @@ public enum TensorBundle {
     /// `model_checkpoint_path` from a folder's text-format `checkpoint` file.
     static func checkpointFilePrefix(_ folder: String) throws -> String? {
         let text = try MappedFile(path: folder + "/checkpoint").withBytes { String(decoding: $0.prefix(1 << 20), as: UTF8.self) }
-        for line in text.split(separator: "\n") where line.hasPrefix("model_checkpoint_path:") {
+        for line in text.textLines() where line.hasPrefix("model_checkpoint_path:") {
             let value = line.dropFirst("model_checkpoint_path:".count).trimmingCharacters(in: " \t\"")
             guard !value.isEmpty else { return nil }
             // The path never leads out of the folder: an absolute path (a folder copied from elsewhere keeps the

@@ -74,8 +74,7 @@ public enum TokenizerLoader {
         let vocabulary = try ids(members, file: files.location("vocab.json"), limits: files.limits)
         let text = try files.text("merges.txt") ?? ""
         var merges: [ByteLevelBPETokenizer.Pair] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = line.hasSuffix("\r") ? line.dropLast() : line
+        for (number, line) in text.textLines().enumerated() {
             if line.isEmpty || (number == 0 && line.hasPrefix("#version")) { continue }
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2 else {

@@ -72,7 +72,7 @@ public struct WordPieceTokenizer: Tokenizer {
 
     /// The tokens of a `vocab.txt` text, one per line (a final newline ends the last one; `\r\n` accepted).
     public static func lines(_ text: String) -> [String] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        var lines = text.textLines()
         if lines.last == "" { lines.removeLast() }
         return lines
     }

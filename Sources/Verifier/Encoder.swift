@@ -37,9 +37,12 @@ public enum Encoder {
     static let maximumLayers = 1024
 
     static func dimensions(_ config: ModelConfig, defaultEps: Double = 1e-12) throws -> Dimensions {
-        guard let hidden = config.hiddenSize, let heads = config.numAttentionHeads, heads > 0, hidden % heads == 0,
+        guard let hidden = config.hiddenSize, let heads = config.numAttentionHeads,
               let intermediate = config.intermediateSize, let layers = config.numHiddenLayers else {
             throw VerifierError("config lacks hidden_size / num_attention_heads / intermediate_size / num_hidden_layers")
+        }
+        guard heads > 0, hidden % heads == 0 else {
+            throw VerifierError("config hidden_size \(hidden) is not a multiple of num_attention_heads \(heads)")
         }
         for (key, value) in [("hidden_size", hidden), ("intermediate_size", intermediate)] {
             guard value > 0, value <= maximumWidth else { throw VerifierError("config \(key) \(value) is outside 1…\(maximumWidth)") }

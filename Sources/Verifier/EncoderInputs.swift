@@ -6,9 +6,16 @@ public struct EncoderInputs: Sendable {
     public var tokenTypeIds: [[Int]]
     public var attentionMask: [[Int]]
 
+    /// The most tokens (batch × length) one forward pass takes: the verifier keeps every layer's hidden states,
+    /// so memory grows with layers × tokens × width (16,384 tokens of BERT-large: about 1.6 GB).
+    public static let maximumTokens = 1 << 14
+
     public init(inputIds: [[Int]], tokenTypeIds: [[Int]]? = nil, attentionMask: [[Int]]? = nil) throws {
         guard let length = inputIds.first?.count, length > 0, inputIds.allSatisfy({ $0.count == length }) else {
             throw VerifierError("input_ids must be a non-empty [batch, length] array")
+        }
+        guard inputIds.count <= Self.maximumTokens / length else {
+            throw VerifierError("inputs of \(inputIds.count) × \(length) tokens exceed the \(Self.maximumTokens) tokens of one verifier run")
         }
         self.inputIds = inputIds
         self.tokenTypeIds = tokenTypeIds ?? inputIds.map { $0.map { _ in 0 } }

@@ -141,7 +141,7 @@ enum Kernels {
                         if let bias { value += bias[(h * length + i) * keys + j] }
                         if let keyMask { value += keyMask[j] }
                         s[i * keys + j] = value
-                        maximum = max(maximum, value)
+                        maximum = value.isNaN || maximum.isNaN ? .nan : max(maximum, value)  // a NaN score poisons the row, as in PyTorch
                     }
                     if maximum == -Float.infinity {  // every key masked with −inf: no distribution at all
                         for j in 0..<keys { s[i * keys + j] = 0 }

@@ -200,13 +200,23 @@ public enum Parity {
     static func state(_ a: [Float], _ b: [Float], layer: Int?, name: String, batch: Int, length: Int, width: Int, rows: [[Int]],
                       tolerance: Tolerance) -> StateParity {
         var maxError = 0.0, sum = 0.0
+        var nonFinite = false
         for i in a.indices {
             let e = Double(abs(a[i] - b[i]))
+            // NaN or infinity in either output (Swift's max would drop a NaN) is a failure, never a pass.
+            if !e.isFinite || !a[i].isFinite || !b[i].isFinite { nonFinite = true }
             maxError = max(maxError, e)
             sum += e
         }
-        let minCosine = tokens(a, b, batch: batch, length: length, width: width, rows: rows).map(\.cosineSimilarity).min() ?? 1
-        let passed = (tolerance.maxError.map { maxError <= $0 } ?? true) && (tolerance.minCosine.map { minCosine >= $0 } ?? true)
+        let cosines = tokens(a, b, batch: batch, length: length, width: width, rows: rows).map(\.cosineSimilarity)
+        if cosines.contains(where: { !$0.isFinite }) { nonFinite = true }
+        var minCosine = cosines.min() ?? 1
+        if nonFinite {
+            maxError = .infinity
+            sum = .infinity
+            minCosine = .nan
+        }
+        let passed = !nonFinite && (tolerance.maxError.map { maxError <= $0 } ?? true) && (tolerance.minCosine.map { minCosine >= $0 } ?? true)
         return StateParity(layer: layer, name: name, maxAbsError: maxError, meanAbsError: a.isEmpty ? 0 : sum / Double(a.count),
                            cosineSimilarity: minCosine, passed: passed)
     }

@@ -4,6 +4,7 @@ import ModelIR
 import ModelPort
 import Pickle
 import TestSupport
+import Verifier
 import Testing
 
 /// Every file of Samples/broken/hostile (written by Samples/hostile.py) through the whole pipeline: each must give
@@ -85,7 +86,7 @@ import Testing
         ("config/albert-layers-10^9", "num_hidden_layers 1000000000 is outside"),
         ("config/albert-inner-groups-negative", "inner_group_num -1 is outside"),
         ("config/hidden-negative", "must be a non-negative integer"),
-        ("config/heads-zero", "config lacks hidden_size / num_attention_heads"),
+        ("config/heads-zero", "is not a multiple of num_attention_heads 0"),
     ])
     func configValuesAreCheckedBeforeSizingBuffers(folder: String, rule: String) {
         do {
@@ -158,5 +159,85 @@ import Testing
         options.baseItemBudget = 1 << 20
         let loaded = try pickle.withUnsafeBytes { try Unpickler.load($0, file: "test.pkl", options: options) }
         #expect(loaded.value.sequence?.count == 64)
+    }
+}
+
+/// What an outside attack on the CLI found after the reader fixes: outputs that replace what they should not,
+/// non-finite results that passed, CRLF vocabularies, vocabularies longer than the embedding table, huge inputs.
+@Suite struct OutputAndParityHardeningTests {
+    @Test func forceNeverReplacesAFolderHoldingOtherFoldersOrTheSource() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let home = folder.file("home")
+        try makeFolders(home + "/docs")
+        try FileManager.default.copyItem(atPath: Samples.path("bert-tiny"), toPath: home + "/mymodel")
+        var options = ConversionOptions()
+        options.output.existing = .replace
+        #expect {
+            try Converter.convert(source: home + "/mymodel", destination: home, options: options)
+        } throws: { String(describing: $0).contains("holds the source") }
+        #expect {
+            try Converter.convert(source: Samples.path("bert-tiny"), destination: home, options: options)
+        } throws: { String(describing: $0).contains("holds 'docs', which a model folder does not") }
+        #expect(isDirectory(home + "/docs") && isDirectory(home + "/mymodel"))
+        #expect(mkfifo(folder.file("fifo"), 0o644) == 0)
+        #expect {
+            try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("fifo"), options: options)
+        } throws: { String(describing: $0).contains("is not a regular file or folder") }
+        // A model folder written before is replaced.
+        _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("out"), options: options)
+        _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("out"), options: options)
+    }
+
+    @Test func nonFiniteOutputsFailTheComparison() throws {
+        let model = try ModelLoader.load(Samples.path("bert-tiny"))
+        var broken = model
+        broken.config.layerNormEps = -1  // LayerNorm of a negative variance: NaN everywhere
+        let inputs = try Verification.inputs(from: nil, for: [model])
+        let report = try Verification.verify(reference: model, candidate: broken, inputs: inputs, tolerance: nil)
+        #expect(!report.passed)
+        #expect(report.layers.allSatisfy { !$0.passed })
+        #expect(JSON.double(.nan) == .null && JSON.double(.infinity) == .null)
+    }
+
+    @Test func crlfVocabulariesReadLineByLine() throws {
+        #expect("[PAD]\r\n[UNK]\r\nhello\r\n".textLines() == ["[PAD]", "[UNK]", "hello", ""])
+        #expect("a\nb".textLines() == ["a", "b"])
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try FileManager.default.copyItem(atPath: Samples.path("bert-tiny"), toPath: folder.file("m"))
+        let vocab = try MappedFile.contents(of: folder.file("m/vocab.txt"))
+        try FileManager.default.removeItem(atPath: folder.file("m/vocab.txt"))
+        try FileManager.default.removeItem(atPath: folder.file("m/tokenizer.json"))
+        let crlf = String(decoding: vocab, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(FileManager.default.createFile(atPath: folder.file("m/vocab.txt"), contents: Array(crlf.utf8).withUnsafeBytes { Data($0) }))
+        var options = ConversionOptions(dtype: .f32)
+        options.skipQuality = true
+        _ = try Converter.convert(source: folder.file("m"), destination: folder.file("m.gguf"), options: options)
+        let gguf = try ModelLoader.load(folder.file("m.gguf"))
+        let rebuilt = try #require(gguf.auxiliaryFiles.first { $0.name == "vocab.txt" }?.contents)
+        #expect(String(decoding: rebuilt, as: UTF8.self).textLines().dropLast() == String(decoding: vocab, as: UTF8.self).textLines().dropLast())
+    }
+
+    @Test func aVocabularyLongerThanTheEmbeddingTableIsRefused() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try FileManager.default.copyItem(atPath: Samples.path("bert-tiny"), toPath: folder.file("m"))
+        try FileManager.default.removeItem(atPath: folder.file("m/tokenizer.json"))
+        let handle = try #require(FileHandle(forWritingAtPath: folder.file("m/vocab.txt")))
+        handle.seekToEndOfFile()
+        handle.write("extra1\nextra2\n".data(using: .utf8)!)
+        try handle.close()
+        var options = ConversionOptions(dtype: .f32)
+        options.skipQuality = true
+        #expect {
+            try Converter.convert(source: folder.file("m"), destination: folder.file("m.gguf"), options: options)
+        } throws: { String(describing: $0).contains("the GGUF tokenizer needs one token per row") }
+    }
+
+    @Test func verifierInputsAreBounded() {
+        #expect {
+            try EncoderInputs(inputIds: Array(repeating: Array(repeating: 5, count: 16), count: 2000))
+        } throws: { String(describing: $0).contains("exceed the 16384 tokens") }
     }
 }
