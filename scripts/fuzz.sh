@@ -5,8 +5,17 @@
 # receives crash-*, oom-*, timeout-* inputs (the run goes on after each, in libFuzzer's fork mode); OUT/logs/<target>.log has libFuzzer's output and final stats.
 set -euo pipefail
 out=$1; seconds=$2; shift 2
-bin=Fuzz/.build/release
+bin=${FUZZ_BIN:-Fuzz/.build/release}
 samples=$PWD/Samples
+
+pickles() {  # data.pkl of zip checkpoints, for the pickle machine and for fuzz-pytorch's own zip around its input
+  mkdir -p "$out/pickle-seeds"
+  for zip in Samples/pytorch/views.bin Samples/pytorch/wrapped-model.bin Samples/pytorch/albert-tiny-zip/pytorch_model.bin; do
+    local seed=$out/pickle-seeds/$(echo "$zip" | tr / _).pkl
+    python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); n = [e for e in z.namelist() if e.endswith("data.pkl")][0]; open(sys.argv[2], "wb").write(z.read(n))' "$zip" "$seed" \
+      && echo "$seed"
+  done
+}
 
 seeds() {  # the Samples/ files that seed one target (small files of its format, good and broken)
   case $1 in
@@ -16,19 +25,25 @@ seeds() {  # the Samples/ files that seed one target (small files of its format,
     config)      find Samples -name '*.json' -size -40k ! -name 'inference.json' ! -name 'model.json' ! -name '*.index.json' ;;
     pickle)      ls Samples/pytorch/views-legacy.bin Samples/broken/pytorch/*.bin Samples/paddle/jit-export.p3.pdparams \
                     Samples/paddle/jit-export.split.pdparams Samples/broken/paddle/*.pdparams
-                 mkdir -p "$out/pickle-seeds"
-                 for zip in Samples/pytorch/views.bin Samples/pytorch/wrapped-model.bin Samples/pytorch/albert-tiny-zip/pytorch_model.bin; do
-                   python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); n = [e for e in z.namelist() if e.endswith("data.pkl")][0]; open(sys.argv[2], "wb").write(z.read(n))' \
-                     "$zip" "$out/pickle-seeds/$(echo "$zip" | tr / _).pkl" && echo "$out/pickle-seeds/$(echo "$zip" | tr / _).pkl"
-                 done ;;
+                 pickles ;;
     pytorch)     ls Samples/pytorch/views.bin Samples/pytorch/views-legacy.bin Samples/pytorch/wrapped-model.bin \
-                    Samples/pytorch/albert-tiny-zip/pytorch_model.bin Samples/pytorch/albert-tiny-legacy/pytorch_model.bin Samples/broken/pytorch/*.bin ;;
+                    Samples/pytorch/albert-tiny-zip/pytorch_model.bin Samples/pytorch/albert-tiny-legacy/pytorch_model.bin Samples/broken/pytorch/*.bin
+                 pickles ;;
     pdparams)    find Samples/paddle Samples/broken/paddle -name '*.pdparams' -size -100k ;;
     lodtensor)   find Samples/paddle/hub-module-v1 Samples/paddle/hub-rbt-tiny Samples/broken/paddle -type f -name '*@*' -o -name '*.pdiparams' -o -name word_embedding ;;
     paddle-program) find Samples/paddle Samples/broken/paddle -name '*.pdmodel' -o -name __model__ -o -name inference.json -o -name model.json ;;
     tf-bundle)   find Samples/tensorflow Samples/broken/tensorflow -name '*.index' ;;
     gguf)        ls Samples/gguf/*.gguf Samples/broken/gguf/*.gguf ;;
     *) echo "unknown fuzz target $1" >&2; exit 1 ;;
+  esac
+}
+
+dictionary() {  # the libFuzzer dictionary of tokens for one target's format
+  case $1 in
+    safetensors|index|config|paddle-program) echo Fuzz/dictionaries/json.dict ;;
+    pickle|pytorch|pdparams) echo Fuzz/dictionaries/pickle.dict ;;
+    gguf) echo Fuzz/dictionaries/gguf.dict ;;
+    tf-bundle|lodtensor) echo Fuzz/dictionaries/protobuf.dict ;;
   esac
 }
 
@@ -40,7 +55,7 @@ for target in "$@"; do
   echo "== fuzz-$target: ${seconds}s, corpus $corpus, findings $findings"
   set +e
   ASAN_OPTIONS=detect_leaks=0 MODELPORT_SAMPLES=$samples "$bin/fuzz-$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-    -malloc_limit_mb=2048 -artifact_prefix="$findings/" -detect_leaks=0 \
+    -malloc_limit_mb=2048 -artifact_prefix="$findings/" -dict="$(dictionary "$target")" -detect_leaks=0 \
     -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 >"$out/logs/$target.log" 2>&1
   status=$?
   set -e

@@ -6,8 +6,9 @@ import ModelPort
 /// What every fuzz target shares: a scratch folder the input is written into (the readers take paths, as the CLI
 /// gives them), the sample files laid beside it, and a pull of every tensor's bytes so lazy errors run too.
 public enum Fuzz {
-    /// The largest tensor whose bytes are pulled. A reader may describe a bigger tensor only when it has the bytes,
-    /// and fuzz inputs are small, so this only skips producers of legitimately large outputs.
+    /// The largest tensor a fuzz input may describe. Inputs are at most a few hundred KB, and a reader may describe
+    /// a tensor only when the file holds its bytes (or, for dequantized or reassembled data, a small multiple), so a
+    /// bigger one is an amplification finding (issue 14: "every allocation bounded by what the file can really hold").
     public static let maxPulledBytes = 64 << 20
 
     /// The repository's Samples/ folder: `MODELPORT_SAMPLES`, else found from this source file's place.
@@ -54,7 +55,10 @@ public enum Fuzz {
     /// Reads every tensor's bytes once, touching each byte, and checks the count against the declared shape.
     public static func pull(_ tensors: [Tensor]) {
         for tensor in tensors {
-            guard let expected = tensor.info.byteCount, expected <= maxPulledBytes else { continue }
+            guard let expected = tensor.info.byteCount else { continue }
+            if expected > maxPulledBytes {
+                fatalError("amplification: tensor '\(tensor.name)' \(tensor.info.shape) \(tensor.dtype) declares \(expected) bytes")
+            }
             do {
                 let count = try tensor.withBytes { bytes -> Int in
                     var sum: UInt8 = 0
