@@ -54,7 +54,7 @@ for target in "$@"; do
   seeds "$target" | while read -r f; do [ -f "$f" ] && cp "$f" "$corpus/seed-$(echo "$f" | tr / _)"; done
   echo "== fuzz-$target: ${seconds}s, corpus $corpus, findings $findings"
   set +e
-  ASAN_OPTIONS=detect_leaks=0 MODELPORT_SAMPLES=$samples "$bin/fuzz-$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 MODELPORT_SAMPLES=$samples "$bin/fuzz-$target" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
     -malloc_limit_mb=2048 -artifact_prefix="$findings/" -dict="$(dictionary "$target")" -detect_leaks=0 \
     -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 >"$out/logs/$target.log" 2>&1
   status=$?
