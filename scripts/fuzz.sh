@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make fuzz: runs each libFuzzer target of Fuzz/ for FUZZ_SECONDS, seeded from Samples/ files of its format.
-# Usage: scripts/fuzz.sh OUT SECONDS TARGET...   (the targets are built by `make fuzz` first)
+# Usage: scripts/fuzz.sh OUT SECONDS TARGET...   (the targets are built by `make fuzz` first; FUZZ_BIN picks another
+# build folder of them)
 # OUT/corpus/<target>/ keeps what each run found interesting (later runs resume from it); OUT/findings/<target>/
 # receives crash-*, oom-*, timeout-* inputs (the run goes on after each, in libFuzzer's fork mode); OUT/logs/<target>.log has libFuzzer's output and final stats.
 set -euo pipefail
