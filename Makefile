@@ -8,7 +8,7 @@ DEMO_DIR        = .demo
 PYTHON         ?= python3
 SAMPLES_VENV    = .venv-samples
 
-.PHONY: all deps build release demo test check-python bench samples clean
+.PHONY: all deps build release demo test check-python bench samples fuzz clean
 
 all: build
 
@@ -66,6 +66,15 @@ check-python: release
 bench: release
 	$(PYTHON) Benchmarks/bench.py $(RELEASE_BIN)
 
+## make fuzz: builds the libFuzzer targets of Fuzz/ (one per reader, with ASan) and runs each for FUZZ_SECONDS,
+## seeded from Samples/; findings (crash, OOM > 2 GB, timeout > 10 s) land in $(FUZZ_OUT)/findings/<target>/.
+FUZZ_SECONDS ?= 600
+FUZZ_OUT     ?= .fuzz
+FUZZ_TARGETS ?= safetensors index config pickle pytorch pdparams lodtensor paddle-program tf-bundle gguf
+fuzz: deps
+	$(SWIFT) build -c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+	bash scripts/fuzz.sh $(FUZZ_OUT) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 ## make samples: regenerate Samples/ with the pinned frameworks (needs PyPI).
 samples:
 	$(PYTHON) -m venv $(SAMPLES_VENV)
@@ -73,4 +82,4 @@ samples:
 	$(SAMPLES_VENV)/bin/python Samples/generate.py
 
 clean:
-	rm -rf .build $(DEMO_DIR) .venv-check
+	rm -rf .build $(DEMO_DIR) .venv-check Fuzz/.build $(FUZZ_OUT)
