@@ -49,6 +49,11 @@ public enum GGUFWriter {
             guard tensor.name.utf8.count <= maxNameBytes else {
                 throw ModelError(location: .tensor(tensor.name), "name is \(tensor.name.utf8.count) bytes; GGUF allows at most \(maxNameBytes)")
             }
+            // llama.cpp keeps names as C strings: a NUL would cut one short (and collide), control characters
+            // break its logs and lookups.
+            guard !tensor.name.isEmpty, !tensor.name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw ModelError(location: .tensor(tensor.name), "name is empty or holds control characters (NUL, line breaks), which GGUF readers cannot keep")
+            }
             guard names.insert(tensor.name).inserted else { throw ModelError(location: .tensor(tensor.name), "appears twice") }
             guard GGUFTensorType.id(for: tensor.dtype) != nil else {
                 throw ModelError(location: .tensor(tensor.name), "\(tensor.dtype.rawValue) cannot be stored in GGUF")

@@ -43,13 +43,18 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// A name from a file, cut to keep the error one readable line (a hostile name may be megabytes long).
+    static func shortened(_ name: String) -> String {
+        name.utf8.count <= 200 ? name : String(name.prefix(120)) + "…(\(name.utf8.count) bytes)"
+    }
+
     public var description: String {
         var parts: [String] = []
         if let file { parts.append(file) }
         switch location {
         case .offset(let o)?: parts.append("offset \(o)")
-        case .tensor(let name)?: parts.append("tensor '\(name)'")
-        case .key(let key)?: parts.append("key '\(key)'")
+        case .tensor(let name)?: parts.append("tensor '\(Self.shortened(name))'")
+        case .key(let key)?: parts.append("key '\(Self.shortened(key))'")
         case .entry(let entry)?: parts.append(entry)
         case nil: break
         }

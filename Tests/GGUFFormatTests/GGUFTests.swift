@@ -83,9 +83,19 @@ import Testing
         }
     }
 
-    @Test func refusesLongNames() {
-        let long = Tensor(name: String(repeating: "x", count: 64), dtype: .f32, shape: [1], data: .owned(TensorBuffer(count: 4)))
-        #expect(throws: ModelError.self) { try GGUFWriter.write([long], metadata: [], to: "/tmp/never-written.gguf") }
-        #expect(!fileExists("/tmp/never-written.gguf"))
+    @Test(arguments: [
+        (String(repeating: "x", count: 64), "GGUF allows at most 63"),
+        ("blk.0\u{0}.attn_q.weight", "holds control characters"),
+        ("blk.0.attn_q\n.weight", "holds control characters"),
+        ("", "name is empty"),
+    ])
+    func refusesNamesGGUFReadersCannotKeep(name: String, rule: String) {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let tensor = Tensor(name: name, dtype: .f32, shape: [1], data: .owned(TensorBuffer(count: 4)))
+        #expect {
+            try GGUFWriter.write([tensor], metadata: [], to: folder.file("never-written.gguf"))
+        } throws: { String(describing: $0).contains(rule) }
+        #expect(folder.contents().isEmpty)
     }
 }
