@@ -1655,7 +1655,7 @@ def paddle_checkpoints():
         shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
 
 
-# Paddle 1.x static-graph names (formats/paddle-gguf.md A6) of bert-tiny's layer 0, HF name → static name.
+# Paddle 1.x static-graph names (Paddle 1.x static-graph BERT, as PaddleHub modules name them) of bert-tiny's layer 0, HF name → static name.
 STATIC_NAMES = [("embeddings.word_embeddings.weight", "word_embedding"), ("embeddings.position_embeddings.weight", "pos_embedding"),
                 ("embeddings.token_type_embeddings.weight", "sent_embedding"),
                 ("embeddings.LayerNorm.weight", "pre_encoder_layer_norm_scale"), ("embeddings.LayerNorm.bias", "pre_encoder_layer_norm_bias"),

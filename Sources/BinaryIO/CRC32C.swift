@@ -1,7 +1,7 @@
 import CSystemShims
 
 /// CRC-32C (Castagnoli), as TensorFlow and LevelDB use it, plus their "masked" form
-/// (`formats/tensorflow-pytorch-safetensors.md`, common primitives).
+/// (RFC 3720 appendix B.4).
 public enum CRC32C {
     private static let tables: [[UInt32]] = {
         var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)

@@ -1,6 +1,6 @@
 import ModelIR
 
-/// A GGUF metadata value (`formats/paddle-gguf.md` B1), with the exact type llama.cpp checks.
+/// A GGUF metadata value (ggml's `docs/gguf.md`), with the exact type llama.cpp checks.
 public enum GGUFValue: Sendable, Equatable {
     case u8(UInt8), i8(Int8), u16(UInt16), i16(Int16), u32(UInt32), i32(Int32), f32(Float), bool(Bool)
     case string(String)

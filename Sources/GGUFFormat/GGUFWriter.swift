@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 
-/// Writes GGUF v3 (`formats/paddle-gguf.md` B1), streaming: header, metadata, tensor infos (dims reversed to
+/// Writes GGUF v3 (ggml's `docs/gguf.md`), streaming: header, metadata, tensor infos (dims reversed to
 /// ggml order, offsets the running padded sum), padding to the alignment, then one tensor at a time.
 public enum GGUFWriter {
     public static let maxNameBytes = 63

@@ -1,7 +1,7 @@
 /// The element types a tensor can have, across every format ModelPort reads or writes.
 ///
 /// Raw values are the spellings the CLI uses (`--dtype q8_0`). Block-quantized types (GGUF's, see
-/// `formats/paddle-gguf.md` Part B) store `blockSize` elements in `blockBytes` bytes; plain types have a
+/// ggml's `docs/gguf.md`) store `blockSize` elements in `blockBytes` bytes; plain types have a
 /// block of one element.
 public enum DType: String, CaseIterable, Sendable, Codable {
     case bool

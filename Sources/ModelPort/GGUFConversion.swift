@@ -3,7 +3,7 @@ import GGUFFormat
 import ModelIR
 import Quantization
 
-/// Models to and from GGUF: llama.cpp's BERT layout for the BERT family (`formats/paddle-gguf.md` B4), and
+/// Models to and from GGUF: llama.cpp's BERT layout for the BERT family (llama.cpp's `convert_hf_to_gguf.py` and `src/llama-model.cpp`), and
 /// every tensor under shortened Hugging Face names for architectures llama.cpp does not run.
 public enum GGUFConversion {
     /// HF BERT names (without `bert.`) ↔ llama.cpp names. Layer tensors: `encoder.layer.N.` ↔ `blk.N.` plus a

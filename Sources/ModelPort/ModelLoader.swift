@@ -108,7 +108,7 @@ public enum ModelLoader {
         return model
     }
 
-    /// Reads PaddlePaddle weights (`formats/paddle-gguf.md` Part A) and maps their names to Hugging Face ones,
+    /// Reads PaddlePaddle weights (Paddle's `paddle.save` / `save_inference_model` formats) and maps their names to Hugging Face ones,
     /// transposing Linear / fc weights:
     /// - `.pdparams` / `.pdopt` state dicts (`paddle.save`, `paddle.static.save`), or a PaddleNLP folder holding one
     ///   with `model_config.json` / `config.json` and `vocab.txt`;

@@ -3,7 +3,7 @@ import Foundation
 import ModelIR
 import SwiftProtobuf
 
-/// Paddle's LoDTensor (DenseTensor) records (`formats/paddle-gguf.md` A2): the `save` op writes one per file, the
+/// Paddle's LoDTensor (DenseTensor) records (Paddle's `SerializeToStream` in `lod_tensor.cc`): the `save` op writes one per file, the
 /// `save_combine` op (`__params__`, `*.pdiparams`) writes them back to back with no names, no count and no padding.
 ///
 /// Record: u32 version 0, u64 LoD level count (each level: u64 byte count + offsets), u32 tensor version 0, i32

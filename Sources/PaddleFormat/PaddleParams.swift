@@ -2,7 +2,7 @@ import BinaryIO
 import ModelIR
 import Pickle
 
-/// Reads `.pdparams` / `.pdopt` files written by `paddle.save` (`formats/paddle-gguf.md` A1): one pickle
+/// Reads `.pdparams` / `.pdopt` files written by `paddle.save` (`paddle.save` in Paddle's `python/paddle/framework/io.py`): one pickle
 /// (protocols 2–4) of a dict whose values are numpy arrays (`_reconstruct` + BUILD state), interpreted by the
 /// allowlist unpickler, never executed. Big arrays split under `UnpackBigParamInfor@@` are reassembled.
 public enum PaddleParams {

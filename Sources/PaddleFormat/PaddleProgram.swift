@@ -3,7 +3,7 @@ import ModelIR
 import Pickle
 import SwiftProtobuf
 
-/// The weight names of a Paddle program (`formats/paddle-gguf.md` A3): what a combined params file cannot say
+/// The weight names of a Paddle program (Paddle's `framework.proto` and `save_inference_model`): what a combined params file cannot say
 /// itself. Both program formats list the persistable variables; their records follow in bytewise-sorted name order.
 public enum PaddleProgram {
     /// A persistable variable as the program declares it (dtype and shape when the program gives them).

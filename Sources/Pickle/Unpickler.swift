@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 
-/// A pickle reader that never executes anything (`formats/tensorflow-pytorch-safetensors.md` §2.3, §2.6).
+/// A pickle reader that never executes anything (Python's `Lib/pickle.py` and `pickletools`).
 ///
 /// It is a stack machine over the opcodes of protocols 2–5 (and the protocol-0/1 opcodes real checkpoints
 /// use). GLOBAL names are checked against an allowlist and become inert `PickleGlobal`s; REDUCE and NEWOBJ

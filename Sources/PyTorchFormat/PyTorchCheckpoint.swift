@@ -3,7 +3,7 @@ import ModelIR
 import Pickle
 
 /// Reads `torch.save` files, zip (torch ≥ 1.6) and legacy (0.4–1.5), without executing their pickles
-/// (`formats/tensorflow-pytorch-safetensors.md` §2). Tensors point into the mapped file where their bytes
+/// (PyTorch's `torch/serialization.py`). Tensors point into the mapped file where their bytes
 /// are stored contiguously; views with offsets or strides are gathered when read.
 public enum PyTorchCheckpoint {
     /// The legacy format's first pickle: `pickle(0x1950A86A20F9469CFC6C)` with protocol 2.

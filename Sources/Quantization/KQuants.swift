@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 
-/// GGUF's 256-element super-block types Q4_K, Q5_K and Q6_K (`formats/paddle-gguf.md` B3).
+/// GGUF's 256-element super-block types Q4_K, Q5_K and Q6_K (ggml's `ggml-quants.c`).
 ///
 /// The encoders follow ggml's reference quantizers without an importance matrix (what `llama-quantize` runs when no
 /// imatrix is given): Q4_K/Q5_K fit a scale and a minimum to each 32-value sub-block by a weighted least-squares search

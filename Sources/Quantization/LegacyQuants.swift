@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 
-/// GGUF's 32-element block types Q4_0, Q4_1, Q5_0 and Q5_1 (`formats/paddle-gguf.md` B3), computed exactly as
+/// GGUF's 32-element block types Q4_0, Q4_1, Q5_0 and Q5_1 (ggml's `ggml-quants.c`), computed exactly as
 /// gguf-py's `quants.py` does (all arithmetic in f32, `trunc(x·id + 8.5)` style rounding), so the bytes match it.
 /// Q8_0 and the K-quants have their own files; this enum is the entry point for every GGUF block type.
 /// Blocks are independent and split over the cores.

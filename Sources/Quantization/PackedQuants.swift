@@ -2,7 +2,7 @@ import BinaryIO
 import Dispatch
 import ModelIR
 
-/// Per-channel symmetric int8 in the compressed-tensors `int-quantized` layout (`formats/paddle-gguf.md` C3):
+/// Per-channel symmetric int8 in the compressed-tensors `int-quantized` layout (compressed-tensors' `int-quantized` format):
 /// one f32 scale per output row, `scale = max(|min(row, 0)|, max(row, 0)) / 127.5` (machine epsilon when the row is
 /// all zeros) and `q = round-half-even(clamp(x / scale, −128, 127))`, computed as compressed-tensors' own
 /// `calculate_qparams` and quantizer do, so the bytes equal what it writes.
@@ -64,7 +64,7 @@ public enum Int8PerChannel {
     }
 }
 
-/// MLX's affine group quantization (`mlx.core.quantize`, mode "affine"; `formats/paddle-gguf.md` C2), as its CPU
+/// MLX's affine group quantization (`mlx.core.quantize`, mode "affine"; mlx's `mlx/ops.cpp`), as its CPU
 /// kernel computes it: per group of `groupSize` consecutive values, the end of larger magnitude is made exact
 /// (`scale = ±max((max − min) / (2^bits − 1), 1e−7)`, re-fitted so that end is a whole number of steps, which
 /// becomes the bias), and `q = clamp(rint((x − bias) / scale), 0, 2^bits − 1)` is packed little-endian into u32

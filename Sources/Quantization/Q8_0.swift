@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 
-/// GGUF's Q8_0 blocks (`formats/paddle-gguf.md` B3): per 32 values along a row, an f16 scale
+/// GGUF's Q8_0 blocks (ggml's `ggml-quants.c`): per 32 values along a row, an f16 scale
 /// `d = max|x| / 127` and 32 int8 quants `round(x / d)` (half away from zero), computed with the f32 `d`.
 /// Byte-identical to ggml's `quantize_row_q8_0_ref` and gguf-py's `quants.quantize`.
 public enum Q8_0 {

@@ -1,6 +1,6 @@
 import ModelIR
 
-/// The dtype strings of a safetensors header (`formats/tensorflow-pytorch-safetensors.md` §3.2), in the
+/// The dtype strings of a safetensors header (the safetensors format's README), in the
 /// reference enum's order, which the writer sorts by.
 enum SafetensorsDType: String, CaseIterable {
     case bool = "BOOL", f4 = "F4", f6E2M3 = "F6_E2M3", f6E3M2 = "F6_E3M2", u8 = "U8", i8 = "I8"

@@ -2,7 +2,7 @@ import BinaryIO
 import ModelIR
 
 /// Sharded checkpoints: `model.safetensors.index.json` plus `model-0000i-of-0000n.safetensors`
-/// (`formats/tensorflow-pytorch-safetensors.md` §3.5).
+/// (transformers' `save_pretrained` with `max_shard_size`).
 public enum SafetensorsIndex {
     /// Reads every shard named by the index at `path`, checking that each tensor the index lists is in the
     /// shard it names and that no tensor is in two shards. Tensors come in shard order.

@@ -2,7 +2,7 @@ import BinaryIO
 import ModelIR
 
 /// Reads safetensors files, enforcing every rule of the reference reader
-/// (`formats/tensorflow-pytorch-safetensors.md` §3.3), and returns tensors that point into the mapped file.
+/// (the safetensors format's README), and returns tensors that point into the mapped file.
 public enum SafetensorsReader {
     /// The largest header the reference reader accepts (§3.3 rule 2).
     public static let maxHeaderBytes = 100_000_000

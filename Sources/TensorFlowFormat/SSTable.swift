@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 
-/// The LevelDB-format table of a checkpoint's `.index` file (`formats/tensorflow-pytorch-safetensors.md` §1.2):
+/// The LevelDB-format table of a checkpoint's `.index` file (LevelDB's `doc/table_format.md`):
 /// footer, index block, data blocks with masked-CRC32C trailers, prefix-compressed entries.
 struct SSTable {
     /// One key/value pair; the value is a range of the mapped file (bundle tables are never compressed).

@@ -1,5 +1,5 @@
 /// The key under which TensorFlow stores one slice of a partitioned variable: an OrderedCode encoding of
-/// the name and the slice's extents (`formats/tensorflow-pytorch-safetensors.md` §1.5).
+/// the name and the slice's extents (TensorFlow's `tensor_slice.cc`).
 enum SliceKey {
     /// `(start, length)` per dimension; length `nil` is the whole dimension.
     static func encode(name: [UInt8], extents: [(start: Int64, length: Int64?)]) -> [UInt8] {

@@ -3,7 +3,7 @@ import ModelIR
 import SwiftProtobuf
 
 /// Reads TensorFlow tensor bundles: TF1 "V2" Saver checkpoints and TF2 object-based checkpoints
-/// (`formats/tensorflow-pytorch-safetensors.md` §1). Tensors keep TF's names (TF2 keys become their TF1
+/// (TensorFlow's `tensor_bundle.cc`). Tensors keep TF's names (TF2 keys become their TF1
 /// `full_name` where the object graph gives one); numeric tensors point into the mapped data shards, each
 /// checked against its masked CRC32C when read; partitioned variables are reassembled on demand.
 public enum TensorBundle {

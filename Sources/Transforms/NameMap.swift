@@ -122,7 +122,7 @@ extension NameMap {
     ]
 
     /// TF1 Google BERT names (`bert/encoder/layer_3/attention/self/query/kernel`) → Hugging Face BERT names
-    /// (`formats/tensorflow-pytorch-safetensors.md` §1.7).
+    /// (transformers' `load_tf_weights_in_bert`).
     public static let googleBERT = NameMap(
         name: "Google BERT (TF)",
         skip: optimizerState,
@@ -156,7 +156,7 @@ extension NameMap {
     static let fineTunedHeadNames = ["output_weights", "output_bias", "cls/squad/"]
 
     /// PaddleNLP BERT / RoBERTa names (`encoder.layers.N.self_attn.q_proj`, `linear1`, `norm1`) → Hugging Face
-    /// BERT names (`formats/paddle-gguf.md` A5); Paddle's Linear weights are [in, out] and are transposed.
+    /// BERT names (PaddleNLP's `transformers/bert/modeling.py`); Paddle's Linear weights are [in, out] and are transposed.
     public static let paddleNLP: NameMap = {
         var map = NameMap(
             name: "PaddleNLP BERT",
@@ -181,7 +181,7 @@ extension NameMap {
 
     /// Paddle 1.x static-graph BERT / ERNIE names (PaddleHub 1.x modules, `save_inference_model`, `paddle.static.save`:
     /// `word_embedding`, `encoder_layer_N_multi_head_att_query_fc.w_0`, `encoder_layer_N_ffn_fc_0.w_0`, `pooled_fc`)
-    /// → Hugging Face BERT names (`formats/paddle-gguf.md` A6); every `fc.w_0` is [in, out] and is transposed.
+    /// → Hugging Face BERT names (the Paddle 1.x static-graph BERT of PaddleHub / ERNIE); every `fc.w_0` is [in, out] and is transposed.
     public static let paddleStatic = NameMap(
         name: "Paddle static BERT",
         skip: [("_moment1_", "optimizer slot"), ("_moment2_", "optimizer slot"), ("_beta1_pow_acc", "optimizer slot"),

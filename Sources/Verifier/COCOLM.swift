@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import ModelIR
 
-/// COCO-LM (`formats/architectures.md` §1): a post-LN BERT with a fused QKV projection, padded rows zeroed
+/// COCO-LM (microsoft/COCO-LM's `cocolm/modeling_cocolm.py`): a post-LN BERT with a fused QKV projection, padded rows zeroed
 /// after the embeddings, and a bucketed relative-position bias shared by all layers.
 enum COCOLM {
     /// The magnitude bucket `m(n)` of §1.4 (not T5's).

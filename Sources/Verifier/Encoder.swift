@@ -1,7 +1,7 @@
 import Dispatch
 import ModelIR
 
-/// Reference forward passes of the encoder architectures (`formats/architectures.md` §2, §4, §5), in fp32,
+/// Reference forward passes of the encoder architectures (transformers' `modeling_bert.py`, `modeling_roberta.py`, `modeling_albert.py`), in fp32,
 /// from the IR of any format.
 public enum Encoder {
     /// Runs `model` on `inputs`.

@@ -11,7 +11,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The numeric building blocks of the reference forward passes (`formats/architectures.md` §0), in fp32.
+/// The numeric building blocks of the reference forward passes (as `torch.nn.functional` computes them), in fp32.
 /// Matrix products go through CBLAS `sgemm`; the rest are plain loops over contiguous buffers.
 enum Kernels {
     /// `y[rows, out] = x[rows, in] · Wᵀ + b`, with `W` stored `[out, in]` (PyTorch's Linear).

@@ -1,7 +1,7 @@
 import Dispatch
 import ModelIR
 
-/// Perceiver IO for masked language modelling over UTF-8 bytes (`formats/architectures.md` §3): byte and
+/// Perceiver IO for masked language modelling over UTF-8 bytes (transformers' `modeling_perceiver.py`): byte and
 /// position embeddings, a cross-attention into the latent array, latent self-attention blocks, and decoder
 /// queries (one per position) cross-attending the latents, projected onto the byte embeddings.
 enum Perceiver {

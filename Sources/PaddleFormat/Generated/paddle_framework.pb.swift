@@ -10,7 +10,7 @@
 
 /// Wire schema of PaddlePaddle's program and tensor descriptions (paddle/fluid/framework/framework.proto,
 /// package paddle.framework.proto), as ModelPort reads them: ProgramDesc (`__model__`, `*.pdmodel`) and the
-/// TensorDesc inside every LoDTensor record (`formats/paddle-gguf.md` A2, A3).
+/// TensorDesc inside every LoDTensor record (Paddle's `framework.proto`, `DenseTensor` serialisation in `lod_tensor.cc`).
 ///
 /// Field numbers are Paddle's. Two deliberate differences, both wire-compatible: every field is `optional` (Paddle
 /// marks some `required`, and a reader of untrusted files checks presence itself), and the VarType.Type enum fields

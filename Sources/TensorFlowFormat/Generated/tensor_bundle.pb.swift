@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Wire schema of TensorFlow's tensor bundle protos (tensorflow/core/protobuf/tensor_bundle.proto): the values
-/// of a checkpoint's .index table. See ../shared/formats/tensorflow-pytorch-safetensors.md §1.3.
+/// of a checkpoint's .index table. See TensorFlow's `core/protobuf/tensor_bundle.proto`.
 
 import SwiftProtobuf
 

@@ -9,7 +9,7 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// Wire schema of TensorFlow's VersionDef (tensorflow/core/framework/versions.proto), as ModelPort reads it.
-/// Field numbers and types follow the TensorFlow format; see ../shared/formats/tensorflow-pytorch-safetensors.md §1.3.
+/// Field numbers and types follow the TensorFlow format; see TensorFlow's `core/framework/versions.proto`.
 
 import SwiftProtobuf
 
