@@ -14,8 +14,9 @@ public enum VocabularySelection {
         case let wordPiece as WordPieceTokenizer: tokenizer = wordPiece
         case let other: throw ModelError("--vocab-from prunes WordPiece vocabularies (vocab.txt); this model's tokenizer is \(other.name)")
         }
-        guard let corpusData = FileManager.default.contents(atPath: corpus) else { throw ModelError(file: corpus, "cannot read the corpus") }
-        guard let corpusText = String(data: corpusData, encoding: .utf8) else { throw ModelError(file: corpus, "the corpus is not UTF-8 text") }
+        let corpusData: [UInt8]
+        do { corpusData = try MappedFile.contents(of: corpus, maxBytes: 1 << 30) } catch { throw ModelError(error, file: corpus) }
+        guard let corpusText = String(validating: corpusData, as: UTF8.self) else { throw ModelError(file: corpus, "the corpus is not UTF-8 text") }
         let tokens = tokenizer.tokensById
         var used = Set(tokenizer.addedTokens.tokens.compactMap { tokenizer.vocabulary[$0.content] })
         var unknownPieces = 0
