@@ -436,31 +436,19 @@ def tensorflow_unnamed_tf2():
     shutil.copy(os.path.join(HERE, "vocab-tiny.txt"), os.path.join(d, "vocab.txt"))
 
 
-def albert_checkpoint():
-    import torch
-    from transformers import AlbertConfig, AlbertModel
-    from safetensors.numpy import save_file as np_save
-    torch.manual_seed(3)
-    n_vocab = sum(1 for _ in open(os.path.join(HERE, "vocab-tiny.txt"), encoding="utf-8"))
-    config = AlbertConfig(vocab_size=n_vocab, embedding_size=16, hidden_size=32, num_hidden_layers=3,
-                          num_attention_heads=4, intermediate_size=64, max_position_embeddings=64,
-                          hidden_act="gelu_new")
-    model = AlbertModel(config).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "LayerNorm" in name or "layer_norm" in name:
-                p.add_(torch.randn_like(p) * 0.1)
-    state = {k: v.numpy().copy() for k, v in model.state_dict().items() if "position_ids" not in k and "token_type_ids" not in k}
-    layer = "encoder.albert_layer_groups.0.albert_layers.0."
+def google_albert_names(prefix=""):
+    """Hugging Face ALBERT names (under `prefix`, e.g. "albert." in task models) → Google's TF1 names and whether
+    the tensor is a transposed kernel: one shared layer group, as ALBERT's run_pretraining.py saves it."""
+    layer = prefix + "encoder.albert_layer_groups.0.albert_layers.0."
     g = "bert/encoder/transformer/group_0/inner_group_0/"
-    table = {
-        "embeddings.word_embeddings.weight": ("bert/embeddings/word_embeddings", False),
-        "embeddings.position_embeddings.weight": ("bert/embeddings/position_embeddings", False),
-        "embeddings.token_type_embeddings.weight": ("bert/embeddings/token_type_embeddings", False),
-        "embeddings.LayerNorm.weight": ("bert/embeddings/LayerNorm/gamma", False),
-        "embeddings.LayerNorm.bias": ("bert/embeddings/LayerNorm/beta", False),
-        "encoder.embedding_hidden_mapping_in.weight": ("bert/encoder/embedding_hidden_mapping_in/kernel", True),
-        "encoder.embedding_hidden_mapping_in.bias": ("bert/encoder/embedding_hidden_mapping_in/bias", False),
+    return {
+        prefix + "embeddings.word_embeddings.weight": ("bert/embeddings/word_embeddings", False),
+        prefix + "embeddings.position_embeddings.weight": ("bert/embeddings/position_embeddings", False),
+        prefix + "embeddings.token_type_embeddings.weight": ("bert/embeddings/token_type_embeddings", False),
+        prefix + "embeddings.LayerNorm.weight": ("bert/embeddings/LayerNorm/gamma", False),
+        prefix + "embeddings.LayerNorm.bias": ("bert/embeddings/LayerNorm/beta", False),
+        prefix + "encoder.embedding_hidden_mapping_in.weight": ("bert/encoder/embedding_hidden_mapping_in/kernel", True),
+        prefix + "encoder.embedding_hidden_mapping_in.bias": ("bert/encoder/embedding_hidden_mapping_in/bias", False),
         layer + "attention.query.weight": (g + "attention_1/self/query/kernel", True),
         layer + "attention.query.bias": (g + "attention_1/self/query/bias", False),
         layer + "attention.key.weight": (g + "attention_1/self/key/kernel", True),
@@ -477,9 +465,27 @@ def albert_checkpoint():
         layer + "ffn_output.bias": (g + "ffn_1/intermediate/output/dense/bias", False),
         layer + "full_layer_layer_norm.weight": (g + "LayerNorm_1/gamma", False),
         layer + "full_layer_layer_norm.bias": (g + "LayerNorm_1/beta", False),
-        "pooler.weight": ("bert/pooler/dense/kernel", True),
-        "pooler.bias": ("bert/pooler/dense/bias", False),
+        prefix + "pooler.weight": ("bert/pooler/dense/kernel", True),
+        prefix + "pooler.bias": ("bert/pooler/dense/bias", False),
     }
+
+
+def albert_checkpoint():
+    import torch
+    from transformers import AlbertConfig, AlbertModel
+    from safetensors.numpy import save_file as np_save
+    torch.manual_seed(3)
+    n_vocab = sum(1 for _ in open(os.path.join(HERE, "vocab-tiny.txt"), encoding="utf-8"))
+    config = AlbertConfig(vocab_size=n_vocab, embedding_size=16, hidden_size=32, num_hidden_layers=3,
+                          num_attention_heads=4, intermediate_size=64, max_position_embeddings=64,
+                          hidden_act="gelu_new")
+    model = AlbertModel(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm" in name or "layer_norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items() if "position_ids" not in k and "token_type_ids" not in k}
+    table = google_albert_names()
     assert set(table) == set(state), set(state) ^ set(table)
     variables = {tf: to_tf_value(state[hf], t) for hf, (tf, t) in table.items()}
     d = fresh_dir("tensorflow", "albert-tiny-tf1")
@@ -2083,37 +2089,8 @@ def task_heads():
                                  hidden_act="gelu_new", num_labels=2)
     albert = perturb_norms(AlbertForSequenceClassification(albert_config).eval())
     a_state = {k: v.numpy().copy() for k, v in albert.state_dict().items()}
-    layer = "albert.encoder.albert_layer_groups.0.albert_layers.0."
-    g = "bert/encoder/transformer/group_0/inner_group_0/"
-    table = {
-        "albert.embeddings.word_embeddings.weight": ("bert/embeddings/word_embeddings", False),
-        "albert.embeddings.position_embeddings.weight": ("bert/embeddings/position_embeddings", False),
-        "albert.embeddings.token_type_embeddings.weight": ("bert/embeddings/token_type_embeddings", False),
-        "albert.embeddings.LayerNorm.weight": ("bert/embeddings/LayerNorm/gamma", False),
-        "albert.embeddings.LayerNorm.bias": ("bert/embeddings/LayerNorm/beta", False),
-        "albert.encoder.embedding_hidden_mapping_in.weight": ("bert/encoder/embedding_hidden_mapping_in/kernel", True),
-        "albert.encoder.embedding_hidden_mapping_in.bias": ("bert/encoder/embedding_hidden_mapping_in/bias", False),
-        layer + "attention.query.weight": (g + "attention_1/self/query/kernel", True),
-        layer + "attention.query.bias": (g + "attention_1/self/query/bias", False),
-        layer + "attention.key.weight": (g + "attention_1/self/key/kernel", True),
-        layer + "attention.key.bias": (g + "attention_1/self/key/bias", False),
-        layer + "attention.value.weight": (g + "attention_1/self/value/kernel", True),
-        layer + "attention.value.bias": (g + "attention_1/self/value/bias", False),
-        layer + "attention.dense.weight": (g + "attention_1/output/dense/kernel", True),
-        layer + "attention.dense.bias": (g + "attention_1/output/dense/bias", False),
-        layer + "attention.LayerNorm.weight": (g + "LayerNorm/gamma", False),
-        layer + "attention.LayerNorm.bias": (g + "LayerNorm/beta", False),
-        layer + "ffn.weight": (g + "ffn_1/intermediate/dense/kernel", True),
-        layer + "ffn.bias": (g + "ffn_1/intermediate/dense/bias", False),
-        layer + "ffn_output.weight": (g + "ffn_1/intermediate/output/dense/kernel", True),
-        layer + "ffn_output.bias": (g + "ffn_1/intermediate/output/dense/bias", False),
-        layer + "full_layer_layer_norm.weight": (g + "LayerNorm_1/gamma", False),
-        layer + "full_layer_layer_norm.bias": (g + "LayerNorm_1/beta", False),
-        "albert.pooler.weight": ("bert/pooler/dense/kernel", True),
-        "albert.pooler.bias": ("bert/pooler/dense/bias", False),
-        "classifier.weight": ("output_weights", False),
-        "classifier.bias": ("output_bias", False),
-    }
+    table = google_albert_names("albert.")
+    table.update({"classifier.weight": ("output_weights", False), "classifier.bias": ("output_bias", False)})
     assert set(table) == set(k for k in a_state if "position_ids" not in k and "token_type_ids" not in k), set(a_state) ^ set(table)
     variables = {tf_name: to_tf_value(a_state[hf], t) for hf, (tf_name, t) in table.items()}
     google = {"attention_probs_dropout_prob": 0, "hidden_act": "gelu", "hidden_dropout_prob": 0, "embedding_size": 8,

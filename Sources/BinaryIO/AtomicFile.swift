@@ -378,3 +378,9 @@ public func realPath(_ path: String) -> String? {
     defer { free(resolved) }
     return String(cString: resolved)
 }
+
+/// Whether `name`, read from a file (a program's variable, an index's shard), can only name a file inside its
+/// folder: not empty, not `.` or `..`, no slash or backslash, no NUL.
+public func isPlainFileName(_ name: String) -> Bool {
+    !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
+}

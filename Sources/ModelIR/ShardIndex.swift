@@ -25,7 +25,7 @@ public struct ShardIndex: Sendable {
             guard let shard = value.stringValue else {
                 throw ModelError(file: path, location: .key(name), "shard must be a file name string")
             }
-            guard !shard.contains("/"), !shard.contains("\\"), !shard.hasPrefix("."), !shard.isEmpty, !shard.contains("\0") else {
+            guard isPlainFileName(shard), !shard.hasPrefix(".") else {
                 throw ModelError(file: path, location: .key(name), "shard \"\(shard)\" must be a plain file name beside the index")
             }
             if seen.insert(shard).inserted { shards.append(shard) }

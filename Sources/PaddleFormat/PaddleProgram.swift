@@ -87,11 +87,6 @@ public enum PaddleProgram {
         return variables.filter { seen.insert($0.name).inserted }.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
-    /// Whether `name` can only name a file inside its folder: not empty, not `.` or `..`, no separators, no NUL.
-    public static func isPlainFileName(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
-    }
-
     /// The `.pdiparams.info` table `paddle.jit.save` writes beside an export (a pickle
     /// `{program name: {"structured_name": state-dict key, …}}`): program names → the Layer's state-dict keys.
     public static func structuredNames(path: String) throws -> [String: String] {
