@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "ModelPort",
-    platforms: [.macOS(.v13)],
+    // Mutex (Synchronization) and String(validating:as:) need macOS 15 / iOS 18; Linux has both.
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .executable(name: "modelport", targets: ["modelport"]),
         .library(name: "ModelPort", targets: ["ModelPort"]),
@@ -17,19 +18,19 @@ let package = Package(
         .target(name: "CSystemShims"),
         .target(name: "BinaryIO", dependencies: ["CSystemShims"]),
         .target(name: "ModelIR", dependencies: ["BinaryIO"]),
-        .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO"]),
+        .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms"]),
         .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Pickle", dependencies: ["ModelIR", "BinaryIO"]),
-        .target(name: "PyTorchFormat", dependencies: ["ModelIR", "BinaryIO", "Pickle", "CLibzip", "CZlib"]),
+        .target(name: "PyTorchFormat", dependencies: ["ModelIR", "BinaryIO", "Pickle", "Transforms", "CLibzip", "CZlib"]),
         .target(name: "TensorFlowFormat", dependencies: [
-            "ModelIR", "BinaryIO", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "ModelIR", "BinaryIO", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "PaddleFormat", dependencies: [
-            "ModelIR", "BinaryIO", "Pickle", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "ModelIR", "BinaryIO", "Pickle", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO"]),
+        .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO", "Quantization", "Transforms"]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
         .target(name: "Tokenizers", dependencies: [
@@ -53,11 +54,11 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["TestSupport", "Tokenizers", "BinaryIO"]),
         .testTarget(name: "VerifierTests", dependencies: ["TestSupport", "Verifier", "ModelIR", "SafetensorsFormat"]),
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports", "Verifier", "ModelIR"]),
-        .testTarget(name: "GGUFFormatTests", dependencies: ["TestSupport", "GGUFFormat", "ModelIR", "BinaryIO", "Quantization", "SafetensorsFormat"]),
-        .testTarget(name: "PaddleFormatTests", dependencies: ["TestSupport", "PaddleFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
+        .testTarget(name: "GGUFFormatTests", dependencies: ["TestSupport", "GGUFFormat", "ModelIR", "BinaryIO", "Quantization", "SafetensorsFormat", "Transforms"]),
+        .testTarget(name: "PaddleFormatTests", dependencies: ["TestSupport", "PaddleFormat", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
         .testTarget(name: "PickleTests", dependencies: ["TestSupport", "Pickle", "ModelIR"]),
         .testTarget(name: "PyTorchFormatTests", dependencies: ["TestSupport", "PyTorchFormat", "Pickle", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
-        .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
+        .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat", "Quantization"]),
         .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms", "PaddleFormat", "Pickle", "Quantization", "GGUFFormat", "Verifier"]),

@@ -192,7 +192,7 @@ public func moveIntoPlace(_ finished: String, _ destination: String, existing: E
     var aside: String?
     if fileExists(destination) {
         guard existing == .replace else {
-            throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
+            throw BinaryIOError(path: destination, reason: "already exists", isOutputConflict: true)
         }
         let moved = finished + ".old"
         guard rename(destination, moved) == 0 else {
@@ -222,17 +222,17 @@ func renameIntoPlace(_ finished: String, _ destination: String, replacing: Bool)
     if modelport_rename_noreplace(finished, destination) == 0 { return }
     switch errno {
     case EEXIST:
-        throw BinaryIOError(path: destination, reason: "appeared while the output was being written; left as it is (use --force to replace it)")
+        throw BinaryIOError(path: destination, reason: "appeared while the output was being written; left as it is", isOutputConflict: true)
     case EINVAL, ENOSYS, EOPNOTSUPP:
         if isDirectory(finished) {
             guard !fileExists(destination), rename(finished, destination) == 0 else {
-                throw BinaryIOError(path: destination, reason: "already exists or cannot be renamed into place")
+                throw BinaryIOError(path: destination, reason: "already exists or cannot be renamed into place", isOutputConflict: true)
             }
             return
         }
         guard link(finished, destination) == 0 else {
             if errno == EEXIST {
-                throw BinaryIOError(path: destination, reason: "appeared while the output was being written; left as it is (use --force to replace it)")
+                throw BinaryIOError(path: destination, reason: "appeared while the output was being written; left as it is", isOutputConflict: true)
             }
             throw BinaryIOError.system(destination, "cannot link the finished output into place")
         }
@@ -263,7 +263,7 @@ public func stagingPath(beside destination: String) -> String {
 /// With `.refuse`, an existing destination is an error.
 private func temporaryPathBeside(_ destination: String, existing: ExistingOutputPolicy, folder isFolder: Bool) throws -> String {
     if existing == .refuse, fileExists(destination) {
-        throw BinaryIOError(path: destination, reason: "already exists (use --force to replace it)")
+        throw BinaryIOError(path: destination, reason: "already exists", isOutputConflict: true)
     }
     if existing == .replace, fileExists(destination) { try checkReplaceable(destination, byFolder: isFolder) }
     let (folder, name) = splitPath(destination)
@@ -287,10 +287,10 @@ func checkReplaceable(_ destination: String, byFolder: Bool) throws {
     let kind = info.st_mode & S_IFMT
     if kind == S_IFREG || kind == S_IFLNK { return }
     guard kind == S_IFDIR else {
-        throw BinaryIOError(path: destination, reason: "is not a regular file or folder; --force replaces only outputs ModelPort could have written")
+        throw BinaryIOError(path: destination, reason: "is not a regular file or folder; only outputs ModelPort could have written are replaced")
     }
     guard byFolder else {
-        throw BinaryIOError(path: destination, reason: "is a folder; --force replaces a file output only when a file is there")
+        throw BinaryIOError(path: destination, reason: "is a folder; a file output replaces only a file")
     }
     for entry in folderEntries(destination) ?? [] {
         var child = stat()
@@ -299,7 +299,7 @@ func checkReplaceable(_ destination: String, byFolder: Bool) throws {
         if childKind == S_IFREG || childKind == S_IFLNK { continue }
         guard childKind == S_IFDIR, isModelSubfolder(entry),
               (folderEntries(destination + "/" + entry) ?? []).allSatisfy({ !isDirectory(destination + "/" + entry + "/" + $0) }) else {
-            throw BinaryIOError(path: destination, reason: "holds '\(entry)', which a model folder does not; --force will not replace it")
+            throw BinaryIOError(path: destination, reason: "holds '\(entry)', which a model folder does not; it is not replaced")
         }
     }
 }

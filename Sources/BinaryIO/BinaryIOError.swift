@@ -9,14 +9,21 @@ public struct BinaryIOError: Error, CustomStringConvertible, Sendable {
     /// What went wrong, in words.
     public let reason: String
 
-    public init(path: String?, offset: Int? = nil, reason: String) {
+    /// Whether the system refused an operation (open, write, rename…), rather than the bytes breaking a rule.
+    public let isSystemFailure: Bool
+    /// Whether an output's destination exists (or appeared meanwhile) and was left as it is.
+    public let isOutputConflict: Bool
+
+    public init(path: String?, offset: Int? = nil, reason: String, isSystemFailure: Bool = false, isOutputConflict: Bool = false) {
         self.path = path
         self.offset = offset
         self.reason = reason
+        self.isSystemFailure = isSystemFailure
+        self.isOutputConflict = isOutputConflict
     }
 
     static func system(_ path: String, _ action: String, errno code: Int32 = errno) -> BinaryIOError {
-        BinaryIOError(path: path, reason: "\(action): \(errnoDescription(code))")
+        BinaryIOError(path: path, reason: "\(action): \(errnoDescription(code))", isSystemFailure: true)
     }
 
     public var description: String {

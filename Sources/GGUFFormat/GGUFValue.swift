@@ -8,6 +8,11 @@ public enum GGUFValue: Sendable, Equatable {
     case array(elementType: UInt32, [GGUFValue])
     case u64(UInt64), i64(Int64), f64(Double)
 
+    /// The wire type ids of strings and 32-bit integers (ggml's `gguf_type`), the element types of the arrays
+    /// ModelPort writes.
+    public static let stringTypeID: UInt32 = 8
+    public static let i32TypeID: UInt32 = 5
+
     /// The wire type id.
     public var typeID: UInt32 {
         switch self {

@@ -5,7 +5,34 @@ import BinaryIO
 /// It prints as one line, `FILE: LOCATION: REASON` (for example
 /// `model.safetensors: tensor 'a.weight': data_offsets [0, 12] do not match F32 [2] (8 bytes)`), which is
 /// what the CLI shows before exiting with status 1.
+///
+/// Match errors by `kind` (and `location`), never by the text of `reason`: the words may change, the kinds do not.
+/// The reason names the rule in the library's terms; a command-line tool maps kinds to its own advice.
 public struct ModelError: Error, CustomStringConvertible, Sendable {
+    /// What sort of failure this is.
+    public enum Kind: String, Sendable, CaseIterable {
+        /// The input breaks a rule of its format (a bad offset, a truncated record, a lying size).
+        case malformed
+        /// The input is valid, but ModelPort does not handle it (a data type, an architecture, a layout).
+        case unsupported
+        /// A size or count in the input is beyond the caps of `ReaderLimits`.
+        case limitExceeded
+        /// No such file, or no model where one was expected.
+        case notFound
+        /// Several candidates (weight files, formats) and nothing to choose between them.
+        case ambiguousInput
+        /// The system refused an operation (permissions, disk full, a device where a file was expected).
+        case io
+        /// The request cannot work: options that do not go together, or a value out of range for this model.
+        case invalidRequest
+        /// The destination exists and replacing it was not asked for.
+        case outputExists
+        /// The result falls below a required quality (a minimum cosine); nothing was written.
+        case belowRequiredQuality
+        /// A value that must be finite (for quantizing or comparing) is NaN or infinite.
+        case nonFinite
+    }
+
     /// Where in the input the problem is.
     public enum Location: Sendable, Equatable {
         case offset(Int)
@@ -14,6 +41,8 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
         case entry(String)
     }
 
+    /// What sort of failure this is.
+    public var kind: Kind
     /// The file (or folder) the problem is in, when known.
     public var file: String?
     /// Where inside it.
@@ -24,7 +53,9 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
     /// `NonFiniteValue`, say): matched by kind, never by text.
     public var cause: (any Error & Sendable)?
 
-    public init(file: String? = nil, location: Location? = nil, _ reason: String, cause: (any Error & Sendable)? = nil) {
+    public init(kind: Kind = .malformed, file: String? = nil, location: Location? = nil, _ reason: String,
+                cause: (any Error & Sendable)? = nil) {
+        self.kind = kind
         self.file = file
         self.location = location
         self.reason = reason
@@ -37,9 +68,10 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
             self = model
             if self.file == nil { self.file = file }
         } else if let io = error as? BinaryIOError {
-            self.init(file: io.path ?? file, location: io.offset.map(Location.offset), io.reason)
+            self.init(kind: io.isOutputConflict ? .outputExists : io.isSystemFailure ? .io : .malformed, file: io.path ?? file,
+                      location: io.offset.map(Location.offset), io.reason, cause: io)
         } else {
-            self.init(file: file, String(describing: error))
+            self.init(file: file, String(describing: error), cause: error)
         }
     }
 

@@ -41,4 +41,39 @@ public struct ShardIndex: Sendable {
             throw ModelError(file: indexPath, location: .tensor(name), "listed in \(shard) but not stored there")
         }
     }
+
+    /// Reads every shard the index at `indexPath` names with `readShard`, checking that each tensor the index lists
+    /// is in the shard it names and that no tensor is in two shards. Tensors come in shard order; metadata and notes
+    /// are merged.
+    public static func readShards(
+        indexPath: String, readShard: (_ path: String) throws -> (tensors: [Tensor], metadata: Metadata, notes: [String])
+    ) throws -> (tensors: [Tensor], metadata: Metadata, notes: [String]) {
+        let index = try ShardIndex(contentsOf: indexPath)
+        let folder = splitPath(indexPath).folder
+        var tensors: [Tensor] = []
+        var metadata = Metadata()
+        var notes: [String] = []
+        var owner: [String: String] = [:]
+        for shard in index.shards {
+            let shardPath = folder + "/" + shard
+            let contents = try readShard(shardPath)
+            metadata.merge(contents.metadata)
+            notes += contents.notes
+            for tensor in contents.tensors {
+                if let other = owner[tensor.name] {
+                    throw ModelError(file: shardPath, location: .tensor(tensor.name), "also stored in \(other)")
+                }
+                owner[tensor.name] = shard
+                tensors.append(tensor)
+            }
+        }
+        try index.checkListed(against: owner, indexPath: indexPath)
+        return (tensors, metadata, notes)
+    }
+
+    /// The first shard file an index names, without checking the rest (to tell which format its shards hold).
+    public static func firstShard(indexPath: String) -> String? {
+        guard let index = try? JSON.parse(contentsOf: indexPath) else { return nil }
+        return index["weight_map"]?.objectValue?.first?.value.stringValue
+    }
 }

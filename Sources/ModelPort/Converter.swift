@@ -1,68 +1,97 @@
 import BinaryIO
-import GGUFFormat
 import ModelIR
 import Transforms
 import Verifier
 
 /// Which encoder layers to keep.
 public enum LayerSelection: Sendable, Equatable {
-    /// The first N layers (`--keep-layers N`).
+    /// The first N layers.
     case first(Int)
-    /// These layers, renumbered in this order (`--layers 0,1,2`).
+    /// These layers, renumbered in this order.
     case list([Int])
-}
 
-/// What `convert` should do, with defaults for everything.
-public struct ConversionOptions: Sendable {
-    /// The output kind; `nil` means implied by the destination's name.
-    public var format: OutputFormat?
-    /// The float type to cast to; `nil` keeps the source's types.
-    public var dtype: DType?
-    public var layers: LayerSelection?
-    /// For Hugging Face folders: split the weights into shards of at most this many bytes.
-    public var maxShardBytes: Int?
-    public var output: OutputOptions
-    public var load: LoadOptions
-    /// For GGUF: keep the pooler and pre-training heads llama.cpp does not use.
-    public var keepHeads = false
-    /// Drop the pooler and pre-training heads (any output).
-    public var dropHeads = false
-    /// Measure every changed tensor and the end-to-end parity (always done for quantized outputs).
-    public var qualityReport = false
-    /// Refuse the output (nothing is written) when the end-to-end cosine falls below this.
-    public var minCosine: Double?
-    /// Skip the quality report and end-to-end check that quantizing runs by default (`--no-quality`).
-    public var skipQuality = false
-    /// GGUF: per-tensor type rules (`--keep-f32`, `--tensor-type`, presets), ahead of `dtype`.
-    public var typePolicy = TypePolicy()
-    /// GGUF: a preset (`q4_k_m`, `q5_k_m`: llama-quantize's mixes; `mixed-q4`, `mixed-q5`), which sets `dtype` and
-    /// chooses the types of the tensors the user's rules leave.
-    public var preset: String?
-    /// Keep only the vocabulary this corpus uses (`--vocab-from FILE`).
-    public var vocabFrom: String?
-    /// Hugging Face / safetensors: store weights quantized by a packed scheme (`--dtype int8|mlx4|mlx8`).
-    public var packed: PackedScheme?
-
-    public init(format: OutputFormat? = nil, dtype: DType? = nil, layers: LayerSelection? = nil,
-                maxShardBytes: Int? = nil, output: OutputOptions = .init(), load: LoadOptions = .init()) {
-        self.load = load
-        self.format = format
-        self.dtype = dtype
-        self.layers = layers
-        self.maxShardBytes = maxShardBytes
-        self.output = output
+    /// The layer numbers kept, in order.
+    public var layers: [Int] {
+        switch self {
+        case .first(let n): return Array(0..<max(n, 0))
+        case .list(let list): return list
+        }
     }
 }
 
-/// What a conversion did, for the CLI's summary and `--json`.
+/// One step applied to a model between reading and writing, in the order given. Every step is lazy: tensors are
+/// computed when the output writes them.
+public enum ModelTransform: Sendable, Equatable {
+    /// Drop the pooler and pre-training heads (task heads of fine-tuned models stay).
+    case dropHeads
+    /// Keep some encoder layers, renumbered (RBT3 is `.selectLayers(.first(3))` of RoBERTa-wwm-ext).
+    case selectLayers(LayerSelection)
+    /// Keep only the WordPiece tokens a corpus (a UTF-8 text file) uses, and the special tokens: `vocab.txt`, the
+    /// word embeddings and a tied MLM decoder shrink together.
+    case pruneVocabulary(corpus: String)
+    /// Cast floating-point tensors (f32, f16, bf16, f64); integer tensors keep their type.
+    case cast(DType)
+
+    /// Whether the step loses information (a cast); the quality check compares against the source with every
+    /// other step applied.
+    var isLossy: Bool {
+        if case .cast = self { return true }
+        return false
+    }
+}
+
+/// When a conversion measures what it changed (each changed tensor's error, and the end-to-end parity of the
+/// written output against the source, through the verifier).
+public enum QualityCheck: Sendable, Equatable {
+    /// When the output quantizes or packs weights.
+    case automatic
+    /// Never.
+    case off
+    /// Always.
+    case always
+    /// Always, and the output is refused (nothing is written) when the end-to-end cosine similarity of the last hidden
+    /// state is below this.
+    case require(minimumCosine: Double)
+}
+
+/// What `Converter.convert` should do, with defaults for everything.
+public struct ConversionOptions: Sendable {
+    /// Where and how to write: `HuggingFaceOutput`, `SafetensorsOutput`, `PyTorchOutput`, `GGUFOutput`,
+    /// `PaddleOutput`, each with its own options. Nil: implied by the destination's name
+    /// (`FormatRegistry.output(impliedBy:)`).
+    public var output: (any ModelOutput)?
+    /// Applied in order after reading.
+    public var transforms: [ModelTransform]
+    public var quality: QualityCheck
+    /// What to do with an existing destination, and progress.
+    public var writing: OutputOptions
+    public var load: LoadOptions
+
+    public init(output: (any ModelOutput)? = nil, transforms: [ModelTransform] = [], quality: QualityCheck = .automatic,
+                writing: OutputOptions = .init(), load: LoadOptions = .init()) {
+        self.output = output
+        self.transforms = transforms
+        self.quality = quality
+        self.writing = writing
+        self.load = load
+    }
+}
+
+/// What a conversion did.
 public struct ConversionReport: Sendable {
     public var source: String
-    public var sourceFormat: String
+    /// The source's format, and its layout in words (`Hugging Face folder (safetensors)`).
+    public var sourceFormat: FormatDescription
+    public var sourceLayout: String
+    public var architecture: Architecture
     public var destination: String
-    public var format: OutputFormat
+    /// The output's format.
+    public var format: FormatDescription
+    /// The names of the files written (inside `destination` for folders).
     public var files: [String]
     public var tensorCount: Int
     public var bytesWritten: Int
+    /// Tensors of the source left out, each with its reason.
     public var dropped: [DroppedTensor]
     public var notes: [String]
     /// Parameters and layers of the source and of the result (for the summary of a truncation).
@@ -76,148 +105,124 @@ public struct ConversionReport: Sendable {
     public var parity: ParityReport?
 }
 
-/// The pipeline: read → transform (select layers, cast) → write.
+/// The pipeline: read → transform → prepare for the output → write → measure.
+///
+/// ```swift
+/// var options = ConversionOptions(output: GGUFOutput(types: .uniform(.q8_0)))
+/// options.transforms = [.selectLayers(.first(3))]
+/// let report = try Converter.convert(source: "chinese-roberta-wwm-ext", destination: "rbt3-q8_0.gguf", options: options)
+/// print(report.parity?.last.cosineSimilarity ?? 1)
+/// ```
 public enum Converter {
-    /// Applies the options' transforms to a model, lazily.
-    public static func transform(_ model: Model, options: ConversionOptions) throws -> Model {
+    /// Applies `transforms` to a model, in order and lazily, and checks the result.
+    public static func transform(_ model: Model, _ transforms: [ModelTransform]) throws -> Model {
         var model = model
-        if options.dropHeads { model = model.droppingHeads() }
-        switch options.layers {
-        case .first(let n)?: model = try model.keepingFirstLayers(n)
-        case .list(let layers)?: model = try model.selectingLayers(layers)
-        case nil: break
+        for step in transforms {
+            switch step {
+            case .dropHeads: model = model.droppingHeads()
+            case .selectLayers(.first(let n)): model = try model.keepingFirstLayers(n)
+            case .selectLayers(.list(let layers)): model = try model.selectingLayers(layers)
+            case .pruneVocabulary(let corpus): model = try VocabularySelection.prune(model, corpus: corpus)
+            case .cast(let dtype): model = try model.casting(to: dtype)
+            }
         }
-        // GGUF applies its own per-tensor type policy (norms and position tables stay F32) when it writes.
-        if let dtype = options.dtype, options.format != .gguf { model = try model.casting(to: dtype) }
-        if let scheme = options.packed { model = try model.quantizingPacked(scheme) }
         try model.validate()
         return model
     }
 
+    /// The model `convert` would write, without writing it (for progress, planning and `inspect`).
+    public static func plan(source: String, destination: String, options: ConversionOptions) throws -> Model {
+        let output = options.output ?? FormatRegistry.output(impliedBy: destination)
+        let loaded = try ModelLoader.load(source, options: options.load).dequantizingPacked()
+        return try output.prepare(try transform(loaded, options.transforms)).model
+    }
+
     /// Converts `source` into `destination`.
     public static func convert(source: String, destination: String, options: ConversionOptions) throws -> ConversionReport {
-        var options = options
-        let format = options.format ?? OutputFormat.implied(by: destination)
-        options.format = format
-        if options.output.existing == .refuse, fileExists(destination) {
-            throw ModelError(file: destination, "already exists (use --force to replace it)")
+        let output = options.output ?? FormatRegistry.output(impliedBy: destination)
+        if options.writing.existing == .refuse, fileExists(destination) {
+            throw ModelError(kind: .outputExists, file: destination, "already exists")
         }
         if let source = realPath(source), let target = realPath(destination), source == target || source.hasPrefix(target + "/") {
-            throw ModelError(file: destination, "holds the source \(source); writing there would replace it")
+            throw ModelError(kind: .invalidRequest, file: destination, "holds the source \(source); writing there would replace it")
         }
-        if options.maxShardBytes != nil, format != .hf {
-            throw ModelError("--max-shard-size applies to Hugging Face folder output (--to hf)")
+        let loaded = try ModelLoader.load(source, options: options.load).dequantizingPacked()
+        let detected = try FormatRegistry.detect(source).reader.description
+        // The reference for the quality check: every step but the lossy ones.
+        let reference = try transform(loaded, options.transforms.filter { !$0.isLossy })
+        let transformed = options.transforms.contains(where: \.isLossy) ? try transform(loaded, options.transforms) : reference
+        let prepared = try output.prepare(transformed)
+        var model = prepared.model
+        let pairs = try changedTensors(prepared, reference: reference)
+        let measure: Bool
+        switch options.quality {
+        case .off: measure = false
+        case .always, .require: measure = true
+        case .automatic: measure = pairs.contains { !$0.stored.dtype.isFloatingPoint || $0.stored.dtype.isQuantized }
         }
-        if let preset = options.preset {
-            guard format == .gguf else { throw ModelError("--preset applies to GGUF output (--to gguf)") }
-            let layers = try transform(try ModelLoader.load(source, options: options.load), options: options).layerCount ?? 1
-            let (main, rules) = try TypePolicy.preset(preset, layers: layers)
-            options.dtype = main
-            options.typePolicy.rules += rules.rules
-            options.typePolicy.llamaMix = rules.llamaMix
-        }
-        if !options.typePolicy.rules.isEmpty, format != .gguf {
-            throw ModelError("--keep-f32 / --tensor-type apply to GGUF output (--to gguf)")
-        }
-        if options.packed != nil, format != .hf, format != .safetensors {
-            throw ModelError("--dtype int8 / mlx4 / mlx8 apply to Hugging Face folder or safetensors output")
-        }
-        var loaded = try ModelLoader.load(source, options: options.load).dequantizingPacked()
-        // The pruned vocabulary is the reference too: the quality report compares like with like.
-        if let corpus = options.vocabFrom { loaded = try VocabularySelection.prune(loaded, corpus: corpus) }
-        var model = try transform(loaded, options: options)
-        if format != .gguf { model = try model.dequantizingBlocks() }
-        var uncast = options
-        uncast.dtype = nil
-        uncast.packed = nil
-        let reference = try transform(loaded, options: uncast)
-        let measure = (options.qualityReport || options.minCosine != nil || (options.dtype?.isQuantized ?? false)
-            || options.typePolicy.rules.contains { $0.dtype.isQuantized } || options.packed != nil) && !options.skipQuality
-        // With --min-cosine the output is checked before it takes DEST's name.
-        let target = options.minCosine != nil ? stagingPath(beside: destination) : destination
-        var output = options.output
-        if target != destination { output.existing = .refuse }
-        let files: [String]
-        var pairs: [(name: String, reference: Tensor, candidate: Tensor)] = []
-        switch format {
-        case .hf:
-            files = try ModelWriter.writeHuggingFaceFolder(model, to: target, maxShardBytes: options.maxShardBytes, options: output)
-        case .safetensors:
-            try ModelWriter.writeSafetensors(model, to: target, options: output)
-            files = [splitPath(destination).name]
-        case .pytorch:
-            if destination.hasSuffix(".bin") || destination.hasSuffix(".pt") || destination.hasSuffix(".pth") {
-                try ModelWriter.writePyTorch(model, to: target, options: output)
-                files = [splitPath(destination).name]
-            } else {
-                files = try ModelWriter.writePyTorchFolder(model, to: target, options: output)
-            }
-        case .paddle:
-            model = try ModelWriter.paddleModel(model)
-            if destination.hasSuffix(".pdparams") {
-                try ModelWriter.writePaddle(model, to: target, options: output)
-                files = [splitPath(destination).name]
-            } else {
-                files = try ModelWriter.writePaddleFolder(model, to: target, options: output)
-            }
-        case .gguf:
-            let (tensors, metadata, dropped, notes, sources) = try GGUFConversion.export(model, dtype: options.dtype, keepHeads: options.keepHeads,
-                                                                                     policy: options.typePolicy)
-            try GGUFWriter.write(tensors, metadata: metadata, to: target, options: output)
-            pairs = zip(sources, tensors).filter { $0.dtype != $1.dtype }.map { ($1.name, $0, $1) }
-            model.tensors = tensors
-            model.dropped += dropped
-            model.notes += notes
-            files = [splitPath(destination).name]
-        }
+        var minimumCosine: Double?
+        if case .require(let minimum) = options.quality { minimumCosine = minimum }
+        // With a minimum the output is checked before it takes DEST's name.
+        let target = minimumCosine != nil ? stagingPath(beside: destination) : destination
+        var writing = options.writing
+        if target != destination { writing.existing = .refuse }
+        let files = try output.write(prepared, to: target, options: writing)
         var quality: [TensorQuality] = []
         var parity: ParityReport?
         if measure {
-            let stored = Dictionary(model.tensors.map { ($0.name, $0.dtype) }, uniquingKeysWith: { a, _ in a })
-            if format != .gguf {
-                let originals = Dictionary(reference.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-                // Packed weights are measured through their expansion; a tensor changed if it was cast or packed.
-                pairs = try model.dequantizingPacked().tensors.compactMap { t in
-                    guard let original = originals[t.name], original.dtype != t.dtype || stored[t.name] != t.dtype else { return nil }
-                    return (t.name, original, t)
-                }
-            }
             do {
-                quality = try pairs.filter { $0.reference.dtype.isFloatingPoint }.map {
-                    var measured = try TensorQuality.measure(name: $0.name, reference: $0.reference, candidate: $0.candidate)
-                    measured.dtype = stored[$0.name] ?? measured.dtype  // as stored (i8, u32 for packed weights)
+                quality = try pairs.filter { $0.source.dtype.isFloatingPoint }.map {
+                    var measured = try TensorQuality.measure(name: $0.name, reference: $0.source, candidate: $0.expanded)
+                    measured.dtype = $0.stored.dtype  // as stored (i8, u32 for packed weights)
                     return measured
                 }
                 var candidate = try ModelLoader.load(target)
                 candidate.config = model.config
                 let inputs = try Verification.inputs(from: nil, for: [reference])
                 parity = try Verification.verify(reference: reference, candidate: candidate, inputs: inputs,
-                                                 tolerance: options.minCosine.map { Tolerance(minCosine: $0) })
+                                                 tolerance: minimumCosine.map { Tolerance(minCosine: $0) })
             } catch {
-                if options.minCosine != nil {
+                if minimumCosine != nil {
                     removeTree(target)
-                    throw ModelError("--min-cosine needs an end-to-end check, which failed: \(error); nothing was written")
+                    throw ModelError(kind: .belowRequiredQuality, file: destination,
+                                     "a minimum cosine needs an end-to-end check, which failed: \(error); nothing was written",
+                                     cause: error)
                 }
                 model.notes.append("no end-to-end parity: \(error)")
             }
         }
-        if let minimum = options.minCosine, let parity {
-            guard parity.last.cosineSimilarity >= minimum else {
-                removeTree(target)
-                throw ModelError("end-to-end cosine \(parity.last.cosineSimilarity) is below --min-cosine \(minimum); nothing was written")
-            }
+        if let minimumCosine, let parity, !(parity.last.cosineSimilarity >= minimumCosine) {
+            removeTree(target)
+            throw ModelError(kind: .belowRequiredQuality, file: destination,
+                             "end-to-end cosine \(parity.last.cosineSimilarity) is below the required \(minimumCosine); nothing was written")
         }
-        if target != destination { try moveIntoPlace(target, destination, existing: options.output.existing) }
+        if target != destination { try moveIntoPlace(target, destination, existing: options.writing.existing) }
+        let selection = options.transforms.compactMap { step -> [Int]? in
+            if case .selectLayers(let selection) = step { return selection.layers }
+            return nil
+        }.last
         return ConversionReport(
-            source: source, sourceFormat: model.sourceFormat, destination: destination, format: format, files: files,
+            source: source, sourceFormat: detected, sourceLayout: model.sourceFormat, architecture: model.config.architecture,
+            destination: destination, format: output.description, files: files,
             tensorCount: model.tensors.count, bytesWritten: model.byteCount ?? 0, dropped: model.dropped, notes: model.notes,
             parametersBefore: loaded.parameterCount ?? 0, parametersAfter: model.parameterCount ?? 0,
-            layersBefore: loaded.layerCount, layersKept: {
-                switch options.layers {
-                case .first(let n)?: return Array(0..<n)
-                case .list(let list)?: return list
-                case nil: return nil
-                }
-            }(), tensorQuality: quality, parity: parity)
+            layersBefore: loaded.layerCount, layersKept: selection, tensorQuality: quality, parity: parity)
+    }
+
+    /// The stored tensors whose type differs from the reference's: (name, reference, stored, stored expanded to
+    /// floats for measuring).
+    static func changedTensors(_ prepared: PreparedOutput, reference: Model)
+        throws -> [(name: String, source: Tensor, stored: Tensor, expanded: Tensor)]
+    {
+        if let correspondence = prepared.correspondence {
+            return correspondence.filter { $0.source.dtype != $0.stored.dtype }.map { ($0.stored.name, $0.source, $0.stored, $0.stored) }
+        }
+        let stored = Dictionary(prepared.model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let originals = Dictionary(reference.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // Packed weights are measured through their expansion; a tensor changed if it was cast or packed.
+        return try prepared.model.dequantizingPacked().tensors.compactMap { t in
+            guard let original = originals[t.name], let kept = stored[t.name], original.dtype != t.dtype || kept.dtype != t.dtype else { return nil }
+            return (t.name, original, kept, t)
+        }
     }
 }

@@ -81,7 +81,7 @@ public enum Reporting {
     /// The HTML report of a conversion: its source against its output, with the measured quality.
     public static func conversion(_ report: ConversionReport, source: Model, output: Model?, generator: String) -> ComparisonReport {
         var facts = output.map { self.facts(path: report.destination, model: $0) }
-            ?? ModelFacts(path: report.destination, format: report.format.rawValue, architecture: source.config.architecture.rawValue,
+            ?? ModelFacts(path: report.destination, format: report.format.name, architecture: source.config.architecture.rawValue,
                           tensorCount: report.tensorCount, dtypes: [], parameters: report.parametersAfter, bytes: report.bytesWritten)
         facts.dropped = report.dropped
         // The batch the converter's end-to-end check ran (Converter: `Verification.inputs(from: nil, …)`).

@@ -70,7 +70,7 @@ public enum Verification {
             let model = try ModelLoader.load(path)
             if model.auxiliaryFiles.contains(where: { TokenizerFiles.knownNames.contains($0.name) }) { return try tokenizer(for: model) }
             var beside = model
-            beside.auxiliaryFiles = ModelLoader.auxiliaryFiles(in: splitPath(path).folder)
+            beside.auxiliaryFiles = HuggingFaceFolder.auxiliaryFiles(in: splitPath(path).folder)
             return try tokenizer(for: beside)
         }
         let files = TokenizerFiles.folder(path)

@@ -100,6 +100,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Split Hugging Face weights into shards of at most SIZE (500MB, 2GB, 1GiB).", valueName: "size"))
     var maxShardSize: String?
 
+    @Option(help: ArgumentHelp("In a folder with weights in several formats, read this file (e.g. tf_model.h5) instead of the first found.", valueName: "file"))
+    var weights: String?
+
     @Flag(help: "Fail when a source tensor matches no naming rule (instead of keeping its name with a warning).")
     var strict = false
 
@@ -146,51 +149,95 @@ struct ConvertCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    /// The typed options these flags ask for; combinations that cannot work are refused here, naming the flags.
+    func conversionOptions() throws -> ConversionOptions {
         var options = ConversionOptions()
-        if let format {
-            guard let kind = OutputFormat(rawValue: format.lowercased()) else {
-                throw ValidationError("unknown --to '\(format)'; expected one of: hf, safetensors, pytorch, gguf, paddle")
+        let outputID = format?.lowercased() ?? FormatRegistry.output(impliedBy: destination).description.id
+        guard FormatRegistry.output(id: outputID) != nil else {
+            throw ValidationError("unknown --to '\(format ?? "")'; expected one of: \(FormatRegistry.outputs.map(\.description.id).joined(separator: ", "))")
+        }
+        let isGGUF = outputID == "gguf"
+        let packing = PackedScheme(name: dtype, groupSize: groupSize)
+        if packing != nil, !MLXAffine.groupSizes.contains(groupSize) { throw ValidationError("--group-size must be 32, 64 or 128") }
+        if packing != nil, !["hf", "safetensors"].contains(outputID) {
+            throw ModelError(kind: .invalidRequest, "--dtype \(dtype) packs weights in Hugging Face folder or safetensors output (--to hf | safetensors)")
+        }
+        var type: DType?
+        if packing == nil, dtype.lowercased() != "keep" {
+            guard let parsed = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
+            type = parsed
+        }
+        if maxShardSize != nil, outputID != "hf" { throw ModelError(kind: .invalidRequest, "--max-shard-size applies to Hugging Face folder output (--to hf)") }
+        if !isGGUF {
+            for (flag, given) in [("--preset", preset != nil), ("--keep-f32", !keepF32.isEmpty), ("--tensor-type", !tensorTypes.isEmpty),
+                                  ("--token-embedding-type", tokenEmbeddingType != nil)] where given {
+                throw ModelError(kind: .invalidRequest, "\(flag) applies to GGUF output (--to gguf)")
             }
-            options.format = kind
         }
-        if let scheme = PackedScheme(name: dtype, groupSize: groupSize) {
-            guard MLXAffine.groupSizes.contains(groupSize) else { throw ValidationError("--group-size must be 32, 64 or 128") }
-            options.packed = scheme
-        } else if dtype.lowercased() != "keep" {
-            guard let type = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
-            options.dtype = type
-        }
-        options.skipQuality = noQuality
-        options.vocabFrom = vocabFrom
-        if let keepLayers { options.layers = .first(keepLayers) }
-        if let layers { options.layers = .list(try Self.parseLayers(layers)) }
-        if let maxShardSize {
-            guard let bytes = parseByteSize(maxShardSize) else {
-                throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size such as 500MB or 2GiB")
+        if dropHeads { options.transforms.append(.dropHeads) }
+        if let keepLayers { options.transforms.append(.selectLayers(.first(keepLayers))) }
+        if let layers { options.transforms.append(.selectLayers(.list(try Self.parseLayers(layers)))) }
+        if let vocabFrom { options.transforms.append(.pruneVocabulary(corpus: vocabFrom)) }
+        switch outputID {
+        case "gguf":
+            options.output = try ggufOutput(type: type)
+        case "hf", "safetensors":
+            if let type { options.transforms.append(.cast(type)) }
+            var shardBytes: Int?
+            if let maxShardSize {
+                guard let bytes = parseByteSize(maxShardSize) else {
+                    throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size such as 500MB or 2GiB")
+                }
+                shardBytes = bytes
             }
-            options.maxShardBytes = bytes
+            options.output = outputID == "hf" ? HuggingFaceOutput(maxShardBytes: shardBytes, packing: packing) : SafetensorsOutput(packing: packing)
+        default:
+            if let type { options.transforms.append(.cast(type)) }
+            options.output = FormatRegistry.output(id: outputID)
         }
-        options.output.existing = force ? .replace : .refuse
+        if let type, !isGGUF, !FloatCast.supported.contains(type) {
+            throw ModelError(kind: .invalidRequest, "--dtype \(type.rawValue) is not available for --to \(outputID); casts: f32, f16, bf16, f64, keep"
+                + (type.isQuantized ? " (quantized types are for GGUF output)" : ""))
+        }
+        options.quality = minCosine.map { .require(minimumCosine: $0) } ?? (noQuality ? .off : report != nil ? .always : .automatic)
+        options.writing.existing = force ? .replace : .refuse
         options.load.strict = strict
         options.load.task = try task.options()
-        options.keepHeads = keepHeads
-        options.dropHeads = dropHeads
-        options.qualityReport = report != nil
-        options.minCosine = minCosine
-        options.preset = preset
-        options.typePolicy.rules = keepF32.map { ($0, DType.f32) }
+        options.load.weightsFile = weights
+        return options
+    }
+
+    /// `GGUFOutput` for `--dtype`, `--preset`, the per-tensor rules and `--keep-heads`.
+    func ggufOutput(type: DType?) throws -> GGUFOutput {
+        func ggufType(_ type: DType, flag: String) throws -> GGUFType {
+            guard let gguf = GGUFType(type) else {
+                throw ModelError(kind: .invalidRequest, "\(flag) \(type.rawValue) is not available for GGUF; use \(GGUFType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return gguf
+        }
+        var types = GGUFTypes.uniform(try type.map { try ggufType($0, flag: "--dtype") } ?? .f32)
+        if let preset {
+            guard let parsed = GGUFPreset(rawValue: preset.lowercased()) else {
+                throw ValidationError("unknown --preset '\(preset)'; presets: \(GGUFPreset.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            types = .preset(parsed)
+        }
+        var rules = try keepF32.map { try TypeRule(pattern: $0, type: .f32) }
         for rule in tensorTypes {
             guard let equals = rule.lastIndex(of: "="), let type = DType(name: String(rule[rule.index(after: equals)...])) else {
                 throw ValidationError("--tensor-type takes REGEX=TYPE, such as 'attn_v=q8_0'")
             }
-            options.typePolicy.rules.append((String(rule[..<equals]), type))
+            rules.append(try TypeRule(pattern: String(rule[..<equals]), type: try ggufType(type, flag: "--tensor-type")))
         }
         if let tokenEmbeddingType {
             guard let type = DType(name: tokenEmbeddingType) else { throw ValidationError("unknown --token-embedding-type '\(tokenEmbeddingType)'") }
-            options.typePolicy.rules.append((#"^token_embd\.weight$"#, type))
+            rules.append(try TypeRule(pattern: #"^token_embd\.weight$"#, type: try ggufType(type, flag: "--token-embedding-type")))
         }
+        return GGUFOutput(types: types, rules: rules, keepHeads: keepHeads)
+    }
 
+    func run() throws {
+        let options = try conversionOptions()
         let console = Console.current
         let start = ContinuousClock.now
         // The report's file is claimed before any work, so a report that cannot be written (it exists, its folder
@@ -198,11 +245,11 @@ struct ConvertCommand: ParsableCommand {
         let reportFile = try report.map { try AtomicFile(destination: $0, existing: force ? .replace : .refuse) }
         let result: ConversionReport
         do {
-            result = try ConvertCommand.withProgress(console: console, source: source, options: options) { options in
+            result = try ConvertCommand.withProgress(console: console, source: source, destination: destination, options: options) { options in
                 try Converter.convert(source: source, destination: destination, options: options)
             }
         } catch let error as ModelError where error.cause is NonFiniteValue {
-            throw Self.advising(error, packed: options.packed != nil)
+            throw Self.advising(error, packed: PackedScheme(name: dtype, groupSize: groupSize) != nil)
         }
         let elapsed = ContinuousClock.now - start
         if let file = reportFile, let report {
@@ -222,7 +269,7 @@ struct ConvertCommand: ParsableCommand {
             console.out(reportJSON(result, elapsed: elapsed).serialized(.pretty))
             return
         }
-        console.out("wrote \(result.destination) (\(result.format.rawValue)): \(result.tensorCount) tensors, "
+        console.out("wrote \(result.destination) (\(result.format.id)): \(result.tensorCount) tensors, "
             + "\(formatBytes(result.bytesWritten)) in \(result.files.count) file\(result.files.count == 1 ? "" : "s"), "
             + ModelPortFormatting.seconds(elapsed))
         if let kept = result.layersKept {
@@ -294,15 +341,15 @@ struct ConvertCommand: ParsableCommand {
     /// Runs `body` with a progress line sized from the planned output (headers read once more, cheaply;
     /// transforms are lazy, so planning computes nothing).
     static func withProgress<R>(
-        console: Console, source: String, options: ConversionOptions, _ body: (ConversionOptions) throws -> R
+        console: Console, source: String, destination: String, options: ConversionOptions, _ body: (ConversionOptions) throws -> R
     ) throws -> R {
-        guard console.isInteractive, let model = try? Converter.transform(ModelLoader.load(source, options: options.load), options: options) else {
+        guard console.isInteractive, let model = try? Converter.plan(source: source, destination: destination, options: options) else {
             return try body(options)
         }
         let progress = ProgressLine(console: console, label: "converting", totalTensors: model.tensors.count,
                                     totalBytes: model.byteCount ?? 0)
         var options = options
-        options.output.progress = { _, bytes in progress.advance(bytes: bytes) }
+        options.writing.progress = { _, bytes in progress.advance(bytes: bytes) }
         defer { progress.finish() }
         return try body(options)
     }
@@ -330,9 +377,9 @@ struct ConvertCommand: ParsableCommand {
     private static func summaryJSON(_ report: ConversionReport, elapsed: Duration) -> JSON {
         .object([
             ("source", .string(report.source)),
-            ("source_format", .string(report.sourceFormat)),
+            ("source_format", .string(report.sourceLayout)),
             ("destination", .string(report.destination)),
-            ("format", .string(report.format.rawValue)),
+            ("format", .string(report.format.id)),
             ("files", .array(report.files.map(JSON.string))),
             ("tensor_count", .integer(report.tensorCount)),
             ("bytes_written", .integer(report.bytesWritten)),

@@ -38,10 +38,10 @@ public struct ModelPortCommand: ParsableCommand {
             try command.run()
             return 0
         } catch let error as ModelError {
-            console.err("error: \(error)")
+            console.err("error: \(error)" + advice(for: error))
             return 1
         } catch let error as BinaryIOError {
-            console.err("error: \(error)")
+            console.err("error: \(error)" + advice(for: ModelError(error)))
             return 1
         } catch {
             let code = exitCode(for: error)
@@ -52,6 +52,15 @@ public struct ModelPortCommand: ParsableCommand {
                 console.err(message)
             }
             return code.rawValue
+        }
+    }
+
+    /// What the command line adds to a library error: the flag that gets past it.
+    static func advice(for error: ModelError) -> String {
+        switch error.kind {
+        case .outputExists: return " (use --force to replace it)"
+        case .belowRequiredQuality: return " (--min-cosine)"
+        default: return ""
         }
     }
 }

@@ -7,25 +7,11 @@ public enum SafetensorsIndex {
     /// Reads every shard named by the index at `path`, checking that each tensor the index lists is in the
     /// shard it names and that no tensor is in two shards. Tensors come in shard order.
     public static func read(indexPath path: String) throws -> (tensors: [Tensor], metadata: Metadata) {
-        let index = try ShardIndex(contentsOf: path)
-        let folder = splitPath(path).folder
-        var tensors: [Tensor] = []
-        var metadata = Metadata()
-        var owner: [String: String] = [:]
-        for shard in index.shards {
-            let shardPath = folder + "/" + shard
-            let (shardTensors, shardMetadata) = try SafetensorsReader.read(path: shardPath)
-            metadata.merge(shardMetadata)
-            for tensor in shardTensors {
-                if let other = owner[tensor.name] {
-                    throw ModelError(file: shardPath, location: .tensor(tensor.name), "also stored in \(other)")
-                }
-                owner[tensor.name] = shard
-                tensors.append(tensor)
-            }
+        let contents = try ShardIndex.readShards(indexPath: path) { shard in
+            let (tensors, metadata) = try SafetensorsReader.read(path: shard)
+            return (tensors, metadata, [])
         }
-        try index.checkListed(against: owner, indexPath: path)
-        return (tensors, metadata)
+        return (contents.tensors, contents.metadata)
     }
 
     /// Splits `tensors` (in their order) into shards as `huggingface_hub` does: a shard is closed when the

@@ -18,11 +18,4 @@ extension Model {
         }
         return result
     }
-
-    /// The float type most of the weights have (the one `config.json` records as `torch_dtype`).
-    public var mainFloatType: DType? {
-        var bytes: [DType: Int] = [:]
-        for t in tensors where t.dtype.isFloatingPoint { bytes[t.dtype, default: 0] += t.info.byteCount ?? 0 }
-        return bytes.max { $0.value < $1.value }?.key
-    }
 }

@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 import ModelPort
-import ModelPortCLI
+@testable import ModelPortCLI
 import SafetensorsFormat
 import TestSupport
 import Testing
@@ -171,7 +171,7 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         let before = try MappedFile(path: out).withBytes { Array($0) }
         let refused = run("convert", Samples.path("bert-tiny"), out, "--dtype", "q4_0", "--min-cosine", "0.9999", "--force")
         #expect(refused.status == 1)
-        #expect(refused.err.contains("is below --min-cosine 0.9999; nothing was written"))
+        #expect(refused.err.contains("is below the required 0.9999; nothing was written (--min-cosine)"))
         #expect(folder.contents() == ["m.gguf"])
         #expect(try MappedFile(path: out).withBytes { Array($0) } == before)
     }
@@ -196,6 +196,10 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(mixed["encoder.layer.1.output.dense.weight"]?.dtype == .q5_1)
         #expect(mixed["encoder.layer.1.attention.self.query.weight"]?.dtype == .q4_0)
         #expect(run("convert", Samples.path("bert-tiny"), folder.file("x.safetensors"), "--keep-f32", "a").status == 1)
+        // Packing is a Hugging Face folder / safetensors option: a GGUF destination refuses it, writing nothing.
+        let packed = run("convert", Samples.path("bert-tiny"), folder.file("p.gguf"), "--dtype", "int8")
+        #expect(packed.status == 1 && packed.err.contains("packs weights in Hugging Face folder or safetensors output"))
+        #expect(!fileExists(folder.file("p.gguf")))
         #expect(run("convert", Samples.path("bert-tiny"), folder.file("y.gguf"), "--tensor-type", "nope").status == 64)
     }
 }
@@ -274,5 +278,19 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
     @Test func pairsMustMatchTexts() {
         let result = run("tokenize", Samples.path("tokenizers/roberta"), "--text", "a", "--text", "b", "--pair", "c")
         #expect(result.status == 64)
+    }
+}
+
+@Suite struct ByteSizeTests {
+    @Test func parsesShardSizes() {
+        #expect(parseByteSize("5GB") == 5_000_000_000)
+        #expect(parseByteSize("2GiB") == 2 << 30)
+        #expect(parseByteSize("500MB") == 500_000_000)
+        #expect(parseByteSize("20kb") == 20_000)
+        #expect(parseByteSize("1.5MB") == 1_500_000)
+        #expect(parseByteSize("123") == 123)
+        #expect(parseByteSize("0") == nil)
+        #expect(parseByteSize("lots") == nil)
+        #expect(parseByteSize("-5MB") == nil)
     }
 }

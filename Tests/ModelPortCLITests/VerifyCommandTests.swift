@@ -42,7 +42,7 @@ import Testing
         var bytes = try model.tensors[index].withBytes { Array($0) }
         bytes[43] ^= 0x40  // one weight's exponent changed
         model.tensors[index] = Tensor(info: model.tensors[index].info, data: .owned(TensorBuffer(bytes)))
-        try ModelWriter.writeHuggingFaceFolder(model, to: folder.file("bad"), maxShardBytes: nil, options: .init())
+        _ = try HuggingFaceOutput().write(try HuggingFaceOutput().prepare(model), to: folder.file("bad"), options: .init())
         let result = run("verify", Samples.path("bert-tiny"), folder.file("bad"))
         #expect(result.status == 1)
         let layer2 = try #require(result.out.split(separator: "\n").first { $0.hasPrefix("layer 2 ") })

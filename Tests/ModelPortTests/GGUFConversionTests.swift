@@ -27,7 +27,7 @@ import Testing
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("b.gguf"),
-                                           options: ConversionOptions(dtype: .q8_0))
+                                           options: ConversionOptions(output: GGUFOutput(types: .uniform(.q8_0))))
         #expect(report.dropped.map(\.reason).allSatisfy { $0 == "llama.cpp's BERT graph has no such tensor" })
         let model = try ModelLoader.load(folder.file("b.gguf"))
         #expect(model.config.architecture == .bert)

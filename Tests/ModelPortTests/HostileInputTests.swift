@@ -19,10 +19,9 @@ import Testing
         defer { folder.remove() }
         do {
             let model = try ModelLoader.load(Samples.path(relative))
-            _ = try Converter.transform(model, options: ConversionOptions())
+            _ = try Converter.transform(model, [])
             _ = try Converter.convert(source: Samples.path(relative), destination: folder.file("out.safetensors"), options: ConversionOptions())
-            var gguf = ConversionOptions(dtype: .q8_0)
-            gguf.skipQuality = true
+            let gguf = ConversionOptions(output: GGUFOutput(types: .uniform(.q8_0)), quality: .off)
             _ = try Converter.convert(source: Samples.path(relative), destination: folder.file("out.gguf"), options: gguf)
             return nil
         } catch {
@@ -180,7 +179,7 @@ import Testing
         try makeFolders(home + "/docs")
         try FileManager.default.copyItem(atPath: Samples.path("bert-tiny"), toPath: home + "/mymodel")
         var options = ConversionOptions()
-        options.output.existing = .replace
+        options.writing.existing = .replace
         #expect {
             try Converter.convert(source: home + "/mymodel", destination: home, options: options)
         } throws: { String(describing: $0).contains("holds the source") }
@@ -219,8 +218,7 @@ import Testing
         try FileManager.default.removeItem(atPath: folder.file("m/tokenizer.json"))
         let crlf = String(decoding: vocab, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n")
         #expect(FileManager.default.createFile(atPath: folder.file("m/vocab.txt"), contents: Array(crlf.utf8).withUnsafeBytes { Data($0) }))
-        var options = ConversionOptions(dtype: .f32)
-        options.skipQuality = true
+        let options = ConversionOptions(output: GGUFOutput(types: .uniform(.f32)), quality: .off)
         _ = try Converter.convert(source: folder.file("m"), destination: folder.file("m.gguf"), options: options)
         let gguf = try ModelLoader.load(folder.file("m.gguf"))
         let rebuilt = try #require(gguf.auxiliaryFiles.first { $0.name == "vocab.txt" }?.contents)
@@ -236,8 +234,7 @@ import Testing
         handle.seekToEndOfFile()
         handle.write("extra1\nextra2\n".data(using: .utf8)!)
         try handle.close()
-        var options = ConversionOptions(dtype: .f32)
-        options.skipQuality = true
+        let options = ConversionOptions(output: GGUFOutput(types: .uniform(.f32)), quality: .off)
         #expect {
             try Converter.convert(source: folder.file("m"), destination: folder.file("m.gguf"), options: options)
         } throws: { String(describing: $0).contains("the GGUF tokenizer needs one token per row") }

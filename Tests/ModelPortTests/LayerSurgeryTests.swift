@@ -19,13 +19,13 @@ import Verifier
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let report = try Converter.convert(source: Samples.path(source), destination: folder.file("small"),
-                                           options: ConversionOptions(layers: .first(2)))
+                                           options: ConversionOptions(transforms: [.selectLayers(.first(2))]))
         #expect(report.layersBefore == layers && report.layersKept == [0, 1])
         let original = try ModelLoader.load(Samples.path(source))
         let small = try ModelLoader.load(folder.file("small"))
         #expect(small.layerCount == 2)
         // Kept tensors are the source's bytes (for TF sources: after the name map).
-        let mappedOriginal = try Converter.transform(original, options: ConversionOptions(layers: .first(2)))
+        let mappedOriginal = try Converter.transform(original, [.selectLayers(.first(2))])
         for tensor in mappedOriginal.tensors {
             #expect(try small[tensor.name]?.withBytes { Array($0) } == (try tensor.withBytes { Array($0) }), "\(tensor.name)")
         }
@@ -37,7 +37,7 @@ import Verifier
 
     @Test func firstThreeLayersEqualPyTorchsThreeLayerModel() throws {
         let model = try ModelLoader.load(Samples.path("bert-tiny"))
-        let rbt3 = try Converter.transform(model, options: ConversionOptions(layers: .list([0, 1, 2])))
+        let rbt3 = try Converter.transform(model, [.selectLayers(.list([0, 1, 2]))])
         let (golden, _) = try SafetensorsReader.read(path: Samples.path("golden/bert-tiny-3layers.safetensors"))
         let output = try Verification.forward(rbt3, inputs: try EncoderInputs(tensors: golden))
         #expect(output.hiddenStates.count == 4)
@@ -53,13 +53,13 @@ import Verifier
     @Test func albertKeepsOnlyPrefixesAndPerceiverRenumbers() throws {
         let albert = try ModelLoader.load(Samples.path("tensorflow/albert-tiny-tf1"))
         #expect {
-            try Converter.transform(albert, options: ConversionOptions(layers: .list([0, 2])))
+            try Converter.transform(albert, [.selectLayers(.list([0, 2]))])
         } throws: { String(describing: $0).contains("only a prefix (0,1,…) can be kept") }
-        let shorter = try Converter.transform(albert, options: ConversionOptions(layers: .first(1)))
+        let shorter = try Converter.transform(albert, [.selectLayers(.first(1))])
         #expect(shorter.config.numHiddenLayers == 1 && shorter.tensors.count == albert.tensors.count)
 
         let perceiver = try ModelLoader.load(Samples.path("perceiver-tiny"))
-        let picked = try Converter.transform(perceiver, options: ConversionOptions(layers: .list([2, 0])))
+        let picked = try Converter.transform(perceiver, [.selectLayers(.list([2, 0]))])
         #expect(picked.config["num_self_attends_per_block"]?.intValue == 2)
         let source = try #require(perceiver["perceiver.encoder.self_attends.2.mlp.dense1.weight"])
         #expect(try picked["perceiver.encoder.self_attends.0.mlp.dense1.weight"]?.withBytes { Array($0) } == (try source.withBytes { Array($0) }))
@@ -67,7 +67,7 @@ import Verifier
 
     @Test func dropsHeadsAndReportsTheSaving() throws {
         let model = try ModelLoader.load(Samples.path("tensorflow/bert-tiny-tf1"))
-        let bare = try Converter.transform(model, options: { var o = ConversionOptions(); o.dropHeads = true; return o }())
+        let bare = try Converter.transform(model, [.dropHeads])
         #expect(!bare.tensors.contains { $0.name.hasPrefix("cls.") || $0.name.contains("pooler") })
         #expect(bare.dropped.filter { $0.reason == "head (--drop-heads)" }.count == 9)
     }
@@ -76,7 +76,7 @@ import Verifier
         let folder = TemporaryFolder()
         defer { folder.remove() }
         _ = try Converter.convert(source: Samples.path("pytorch/bert-tiny-zip"), destination: folder.file("rbt2.gguf"),
-                                  options: ConversionOptions(layers: .first(2)))
+                                  options: ConversionOptions(transforms: [.selectLayers(.first(2))]))
         let back = try ModelLoader.load(folder.file("rbt2.gguf"))
         #expect(back.config.numHiddenLayers == 2 && back.layerCount == 2)
     }

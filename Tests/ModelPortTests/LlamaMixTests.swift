@@ -1,6 +1,7 @@
 import BinaryIO
 import ModelIR
-@testable import ModelPort
+import ModelPort
+@testable import GGUFFormat
 import Testing
 
 /// `--preset q4_k_m` / `q5_k_m` choose each tensor's type as llama-quantize does (llama.cpp `src/llama-quant.cpp`,
@@ -42,11 +43,9 @@ import Testing
     }
 
     static func types(_ preset: String, hidden: Int, intermediate: Int, layers: Int, rules: [(String, DType)] = []) throws -> [String: DType] {
-        let (main, mix) = try TypePolicy.preset(preset, layers: layers)
-        var policy = mix
-        policy.rules = rules.map { (pattern: $0.0, dtype: $0.1) } + policy.rules
-        let exported = try GGUFConversion.export(try model(hidden: hidden, intermediate: intermediate, layers: layers),
-                                                 dtype: main, keepHeads: false, policy: policy)
+        let output = GGUFOutput(types: .preset(try #require(GGUFPreset(rawValue: preset))),
+                                rules: try rules.map { try TypeRule(pattern: $0.0, type: try #require(GGUFType($0.1))) })
+        let exported = try output.prepare(try model(hidden: hidden, intermediate: intermediate, layers: layers)).model
         return Dictionary(uniqueKeysWithValues: exported.tensors.map { ($0.name, $0.dtype) })
     }
 

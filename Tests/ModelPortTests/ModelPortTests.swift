@@ -9,9 +9,11 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
 
 @Suite struct FormatDetectionTests {
     @Test func recognizesInputsFromTheirBytes() throws {
-        #expect(try SourceFormat.detect(Samples.path("bert-tiny")) == .huggingFaceFolder)
-        #expect(try SourceFormat.detect(Samples.path("bert-tiny/model.safetensors")) == .safetensors)
-        #expect(try SourceFormat.detect(Samples.path("bert-tiny-sharded/model.safetensors.index.json")) == .safetensorsIndex)
+        let folderDetection = try FormatRegistry.detect(Samples.path("bert-tiny"))
+        #expect(folderDetection.reader.description.id == "safetensors" && folderDetection.folder == Samples.path("bert-tiny"))
+        #expect(try ModelLoader.format(of: Samples.path("bert-tiny/model.safetensors")).id == "safetensors")
+        #expect(try ModelLoader.format(of: Samples.path("bert-tiny-sharded/model.safetensors.index.json")).id == "safetensors")
+        #expect(try ModelLoader.load(Samples.path("bert-tiny")).sourceFormat == "Hugging Face folder (safetensors)")
         let folder = TemporaryFolder()
         defer { folder.remove() }
         // Misleading extensions: bytes win.
@@ -20,14 +22,14 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
             try file.write(content)
             try file.commit()
         }
-        #expect(try SourceFormat.detect(folder.file("a.safetensors")) == .gguf)
-        #expect(try SourceFormat.detect(folder.file("b.json")) == .pytorchZip)
+        #expect(try ModelLoader.format(of: folder.file("a.safetensors")).id == "gguf")
+        #expect(try ModelLoader.format(of: folder.file("b.json")).id == "pytorch")
     }
 
     @Test func unknownInputNamesWhatWasTried() throws {
         #expect {
             try ModelLoader.load(Samples.path("vocab-tiny.txt"))
-        } throws: { String(describing: $0).contains("unrecognized format (tried safetensors header") }
+        } throws: { ($0 as? ModelError)?.kind == .unsupported && String(describing: $0).contains("unrecognized format (tried safetensors") }
         #expect {
             try ModelLoader.load(Samples.path("does-not-exist"))
         } throws: { String(describing: $0).hasSuffix("does-not-exist: no such file or folder") }
@@ -55,7 +57,7 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let source = try ModelLoader.load(Samples.path("bert-tiny"))
-        try ModelWriter.writeSafetensors(source, to: folder.file("weights.safetensors"), options: .init())
+        _ = try SafetensorsOutput().write(try SafetensorsOutput().prepare(source), to: folder.file("weights.safetensors"), options: .init())
         let model = try ModelLoader.load(folder.file("weights.safetensors"))
         #expect(model.config.architecture == .bert)
         #expect(model.config.hiddenSize == 32 && model.config.numHiddenLayers == 4 && model.config.vocabSize == 84)
@@ -66,7 +68,7 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("out"), options: .init())
-        #expect(report.format == .hf)
+        #expect(report.format.id == "hf")
         #expect(folder.contents("out") == ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"])
         // Weights, config and vocabulary are byte-identical to what transformers wrote.
         for name in ["model.safetensors", "config.json", "vocab.txt", "tokenizer.json"] {
@@ -81,7 +83,7 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         _ = try Converter.convert(source: Samples.path("bert-tiny-sharded"), destination: folder.file("one"), options: .init())
         #expect(try bytes(folder.file("one/model.safetensors")) == (try Samples.bytes("bert-tiny/model.safetensors")))
         _ = try Converter.convert(source: folder.file("one"), destination: folder.file("many"),
-                                  options: ConversionOptions(maxShardBytes: 30_000))
+                                  options: ConversionOptions(output: HuggingFaceOutput(maxShardBytes: 30_000)))
         let names = folder.contents("many")
         #expect(names.contains("model.safetensors.index.json"))
         #expect(names.filter { $0.hasPrefix("model-") }.count == 6)
@@ -96,7 +98,7 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("rbt2.safetensors"),
-                                           options: ConversionOptions(dtype: .bf16, layers: .first(2)))
+                                           options: ConversionOptions(transforms: [.cast(.bf16), .selectLayers(.first(2))]))
         #expect(report.tensorCount == 39 && report.dropped.count == 32)
         let (tensors, metadata) = try SafetensorsReader.read(path: folder.file("rbt2.safetensors"))
         #expect(metadata["format"] == "pt")
@@ -104,7 +106,7 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         #expect(!tensors.contains { $0.name.hasPrefix("encoder.layer.2.") })
 
         _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("hf"),
-                                  options: ConversionOptions(dtype: .f16, layers: .list([0, 3])))
+                                  options: ConversionOptions(transforms: [.cast(.f16), .selectLayers(.list([0, 3]))]))
         let config = try ModelConfig(contentsOf: folder.file("hf/config.json"))
         #expect(config.numHiddenLayers == 2 && config["dtype"] == .string("float16"))
     }
@@ -116,16 +118,16 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: destination, options: .init())
         let before = try bytes(destination)
         #expect {
-            try Converter.convert(source: Samples.path("bert-tiny"), destination: destination, options: ConversionOptions(dtype: .f16))
-        } throws: { String(describing: $0).hasSuffix("already exists (use --force to replace it)") }
+            try Converter.convert(source: Samples.path("bert-tiny"), destination: destination, options: ConversionOptions(transforms: [.cast(.f16)]))
+        } throws: { ($0 as? ModelError)?.kind == .outputExists }
         // A conversion that fails half-way (a bad layer list is caught early; a missing source too) leaves the old file.
         #expect(throws: ModelError.self) {
             try Converter.convert(source: Samples.path("broken/safetensors/truncated.safetensors"), destination: destination,
-                                  options: ConversionOptions(output: OutputOptions(existing: .replace)))
+                                  options: ConversionOptions(writing: OutputOptions(existing: .replace)))
         }
         #expect(try bytes(destination) == before)
         _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: destination,
-                                  options: ConversionOptions(dtype: .f16, output: OutputOptions(existing: .replace)))
+                                  options: ConversionOptions(transforms: [.cast(.f16)], writing: OutputOptions(existing: .replace)))
         #expect(try bytes(destination).count < before.count)
         #expect(folder.contents() == ["out.safetensors"])
     }
@@ -136,20 +138,8 @@ func bytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBy
         var model = try ModelLoader.load(Samples.path("bert-tiny"))
         model.tensors.append(Tensor(name: "zz.fails", dtype: .f32, shape: [2], data: .producer { throw ModelError("disk vanished") }))
         #expect(throws: ModelError.self) {
-            try ModelWriter.writeHuggingFaceFolder(model, to: folder.file("out"), maxShardBytes: 50_000, options: .init())
+            try HuggingFaceOutput(maxShardBytes: 50_000).write(try HuggingFaceOutput(maxShardBytes: 50_000).prepare(model), to: folder.file("out"), options: .init())
         }
         #expect(folder.contents().isEmpty)
-    }
-
-    @Test func parsesShardSizes() {
-        #expect(parseByteSize("5GB") == 5_000_000_000)
-        #expect(parseByteSize("2GiB") == 2 << 30)
-        #expect(parseByteSize("500MB") == 500_000_000)
-        #expect(parseByteSize("20kb") == 20_000)
-        #expect(parseByteSize("1.5MB") == 1_500_000)
-        #expect(parseByteSize("123") == 123)
-        #expect(parseByteSize("0") == nil)
-        #expect(parseByteSize("lots") == nil)
-        #expect(parseByteSize("-5MB") == nil)
     }
 }

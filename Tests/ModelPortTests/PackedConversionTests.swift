@@ -10,8 +10,7 @@ import Transforms
     @Test func int8FolderIsWhatCompressedTensorsWrites() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        var options = ConversionOptions()
-        options.packed = .int8PerChannel
+        var options = ConversionOptions(output: HuggingFaceOutput(packing: .int8PerChannel))
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("int8"), options: options)
         let (written, _) = try SafetensorsReader.read(path: folder.file("int8/model.safetensors"))
         let (reference, _) = try SafetensorsReader.read(path: Samples.path("packed/reference.safetensors"))
@@ -41,8 +40,7 @@ import Transforms
         let folder = TemporaryFolder()
         defer { folder.remove() }
         try WideBERT.write(to: folder.file("wide"))
-        var options = ConversionOptions()
-        options.packed = .mlxAffine(bits: bits, groupSize: groupSize)
+        var options = ConversionOptions(output: HuggingFaceOutput(packing: .mlxAffine(bits: bits, groupSize: groupSize)))
         let report = try Converter.convert(source: folder.file("wide"), destination: folder.file("mlx"), options: options)
         let model = try ModelLoader.load(folder.file("mlx"))
         #expect(model["encoder.layer.0.intermediate.dense.weight"]?.info == TensorInfo(name: "encoder.layer.0.intermediate.dense.weight", dtype: .u32, shape: [512, 256 * bits / 32]))
@@ -56,16 +54,5 @@ import Transforms
         let back = try ModelLoader.load(folder.file("back.safetensors"))
         #expect(back["encoder.layer.0.intermediate.dense.weight"]?.info.dtype == .f32)
         #expect(back["encoder.layer.0.intermediate.dense.scales"] == nil)
-    }
-
-    @Test func packedSchemesNeedAFolderOrSafetensors() throws {
-        let folder = TemporaryFolder()
-        defer { folder.remove() }
-        var options = ConversionOptions()
-        options.packed = .int8PerChannel
-        #expect { try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("m.gguf"), options: options) } throws: {
-            "\($0)".contains("apply to Hugging Face folder or safetensors output")
-        }
-        #expect(folder.contents().isEmpty)
     }
 }

@@ -34,7 +34,7 @@ import Testing
         let folder = TemporaryFolder()
         defer { folder.remove() }
         _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("pt"),
-                                  options: ConversionOptions(format: .pytorch))
+                                  options: ConversionOptions(output: PyTorchOutput()))
         #expect(folder.contents("pt") == ["config.json", "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json", "vocab.txt"])
         _ = try Converter.convert(source: folder.file("pt"), destination: folder.file("back.safetensors"), options: .init())
         let back = try MappedFile(path: folder.file("back.safetensors")).withBytes { Array($0) }

@@ -60,7 +60,7 @@ enum WideBERT {
             """.utf8)))
         let vocabulary = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<vocab).map { "w\($0)" }).joined(separator: "\n") + "\n"
         let model = Model(tensors: tensors, config: config, auxiliaryFiles: [AuxiliaryFile(name: "vocab.txt", contents: Array(vocabulary.utf8))])
-        _ = try ModelWriter.writeHuggingFaceFolder(model, to: folder, maxShardBytes: nil, options: OutputOptions())
+        _ = try HuggingFaceOutput().write(try HuggingFaceOutput().prepare(model), to: folder, options: OutputOptions())
     }
 }
 
@@ -71,7 +71,7 @@ enum WideBERT {
         defer { folder.remove() }
         try WideBERT.write(to: folder.file("wide"))
         let report = try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"),
-                                           options: ConversionOptions(dtype: type))
+                                           options: ConversionOptions(output: GGUFOutput(types: .uniform(try #require(GGUFType(type))))))
         let gguf = try ModelLoader.load(folder.file("m.gguf"))
         #expect(gguf["encoder.layer.1.output.dense.weight"]?.dtype == type)
         #expect(gguf["embeddings.word_embeddings.weight"]?.dtype == type)
@@ -85,8 +85,7 @@ enum WideBERT {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         try WideBERT.write(to: folder.file("wide"), layers: 3)
-        var options = ConversionOptions()
-        options.preset = "q4_k_m"
+        let options = ConversionOptions(output: GGUFOutput(types: .preset(.q4_K_M)))
         let report = try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: options)
         let gguf = try ModelLoader.load(folder.file("m.gguf"))
         // 3 layers: use_more_bits picks layer 2 (7·3/8 = 2) only.
@@ -101,7 +100,7 @@ enum WideBERT {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("m.gguf"),
-                                           options: ConversionOptions(dtype: .q6_K))
+                                           options: ConversionOptions(output: GGUFOutput(types: .uniform(.q6_K))))
         #expect(report.notes.contains { $0.contains("written as Q8_0 (as llama-quantize does)") })
         #expect(try ModelLoader.load(folder.file("m.gguf"))["encoder.layer.0.attention.self.query.weight"]?.dtype == .q8_0)
     }
@@ -118,7 +117,7 @@ enum WideBERT {
         defer { folder.remove() }
         try WideBERT.write(to: folder.file("wide"), poison: (Self.poisoned, 1234, .nan))
         let error = #expect(throws: ModelError.self) {
-            try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: ConversionOptions(dtype: type))
+            try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: ConversionOptions(output: GGUFOutput(types: .uniform(try #require(GGUFType(type))))))
         }
         #expect(error?.location == .tensor("blk.1.attn_v.weight"))
         #expect(error?.cause as? NonFiniteValue == NonFiniteValue(index: 1234, kind: .nan))
@@ -131,8 +130,7 @@ enum WideBERT {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         try WideBERT.write(to: folder.file("wide"), poison: (Self.poisoned, 7, -.infinity))
-        var options = ConversionOptions()
-        options.packed = scheme
+        let options = ConversionOptions(output: HuggingFaceOutput(packing: scheme))
         let error = #expect(throws: ModelError.self) {
             try Converter.convert(source: folder.file("wide"), destination: folder.file("out"), options: options)
         }
@@ -145,8 +143,7 @@ enum WideBERT {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         try WideBERT.write(to: folder.file("wide"), poison: (Self.poisoned, 3, .nan))
-        var options = ConversionOptions(dtype: .f16)
-        options.skipQuality = true
+        let options = ConversionOptions(output: GGUFOutput(types: .uniform(.f16)), quality: .off)
         _ = try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: options)
         let tensor = try #require(try ModelLoader.load(folder.file("m.gguf"))[Self.poisoned])
         let value = try tensor.withBytes { Float(Float16(bitPattern: UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: 6, as: UInt16.self)))) }

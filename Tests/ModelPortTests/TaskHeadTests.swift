@@ -148,8 +148,7 @@ import Verifier
     @Test func verifyComparesHeadsAndDecisions() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        var options = ConversionOptions()
-        options.dtype = .f16
+        let options = ConversionOptions(transforms: [.cast(.f16)])
         _ = try Converter.convert(source: Samples.path("heads/bert-squad-tf1"), destination: folder.file("qa16"), options: options)
         let reference = try ModelLoader.load(Samples.path("heads/bert-squad-tf1"))
         let candidate = try ModelLoader.load(folder.file("qa16"))
@@ -168,7 +167,7 @@ extension TaskHeadTests {
     func classifiersBecomeLlamaCppRerankers(sample: String, outputs: Int) throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let report = try Converter.convert(source: Samples.path(sample), destination: folder.file("r.gguf"), options: ConversionOptions(dtype: .q8_0))
+        let report = try Converter.convert(source: Samples.path(sample), destination: folder.file("r.gguf"), options: ConversionOptions(output: GGUFOutput(types: .uniform(.q8_0))))
         let contents = try GGUFReader.read(path: folder.file("r.gguf"))
         let names = Set(contents.tensors.map(\.name))
         #expect(names.isSuperset(of: ["cls.weight", "cls.bias", "cls.output.weight", "cls.output.bias"]))
@@ -210,12 +209,12 @@ extension TaskHeadTests {
     @Test func truncationKeepsTheHead() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        var options = ConversionOptions(layers: .first(1))
+        var options = ConversionOptions(transforms: [.selectLayers(.first(1))])
         let report = try Converter.convert(source: Samples.path("heads/bert-classifier-tf1"), destination: folder.file("one"), options: options)
         #expect(report.notes.contains { $0.contains("fine-tune") })
         let one = try ModelLoader.load(folder.file("one"))
         #expect(one["classifier.weight"] != nil && one.task.head == .sequenceClassification && one.config.numHiddenLayers == 1)
-        options.dtype = .f16
+        options.transforms.append(.cast(.f16))
         _ = try Converter.convert(source: Samples.path("heads/sbert-tiny"), destination: folder.file("sbert"), options: options)
         let sbert = try ModelLoader.load(folder.file("sbert"))
         #expect(sbert.task.head == .sentenceEmbedding && sbert.pipeline?.pooling == .mean && sbert.pipeline?.dense.count == 1)
@@ -264,7 +263,7 @@ extension TaskHeadTests {
     @Test func paddleRoundTripKeepsTheHead() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        _ = try Converter.convert(source: Samples.path("heads/bert-squad-tf1"), destination: folder.file("pd"), options: ConversionOptions(format: .paddle))
+        _ = try Converter.convert(source: Samples.path("heads/bert-squad-tf1"), destination: folder.file("pd"), options: ConversionOptions(output: PaddleOutput()))
         let config = try JSON.parse(contentsOf: folder.file("pd/model_config.json"))
         #expect(config["init_class"]?.stringValue == "BertForQuestionAnswering")
         let back = try ModelLoader.load(folder.file("pd"))

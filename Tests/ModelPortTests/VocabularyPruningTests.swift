@@ -12,7 +12,7 @@ import Testing
         defer { folder.remove() }
         let corpus = Samples.path("corpus-tiny.txt")  // "we convert the model weights to a small phone\nfast and exact, it is"
         var options = ConversionOptions()
-        options.vocabFrom = corpus
+        options.transforms = [.pruneVocabulary(corpus: corpus)]
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("pruned"), options: options)
         #expect(report.notes.contains { $0.hasPrefix("vocabulary: kept 20 of 84 tokens used by corpus-tiny.txt") })
         let vocabulary = try String(contentsOfFile: folder.file("pruned/vocab.txt"), encoding: .utf8).split(separator: "\n").map(String.init)

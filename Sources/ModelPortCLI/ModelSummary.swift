@@ -3,17 +3,17 @@ import ModelIR
 import Transforms
 
 /// What `inspect` shows about a model, as text or as one JSON object.
-public struct ModelSummary: Sendable {
-    public let source: String
-    public let model: Model
+struct ModelSummary: Sendable {
+    let source: String
+    let model: Model
 
-    public init(source: String, model: Model) {
+    init(source: String, model: Model) {
         self.source = source
         self.model = model
     }
 
     /// The summary as a JSON object (the `--json` output).
-    public var json: JSON {
+    var json: JSON {
         let tensors = model.tensors.map { t in
             JSON.object([
                 ("name", .string(t.name)), ("dtype", .string(t.dtype.rawValue)),
@@ -50,7 +50,7 @@ public struct ModelSummary: Sendable {
     }
 
     /// The summary as aligned text (the default `inspect` output).
-    public var text: String {
+    var text: String {
         let config = model.config
         var lines: [String] = []
         lines.append("source:       \(source)")
@@ -95,7 +95,7 @@ public struct ModelSummary: Sendable {
 }
 
 /// `12 tensors (1.5 MiB): 10 × optimizer slot, 2 × step counter`, or `nil` when nothing was dropped.
-public func droppedSummary(_ dropped: [DroppedTensor]) -> String? {
+func droppedSummary(_ dropped: [DroppedTensor]) -> String? {
     guard !dropped.isEmpty else { return nil }
     var reasons: [String: Int] = [:]
     for d in dropped { reasons[d.reason, default: 0] += 1 }
@@ -104,7 +104,7 @@ public func droppedSummary(_ dropped: [DroppedTensor]) -> String? {
 }
 
 /// Aligned columns, two spaces apart (the last column unpadded unless right-aligned).
-public func table(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
+func table(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
     var widths = header.map(\.count)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
@@ -117,7 +117,7 @@ public func table(header: [String], rows: [[String]], rightAligned: Set<Int> = [
 }
 
 /// `1234567` → `1,234,567`.
-public func formatCount(_ n: Int) -> String {
+func formatCount(_ n: Int) -> String {
     let digits = Array(String(n))
     var out = ""
     for (i, d) in digits.enumerated() {
@@ -128,7 +128,7 @@ public func formatCount(_ n: Int) -> String {
 }
 
 /// Bytes in the largest binary unit that keeps the number ≥ 1 (`12.5 MiB`).
-public func formatBytes(_ n: Int) -> String {
+func formatBytes(_ n: Int) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
     var value = Double(n)
     var unit = 0

@@ -1,11 +1,22 @@
 import BinaryIO
-import GGUFFormat
+import Transforms
 import ModelIR
 import Quantization
 
+/// What a GGUF output holds for a model.
+struct GGUFExport: Sendable {
+    /// The tensors as stored: llama.cpp's names, cast or quantized lazily.
+    var tensors: [Tensor]
+    var metadata: [(key: String, value: GGUFValue)]
+    var dropped: [DroppedTensor]
+    var notes: [String]
+    /// For each stored tensor, the source tensor it holds (under the source's name, before any cast).
+    var sources: [Tensor]
+}
+
 /// Models to and from GGUF: llama.cpp's BERT layout for the BERT family (llama.cpp's `convert_hf_to_gguf.py` and `src/llama-model.cpp`), and
 /// every tensor under shortened Hugging Face names for architectures llama.cpp does not run.
-public enum GGUFConversion {
+enum GGUFConversion {
     /// HF BERT names (without `bert.`) ↔ llama.cpp names. Layer tensors: `encoder.layer.N.` ↔ `blk.N.` plus a
     /// suffix pair.
     static let bertTensors: [(hf: String, gguf: String)] = [
@@ -68,15 +79,21 @@ public enum GGUFConversion {
             || name.hasPrefix("position_embd") || name.hasPrefix("token_types") || !name.hasSuffix(".weight")
     }
 
-    /// What `convert --to gguf` writes.
-    public static func export(_ model: Model, dtype requested: DType?, keepHeads: Bool, policy: TypePolicy = .init()) throws
-        -> (tensors: [Tensor], metadata: [(key: String, value: GGUFValue)], dropped: [DroppedTensor], notes: [String],
-            sources: [Tensor])
-    {
-        let target = requested ?? .f32
-        guard target == .f32 || target == .f16 || target == .bf16 || BlockQuantizer.types.contains(target) else {
-            throw ModelError("--dtype \(target.rawValue) is not available for GGUF; use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k")
+    /// What a GGUF output holds for `model`: its tensors under llama.cpp's names, typed as `types` and `rules`
+    /// say, and the metadata.
+    static func export(_ model: Model, types: GGUFTypes, rules: [TypeRule], keepHeads: Bool) throws -> GGUFExport {
+        let main: GGUFType
+        var policy = TypePolicy(rules: rules)
+        switch types {
+        case .uniform(let type):
+            main = type
+        case .preset(let preset):
+            let (presetType, presetPolicy) = preset.policy(layers: model.layerCount ?? 1)
+            main = presetType
+            policy.rules += presetPolicy.rules
+            policy.llamaMix = presetPolicy.llamaMix
         }
+        let target = main.dtype
         let config = model.config
         let isBERT = [.bert, .structbert].contains(config.architecture)
         let task = model.task
@@ -136,15 +153,12 @@ public enum GGUFConversion {
         let mixed: [DType?]? = try policy.llamaMix?.types(for: named.map { tensor in
             LlamaFileType.TensorShape(name: tensor.name, rowLength: tensor.shape.dimensions.last ?? 0,
                                       quantizable: tensor.dtype.isFloatingPoint && !tensor.dtype.isQuantized && !staysF32(tensor))
-        }, blocks: blocks, manual: { try policy.type(for: $0) != nil })
+        }, blocks: blocks, manual: { policy.type(for: $0) != nil })
         var fallbacks: [DType: Int] = [:]
         let tensors: [Tensor] = try named.indices.map { index in
             let tensor = named[index]
             guard tensor.dtype.isFloatingPoint, !tensor.dtype.isQuantized else { return tensor }
-            var type = try policy.type(for: tensor.name) ?? mixed?[index] ?? (staysF32(tensor) ? DType.f32 : target)
-            guard type == .f32 || type == .f16 || type == .bf16 || BlockQuantizer.types.contains(type) else {
-                throw ModelError(location: .tensor(tensor.name), "type \(type.rawValue) is not available for GGUF yet")
-            }
+            var type = policy.type(for: tensor.name) ?? mixed?[index] ?? (staysF32(tensor) ? DType.f32 : target)
             let row = tensor.shape.dimensions.last ?? 0
             if type.isQuantized, row % type.blockSize != 0 {
                 type = fallback(for: type, row: row)
@@ -176,15 +190,13 @@ public enum GGUFConversion {
             metadata.append(("bert.attention.causal", .bool(false)))
             if ranks {
                 metadata.append(("bert.pooling_type", .u32(4)))  // LLAMA_POOLING_TYPE_RANK
-                metadata.append(("bert.classifier.output_labels", .array(elementType: 8, task.labels.map(GGUFValue.string))))
+                metadata.append(("bert.classifier.output_labels", .array(elementType: GGUFValue.stringTypeID, task.labels.map(GGUFValue.string))))
             } else if let pooling = poolingType(model) {
                 metadata.append(("bert.pooling_type", .u32(pooling)))
             }
         }
-        // llama.cpp's `llama_ftype` numbers (`include/llama.h`): a preset names its own mix (Q4_K_M 15, Q5_K_M 17).
-        let fileType: UInt32 = policy.llamaMix.map { [.q4_K_M: 15, .q5_K_M: 17][$0] ?? 0 }
-            ?? [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q4_K: 14, .q5_K: 16, .q6_K: 18, .bf16: 32][target] ?? 0
-        metadata.append(("general.file_type", .u32(fileType)))
+        // A preset of llama-quantize's names its own mix.
+        metadata.append(("general.file_type", .u32(policy.llamaMix?.fileType ?? main.fileType)))
         metadata.append(("general.quantization_version", .u32(2)))
         if let vocab = model.auxiliaryFiles.first(where: { $0.name == "vocab.txt" }) {
             metadata += try tokenizerMetadata(vocab, typeVocabSize: tensors.first { $0.name == "token_types.weight" }?.shape.dimensions.first
@@ -194,7 +206,7 @@ public enum GGUFConversion {
             notes.append("no vocab.txt: the GGUF has no tokenizer, so llama.cpp can only run it on token ids")
         }
         metadata.append(("modelport.hf_config", .string(config.huggingFaceText(weightsDType: nil))))
-        return (tensors, metadata, dropped, notes, named)
+        return GGUFExport(tensors: tensors, metadata: metadata, dropped: dropped, notes: notes, sources: named)
     }
 
     /// llama-quantize's substitute when a row is not a whole number of blocks: K-quants step down to the 32-value
@@ -260,12 +272,12 @@ public enum GGUFConversion {
         let firstPad = tokens.count - padded
         let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
         var out: [(key: String, value: GGUFValue)] = [("tokenizer.ggml.model", .string("bert"))]
-        out.append(("tokenizer.ggml.tokens", .array(elementType: 8, tokens.map { token in
+        out.append(("tokenizer.ggml.tokens", .array(elementType: GGUFValue.stringTypeID, tokens.map { token in
             if token.hasPrefix("["), token.hasSuffix("]") { return .string(token) }
             if token.hasPrefix("##") { return .string(String(token.dropFirst(2))) }
             return .string("\u{2581}" + token)
         })))
-        out.append(("tokenizer.ggml.token_type", .array(elementType: 5, tokens.enumerated().map { i, token in
+        out.append(("tokenizer.ggml.token_type", .array(elementType: GGUFValue.i32TypeID, tokens.enumerated().map { i, token in
             i >= firstPad ? .i32(5) : token == "[UNK]" ? .i32(2) : specials.contains(token) ? .i32(3) : .i32(1)
         })))
         guard let typeCount = UInt32(exactly: typeVocabSize) else {
@@ -283,7 +295,7 @@ public enum GGUFConversion {
 
     /// Reads a GGUF file into the IR: llama.cpp BERT names back to Hugging Face ones, the config from the
     /// stored `config.json` (or the `bert.*` keys), the vocabulary back to `vocab.txt`.
-    public static func load(_ path: String) throws -> Model {
+    static func load(_ path: String) throws -> Model {
         let contents = try GGUFReader.read(path: path)
         let arch = contents.value("general.architecture")?.stringValue ?? "unknown"
         var model = Model(tensors: contents.tensors, sourceFormat: "GGUF (\(arch))")

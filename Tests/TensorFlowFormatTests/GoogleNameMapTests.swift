@@ -2,6 +2,7 @@ import BinaryIO
 import ModelIR
 import TestSupport
 import Testing
+import TensorFlowFormat
 import Transforms
 
 @Suite struct NameMapTests {

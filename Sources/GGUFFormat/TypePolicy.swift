@@ -1,48 +1,104 @@
 import ModelIR
 
+/// One per-tensor type rule: a regular expression matched against the output tensor names (GGUF names for BERT:
+/// `blk.3.attn_v.weight`) and the type it assigns. The expression is compiled once, when the rule is made.
+public struct TypeRule: @unchecked Sendable {
+    // `Regex<AnyRegexOutput>` is not Sendable; a compiled regex is immutable, and matching does not mutate it.
+    /// The expression as written.
+    public let pattern: String
+    public let type: GGUFType
+    let regex: Regex<AnyRegexOutput>
+
+    /// A rule; an expression that does not compile is an `invalidRequest` error.
+    public init(pattern: String, type: GGUFType) throws {
+        self.pattern = pattern
+        self.type = type
+        do { regex = try Regex(pattern) } catch {
+            throw ModelError(kind: .invalidRequest, "invalid tensor pattern '\(pattern)': \(error)")
+        }
+    }
+
+    public func matches(_ name: String) -> Bool { name.firstMatch(of: regex) != nil }
+}
+
 /// Per-tensor type choices for quantized outputs, like llama.cpp's quantizer: rules matched against the output
-/// tensor names (GGUF names for BERT: `blk.3.attn_v.weight`), first match wins, before the main `--dtype`.
+/// tensor names, first match wins, before the main type.
 public struct TypePolicy: Sendable {
-    /// A regular expression (as text) and the type it assigns.
-    public var rules: [(pattern: String, dtype: DType)] = []
-    /// llama-quantize's mix for the tensors no rule matches (`--preset q4_k_m`), if any.
+    public var rules: [TypeRule] = []
+    /// llama-quantize's mix for the tensors no rule matches (`GGUFPreset.q4_K_M`), if any.
     public var llamaMix: LlamaFileType?
 
-    public init(rules: [(pattern: String, dtype: DType)] = [], llamaMix: LlamaFileType? = nil) {
+    public init(rules: [TypeRule] = [], llamaMix: LlamaFileType? = nil) {
         self.rules = rules
         self.llamaMix = llamaMix
     }
 
     /// The type for `name`, if a rule matches.
-    public func type(for name: String) throws -> DType? {
-        for rule in rules {
-            let regex: Regex<AnyRegexOutput>
-            do { regex = try Regex(rule.pattern) } catch { throw ModelError("invalid pattern '\(rule.pattern)': \(error)") }
-            if name.firstMatch(of: regex) != nil { return rule.dtype }
+    public func type(for name: String) -> DType? { rules.first { $0.matches(name) }?.type.dtype }
+}
+
+/// The tensor types a GGUF file can hold that ModelPort writes.
+public enum GGUFType: String, CaseIterable, Sendable {
+    case f32, f16, bf16
+    case q8_0, q4_0, q4_1, q5_0, q5_1
+    case q4_K = "q4_k", q5_K = "q5_k", q6_K = "q6_k"
+
+    /// The IR's type.
+    public var dtype: DType { DType(rawValue: rawValue)! }
+
+    /// The GGUF type for an IR type, nil when GGUF output cannot hold it.
+    public init?(_ dtype: DType) { self.init(rawValue: dtype.rawValue) }
+
+    /// llama.cpp's `llama_ftype` number for a file mostly of this type (`include/llama.h`).
+    var fileType: UInt32 {
+        switch self {
+        case .f32: return 0
+        case .f16: return 1
+        case .q4_0: return 2
+        case .q4_1: return 3
+        case .q8_0: return 7
+        case .q5_0: return 8
+        case .q5_1: return 9
+        case .q4_K: return 14
+        case .q5_K: return 16
+        case .q6_K: return 18
+        case .bf16: return 32
         }
-        return nil
     }
+}
 
-    /// The preset names `--preset` accepts.
-    public static let presetNames = LlamaFileType.allCases.map(\.rawValue) + ["mixed-q4", "mixed-q5"]
+/// The types of a GGUF's tensors: one type for every tensor that llama.cpp quantizes, or a preset's mix.
+public enum GGUFTypes: Sendable, Equatable {
+    case uniform(GGUFType)
+    case preset(GGUFPreset)
+}
 
-    /// The presets: llama-quantize's own mixes, and two of ModelPort's for widths that are not multiples of 256.
-    ///
-    /// - `q4_k_m` / `q5_k_m`: llama-quantize's `Q4_K_M` / `Q5_K_M`, tensor by tensor (`LlamaFileType`).
-    /// - `mixed-q4` / `mixed-q5` (ModelPort's, not a llama.cpp file type): main type Q4_0 / Q5_0; attn_v and
-    ///   ffn_down at Q8_0 in the first and last layer and at Q5_1 elsewhere; the token embedding at Q8_0.
-    public static func preset(_ name: String, layers: Int) throws -> (main: DType, policy: TypePolicy) {
+/// Type mixes for a whole GGUF: llama-quantize's own, and two of ModelPort's for widths that are not multiples of 256.
+public enum GGUFPreset: String, CaseIterable, Sendable {
+    /// llama-quantize's `Q4_K_M`, tensor by tensor (`LlamaFileType`).
+    case q4_K_M = "q4_k_m"
+    /// llama-quantize's `Q5_K_M`.
+    case q5_K_M = "q5_k_m"
+    /// ModelPort's (not a llama.cpp file type): main type Q4_0; attn_v and ffn_down at Q8_0 in the first and last
+    /// layer and at Q5_1 elsewhere; the token embedding at Q8_0.
+    case mixedQ4 = "mixed-q4"
+    /// As `mixedQ4` with main type Q5_0.
+    case mixedQ5 = "mixed-q5"
+
+    /// The main type and the rules for a model of `layers` encoder layers.
+    public func policy(layers: Int) -> (main: GGUFType, policy: TypePolicy) {
         let last = max(layers - 1, 0)
-        if let mix = LlamaFileType(rawValue: name) { return (mix.defaultType, TypePolicy(llamaMix: mix)) }
-        switch name {
-        case "mixed-q4", "mixed-q5":
-            return (name == "mixed-q4" ? .q4_0 : .q5_0, TypePolicy(rules: [
-                (#"^token_embd\.weight$"#, .q8_0),
+        switch self {
+        case .q4_K_M: return (.q4_K, TypePolicy(llamaMix: .q4_K_M))
+        case .q5_K_M: return (.q5_K, TypePolicy(llamaMix: .q5_K_M))
+        case .mixedQ4, .mixedQ5:
+            // The patterns are constants: they compile.
+            let rules = [
+                (#"^token_embd\.weight$"#, GGUFType.q8_0),
                 (#"^blk\.(0|\#(last))\.(attn_v|ffn_down)\.weight$"#, .q8_0),
                 (#"(attn_v|ffn_down)\.weight$"#, .q5_1),
-            ]))
-        default:
-            throw ModelError("unknown preset '\(name)'; presets: \(presetNames.joined(separator: ", "))")
+            ].compactMap { try? TypeRule(pattern: $0.0, type: $0.1) }
+            return (self == .mixedQ4 ? .q4_0 : .q5_0, TypePolicy(rules: rules))
         }
     }
 }
@@ -64,6 +120,14 @@ public struct TypePolicy: Sendable {
 public enum LlamaFileType: String, CaseIterable, Sendable {
     case q4_K_M = "q4_k_m"
     case q5_K_M = "q5_k_m"
+
+    /// llama.cpp's `llama_ftype` number (`include/llama.h`).
+    public var fileType: UInt32 {
+        switch self {
+        case .q4_K_M: return 15
+        case .q5_K_M: return 17
+        }
+    }
 
     /// The main type (llama.cpp's `llama_ftype_get_default_type`).
     public var defaultType: DType {
