@@ -106,13 +106,13 @@ enum GGUFConversion {
             var name = tensor.name
             for prefix in ["bert.", "sbert."] where name.hasPrefix(prefix) { name = String(name.dropFirst(prefix.count)) }
             if name.hasSuffix("position_ids") {
-                dropped.append(DroppedTensor(name: tensor.name, reason: "position_ids buffer", byteCount: tensor.info.byteCount ?? 0))
+                dropped.append(DroppedTensor(name: tensor.name, kind: .buffer, reason: "position_ids buffer", byteCount: tensor.info.byteCount ?? 0))
                 continue
             }
             if isBERT {
                 // Any tensor llama.cpp's BERT graph does not create would make it refuse the file ("wrong number of tensors").
                 guard let mapped = bertName(name) ?? (ranks ? rankTensors.first { $0.hf == name }?.gguf : nil) else {
-                    dropped.append(DroppedTensor(name: tensor.name, reason: "llama.cpp's BERT graph has no such tensor",
+                    dropped.append(DroppedTensor(name: tensor.name, kind: .notInOutput, reason: "llama.cpp's BERT graph has no such tensor",
                                                  byteCount: tensor.info.byteCount ?? 0))
                     continue
                 }
@@ -120,7 +120,7 @@ enum GGUFConversion {
             } else {
                 let isHead = name.hasPrefix("pooler.") || name.hasPrefix("cls.") || name.hasPrefix("predictions.") || name.hasPrefix("sop_classifier.")
                 if isHead, !keepHeads {
-                    dropped.append(DroppedTensor(name: tensor.name, reason: "head (--keep-heads keeps it)", byteCount: tensor.info.byteCount ?? 0))
+                    dropped.append(DroppedTensor(name: tensor.name, kind: .head, reason: "head (kept on request)", byteCount: tensor.info.byteCount ?? 0))
                     continue
                 }
                 tensor.name = shortened(tensor.name)
@@ -144,7 +144,7 @@ enum GGUFConversion {
             case .encoder:
                 break
             }
-            if keepHeads { notes.append("--keep-heads does not apply to llama.cpp's BERT layout, which loads no other tensors") }
+            if keepHeads { notes.append("keeping heads does not apply to llama.cpp's BERT layout, which loads no other tensors") }
         }
         let blocks = Set(named.compactMap { t -> Int? in
             guard t.name.hasPrefix("blk.") else { return nil }

@@ -28,12 +28,31 @@ public struct AuxiliaryFile: Hashable, Sendable {
 
 /// A tensor that a reader or transform left out on purpose, kept so the CLI can say what and why.
 public struct DroppedTensor: Hashable, Sendable {
+    /// Why a tensor was left out.
+    public enum Kind: String, Hashable, Sendable, CaseIterable {
+        /// Training state inference never needs: optimizer slots, step counters.
+        case trainingState
+        /// A buffer the architecture computes itself (`position_ids`).
+        case buffer
+        /// A head (pooler, pre-training or task head) the requested class or output does not hold.
+        case head
+        /// An encoder layer that the layer selection left out.
+        case layerNotSelected
+        /// The output format has no place for it (llama.cpp's BERT graph loads no other tensors).
+        case notInOutput
+        /// Data that is not a weight ModelPort can convert (strings, the TF2 object graph).
+        case notConvertible
+    }
+
     public var name: String
+    public var kind: Kind
+    /// The reason in words, for reports.
     public var reason: String
     public var byteCount: Int
 
-    public init(name: String, reason: String, byteCount: Int) {
+    public init(name: String, kind: Kind, reason: String, byteCount: Int) {
         self.name = name
+        self.kind = kind
         self.reason = reason
         self.byteCount = byteCount
     }

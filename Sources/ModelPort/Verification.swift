@@ -14,10 +14,10 @@ public enum Verification {
     /// (`[CLS] text [SEP] pair [SEP]` for BERT, token types 0 then 1, as the model's tokenizer encodes a pair).
     public static func inputs(from path: String?, texts: [String] = [], pairs: [String] = [], for models: [Model]) throws -> EncoderInputs {
         guard pairs.isEmpty || pairs.count == texts.count else {
-            throw ModelError("each text needs its second sentence: \(texts.count) texts but \(pairs.count) pairs")
+            throw ModelError(kind: .invalidRequest, "each text needs its second sentence: \(texts.count) texts but \(pairs.count) pairs")
         }
         if !texts.isEmpty {
-            guard path == nil else { throw ModelError("use either --inputs or --text, not both") }
+            guard path == nil else { throw ModelError(kind: .invalidRequest, "inputs come either from a file or from texts, not both") }
             var firstError: (any Error)?
             for model in models {
                 do {
@@ -29,7 +29,7 @@ public enum Verification {
                     firstError = firstError ?? error
                 }
             }
-            throw firstError ?? ModelError("--text needs a model with a tokenizer")
+            throw firstError ?? ModelError(kind: .invalidRequest, "texts need a model with a tokenizer")
         }
         if let path {
             let (tensors, _) = try SafetensorsReader.read(path: path)

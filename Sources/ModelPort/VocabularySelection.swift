@@ -12,7 +12,7 @@ public enum VocabularySelection {
         let tokenizer: WordPieceTokenizer
         switch try Verification.tokenizer(for: model) {
         case let wordPiece as WordPieceTokenizer: tokenizer = wordPiece
-        case let other: throw ModelError("--vocab-from prunes WordPiece vocabularies (vocab.txt); this model's tokenizer is \(other.name)")
+        case let other: throw ModelError(kind: .unsupported, "vocabulary pruning applies to WordPiece vocabularies (vocab.txt); this model's tokenizer is \(other.name)")
         }
         let corpusData: [UInt8]
         do { corpusData = try MappedFile.contents(of: corpus, maxBytes: 1 << 30) } catch { throw ModelError(error, file: corpus) }

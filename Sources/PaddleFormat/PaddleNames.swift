@@ -32,8 +32,8 @@ extension NameMap {
     /// → Hugging Face BERT names (the Paddle 1.x static-graph BERT of PaddleHub / ERNIE); every `fc.w_0` is [in, out] and is transposed.
     public static let paddleStatic = NameMap(
         name: "Paddle static BERT",
-        skip: [("_moment1_", "optimizer slot"), ("_moment2_", "optimizer slot"), ("_beta1_pow_acc", "optimizer slot"),
-               ("_beta2_pow_acc", "optimizer slot"), ("learning_rate", "optimizer state"), ("@LR_DECAY_COUNTER@", "step counter")],
+        skip: [("_moment1_", .trainingState, "optimizer slot"), ("_moment2_", .trainingState, "optimizer slot"), ("_beta1_pow_acc", .trainingState, "optimizer slot"),
+               ("_beta2_pow_acc", .trainingState, "optimizer slot"), ("learning_rate", .trainingState, "optimizer state"), ("@LR_DECAY_COUNTER@", .trainingState, "step counter")],
         knownPrefixes: ["word_embedding", "pos_embedding", "sent_embedding", "pre_encoder_layer_norm_", "encoder_layer_", "pooled_fc.",
                         "mask_lm_", "next_sent_fc."],
         transposeSuffixes: [".w_0"],
@@ -68,7 +68,7 @@ extension NameMap {
     public static let toPaddleNLP: NameMap = {
         var map = NameMap(
             name: "Hugging Face BERT → PaddleNLP",
-            skip: [("position_ids", "position_ids buffer (PaddleNLP computes them)")],
+            skip: [("position_ids", .buffer, "position_ids buffer (PaddleNLP computes them)")],
             knownPrefixes: ["bert.", "embeddings.", "encoder.", "pooler.", "classifier.", "qa_outputs."],
             transposeSuffixes: [],
             rules: [

@@ -6,10 +6,10 @@ import Transforms
 extension NameMap {
     /// Optimizer state and bookkeeping that inference never needs (Google BERT's AdamWeightDecayOptimizer
     /// slots, Keras/TF2 slots, step counters).
-    public static let optimizerState: [(contains: String, reason: String)] = [
-        ("/adam_m", "optimizer slot"), ("/adam_v", "optimizer slot"), ("AdamWeightDecayOptimizer", "optimizer slot"),
-        ("/.OPTIMIZER_SLOT/", "optimizer slot"), ("optimizer/", "optimizer state"), ("global_step", "step counter"),
-        ("save_counter", "step counter"),
+    public static let optimizerState: [(contains: String, kind: DroppedTensor.Kind, reason: String)] = [
+        ("/adam_m", .trainingState, "optimizer slot"), ("/adam_v", .trainingState, "optimizer slot"), ("AdamWeightDecayOptimizer", .trainingState, "optimizer slot"),
+        ("/.OPTIMIZER_SLOT/", .trainingState, "optimizer slot"), ("optimizer/", .trainingState, "optimizer state"), ("global_step", .trainingState, "step counter"),
+        ("save_counter", .trainingState, "step counter"),
     ]
 
     /// TF1 Google BERT names (`bert/encoder/layer_3/attention/self/query/kernel`) → Hugging Face BERT names

@@ -138,9 +138,9 @@ public enum TensorBundle {
                 let bytes = Int(clamping: proto.size)
                 if name == "_CHECKPOINTABLE_OBJECT_GRAPH", proto.dtype == .dtString {
                     objectGraph = try readObjectGraph(proto, shard: shard(Int(proto.shardID), for: name), name: name, fail: fail)
-                    contents.skipped.append(DroppedTensor(name: name, reason: "TF2 object graph (used for names)", byteCount: bytes))
+                    contents.skipped.append(DroppedTensor(name: name, kind: .notConvertible, reason: "TF2 object graph (used for names)", byteCount: bytes))
                 } else {
-                    contents.skipped.append(DroppedTensor(name: name, reason: "\(proto.dtype.tfName) tensor (not convertible)", byteCount: bytes))
+                    contents.skipped.append(DroppedTensor(name: name, kind: .notConvertible, reason: "\(proto.dtype.tfName) tensor (not convertible)", byteCount: bytes))
                 }
                 continue
             }

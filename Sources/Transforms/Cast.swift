@@ -6,7 +6,7 @@ extension Model {
     /// a writer pulls the tensor. Integer and boolean tensors (`position_ids`) keep their type.
     public func casting(to dtype: DType) throws -> Model {
         guard FloatCast.supported.contains(dtype) else {
-            throw ModelError("--dtype \(dtype.rawValue) is not available yet; supported casts: f32, f16, bf16, f64, keep")
+            throw ModelError(kind: .unsupported, "a cast to \(dtype.rawValue) is not available; casts: f32, f16, bf16, f64")
         }
         var result = self
         result.tensors = tensors.map { tensor in

@@ -32,7 +32,7 @@ extension Model {
                 renamed.name = LayerName.renumbered(tensor.name, to: target)
                 result.tensors.append(renamed)
             } else {
-                result.dropped.append(DroppedTensor(name: tensor.name, reason: "layer \(layer) not selected",
+                result.dropped.append(DroppedTensor(name: tensor.name, kind: .layerNotSelected, reason: "layer \(layer) not selected",
                                                     byteCount: tensor.info.byteCount ?? 0))
             }
         }
@@ -83,7 +83,7 @@ extension Model {
         result.tensors = tensors.filter { tensor in
             let bare = ["bert.", "roberta.", "albert.", "sbert."].reduce(tensor.name) { $0.hasPrefix($1) ? String($0.dropFirst($1.count)) : $0 }
             guard heads.contains(where: { bare.hasPrefix($0) }) else { return true }
-            result.dropped.append(DroppedTensor(name: tensor.name, reason: "head (--drop-heads)", byteCount: tensor.info.byteCount ?? 0))
+            result.dropped.append(DroppedTensor(name: tensor.name, kind: .head, reason: "head (dropped on request)", byteCount: tensor.info.byteCount ?? 0))
             return false
         }
         return result
@@ -94,12 +94,12 @@ extension Model {
 
     /// The model with its first `count` encoder layers.
     public func keepingFirstLayers(_ count: Int) throws -> Model {
-        guard count >= 1 else { throw ModelError("--keep-layers must be at least 1, got \(count)") }
+        guard count >= 1 else { throw ModelError(kind: .invalidRequest, "a layer selection keeps at least 1 layer, not \(count)") }
         guard count <= Self.maximumSelectedLayers else {
             throw ModelError("cannot keep \(count) layers (at most \(Self.maximumSelectedLayers))")
         }
         if let total = layerCount, count > total {
-            throw ModelError("--keep-layers \(count) asks for more layers than the model's \(total)")
+            throw ModelError(kind: .invalidRequest, "keeping the first \(count) layers asks for more layers than the model's \(total)")
         }
         return try selectingLayers(Array(0..<count))
     }

@@ -21,7 +21,7 @@ public struct NameMap: Sendable {
     /// A human name for reports (`Google BERT (TF1)`).
     public var name: String
     /// Source names containing any of these are dropped, with the reason given.
-    public var skip: [(contains: String, reason: String)]
+    public var skip: [(contains: String, kind: DroppedTensor.Kind, reason: String)]
     /// Source names that the map knows; others are kept under their own name and reported.
     public var knownPrefixes: [String]
     /// Source names ending with one of these are rank-2 kernels stored [in, out]: transposed.
@@ -34,7 +34,7 @@ public struct NameMap: Sendable {
     public var basePrefix: String?
     public var headPrefixes: [String]
 
-    public init(name: String, skip: [(contains: String, reason: String)], knownPrefixes: [String], transposeSuffixes: [String],
+    public init(name: String, skip: [(contains: String, kind: DroppedTensor.Kind, reason: String)], knownPrefixes: [String], transposeSuffixes: [String],
                 transposeLinearWeights: Bool = false, rules: [NameRule], basePrefix: String?, headPrefixes: [String]) {
         self.name = name
         self.skip = skip
@@ -74,11 +74,11 @@ public struct NameMap: Sendable {
         var unknown: [String] = []
         for tensor in model.tensors {
             if let rule = skip.first(where: { tensor.name.contains($0.contains) }) {
-                result.dropped.append(DroppedTensor(name: tensor.name, reason: rule.reason, byteCount: tensor.info.byteCount ?? 0))
+                result.dropped.append(DroppedTensor(name: tensor.name, kind: rule.kind, reason: rule.reason, byteCount: tensor.info.byteCount ?? 0))
                 continue
             }
             guard knownPrefixes.contains(where: { tensor.name.hasPrefix($0) }) else {
-                if strict { throw ModelError(location: .tensor(tensor.name), "matches no \(name) naming rule (--strict)") }
+                if strict { throw ModelError(location: .tensor(tensor.name), "matches no \(name) naming rule (strict reading)") }
                 unknown.append(tensor.name)
                 result.tensors.append(tensor)
                 continue

@@ -120,7 +120,7 @@ extension Model {
                 tensors.append(tensor)
             }
         }
-        guard quantized > 0 else { throw ModelError("--dtype \(scheme.name): no weight in this model can be quantized that way") }
+        guard quantized > 0 else { throw ModelError(kind: .invalidRequest, "\(scheme.name): no weight in this model can be quantized that way") }
         result.tensors = tensors
         switch scheme {
         case .int8PerChannel:

@@ -29,7 +29,7 @@ extension Model {
         if options.head == nil, stated == nil, config["architectures"]?.arrayValue?.first?.stringValue != nil { return self }
         guard let prefix = config.architecture.basePrefix else {
             if let requested = options.head, requested != .encoder {
-                throw ModelError("--task \(requested.rawValue) applies to BERT, RoBERTa and ALBERT models; this one is \(config.architecture.rawValue)")
+                throw ModelError(kind: .unsupported, "the task \(requested.rawValue) applies to BERT, RoBERTa and ALBERT models; this one is \(config.architecture.rawValue)")
             }
             return self
         }
@@ -38,7 +38,7 @@ extension Model {
             try Self.check(requested, against: shown)
         } else if stated == nil || stated == .encoder, shown == .sequenceClassification {
             result.notes.append("task: assumed sequence classification (run_classifier.py's output_weights / classifier); "
-                + "a tagger with the same names needs --task token-classification, a cross-encoder --task reranker")
+                + "a tagger with the same names is a token-classification task, a cross-encoder a reranker task")
         }
         if head == .encoder || head == .sentenceEmbedding {
             if config["architectures"] == nil, shown == nil, pipeline == nil { return result }
@@ -77,7 +77,7 @@ extension Model {
                     labels = given
                 } else if let given = options.labels {
                     guard given.count == outputs else {
-                        throw ModelError(location: .tensor(weightName), "has \(outputs) outputs but --labels gives \(given.count)")
+                        throw ModelError(location: .tensor(weightName), "has \(outputs) outputs but \(given.count) labels were given")
                     }
                     labels = given
                 } else {
@@ -85,7 +85,7 @@ extension Model {
                         throw ModelError(location: .tensor(weightName), "has \(outputs) outputs but the config says \(count) labels")
                     }
                     labels = (0..<outputs).map { "LABEL_\($0)" }
-                    result.notes.append("labels: none in the source; named LABEL_0…LABEL_\(outputs - 1) (--labels a,b,c names them)")
+                    result.notes.append("labels: none in the source; named LABEL_0…LABEL_\(outputs - 1) (labels given with the task name them)")
                 }
                 if head == .sequenceClassification, outputs == 1, options.head == nil { head = .reranker }
             }
@@ -102,7 +102,7 @@ extension Model {
             let bare = tensor.name.hasPrefix(prefix) ? String(tensor.name.dropFirst(prefix.count)) : tensor.name
             // RoBERTa's task classes all build their encoder without the pooler.
             if bare.hasPrefix("pooler."), !head.hasPooler || config.architecture == .roberta {
-                result.dropped.append(DroppedTensor(name: tensor.name, reason: "\(config.architecture.huggingFaceClassPrefix ?? "")\(head.classSuffix) has no pooler",
+                result.dropped.append(DroppedTensor(name: tensor.name, kind: .head, reason: "\(config.architecture.huggingFaceClassPrefix ?? "")\(head.classSuffix) has no pooler",
                                                     byteCount: tensor.info.byteCount ?? 0))
                 continue
             }
@@ -125,7 +125,7 @@ extension Model {
         }
         guard compatible else {
             let has = shown.map { "has a \($0.description) head" } ?? "has no head tensors"
-            throw ModelError("--task \(requested.rawValue) does not fit this model, which \(has)")
+            throw ModelError(kind: .invalidRequest, "the task \(requested.rawValue) does not fit this model, which \(has)")
         }
     }
 }

@@ -27,7 +27,7 @@ import Testing
     @Test func aLabelCountThatDisagreesIsOneLine() {
         let result = run("convert", Samples.path("heads/bert-classifier-tf1"), "/nonexistent/out", "--labels", "a,b")
         #expect(result.status == 1)
-        #expect(result.err.contains("has 3 outputs but --labels gives 2") && result.err.split(separator: "\n").count == 1, "\(result.err)")
+        #expect(result.err.contains("has 3 outputs but 2 labels were given") && result.err.split(separator: "\n").count == 1, "\(result.err)")
         #expect(run("convert", Samples.path("heads/bert-classifier-tf1"), "/nonexistent/out", "--task", "nonsense").status == 64)
     }
 

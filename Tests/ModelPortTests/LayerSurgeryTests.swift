@@ -69,7 +69,7 @@ import Verifier
         let model = try ModelLoader.load(Samples.path("tensorflow/bert-tiny-tf1"))
         let bare = try Converter.transform(model, [.dropHeads])
         #expect(!bare.tensors.contains { $0.name.hasPrefix("cls.") || $0.name.contains("pooler") })
-        #expect(bare.dropped.filter { $0.reason == "head (--drop-heads)" }.count == 9)
+        #expect(bare.dropped.filter { $0.kind == .head }.count == 9)
     }
 
     @Test func truncatedGGUFHasTheNewBlockCount() throws {

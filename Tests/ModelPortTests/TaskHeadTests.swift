@@ -117,7 +117,7 @@ import Verifier
         #expect(named.config["label2id"]?["positive"]?.intValue == 2)
         let unnamed = try ModelLoader.load(Samples.path("heads/bert-classifier-tf1"))
         #expect(unnamed.task.labels == ["LABEL_0", "LABEL_1", "LABEL_2"])
-        #expect(unnamed.notes.contains { $0.contains("LABEL_0") } && unnamed.notes.contains { $0.contains("--task token-classification") })
+        #expect(unnamed.notes.contains { $0.contains("LABEL_0") } && unnamed.notes.contains { $0.contains("token-classification task") })
     }
 
     @Test func aHeadThatDisagreesWithTheLabelsIsAnError() {

@@ -59,7 +59,7 @@ func syntheticReport(candidates: Int = 3, layers: Int = 12, length: Int = 16, wi
     let referenceFacts = ModelFacts(path: "models/bert-base", format: "Hugging Face folder (safetensors)", architecture: "bert", layers: layers,
                                     hiddenSize: 768, tensorCount: 199, dtypes: [DTypeCount(dtype: "f32", count: 199)], parameters: 109_482_240,
                                     bytes: 437_929_000,
-                                    dropped: [DroppedTensor(name: "cls.predictions.bias", reason: "pre-training head", byteCount: 122_088)])
+                                    dropped: [DroppedTensor(name: "cls.predictions.bias", kind: .head, reason: "pre-training head", byteCount: 122_088)])
     return ComparisonReport(kind: .verification, reference: referenceFacts, candidates: results, inputs: "2 sequences × \(length) tokens",
                             tokens: tokens, generator: "modelport test")
 }
