@@ -8,7 +8,7 @@ DEMO_DIR        = .demo
 PYTHON         ?= python3
 SAMPLES_VENV    = .venv-samples
 
-.PHONY: all deps build release demo test check-python bench samples fuzz clean
+.PHONY: all deps build release demo test check-python bench samples fuzz docs example clean
 
 all: build
 
@@ -48,6 +48,21 @@ demo: release
 	$(RELEASE_BIN) verify Samples/tensorflow/bert-tiny-tf1 $(DEMO_DIR)/bert-tiny-pytorch $(DEMO_DIR)/bert-tiny-q8_0.gguf \
 		$(DEMO_DIR)/bert-tiny-q4_0.gguf --text "we convert the model weights" --report $(DEMO_DIR)/report.html | tail -n 2
 	@echo "the report: $(CURDIR)/$(DEMO_DIR)/report.html (open it in a browser)"
+
+## make docs: the library's DocC documentation (the ModelPort module with the format, IR and verifier modules it
+## re-exports) as a static site in .build/documentation; open .build/documentation/documentation/modelport/index.html
+## through a local web server (python3 -m http.server -d .build/documentation).
+DOC_TARGETS = ModelPort ModelIR GGUFFormat SafetensorsFormat PyTorchFormat PaddleFormat TensorFlowFormat Transforms Verifier Tokenizers
+docs: deps
+	$(SWIFT) package --disable-sandbox generate-documentation $(addprefix --target ,$(DOC_TARGETS)) \
+		--enable-experimental-combined-documentation --transform-for-static-hosting --output-path .build/documentation
+	@echo "documentation: $(CURDIR)/.build/documentation (serve it: python3 -m http.server -d .build/documentation)"
+
+## make example: build Examples/ConvertAndVerify (a program that imports only ModelPort) and run it on the bundled
+## TF checkpoint: convert to a Hugging Face folder, verify against the source, print the per-layer report.
+example: deps
+	@rm -rf .example && mkdir -p .example
+	$(SWIFT) run --package-path Examples/ConvertAndVerify convert-and-verify Samples/tensorflow/bert-tiny-tf1 .example/bert-hf
 
 ## make test: every test (Swift Testing, no Python needed).
 test: deps

@@ -41,7 +41,7 @@ public enum Verification {
         return try wrap { try EncoderInputs.standard(vocabSize: vocab, padId: pad, typeVocabSize: types) }
     }
 
-    /// The model's tokenizer, built from the tokenizer files it carries (``TokenizerLoader``) and its architecture.
+    /// The model's tokenizer, built from the tokenizer files it carries (``/Tokenizers/TokenizerLoader``) and its architecture.
     public static func tokenizer(for model: Model) throws -> any Tokenizer {
         var files: [String: TokenizerFiles.Source] = [:]
         for file in model.auxiliaryFiles where TokenizerFiles.knownNames.contains(file.name) {
@@ -126,6 +126,25 @@ public enum Verification {
         } catch let error as VerifierError {
             throw ModelError(file: source, error.description)
         }
+    }
+
+    /// Loads two models of any formats and compares their forward passes on the same inputs: `texts` tokenized with
+    /// the reference's own tokenizer, or, without texts, the standard deterministic batch. The report has the gap of
+    /// every layer and head output; `passed` says whether it is within `tolerance` (by default the tolerance for the
+    /// candidate's types: fp32 1e-5, f16 / bf16 and quantized types looser).
+    ///
+    /// ```swift
+    /// let report = try Verification.verify(reference: "bert-tf1/bert_model.ckpt", candidate: "bert-hf")
+    /// for layer in report.layers { print(layer.name, layer.maxAbsError, layer.cosineSimilarity) }
+    /// ```
+    public static func verify(reference: String, candidate: String, texts: [String] = [], tolerance: Tolerance? = nil,
+                              load: LoadOptions = .init()) throws -> ParityReport {
+        let expected = try ModelLoader.load(reference, options: load)
+        let actual = try ModelLoader.load(candidate, options: load)
+        let inputs = try inputs(from: nil, texts: texts, for: [expected, actual])
+        let candidateInputs = try candidateInputs(texts: texts, reference: expected, candidate: actual)
+        return try verify(reference: expected, candidate: actual, inputs: inputs, candidateInputs: candidateInputs,
+                          tolerance: tolerance, names: (reference, candidate))
     }
 
     /// Runs both models on the same inputs and compares them.

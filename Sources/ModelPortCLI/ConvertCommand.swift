@@ -12,9 +12,9 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert a model to another format, type or depth.",
         discussion: """
-            The output kind follows DEST's name unless --to says otherwise: NAME.safetensors is one \
-            safetensors file; any other name is a Hugging Face folder (config.json, model.safetensors or \
-            shards with an index, and the vocabulary and tokenizer files of the source).
+            The output kind follows DEST's name unless --to says otherwise: \(Self.impliedOutputs); any other \
+            name is a Hugging Face folder (config.json, model.safetensors or shards with an index, and the \
+            vocabulary and tokenizer files of the source). `modelport formats` lists every format.
 
             Tensors are read and written one at a time. The output appears under a temporary name beside \
             DEST and is renamed into place only when complete; an existing DEST is replaced only with --force.
@@ -76,10 +76,10 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The model to read: a file, checkpoint prefix or folder.")
     var source: String
 
-    @Argument(help: "Where to write: a folder, or a .safetensors, .gguf, .bin or .pdparams file.")
+    @Argument(help: "Where to write: a folder, or a \(FormatRegistry.outputs.flatMap(\.description.destinationSuffixes).joined(separator: ", ")) file.")
     var destination: String
 
-    @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: hf, safetensors, pytorch, gguf or paddle.", valueName: "kind"))
+    @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: \(FormatRegistry.outputs.map(\.description.id).joined(separator: ", ")) (modelport formats).", valueName: "kind"))
     var format: String?
 
     @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16; for GGUF also q8_0, q6_k, q5_k, q5_1, q5_0, q4_k, q4_1, q4_0; for HF/safetensors also int8, mlx4, mlx8.", valueName: "type"))
@@ -147,6 +147,13 @@ struct ConvertCommand: ParsableCommand {
         if let report, absolutePath(report) == absolutePath(destination) {
             throw ValidationError("--report names the output itself (\(destination)); give the report its own file")
         }
+    }
+
+    /// The destination names that imply an output, from the format registry.
+    static var impliedOutputs: String {
+        FormatRegistry.outputs.filter { !$0.description.destinationSuffixes.isEmpty }.map { output in
+            output.description.destinationSuffixes.map { "NAME" + $0 }.joined(separator: " / ") + " is \(output.description.name)"
+        }.joined(separator: ", ")
     }
 
     /// The typed options these flags ask for; combinations that cannot work are refused here, naming the flags.

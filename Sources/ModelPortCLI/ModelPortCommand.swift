@@ -1,6 +1,7 @@
 import ArgumentParser
 import BinaryIO
 import ModelIR
+import ModelPort
 
 /// The `modelport` command: the subcommands, and the entry point that turns errors into one line and an
 /// exit status.
@@ -12,8 +13,8 @@ public struct ModelPortCommand: ParsableCommand {
             ModelPort reads checkpoints without Python or any framework installed, keeps tensors on disk until \
             they are written, and writes every output atomically (a failure never leaves half a file).
 
-            Formats read:    safetensors (single or sharded), Hugging Face model folders
-            Formats written: Hugging Face folders (config.json + safetensors + vocab), safetensors
+            \(FormatsCommand.summary)
+            (modelport formats lists what each reads and writes.)
 
             Examples:
               modelport inspect Samples/bert-tiny
@@ -23,7 +24,8 @@ public struct ModelPortCommand: ParsableCommand {
               modelport tokenize Samples/tokenizers/albert --text "巴黎是[MASK]国的首都"
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, ConvertCommand.self, VerifyCommand.self, ForwardCommand.self, TokenizeCommand.self]
+        subcommands: [InspectCommand.self, ConvertCommand.self, VerifyCommand.self, ForwardCommand.self, TokenizeCommand.self,
+                      FormatsCommand.self]
     )
 
     public init() {}

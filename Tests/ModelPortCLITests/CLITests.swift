@@ -294,3 +294,20 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(parseByteSize("-5MB") == nil)
     }
 }
+
+/// The format lists people read come from the registry: `--help`, README.md's table and the documentation's.
+@Suite struct FormatListTests {
+    @Test(arguments: ["README.md", "Sources/ModelPort/ModelPort.docc/Formats.md"])
+    func copiesOfTheTableEqualTheRegistry(file: String) throws {
+        let text = String(decoding: try MappedFile(path: Samples.path("../" + file)).withBytes { Array($0) }, as: UTF8.self)
+        #expect(text.contains(FormatRegistry.markdownTable), "\(file): paste the output of `modelport formats --markdown`")
+    }
+
+    @Test func helpNamesEveryFormat() {
+        let help = run("--help").out + run("convert", "--help").out
+        for format in FormatRegistry.formats {
+            #expect(help.contains(format.name), "\(format.name)")
+        }
+        #expect(run("formats", "--markdown").out == FormatRegistry.markdownTable)
+    }
+}
