@@ -4,18 +4,6 @@ import ModelIR
 /// Reads GGUF v2/v3, validating every size, offset and type against the file before anything is allocated.
 public enum GGUFReader {
     /// Caps on what a hostile file may claim.
-    public struct Limits: Sendable {
-        public var maxTensors: Int
-        public var maxMetadata: Int
-        public var maxArrayElements: Int
-        public var maxStringBytes = 1 << 26
-        /// The caps of `limits` (`ReaderLimits.current` by default).
-        public init(_ limits: ReaderLimits = .current) {
-            maxTensors = limits.maxTensors
-            maxMetadata = limits.maxTensors
-            maxArrayElements = limits.maxMetadataArrayElements
-        }
-    }
 
     public struct Contents: Sendable {
         public var metadata: [(key: String, value: GGUFValue)]
@@ -26,7 +14,7 @@ public enum GGUFReader {
         public func value(_ key: String) -> GGUFValue? { metadata.first { $0.key == key }?.value }
     }
 
-    public static func read(path: String, limits: Limits = .init()) throws -> Contents {
+    public static func read(path: String, limits: ReaderLimits = .current) throws -> Contents {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
         do {
@@ -36,7 +24,7 @@ public enum GGUFReader {
         }
     }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer, file: MappedFile, limits: Limits) throws -> Contents {
+    static func parse(_ bytes: UnsafeRawBufferPointer, file: MappedFile, limits: ReaderLimits) throws -> Contents {
         var r = ByteReader(bytes, path: file.path)
         func fail(_ reason: String) -> ModelError { ModelError(file: file.path, location: .offset(r.offset), reason) }
         guard bytes.count >= 4, try r.read(UInt32.self, endianness: .little) == 0x4655_4747 else {
@@ -49,13 +37,13 @@ public enum GGUFReader {
         }
         let tensorCount = try r.read(UInt64.self, endianness: .little)
         let kvCount = try r.read(UInt64.self, endianness: .little)
-        guard tensorCount <= UInt64(limits.maxTensors), kvCount <= UInt64(limits.maxMetadata) else {
-            throw fail("claims \(tensorCount) tensors and \(kvCount) metadata entries, over the limits")
+        guard tensorCount <= UInt64(limits.maxTensors), kvCount <= UInt64(limits.maxTensors) else {
+            throw fail("claims \(tensorCount) tensors and \(kvCount) metadata entries, over the limits").with(kind: .limitExceeded)
         }
         func string() throws -> String {
             let start = r.offset
             let length = try r.read(UInt64.self, endianness: .little)
-            guard length <= UInt64(min(limits.maxStringBytes, r.remaining)) else {
+            guard length <= UInt64(min(limits.maxValueBytes, r.remaining)) else {
                 throw ModelError(file: file.path, location: .offset(start), "string length \(length) runs past the end of the file")
             }
             let raw = try r.readBytes(Int(length))
@@ -84,8 +72,12 @@ public enum GGUFReader {
                 let start = r.offset
                 let count = try r.read(UInt64.self, endianness: .little)
                 // Every element takes at least one byte: a count beyond what remains is a lie.
-                guard count <= UInt64(limits.maxArrayElements), count <= UInt64(r.remaining) else {
+                guard count <= UInt64(r.remaining) else {
                     throw ModelError(file: file.path, location: .offset(start), "array of \(count) elements does not fit in the file")
+                }
+                guard count <= UInt64(limits.maxMetadataArrayElements) else {
+                    throw ModelError(kind: .limitExceeded, file: file.path, location: .offset(start),
+                                     "array of \(count) elements exceeds the \(limits.maxMetadataArrayElements)-element limit")
                 }
                 var items: [GGUFValue] = []
                 items.reserveCapacity(min(Int(count), 1 << 16))  // grows as elements actually parse

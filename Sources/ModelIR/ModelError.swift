@@ -75,6 +75,13 @@ public struct ModelError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// The same error with another kind (readers build errors with one helper, then mark those a limit refused).
+    public func with(kind: Kind) -> ModelError {
+        var copy = self
+        copy.kind = kind
+        return copy
+    }
+
     /// A name from a file, cut to keep the error one readable line (a hostile name may be megabytes long).
     static func shortened(_ name: String) -> String {
         name.utf8.count <= 200 ? name : String(name.prefix(120)) + "…(\(name.utf8.count) bytes)"

@@ -38,6 +38,15 @@ public struct ReaderLimits: Sendable, Equatable {
     public var maxEmptyTensorExtent = 1 << 24
     /// The most elements of one GGUF metadata array.
     public var maxMetadataArrayElements = 1 << 23
+    /// The longest single string or bytes value in a header (a GGUF string, a pickled bytes object).
+    public var maxValueBytes = 1 << 30
+    /// The most dimensions a tensor may declare.
+    public var maxRank = 32
+    /// The most data files (shards) one checkpoint may name.
+    public var maxShards = 100_000
+    /// The most pieces the slices of one partitioned TensorFlow variable may cut it into (checking that slices tile
+    /// the variable costs one cell each).
+    public var maxSliceGridCells = 1 << 22
 
     public init() {}
 

@@ -16,7 +16,7 @@ extension Unpickler {
                 return top
             }
             try execute(opcode, at: opcodeOffset)
-            guard stack.count <= options.maxStack else { throw fail("stack deeper than \(options.maxStack) entries", at: opcodeOffset) }
+            guard stack.count <= options.maxStack else { throw fail("stack deeper than \(options.maxStack) entries", at: opcodeOffset).with(kind: .limitExceeded) }
         }
     }
 
@@ -44,7 +44,7 @@ extension Unpickler {
     }
 
     mutating func readBytes(_ count: Int) throws -> [UInt8] {
-        guard count >= 0, count <= options.maxValueBytes else { throw fail("value of \(count) bytes exceeds the limit") }
+        guard count >= 0, count <= options.maxValueBytes else { throw fail("value of \(count) bytes exceeds the limit").with(kind: .limitExceeded) }
         guard bytes.count - position >= count else { throw fail("truncated pickle: \(count)-byte value runs past the end") }
         defer { position += count }
         return Array(bytes[position..<(position + count)])
@@ -73,7 +73,7 @@ extension Unpickler {
     // MARK: - Stack
 
     mutating func push(_ value: PickleValue, depth: Int = 0) throws {
-        guard depth <= options.maxDepth else { throw fail("structure nested deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("structure nested deeper than \(options.maxDepth) levels").with(kind: .limitExceeded) }
         stack.append(value)
         depths.append(depth)
     }
@@ -103,7 +103,7 @@ extension Unpickler {
     mutating func deepen(_ container: AnyObject, with children: [Int]) throws {
         let id = ObjectIdentifier(container)
         let depth = max(containerDepths[id] ?? 1, (children.max() ?? 0) + 1)
-        guard depth <= options.maxDepth else { throw fail("structure nested deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("structure nested deeper than \(options.maxDepth) levels").with(kind: .limitExceeded) }
         containerDepths[id] = depth
     }
 
@@ -114,7 +114,7 @@ extension Unpickler {
         case 0x80: _ = try readByte()  // PROTO
         case 0x95: _ = try read(UInt64.self)  // FRAME: framing only
         case UInt8(ascii: "("):
-            guard marks.count < options.maxStack else { throw fail("more than \(options.maxStack) open MARKs", at: offset) }
+            guard marks.count < options.maxStack else { throw fail("more than \(options.maxStack) open MARKs", at: offset).with(kind: .limitExceeded) }
             marks.append(stack.count)
         case UInt8(ascii: "0"): _ = try pop()
         case UInt8(ascii: "1"): _ = try popMark()
@@ -283,7 +283,7 @@ extension Unpickler {
 
     mutating func memoize(_ index: Int) throws {
         guard let top = stack.last, let depth = depths.last else { throw fail("memo store with an empty stack") }
-        guard memo.count < options.maxMemo || memo[index] != nil else { throw fail("memo larger than \(options.maxMemo) entries") }
+        guard memo.count < options.maxMemo || memo[index] != nil else { throw fail("memo larger than \(options.maxMemo) entries").with(kind: .limitExceeded) }
         memo[index] = top
         memoDepths[index] = depth
     }

@@ -21,7 +21,8 @@ public struct Unpickler {
         /// The most memo slots (`ReaderLimits.maxPickleMemo`).
         public var maxMemo: Int
         /// The largest single string or bytes value.
-        public var maxValueBytes = 1 << 30
+        /// The largest single string or bytes value (`ReaderLimits.maxValueBytes`).
+        public var maxValueBytes: Int
         /// The most container items (list, dict and tuple entries, sets copied from other containers) the machine
         /// may build per byte of pickle, on top of `baseItemBudget`: each opcode adds a bounded number of items,
         /// so only copying opcodes can exceed it, and a pickle that tries is refused instead of growing quadratically.
@@ -36,6 +37,7 @@ public struct Unpickler {
         public init(allowedGlobals: Set<String>, limits: ReaderLimits = .current) {
             self.allowedGlobals = allowedGlobals
             maxDepth = limits.maxPickleDepth
+            maxValueBytes = limits.maxValueBytes
             maxStack = limits.maxPickleStack
             maxMemo = limits.maxPickleMemo
             itemsPerByte = limits.pickleItemsPerByte
@@ -87,7 +89,7 @@ public struct Unpickler {
     /// Charges `count` container items to the budget.
     mutating func spend(_ count: Int) throws {
         guard count <= itemBudget else {
-            throw fail("builds more container items than a pickle of \(bytes.count) bytes can describe (copies of shared containers)")
+            throw fail("builds more container items than a pickle of \(bytes.count) bytes can describe (copies of shared containers)").with(kind: .limitExceeded)
         }
         itemBudget -= count
     }

@@ -126,7 +126,7 @@ extension PyTorchCheckpoint {
         let times = ReaderLimits.current.viewsPerStorage
         let (allowed, overflow) = storageElements.multipliedReportingOverflow(by: times)
         guard overflow || viewed <= allowed + 1024 else {
-            throw fail("views of one storage add up to more than \(times) times its \(storageElements) elements (stride 0, overlapping or repeated views)")
+            throw fail("views of one storage add up to more than \(times) times its \(storageElements) elements (stride 0, overlapping or repeated views)").with(kind: .limitExceeded)
         }
         storages[index].viewedElements = viewed
         storages[index].users.append(name)

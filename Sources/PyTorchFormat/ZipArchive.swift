@@ -39,7 +39,7 @@ final class ZipArchive: @unchecked Sendable {
         handle = archive
         let count = zip_get_num_entries(archive, 0)
         guard count >= 0, count <= ReaderLimits.current.maxTensors else {
-            throw ModelError(file: path, "zip archive lists \(count) entries (limit \(ReaderLimits.current.maxTensors))")
+            throw ModelError(kind: .limitExceeded, file: path, "zip archive lists \(count) entries (limit \(ReaderLimits.current.maxTensors))")
         }
         for i in 0..<UInt64(count) {
             var stat = zip_stat_t()

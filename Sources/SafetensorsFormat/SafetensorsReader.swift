@@ -28,7 +28,7 @@ public enum SafetensorsReader {
         let headerLength = UInt64(littleEndian: rawLength)
         let maxHeaderBytes = ReaderLimits.current.maxHeaderBytes
         guard let n = Int(exactly: headerLength), n <= maxHeaderBytes else {
-            throw fail(.offset(0), "header length \(headerLength) exceeds the \(maxHeaderBytes)-byte limit")
+            throw fail(.offset(0), "header length \(headerLength) exceeds the \(maxHeaderBytes)-byte limit").with(kind: .limitExceeded)
         }
         guard n <= file.count - 8 else {
             throw fail(.offset(0), "header length \(n) runs past the end of the \(file.count)-byte file")

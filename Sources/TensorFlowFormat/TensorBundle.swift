@@ -7,14 +7,6 @@ import SwiftProtobuf
 /// `full_name` where the object graph gives one); numeric tensors point into the mapped data shards, each
 /// checked against its masked CRC32C when read; partitioned variables are reassembled on demand.
 public enum TensorBundle {
-    /// Limits on what a hostile index may ask for.
-    public struct Limits: Sendable {
-        public var maxShards = 100_000
-        public var maxRank = 32
-        /// Pieces the slices of one partitioned variable may cut it into (see `checkTiling`).
-        public var maxSliceGridCells = 1 << 22
-        public init() {}
-    }
 
     /// What was read: the tensors, the tensors that cannot be converted, and the resolved prefix.
     public struct Contents: Sendable {
@@ -67,7 +59,7 @@ public enum TensorBundle {
     }
 
     /// Reads the checkpoint at `source`.
-    public static func read(_ source: String, limits: Limits = .init()) throws -> Contents {
+    public static func read(_ source: String, limits: ReaderLimits = .current) throws -> Contents {
         let prefix = try prefix(for: source)
         let indexPath = prefix + ".index"
         let index: MappedFile
@@ -90,7 +82,7 @@ public enum TensorBundle {
             }
         }
         guard header.numShards >= 1, Int(header.numShards) <= limits.maxShards else {
-            throw fail(nil, "num_shards \(header.numShards) is out of range")
+            throw fail(nil, "num_shards \(header.numShards) is out of range").with(kind: .limitExceeded)
         }
         let bigEndian: Bool
         switch header.endianness {
@@ -199,10 +191,10 @@ public enum TensorBundle {
     }
 
     static func shape(
-        _ proto: Tensorflow_TensorShapeProto, limits: Limits, fail: (String) -> ModelError
+        _ proto: Tensorflow_TensorShapeProto, limits: ReaderLimits, fail: (String) -> ModelError
     ) throws -> Shape {
         guard !proto.unknownRank else { throw fail("shape has unknown rank") }
-        guard proto.dim.count <= limits.maxRank else { throw fail("rank \(proto.dim.count) exceeds \(limits.maxRank)") }
+        guard proto.dim.count <= limits.maxRank else { throw fail("rank \(proto.dim.count) exceeds \(limits.maxRank)").with(kind: .limitExceeded) }
         var dims: [Int] = []
         for d in proto.dim {
             guard d.size >= 0, let size = Int(exactly: d.size) else { throw fail("dimension \(d.size) is invalid") }
@@ -312,7 +304,7 @@ public enum TensorBundle {
     static func partitioned(
         name: String, info: TensorInfo, slices: [Tensorflow_TensorSliceProto], sliceEntries: [[UInt8]: SSTable.Entry],
         decode: (SSTable.Entry) throws -> Tensorflow_BundleEntryProto, shard: (Int, String) throws -> MappedFile,
-        bigEndian: Bool, limits: Limits, fail: (ModelError.Location?, String) -> ModelError
+        bigEndian: Bool, limits: ReaderLimits, fail: (ModelError.Location?, String) -> ModelError
     ) throws -> TensorData {
         let dims = info.shape.dimensions
         let width = info.dtype.blockBytes
@@ -370,7 +362,7 @@ public enum TensorBundle {
 /// left unmarked. The work is the number of cells (one per slice for TensorFlow's partitioners, which cut one
 /// dimension) plus a sort of the boundaries; grids of more than `limits.maxSliceGridCells` cells are refused.
 func checkTiling(
-    dims: [Int], _ slices: [(starts: [Int], lengths: [Int])], limits: TensorBundle.Limits, fail: (String) -> ModelError
+    dims: [Int], _ slices: [(starts: [Int], lengths: [Int])], limits: ReaderLimits, fail: (String) -> ModelError
 ) throws {
     let rank = dims.count
     guard rank > 0 else {
@@ -388,7 +380,7 @@ func checkTiling(
         strides[d] = cells
         let (product, overflow) = cells.multipliedReportingOverflow(by: cuts[d].count - 1)
         guard !overflow, product <= limits.maxSliceGridCells else {
-            throw fail("\(slices.count) slices cut the tensor into more than \(limits.maxSliceGridCells) pieces")
+            throw fail("\(slices.count) slices cut the tensor into more than \(limits.maxSliceGridCells) pieces").with(kind: .limitExceeded)
         }
         cells = product
     }

@@ -17,6 +17,8 @@ import Testing
             }
             return nil
         } catch {
+            // A refusal by a cap is a limit, whatever the reader: callers tell it from a broken file by its kind.
+            #expect((error as? ModelError)?.kind == .limitExceeded, "\(relative): \(error)")
             return String(describing: error)
         }
     }

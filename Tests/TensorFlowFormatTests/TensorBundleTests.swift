@@ -150,7 +150,7 @@ import Testing
     }
 
     @Test func tilingAllowsAnyExactPartition() throws {
-        let limits = TensorBundle.Limits()
+        let limits = ReaderLimits()
         let fail = { (reason: String) in ModelError(reason) }
         // Two dimensions cut unevenly (a brick pattern), zero-size slices, a scalar.
         try checkTiling(dims: [4, 4], [([0, 0], [2, 4]), ([2, 0], [2, 1]), ([2, 1], [2, 3]), ([1, 1], [0, 2])], limits: limits, fail: fail)
