@@ -12,29 +12,6 @@ public enum GGUFWriter {
         options: OutputOptions = .init()
     ) throws {
         precondition(alignment > 0 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
-        var header: [UInt8] = []
-        func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
-        func appendString(_ s: String) { append(UInt64(s.utf8.count)); header += Array(s.utf8) }
-        func appendValue(_ value: GGUFValue) {
-            switch value {
-            case .u8(let v): append(v)
-            case .i8(let v): append(v)
-            case .u16(let v): append(v)
-            case .i16(let v): append(v)
-            case .u32(let v): append(v)
-            case .i32(let v): append(v)
-            case .f32(let v): append(v.bitPattern)
-            case .bool(let v): append(UInt8(v ? 1 : 0))
-            case .string(let s): appendString(s)
-            case .u64(let v): append(v)
-            case .i64(let v): append(v)
-            case .f64(let v): append(v.bitPattern)
-            case .array(let type, let items):
-                append(type)
-                append(UInt64(items.count))
-                items.forEach(appendValue)
-            }
-        }
         var keys = Set<String>()
         for (key, value) in metadata {
             guard keys.insert(key).inserted else { throw ModelError(location: .key(key), "metadata key appears twice") }
@@ -66,42 +43,69 @@ public enum GGUFWriter {
             }
         }
 
-        header += Array("GGUF".utf8)
-        append(UInt32(3))
-        append(UInt64(tensors.count))
-        append(UInt64(metadata.count))
-        for (key, value) in metadata {
-            appendString(key)
-            append(value.typeID)
-            appendValue(value)
-        }
-        var offset = 0
-        var sizes: [Int] = []
-        for tensor in tensors {
-            appendString(tensor.name)
-            let dims = tensor.shape.rank == 0 ? [1] : tensor.shape.dimensions
-            append(UInt32(dims.count))
-            for d in dims.reversed() { append(UInt64(d)) }
-            append(GGUFTensorType.id(for: tensor.dtype)!)
-            append(UInt64(offset))
-            let size = tensor.info.byteCount ?? 0
-            sizes.append(size)
-            offset += padded(size, alignment)
-        }
-        header += [UInt8](repeating: 0, count: padded(header.count, alignment) - header.count)
-
         let output = try AtomicFile(destination: path, existing: options.existing)
         do {
-            try output.write(header)
+            var out = ByteWriter(streamingTo: output)
+            try out.writeUTF8("GGUF")
+            try out.write(UInt32(3), endianness: .little)
+            try out.write(tensors.count, as: UInt64.self, endianness: .little)
+            try out.write(metadata.count, as: UInt64.self, endianness: .little)
+            for (key, value) in metadata {
+                try writeString(key, to: &out)
+                try out.write(value.typeID, endianness: .little)
+                try writeValue(value, to: &out)
+            }
+            var offset = 0
+            var sizes: [Int] = []
+            for tensor in tensors {
+                try writeString(tensor.name, to: &out)
+                let dims = tensor.shape.rank == 0 ? [1] : tensor.shape.dimensions
+                try out.write(dims.count, as: UInt32.self, endianness: .little)
+                for d in dims.reversed() { try out.write(d, as: UInt64.self, endianness: .little) }
+                try out.write(GGUFTensorType.id(for: tensor.dtype)!, endianness: .little)
+                try out.write(offset, as: UInt64.self, endianness: .little)
+                let size = tensor.info.byteCount ?? 0
+                sizes.append(size)
+                offset += padded(size, alignment)
+            }
+            try out.pad(toMultipleOf: alignment)
             for (tensor, size) in zip(tensors, sizes) {
-                try tensor.write(to: output)
-                try output.writeZeros(padded(size, alignment) - size)
+                try tensor.write(to: &out)
+                try out.writeZeros(padded(size, alignment) - size)
                 options.progress?(tensor.name, size)
             }
-            try output.commit()
+            try out.commit()
         } catch {
             output.abandon()
             throw ModelError(error, file: path)
+        }
+    }
+
+    /// A GGUF string: its UTF-8 length as a u64, then the bytes (no terminator).
+    static func writeString(_ text: String, to out: inout ByteWriter) throws {
+        try out.write(text.utf8.count, as: UInt64.self, endianness: .little)
+        try out.writeUTF8(text)
+    }
+
+    /// A metadata value's payload (its type id is written before it; an array's element type and count lead it).
+    static func writeValue(_ value: GGUFValue, to out: inout ByteWriter) throws {
+        switch value {
+        case .u8(let v): try out.write(v, endianness: .little)
+        case .i8(let v): try out.write(v, endianness: .little)
+        case .u16(let v): try out.write(v, endianness: .little)
+        case .i16(let v): try out.write(v, endianness: .little)
+        case .u32(let v): try out.write(v, endianness: .little)
+        case .i32(let v): try out.write(v, endianness: .little)
+        case .f32(let v): try out.write(v, endianness: .little)
+        case .bool(let v): try out.write(UInt8(v ? 1 : 0), endianness: .little)
+        case .string(let s): try writeString(s, to: &out)
+        case .u64(let v): try out.write(v, endianness: .little)
+        case .i64(let v): try out.write(v, endianness: .little)
+        case .f64(let v): try out.write(v, endianness: .little)
+        case .array(let type, let items):
+            try out.write(type, endianness: .little)
+            try out.write(items.count, as: UInt64.self, endianness: .little)
+            for item in items { try writeValue(item, to: &out) }
         }
     }
 

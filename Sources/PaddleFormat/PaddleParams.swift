@@ -12,11 +12,6 @@ public enum PaddleParams {
         "_codecs.encode", "collections.OrderedDict", "builtins.set",
     ]
 
-    /// numpy type strings → IR types. `u2` holds bf16 bits in Paddle output (numpy has no bfloat16).
-    static let typeStrings: [String: DType] = [
-        "f4": .f32, "f2": .f16, "f8": .f64, "i8": .i64, "i4": .i32, "i2": .i16, "i1": .i8, "u1": .u8, "u2": .bf16, "b1": .bool,
-    ]
-
     public struct Contents: Sendable {
         public var tensors: [Tensor]
         public var notes: [String]
@@ -63,7 +58,7 @@ public enum PaddleParams {
         guard case .call(let dtypeCall) = state[2], dtypeCall.callee.name == "dtype",
               let typeString = dtypeCall.arguments.first?.stringValue else { throw fail("array dtype is malformed") }
         let code = typeString.hasPrefix("<") || typeString.hasPrefix("|") ? String(typeString.dropFirst()) : typeString
-        guard let dtype = typeStrings[code] else { throw fail("numpy type '\(typeString)' is not supported") }
+        guard let dtype = NumpyType.dtype(code: code) else { throw fail("numpy type '\(typeString)' is not supported") }
         if let endian = dtypeCall.state?.sequence?.dropFirst().first?.stringValue, endian == ">" {
             throw fail("big-endian arrays are not supported")
         }

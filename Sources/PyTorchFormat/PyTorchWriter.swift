@@ -2,9 +2,10 @@ import BinaryIO
 import ModelIR
 
 /// Writes `pytorch_model.bin` in torch's zip format, streaming one tensor at a time, so that
-/// `torch.load(path, weights_only=True)` returns the same tensors (§2.7): STORED records whose data starts
-/// on a 64-byte boundary (an `FB` padding extra field), CRC-32 and sizes in data descriptors and the
-/// central directory, ZIP64 records when offsets or sizes need them.
+/// `torch.load(path, weights_only=True)` returns the same tensors: the records PyTorch's own writer lays out
+/// (`caffe2/serialize/inline_container.cc`, `PyTorchStreamWriter`): STORED records whose data starts on a
+/// 64-byte boundary (an `FB` padding extra field), CRC-32 and sizes in data descriptors and the central
+/// directory (PKWARE's APPNOTE.TXT), ZIP64 records when offsets or sizes need them.
 public enum PyTorchWriter {
     struct CentralEntry {
         var name: [UInt8]
@@ -19,41 +20,42 @@ public enum PyTorchWriter {
         for tensor in tensors where !seen.insert(tensor.name).inserted {
             throw ModelError(location: .tensor(tensor.name), "appears twice; state dict names must be unique")
         }
-        let pickle = try PickleWriter.stateDict(tensors.map(\.info))
+        let pickle = try stateDictPickle(tensors.map(\.info))
         let archive = archiveName(for: path)
         let output = try AtomicFile(destination: path, existing: options.existing)
         do {
+            var out = ByteWriter(streamingTo: output)
             var central: [CentralEntry] = []
-            func record(_ name: String, _ body: (AtomicFile) throws -> UInt32) throws {
+            func record(_ name: String, _ body: (inout ByteWriter) throws -> UInt32) throws {
                 let fullName = Array((archive + "/" + name).utf8)
-                let headerOffset = output.bytesWritten
-                try output.write(localHeader(name: fullName, at: headerOffset))
-                let start = output.bytesWritten
-                let crc = try body(output)
-                let size = output.bytesWritten - start
-                try output.write(descriptor(crc: crc, size: size, large: size >= 0xFFFF_FFFF || headerOffset >= 0xFFFF_FFFF))
+                let headerOffset = out.offset
+                try writeLocalHeader(name: fullName, to: &out)
+                let start = out.offset
+                let crc = try body(&out)
+                let size = out.offset - start
+                try writeDescriptor(crc: crc, size: size, large: size >= 0xFFFF_FFFF || headerOffset >= 0xFFFF_FFFF, to: &out)
                 central.append(CentralEntry(name: fullName, crc: crc, size: size, headerOffset: headerOffset))
             }
-            func small(_ bytes: [UInt8]) -> (AtomicFile) throws -> UInt32 {
-                { file in
-                    try file.write(bytes)
+            func small(_ bytes: [UInt8]) -> (inout ByteWriter) throws -> UInt32 {
+                { out in
+                    try out.writeBytes(bytes)
                     return bytes.withUnsafeBytes { zipCRC32($0) }
                 }
             }
             try record("data.pkl", small(pickle))
             try record("byteorder", small(Array("little".utf8)))
             for (i, tensor) in tensors.enumerated() {
-                try record("data/\(i)") { file in
+                try record("data/\(i)") { out in
                     try tensor.withBytes { bytes in
-                        try file.write(bytes)
+                        try out.writeBytes(bytes)
                         return zipCRC32(bytes)
                     }
                 }
                 options.progress?(tensor.name, tensor.info.byteCount ?? 0)
             }
             try record("version", small(Array("3\n".utf8)))
-            try output.write(centralDirectory(central, at: output.bytesWritten))
-            try output.commit()
+            try writeCentralDirectory(central, to: &out)
+            try out.commit()
         } catch {
             output.abandon()
             throw ModelError(error, file: path)
@@ -68,52 +70,79 @@ public enum PyTorchWriter {
         return stem.allSatisfy({ $0.isASCII && $0 != "/" }) ? stem : "archive"
     }
 
-    static func le16(_ v: Int) -> [UInt8] { withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { Array($0) } }
-    static func le32(_ v: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { Array($0) } }
-    static func le64(_ v: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(v).littleEndian) { Array($0) } }
+    static let dosDate: UInt16 = 0x21  // 1980-01-01
 
-    static let dosDate = 0x21  // 1980-01-01
-
-    /// A local header with the data-descriptor flag, padded so the data starts on a 64-byte boundary.
-    static func localHeader(name: [UInt8], at offset: Int) -> [UInt8] {
-        let start = offset + 30 + name.count + 4
-        let pad = (64 - start % 64) % 64
-        var out = le32(0x0403_4B50) + le16(20) + le16(0x08) + le16(0) + le16(0) + le16(dosDate)
-        out += le32(0) + le32(0) + le32(0) + le16(name.count) + le16(4 + pad) + name
-        out += [UInt8(ascii: "F"), UInt8(ascii: "B")] + le16(pad) + [UInt8](repeating: UInt8(ascii: "Z"), count: pad)
-        return out
+    /// A local header with the data-descriptor flag (CRC and sizes follow the data), padded with an `FB` extra
+    /// field so the data starts on a 64-byte boundary.
+    static func writeLocalHeader(name: [UInt8], to out: inout ByteWriter) throws {
+        let pad = ByteWriter.padding(at: out.offset + 30 + name.count + 4, alignment: 64)
+        try out.write(UInt32(0x0403_4B50), endianness: .little)
+        for field: UInt16 in [20, 0x08, 0, 0, dosDate] { try out.write(field, endianness: .little) }  // version, flags, STORED, time, date
+        for field: UInt32 in [0, 0, 0] { try out.write(field, endianness: .little) }  // CRC and sizes: in the descriptor
+        try out.write(name.count, as: UInt16.self, endianness: .little)
+        try out.write(4 + pad, as: UInt16.self, endianness: .little)
+        try out.writeBytes(name)
+        try out.writeUTF8("FB")
+        try out.write(pad, as: UInt16.self, endianness: .little)
+        try out.writeRepeating(UInt8(ascii: "Z"), count: pad)
     }
 
-    static func descriptor(crc: UInt32, size: Int, large: Bool) -> [UInt8] {
-        le32(0x0807_4B50) + le32(Int(crc)) + (large ? le64(size) + le64(size) : le32(size) + le32(size))
+    /// The data descriptor after a record: signature, CRC-32, then both sizes (64-bit in a ZIP64 record).
+    static func writeDescriptor(crc: UInt32, size: Int, large: Bool, to out: inout ByteWriter) throws {
+        try out.write(UInt32(0x0807_4B50), endianness: .little)
+        try out.write(crc, endianness: .little)
+        for _ in 0..<2 {
+            if large {
+                try out.write(size, as: UInt64.self, endianness: .little)
+            } else {
+                try out.write(size, as: UInt32.self, endianness: .little)
+            }
+        }
     }
 
-    static func centralDirectory(_ entries: [CentralEntry], at start: Int) -> [UInt8] {
-        var out: [UInt8] = []
+    /// The central directory, the ZIP64 end records when a count, size or offset needs them, and the end record.
+    static func writeCentralDirectory(_ entries: [CentralEntry], to out: inout ByteWriter) throws {
+        let start = out.offset
         for e in entries {
             let bigSize = e.size >= 0xFFFF_FFFF, bigOffset = e.headerOffset >= 0xFFFF_FFFF
-            var extra: [UInt8] = []
+            var extra = ByteWriter()
             if bigSize || bigOffset {
-                var fields: [UInt8] = []
-                if bigSize { fields += le64(e.size) + le64(e.size) }
-                if bigOffset { fields += le64(e.headerOffset) }
-                extra = le16(0x0001) + le16(fields.count) + fields
+                try extra.write(UInt16(0x0001), endianness: .little)
+                try extra.write(UInt16((bigSize ? 16 : 0) + (bigOffset ? 8 : 0)), endianness: .little)
+                if bigSize { for _ in 0..<2 { try extra.write(e.size, as: UInt64.self, endianness: .little) } }
+                if bigOffset { try extra.write(e.headerOffset, as: UInt64.self, endianness: .little) }
             }
-            out += le32(0x0201_4B50) + le16(bigSize || bigOffset ? 45 : 20) + le16(bigSize || bigOffset ? 45 : 20)
-            out += le16(0x08) + le16(0) + le16(0) + le16(dosDate) + le32(Int(e.crc))
-            out += le32(bigSize ? 0xFFFF_FFFF : e.size) + le32(bigSize ? 0xFFFF_FFFF : e.size)
-            out += le16(e.name.count) + le16(extra.count) + le16(0) + le16(0) + le16(0) + le32(0)
-            out += le32(bigOffset ? 0xFFFF_FFFF : e.headerOffset) + e.name + extra
+            let version: UInt16 = bigSize || bigOffset ? 45 : 20
+            try out.write(UInt32(0x0201_4B50), endianness: .little)
+            for field: UInt16 in [version, version, 0x08, 0, 0, dosDate] { try out.write(field, endianness: .little) }
+            try out.write(e.crc, endianness: .little)
+            for _ in 0..<2 { try out.write(bigSize ? 0xFFFF_FFFF : e.size, as: UInt32.self, endianness: .little) }
+            try out.write(e.name.count, as: UInt16.self, endianness: .little)
+            try out.write(extra.bytes.count, as: UInt16.self, endianness: .little)
+            for field: UInt16 in [0, 0, 0] { try out.write(field, endianness: .little) }  // comment, disk, internal attributes
+            try out.write(UInt32(0), endianness: .little)  // external attributes
+            try out.write(bigOffset ? 0xFFFF_FFFF : e.headerOffset, as: UInt32.self, endianness: .little)
+            try out.writeBytes(e.name)
+            try out.writeBytes(extra.bytes)
         }
-        let size = out.count
-        let end = start + size
+        let size = out.offset - start
+        let end = out.offset
         if entries.count >= 0xFFFF || start >= 0xFFFF_FFFF || size >= 0xFFFF_FFFF {
-            out += le32(0x0606_4B50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
-            out += le64(entries.count) + le64(entries.count) + le64(size) + le64(start)
-            out += le32(0x0706_4B50) + le32(0) + le64(end) + le32(1)
+            try out.write(UInt32(0x0606_4B50), endianness: .little)  // ZIP64 end of central directory record
+            try out.write(UInt64(44), endianness: .little)
+            for field: UInt16 in [45, 45] { try out.write(field, endianness: .little) }
+            for field: UInt32 in [0, 0] { try out.write(field, endianness: .little) }
+            for value in [entries.count, entries.count, size, start] { try out.write(value, as: UInt64.self, endianness: .little) }
+            try out.write(UInt32(0x0706_4B50), endianness: .little)  // ZIP64 end of central directory locator
+            try out.write(UInt32(0), endianness: .little)
+            try out.write(end, as: UInt64.self, endianness: .little)
+            try out.write(UInt32(1), endianness: .little)
         }
-        out += le32(0x0605_4B50) + le16(0) + le16(0) + le16(min(entries.count, 0xFFFF)) + le16(min(entries.count, 0xFFFF))
-        out += le32(min(size, 0xFFFF_FFFF)) + le32(min(start, 0xFFFF_FFFF)) + le16(0)
-        return out
+        try out.write(UInt32(0x0605_4B50), endianness: .little)
+        for field: UInt16 in [0, 0] { try out.write(field, endianness: .little) }
+        for _ in 0..<2 { try out.write(min(entries.count, 0xFFFF), as: UInt16.self, endianness: .little) }
+        try out.write(min(size, 0xFFFF_FFFF), as: UInt32.self, endianness: .little)
+        try out.write(min(start, 0xFFFF_FFFF), as: UInt32.self, endianness: .little)
+        try out.write(UInt16(0), endianness: .little)  // comment length
     }
 }

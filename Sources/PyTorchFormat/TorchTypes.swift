@@ -1,7 +1,7 @@
 import ModelIR
 import Pickle
 
-/// The globals a `torch.save` pickle may name (the weights-only allowlist, §2.6, without the quantized and
+/// The globals a `torch.save` pickle may name (the allowlist of `torch/_weights_only_unpickler.py`, without the quantized and
 /// sparse rebuilders ModelPort cannot represent). Nothing named here is ever called.
 let torchAllowedGlobals: Set<String> = {
     var names: Set<String> = [
@@ -19,7 +19,7 @@ let torchAllowedGlobals: Set<String> = {
     return names
 }()
 
-/// Legacy typed storages and their element types (§2.3).
+/// Legacy typed storages and their element types (the `_LegacyStorage` classes of `torch/__init__.py`).
 let storageTypes: [String: DType] = [
     "DoubleStorage": .f64, "FloatStorage": .f32, "HalfStorage": .f16, "BFloat16Storage": .bf16,
     "LongStorage": .i64, "IntStorage": .i32, "ShortStorage": .i16, "CharStorage": .i8, "ByteStorage": .u8,

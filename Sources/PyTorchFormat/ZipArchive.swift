@@ -3,7 +3,8 @@ import CLibzip
 import CZlib
 import ModelIR
 
-/// A read-only zip archive (the container of `torch.save` files, `formats/...` §2.2).
+/// A read-only zip archive (the container of `torch.save` files: `torch/serialization.py`, written by
+/// `caffe2/serialize/inline_container.cc`; PKWARE's APPNOTE.TXT for the records).
 ///
 /// libzip opens and checks the archive (central directory consistency), lists entries, and inflates
 /// deflated ones with their CRC verified. For STORED entries ModelPort reads the local header itself to

@@ -4,7 +4,7 @@ import ModelIR
 /// Reads safetensors files, enforcing every rule of the reference reader
 /// (the safetensors format's README), and returns tensors that point into the mapped file.
 public enum SafetensorsReader {
-    /// The largest header the reference reader accepts (§3.3 rule 2).
+    /// The largest header the reference reader accepts (`MAX_HEADER_SIZE` in safetensors' `safetensors/src/tensor.rs`).
     public static let maxHeaderBytes = 100_000_000
 
     /// Parses the header of the file at `path` and returns its tensors (in data order) and metadata.

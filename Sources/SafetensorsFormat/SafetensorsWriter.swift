@@ -1,7 +1,7 @@
 import BinaryIO
 import ModelIR
 
-/// Writes safetensors files the way the reference `serialize` does (§3.4), streaming: the header is
+/// Writes safetensors files the way the reference `serialize` does (safetensors' `safetensors/src/tensor.rs`), streaming: the header is
 /// computed from tensor infos alone, then tensors are pulled and written one at a time.
 ///
 /// For the same tensors and metadata the output is byte-identical to the Python `safetensors` package's.
@@ -70,14 +70,14 @@ public enum SafetensorsWriter {
         let (header, entries) = try layout(of: tensors, metadata: metadata)
         let output = try AtomicFile(destination: path, existing: options.existing)
         do {
-            var length = UInt64(header.count).littleEndian
-            try withUnsafeBytes(of: &length) { try output.write($0) }
-            try output.write(header)
+            var out = ByteWriter(streamingTo: output)
+            try out.write(header.count, as: UInt64.self, endianness: .little)
+            try out.writeBytes(header)
             for entry in entries {
-                try entry.tensor.write(to: output)
+                try entry.tensor.write(to: &out)
                 options.progress?(entry.tensor.name, entry.end - entry.begin)
             }
-            try output.commit()
+            try out.commit()
         } catch {
             output.abandon()
             throw ModelError(error, file: path)

@@ -213,8 +213,9 @@ public enum TensorBundle {
             throw fail(.tensor(name), "object graph bytes lie outside the shard")
         }
         return try shard.withBytes(in: offset..<(offset + size)) { bytes in
-            // A scalar DT_STRING: varint64 length, masked length CRC, the bytes. The entry's CRC runs over
-            // the length as a fixed-width integer, the stored masked word, then the bytes (§1.4).
+            // A scalar DT_STRING: varint64 length, masked length CRC, the bytes. The entry's CRC runs over the
+            // length as a fixed-width integer, the stored masked word, then the bytes (`WriteStringTensor` in
+            // TensorFlow's `tensorflow/core/util/tensor_bundle/tensor_bundle.cc`).
             var reader = ByteReader(bytes, path: shard.path, baseOffset: offset)
             let length = try reader.readVarintInt(limit: bytes.count, "string length")
             let lengthWordOffset = reader.offset

@@ -5,7 +5,7 @@ import ModelIR
 /// COCO-LM (microsoft/COCO-LM's `cocolm/modeling_cocolm.py`): a post-LN BERT with a fused QKV projection, padded rows zeroed
 /// after the embeddings, and a bucketed relative-position bias shared by all layers.
 enum COCOLM {
-    /// The magnitude bucket `m(n)` of §1.4 (not T5's).
+    /// The magnitude bucket `m(n)` of COCO-LM's `relative_position_bucket` in that file (a ceiling where T5's truncates).
     static func magnitude(_ n: Int, bins: Int, maxDistance: Int) -> Int {
         let half = bins / 2, exact = half / 2, mbv = half - 1 - exact
         if n < exact { return n }

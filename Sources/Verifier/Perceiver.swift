@@ -5,7 +5,7 @@ import ModelIR
 /// position embeddings, a cross-attention into the latent array, latent self-attention blocks, and decoder
 /// queries (one per position) cross-attending the latents, projected onto the byte embeddings.
 enum Perceiver {
-    /// One `PerceiverLayer` (§3.2): `queries` `[batch·M, qDim]` attend to `keys` `[batch·N, kvDim]` (the queries
+    /// One `PerceiverLayer` (transformers' `modeling_perceiver.py`): `queries` `[batch·M, qDim]` attend to `keys` `[batch·N, kvDim]` (the queries
     /// themselves for self-attention). Sizes come from the weights; every LayerNorm uses eps 1e-5.
     static func layer(_ w: Weights, _ p: String, queries x: [Float], M: Int, keys z: [Float]?, N: Int, batch: Int,
                       heads: Int, queryResidual: Bool, keyMask: [[Float]]?) throws -> [Float] {

@@ -7,25 +7,26 @@ import TestSupport
 import Testing
 
 @Suite struct QuantizerReferenceTests {
-    static let reference: [String: Tensor] = {
-        let (tensors, _) = try! SafetensorsReader.read(path: Samples.path("gguf/quantization-reference.safetensors"))
+    /// The fixture's tensors by name (read per test: a missing or broken fixture fails the tests that need it, not the run).
+    static func reference() throws -> [String: Tensor] {
+        let (tensors, _) = try SafetensorsReader.read(path: Samples.path("gguf/quantization-reference.safetensors"))
         return Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0) })
-    }()
+    }
 
     @Test(arguments: ["normal", "heavy_tailed", "zeros", "constant", "tiny", "halfway", "large"])
     func matchesGGUFPyByteForByte(input: String) throws {
-        let x = try #require(Self.reference[input])
+        let x = try #require(try Self.reference()[input])
         let q8 = try x.withBytes { try Q8_0.quantize($0) }.bytes
-        #expect(q8 == (try #require(Self.reference[input + ".q8_0"]).withBytes { Array($0) }), "Q8_0 \(input)")
+        #expect(q8 == (try #require(try Self.reference()[input + ".q8_0"]).withBytes { Array($0) }), "Q8_0 \(input)")
         let bf16 = try x.withBytes { FloatCast.convert($0, from: .f32, to: .bf16) }.bytes
-        #expect(bf16 == (try #require(Self.reference[input + ".bf16"]).withBytes { Array($0) }), "BF16 \(input)")
+        #expect(bf16 == (try #require(try Self.reference()[input + ".bf16"]).withBytes { Array($0) }), "BF16 \(input)")
         let f16 = try x.withBytes { FloatCast.convert($0, from: .f32, to: .f16) }.bytes
-        #expect(f16 == (try #require(Self.reference[input + ".f16"]).withBytes { Array($0) }), "F16 \(input)")
+        #expect(f16 == (try #require(try Self.reference()[input + ".f16"]).withBytes { Array($0) }), "F16 \(input)")
         for type in [DType.q4_0, .q4_1, .q5_0, .q5_1] {
             let ours = try x.withBytes { try BlockQuantizer.quantize($0, to: type) }.bytes
-            #expect(ours == (try #require(Self.reference[input + "." + type.rawValue]).withBytes { Array($0) }), "\(type) \(input)")
+            #expect(ours == (try #require(try Self.reference()[input + "." + type.rawValue]).withBytes { Array($0) }), "\(type) \(input)")
             let back = ours.withUnsafeBytes { BlockQuantizer.dequantize($0, from: type) }.bytes
-            #expect(back == (try #require(Self.reference[input + "." + type.rawValue + ".dequantized"]).withBytes { Array($0) }), "\(type) dequantized \(input)")
+            #expect(back == (try #require(try Self.reference()[input + "." + type.rawValue + ".dequantized"]).withBytes { Array($0) }), "\(type) dequantized \(input)")
         }
         // Dequantizing gives each value within half a quantization step.
         let back = Q8_0.dequantize(q8.withUnsafeBytes { UnsafeRawBufferPointer($0) }).bytes
@@ -46,9 +47,9 @@ import Testing
             TensorInfo(name: "blk.0.attn_q.weight", dtype: .q8_0, shape: [4, 64]),
             TensorInfo(name: "blk.0.attn_q.bias", dtype: .f32, shape: [64]),
         ])
-        let normal = try #require(QuantizerReferenceTests.reference["normal"])
+        let normal = try #require(try QuantizerReferenceTests.reference()["normal"])
         #expect(try contents.tensors[0].withBytes { Array($0) } == (try normal.withBytes { Array($0) }))
-        #expect(try contents.tensors[1].withBytes { Array($0) } == (try #require(QuantizerReferenceTests.reference["normal.q8_0"]).withBytes { Array($0) }))
+        #expect(try contents.tensors[1].withBytes { Array($0) } == (try #require(try QuantizerReferenceTests.reference()["normal.q8_0"]).withBytes { Array($0) }))
     }
 
     @Test func writerAndReaderRoundTrip() throws {

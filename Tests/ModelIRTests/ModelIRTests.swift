@@ -94,12 +94,24 @@ import Testing
     }
 
     @Test func producersRunOnlyWhenPulled() throws {
-        let tensor = Tensor(name: "lazy", dtype: .u8, shape: [2], data: .producer {
-            throw ModelError("pulled")
-        })
-        let model = Model(tensors: [tensor])
-        #expect(model.byteCount == 2)  // planning does not pull
-        #expect(throws: ModelError.self) { try tensor.withBytes { _ in } }
+        let counter = PullCounter()
+        var model = Model(tensors: [
+            Tensor(name: "lazy", dtype: .u8, shape: [2], data: counter.producer([1, 2])),
+            Tensor(name: "other", dtype: .f32, shape: [2, 2], data: counter.producer([UInt8](repeating: 0, count: 16))),
+        ])
+        // Planning reads infos only: sizes, validation, lookup, renaming, slicing.
+        #expect(model.byteCount == 18)
+        #expect(model.parameterCount == 6)
+        try model.validate()
+        model.tensors[0].name = "renamed"
+        #expect(model["renamed"]?.info.byteCount == 2)
+        let firstByte = model.tensors[0].data.slice(0..<1)
+        #expect(counter.pulls == 0)
+        // Each pull runs the producer once.
+        #expect(try model.tensors[0].withBytes { Array($0) } == [1, 2])
+        #expect(counter.pulls == 1)
+        #expect(try firstByte.withBytes { Array($0) } == [1])
+        #expect(counter.pulls == 2)
     }
 
     @Test func modelValidationRejectsDuplicates() {

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import BinaryIO
 import ModelIR
 import SafetensorsFormat
@@ -27,6 +32,19 @@ func manifestTensors(_ file: String) throws -> [Tensor] {
 
 func fileBytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).withBytes { Array($0) } }
 
+/// The page faults (minor and major) the calling thread has taken so far; 0 where the system does not count
+/// them per thread. Tests run concurrently, so a per-process count would include other tests' faults.
+func pageFaultsOfThisThread() -> Int {
+    #if os(Linux)
+    var usage = rusage()
+    let rusageThread: __rusage_who_t = 1  // RUSAGE_THREAD, a name glibc shows only under _GNU_SOURCE
+    guard getrusage(rusageThread, &usage) == 0 else { return 0 }
+    return usage.ru_minflt + usage.ru_majflt
+    #else
+    return 0
+    #endif
+}
+
 @Suite struct SafetensorsReaderTests {
     @Test(arguments: ["reference.safetensors", "reference-names.safetensors"])
     func readsEveryDTypeWithTheReferenceValues(file: String) throws {
@@ -48,6 +66,39 @@ func fileBytes(_ path: String) throws -> [UInt8] { try MappedFile(path: path).wi
         let (tensors, _) = try SafetensorsReader.read(path: Samples.path("bert-tiny/model.safetensors"))
         #expect(tensors.count == 71)
         #expect(tensors.allSatisfy { $0.data.isMapped })
+
+        // And nothing is read: listing a file with 64 MiB of data (sparse, so no disk is used) touches the header's
+        // pages only, counted as this thread's page faults; pulling the tensor touches the data's pages, which
+        // shows the count sees reads.
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("large.safetensors")
+        let dataBytes = 64 << 20
+        let large = Tensor(name: "large", dtype: .f32, shape: [dataBytes / 4], data: .owned(TensorBuffer(count: 0)))
+        let (header, _) = try SafetensorsWriter.layout(of: [large], metadata: [:])
+        let file = try AtomicFile(destination: path)
+        var out = ByteWriter(streamingTo: file)
+        try out.write(header.count, as: UInt64.self, endianness: .little)
+        try out.writeBytes(header)
+        try out.commit()
+        #expect(truncate(path, off_t(8 + header.count + dataBytes)) == 0)
+
+        let before = pageFaultsOfThisThread()
+        let (listed, _) = try SafetensorsReader.read(path: path)
+        let listing = pageFaultsOfThisThread() - before
+        let tensor = try #require(listed.first)
+        let pulling = try tensor.withBytes { bytes in
+            let start = pageFaultsOfThisThread()
+            var sum = 0
+            for i in stride(from: 0, to: bytes.count, by: 4096) { sum &+= Int(bytes[i]) }
+            #expect(sum == 0)
+            return pageFaultsOfThisThread() - start
+        }
+        #if os(Linux)
+        let dataPages = dataBytes / 4096
+        #expect(listing < dataPages / 256, "listing took \(listing) page faults")
+        #expect(pulling > dataPages / 128, "reading the data took only \(pulling) page faults (listing \(listing))")
+        #endif
     }
 
     static let broken: [(String, String)] = [

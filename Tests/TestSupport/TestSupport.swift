@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import Synchronization
 
 /// Paths into the committed fixtures of `Samples/`.
 public enum Samples {
@@ -94,5 +95,29 @@ public struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Tensor data that counts how often its bytes were computed: a test that says "nothing is read until pulled"
+/// checks the count, not a proxy such as `isMapped`.
+public final class PullCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    public init() {}
+
+    /// How many times any producer made by this counter has run.
+    public var pulls: Int { count.load(ordering: .acquiring) }
+
+    /// A producer of `bytes` that counts each run.
+    public func producer(_ bytes: [UInt8]) -> TensorData {
+        .producer { [self] in
+            count.add(1, ordering: .acquiringAndReleasing)
+            return TensorBuffer(bytes)
+        }
+    }
+
+    /// A copy of `tensor` whose bytes are produced (from its own, read now) and counted.
+    public func counting(_ tensor: Tensor) throws -> Tensor {
+        Tensor(info: tensor.info, data: producer(try tensor.withBytes { Array($0) }))
     }
 }

@@ -9,13 +9,14 @@ import Transforms
 /// int8 per-channel against compressed-tensors' own output and MLX affine against `mlx.core.quantize`
 /// (Samples/generate.py, `packed_references`), on the K-quant inputs (zeros, constants, 1e-30, heavy tails …).
 @Suite struct PackedReferenceTests {
-    static let reference: [String: Tensor] = {
-        let (tensors, _) = try! SafetensorsReader.read(path: Samples.path("packed/reference.safetensors"))
-        let (inputs, _) = try! SafetensorsReader.read(path: Samples.path("gguf/kquant-reference.safetensors"))
+    /// The fixtures' tensors by name (read per test: a missing or broken fixture fails the tests that need it, not the run).
+    static func reference() throws -> [String: Tensor] {
+        let (tensors, _) = try SafetensorsReader.read(path: Samples.path("packed/reference.safetensors"))
+        let (inputs, _) = try SafetensorsReader.read(path: Samples.path("gguf/kquant-reference.safetensors"))
         return Dictionary(uniqueKeysWithValues: (tensors + inputs.filter { !$0.name.contains(".") }).map { ($0.name, $0) })
-    }()
+    }
 
-    static func bytes(_ name: String) throws -> [UInt8] { try #require(reference[name], "\(name)").withBytes { Array($0) } }
+    static func bytes(_ name: String) throws -> [UInt8] { try #require(try reference()[name], "\(name)").withBytes { Array($0) } }
 
     static func floats(_ values: [Float]) -> [UInt8] {
         values.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
@@ -23,7 +24,7 @@ import Transforms
 
     @Test(arguments: ["normal", "heavy_tailed", "zeros", "constant", "tiny", "positive", "weights_like", "mixed", "large"])
     func int8MatchesCompressedTensors(input: String) throws {
-        let x = try #require(Self.reference[input])
+        let x = try #require(try Self.reference()[input])
         let rows = x.shape.dimensions[0]
         let (codes, scales) = try x.withBytes { try Int8PerChannel.quantize($0, rows: rows) }
         #expect(codes.bytes == (try Self.bytes(input + ".int8")), "codes \(input)")
@@ -32,7 +33,7 @@ import Transforms
 
     @Test(arguments: ["normal", "heavy_tailed", "zeros", "constant", "tiny", "positive", "weights_like", "mixed", "large"])
     func mlxMatchesMLXCoreQuantize(input: String) throws {
-        let x = try #require(Self.reference[input])
+        let x = try #require(try Self.reference()[input])
         for bits in [4, 8] {
             for group in [32, 64, 128] {
                 let key = "\(input).mlx\(bits)g\(group)"
@@ -54,7 +55,7 @@ import Transforms
     }
 
     @Test func mlxOnHalfWeightsKeepsHalfScales() throws {
-        let x = try #require(Self.reference["weights_like_f16"])
+        let x = try #require(try Self.reference()["weights_like_f16"])
         let model = Model(tensors: [Tensor(name: "dense.weight", dtype: .f16, shape: x.shape, data: .owned(TensorBuffer(try x.withBytes { Array($0) })))])
         let packed = try model.quantizingPacked(.mlxAffine(bits: 4, groupSize: 64))
         #expect(packed.tensors.map(\.name) == ["dense.weight", "dense.scales", "dense.biases"])

@@ -1,0 +1,31 @@
+import BinaryIO
+
+extension TensorData {
+    /// Appends the bytes to `writer`: mapped bytes without a check go file to file (no copy through this
+    /// process); the rest are computed or checked, then written.
+    public func write(to writer: inout ByteWriter) throws {
+        if case let .mapped(file, range, nil) = storage {
+            try writer.writeContents(of: file, range: range)
+        } else {
+            try withBytes { try writer.writeBytes($0) }
+        }
+    }
+}
+
+extension Tensor {
+    /// Appends the bytes to `writer`, after checking that their count matches the declared dtype and shape
+    /// (as `write(to:)` does for an `AtomicFile`).
+    public func write(to writer: inout ByteWriter) throws {
+        guard let expected = info.byteCount else {
+            throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
+        }
+        if case let .mapped(_, range, _) = data.storage, range.count != expected {
+            throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
+        }
+        if data.isMapped {
+            try data.write(to: &writer)
+        } else {
+            try withBytes { try writer.writeBytes($0) }
+        }
+    }
+}
