@@ -75,7 +75,7 @@ enum GGUFConversion {
     /// would move more than any encoder weight.
     static func staysF32(_ tensor: Tensor) -> Bool {
         let name = tensor.name
-        return tensor.shape.rank <= 1 || name.hasPrefix("cls.") || name.hasSuffix("_norm.weight") || name.contains("LayerNorm") || name.contains("layernorm")
+        return tensor.shape.rank <= 1 || name.hasPrefix("cls.") || TensorNames.isNorm(name)
             || name.hasPrefix("position_embd") || name.hasPrefix("token_types") || !name.hasSuffix(".weight")
     }
 
@@ -104,7 +104,7 @@ enum GGUFConversion {
         var named: [Tensor] = []
         for var tensor in model.tensors {
             var name = tensor.name
-            for prefix in ["bert.", "sbert."] where name.hasPrefix(prefix) { name = String(name.dropFirst(prefix.count)) }
+            name = TensorNames.splitModelPrefix(name).rest
             if name.hasSuffix("position_ids") {
                 dropped.append(DroppedTensor(name: tensor.name, kind: .buffer, reason: "position_ids buffer", byteCount: tensor.info.byteCount ?? 0))
                 continue
@@ -118,8 +118,7 @@ enum GGUFConversion {
                 }
                 tensor.name = mapped
             } else {
-                let isHead = name.hasPrefix("pooler.") || name.hasPrefix("cls.") || name.hasPrefix("predictions.") || name.hasPrefix("sop_classifier.")
-                if isHead, !keepHeads {
+                if TensorNames.isPoolerOrPreTrainingHead(name), !keepHeads {
                     dropped.append(DroppedTensor(name: tensor.name, kind: .head, reason: "head (kept on request)", byteCount: tensor.info.byteCount ?? 0))
                     continue
                 }

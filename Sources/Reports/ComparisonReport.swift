@@ -196,7 +196,7 @@ enum TensorKind {
     static func of(_ name: String) -> (layer: Int?, kind: String) {
         var rest = Substring(name)
         let bias = rest.hasSuffix(".bias")
-        for prefix in ["bert.", "roberta.", "albert.", "model."] where rest.hasPrefix(prefix) { rest = rest.dropFirst(prefix.count) }
+        rest = Substring(TensorNames.splitModelPrefix(String(rest)).rest)
         for suffix in [".weight", ".bias"] where rest.hasSuffix(suffix) { rest = rest.dropLast(suffix.count) }
         var layer: Int?
         for prefix in ["encoder.layer.", "blk."] where rest.hasPrefix(prefix) {

@@ -11,13 +11,13 @@ extension Model {
         if config.architecture == .albert { return try selectingALBERTLayers(layers) }
         let present = Set(tensors.compactMap { LayerName.index(in: $0.name) })
         guard !present.isEmpty else {
-            throw ModelError("layer selection needs BERT-style 'encoder.layer.N.' tensor names; this model has none")
+            throw ModelError(kind: .invalidRequest, "layer selection needs BERT-style 'encoder.layer.N.' tensor names; this model has none")
         }
         let count = (present.max() ?? -1) + 1
-        guard !layers.isEmpty else { throw ModelError("layer selection must keep at least one layer") }
-        guard Set(layers).count == layers.count else { throw ModelError("layer list \(layers) repeats a layer") }
+        guard !layers.isEmpty else { throw ModelError(kind: .invalidRequest, "layer selection must keep at least one layer") }
+        guard Set(layers).count == layers.count else { throw ModelError(kind: .invalidRequest, "layer list \(layers) repeats a layer") }
         for layer in layers where !present.contains(layer) {
-            throw ModelError("layer \(layer) does not exist; the model has layers 0...\(count - 1)")
+            throw ModelError(kind: .invalidRequest, "layer \(layer) does not exist; the model has layers 0...\(count - 1)")
         }
         let newIndex = Dictionary(uniqueKeysWithValues: layers.enumerated().map { ($0.element, $0.offset) })
         var result = self
@@ -56,9 +56,9 @@ extension Model {
     func selectingALBERTLayers(_ layers: [Int]) throws -> Model {
         guard let total = config.numHiddenLayers else { throw ModelError("ALBERT config lacks num_hidden_layers") }
         guard !layers.isEmpty, layers == Array(0..<layers.count) else {
-            throw ModelError("ALBERT shares one layer group across its \(total) layers: only a prefix (0,1,…) can be kept, not \(layers)")
+            throw ModelError(kind: .invalidRequest, "ALBERT shares one layer group across its \(total) layers: only a prefix (0,1,…) can be kept, not \(layers)")
         }
-        guard layers.count <= total else { throw ModelError("layer \(layers.count - 1) does not exist; the model has layers 0...\(total - 1)") }
+        guard layers.count <= total else { throw ModelError(kind: .invalidRequest, "layer \(layers.count - 1) does not exist; the model has layers 0...\(total - 1)") }
         var result = self
         result.config.numHiddenLayers = layers.count
         result.notes.append("ALBERT: the shared layer group is now applied \(layers.count) times instead of \(total); no tensor changes")
@@ -79,10 +79,8 @@ extension Model {
     /// `sop_classifier.*`), listed in `dropped`.
     public func droppingHeads() -> Model {
         var result = self
-        let heads = ["pooler.", "cls.", "predictions.", "sop_classifier.", "lm_head."]
         result.tensors = tensors.filter { tensor in
-            let bare = ["bert.", "roberta.", "albert.", "sbert."].reduce(tensor.name) { $0.hasPrefix($1) ? String($0.dropFirst($1.count)) : $0 }
-            guard heads.contains(where: { bare.hasPrefix($0) }) else { return true }
+            guard TensorNames.isPoolerOrPreTrainingHead(tensor.name) else { return true }
             result.dropped.append(DroppedTensor(name: tensor.name, kind: .head, reason: "head (dropped on request)", byteCount: tensor.info.byteCount ?? 0))
             return false
         }
@@ -96,7 +94,7 @@ extension Model {
     public func keepingFirstLayers(_ count: Int) throws -> Model {
         guard count >= 1 else { throw ModelError(kind: .invalidRequest, "a layer selection keeps at least 1 layer, not \(count)") }
         guard count <= Self.maximumSelectedLayers else {
-            throw ModelError("cannot keep \(count) layers (at most \(Self.maximumSelectedLayers))")
+            throw ModelError(kind: .invalidRequest, "cannot keep \(count) layers (at most \(Self.maximumSelectedLayers))")
         }
         if let total = layerCount, count > total {
             throw ModelError(kind: .invalidRequest, "keeping the first \(count) layers asks for more layers than the model's \(total)")

@@ -54,18 +54,12 @@ extension ModelConfig {
 extension Model {
     /// Whether `tensor` is the weight of a Linear layer (a matrix named `.weight` that is not an embedding table or
     /// a norm), as compressed-tensors' `targets: ["Linear"]` selects.
-    static func isLinearWeight(_ tensor: Tensor) -> Bool {
-        let name = tensor.name
-        return tensor.shape.rank == 2 && name.hasSuffix(".weight") && !name.contains("embeddings") && !isNorm(name)
-            && !name.hasSuffix("decoder.weight")
-    }
+    static func isLinearWeight(_ tensor: Tensor) -> Bool { TensorNames.isLinearWeight(tensor) }
 
     /// Task-head modules (Hugging Face names) that packed quantization leaves in their float type.
     static let headModules = ["classifier", "qa_outputs", "cls.seq_relationship", "sop_classifier.classifier"]
 
-    static func isNorm(_ name: String) -> Bool {
-        name.contains("LayerNorm") || name.contains("layernorm") || name.contains("layer_norm") || name.contains("_norm.")
-    }
+    static func isNorm(_ name: String) -> Bool { TensorNames.isNorm(name) }
 
     /// The model with its weights quantized by `scheme`, lazily: each chosen `p.weight` becomes the scheme's
     /// tensors (computed when written), `config.json` gets the matching `quantization_config`. Other tensors keep

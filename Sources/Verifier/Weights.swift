@@ -12,7 +12,7 @@ struct Weights {
         self.model = model
         let index = Dictionary(model.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.index = index
-        let prefixes = ["", "bert.", "roberta.", "albert.", "sbert.", "structbert.", "cocolm.", "perceiver.", "model."]
+        let prefixes = [""] + TensorNames.modelPrefixes
         guard let found = prefixes.first(where: { index[$0 + anchor] != nil }) else {
             throw VerifierError("no '\(anchor)' tensor (with or without a bert./roberta./albert. prefix): not a model this verifier runs")
         }

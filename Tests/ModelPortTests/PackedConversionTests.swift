@@ -10,7 +10,7 @@ import Transforms
     @Test func int8FolderIsWhatCompressedTensorsWrites() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        var options = ConversionOptions(output: HuggingFaceOutput(packing: .int8PerChannel))
+        let options = ConversionOptions(output: HuggingFaceOutput(packing: .int8PerChannel))
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("int8"), options: options)
         let (written, _) = try SafetensorsReader.read(path: folder.file("int8/model.safetensors"))
         let (reference, _) = try SafetensorsReader.read(path: Samples.path("packed/reference.safetensors"))
@@ -40,7 +40,7 @@ import Transforms
         let folder = TemporaryFolder()
         defer { folder.remove() }
         try WideBERT.write(to: folder.file("wide"))
-        var options = ConversionOptions(output: HuggingFaceOutput(packing: .mlxAffine(bits: bits, groupSize: groupSize)))
+        let options = ConversionOptions(output: HuggingFaceOutput(packing: .mlxAffine(bits: bits, groupSize: groupSize)))
         let report = try Converter.convert(source: folder.file("wide"), destination: folder.file("mlx"), options: options)
         let model = try ModelLoader.load(folder.file("mlx"))
         #expect(model["encoder.layer.0.intermediate.dense.weight"]?.info == TensorInfo(name: "encoder.layer.0.intermediate.dense.weight", dtype: .u32, shape: [512, 256 * bits / 32]))

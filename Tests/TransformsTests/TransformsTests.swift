@@ -90,7 +90,7 @@ func bertTiny() throws -> Model {
         #expect {
             try model.selectingLayers(layers)
         } throws: { error in
-            (error as? ModelError)?.reason == rule
+            (error as? ModelError)?.reason == rule && (error as? ModelError)?.kind == .invalidRequest
         }
     }
 
