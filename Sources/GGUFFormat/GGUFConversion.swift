@@ -9,7 +9,7 @@ struct GGUFExport: Sendable {
     var tensors: [Tensor]
     var metadata: [(key: String, value: GGUFValue)]
     var dropped: [DroppedTensor]
-    var notes: [String]
+    var notes: [Note]
     /// For each stored tensor, the source tensor it holds (under the source's name, before any cast).
     var sources: [Tensor]
 }
@@ -100,7 +100,7 @@ enum GGUFConversion {
         // llama.cpp's BERT reranker: rank pooling reads the pooler as `cls` and the classifier as `cls.output`.
         let ranks = isBERT && (task.head == .sequenceClassification || task.head == .reranker)
         var dropped: [DroppedTensor] = []
-        var notes: [String] = []
+        var notes: [Note] = []
         var named: [Tensor] = []
         for var tensor in model.tensors {
             var name = tensor.name
@@ -129,21 +129,21 @@ enum GGUFConversion {
         if isBERT {
             switch task.head {
             case .sequenceClassification, .reranker:
-                notes.append("\(task.head.description) written for llama.cpp's rank pooling (pooler → cls, classifier → cls.output, "
-                    + "\(task.labels.count) output\(task.labels.count == 1 ? "" : "s")); llama.cpp gives every token type 0, so pairs score as one segment")
+                notes.append(Note(.outputLimitation, "\(task.head.description) written for llama.cpp's rank pooling (pooler → cls, classifier → cls.output, "
+                    + "\(task.labels.count) output\(task.labels.count == 1 ? "" : "s")); llama.cpp gives every token type 0, so pairs score as one segment"))
             case .tokenClassification, .questionAnswering, .maskedLM, .preTraining:
-                notes.append("llama.cpp's BERT graph runs no \(task.head.description) head: the GGUF holds the encoder only")
+                notes.append(Note(.outputLimitation, "llama.cpp's BERT graph runs no \(task.head.description) head: the GGUF holds the encoder only"))
             case .sentenceEmbedding:
                 if let pipeline = model.pipeline {
                     if !pipeline.dense.isEmpty {
-                        notes.append("GGUF cannot hold the sentence-transformers Dense module\(pipeline.dense.count == 1 ? "" : "s"): llama.cpp's embedding stops at pooling")
+                        notes.append(Note(.outputLimitation, "GGUF cannot hold the sentence-transformers Dense module\(pipeline.dense.count == 1 ? "" : "s"): llama.cpp's embedding stops at pooling"))
                     }
-                    if pipeline.pooling == .max { notes.append("llama.cpp has no max pooling: the GGUF states none") }
+                    if pipeline.pooling == .max { notes.append(Note(.outputLimitation, "llama.cpp has no max pooling: the GGUF states none")) }
                 }
             case .encoder:
                 break
             }
-            if keepHeads { notes.append("keeping heads does not apply to llama.cpp's BERT layout, which loads no other tensors") }
+            if keepHeads { notes.append(Note(.outputLimitation, "keeping heads does not apply to llama.cpp's BERT layout, which loads no other tensors")) }
         }
         let blocks = Set(named.compactMap { t -> Int? in
             guard t.name.hasPrefix("blk.") else { return nil }
@@ -166,7 +166,7 @@ enum GGUFConversion {
             return try cast(tensor, to: type)
         }
         for (type, count) in fallbacks.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            notes.append("\(count) tensors with rows too short for the block type written as \(type.rawValue.uppercased()) (as llama-quantize does)")
+            notes.append(Note(.info, "\(count) tensors with rows too short for the block type written as \(type.rawValue.uppercased()) (as llama-quantize does)"))
         }
 
         var metadata: [(key: String, value: GGUFValue)] = []
@@ -202,7 +202,7 @@ enum GGUFConversion {
                                                 ?? config.typeVocabSize ?? 2,
                                               embeddingRows: tensors.first { $0.name == "token_embd.weight" }?.shape.dimensions.first)
         } else if isBERT {
-            notes.append("no vocab.txt: the GGUF has no tokenizer, so llama.cpp can only run it on token ids")
+            notes.append(Note(.outputLimitation, "no vocab.txt: the GGUF has no tokenizer, so llama.cpp can only run it on token ids"))
         }
         metadata.append(("modelport.hf_config", .string(config.huggingFaceText(weightsDType: nil))))
         return GGUFExport(tensors: tensors, metadata: metadata, dropped: dropped, notes: notes, sources: named)
@@ -331,7 +331,7 @@ enum GGUFConversion {
             // every later id, so such a vocabulary is not rebuilt at all.
             let tokens = values.compactMap(\.stringValue)
             guard tokens.count == values.count, tokens.allSatisfy(AuxiliaryFile.fitsOneLine) else {
-                model.notes.append("the GGUF vocabulary holds a token that is not one line of text: vocab.txt is not rebuilt")
+                model.notes.append(Note(.outputLimitation, "the GGUF vocabulary holds a token that is not one line of text: vocab.txt is not rebuilt"))
                 return model
             }
             let lines = tokens.map { token -> String in

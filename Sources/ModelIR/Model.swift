@@ -72,7 +72,7 @@ public struct Model: Sendable {
     /// What was left out, and why.
     public var dropped: [DroppedTensor]
     /// Things the user should know about how the model was read or changed.
-    public var notes: [String]
+    public var notes: [Note]
     /// The format the model was read from, in words (`safetensors`, `Hugging Face folder (safetensors)`).
     public var sourceFormat: String
     /// The sentence-transformers modules after the encoder (pooling, Dense, Normalize), when the source has them.
@@ -80,7 +80,7 @@ public struct Model: Sendable {
 
     public init(
         tensors: [Tensor], config: ModelConfig = ModelConfig(), metadata: Metadata = [:],
-        auxiliaryFiles: [AuxiliaryFile] = [], dropped: [DroppedTensor] = [], notes: [String] = [],
+        auxiliaryFiles: [AuxiliaryFile] = [], dropped: [DroppedTensor] = [], notes: [Note] = [],
         sourceFormat: String = "memory"
     ) {
         self.tensors = tensors

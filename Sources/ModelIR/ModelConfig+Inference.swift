@@ -4,9 +4,9 @@ extension ModelConfig {
     /// Recognizes Hugging Face BERT-style names (with or without a `bert.`/`roberta.` prefix) and ALBERT's
     /// layer groups. The head count cannot be seen in the shapes; it is taken as hidden/64 (the BERT
     /// convention) and `notes` says so.
-    public static func inferred(from tensors: [TensorInfo]) -> (config: ModelConfig, notes: [String]) {
+    public static func inferred(from tensors: [TensorInfo]) -> (config: ModelConfig, notes: [Note]) {
         var config = ModelConfig()
-        var notes: [String] = []
+        var notes: [Note] = []
         func find(_ suffix: String) -> TensorInfo? { tensors.first { $0.name.hasSuffix(suffix) } }
 
         let names = tensors.map(\.name)
@@ -38,7 +38,7 @@ extension ModelConfig {
             if let ffn = tensors.first(where: { $0.name.hasSuffix(".ffn.weight") }), ffn.shape.rank == 2 {
                 config.intermediateSize = ffn.shape[0]
             }
-            notes.append("ALBERT layer count is not visible in the weights; num_hidden_layers is left unset")
+            notes.append(Note(.inferred, "ALBERT layer count is not visible in the weights; num_hidden_layers is left unset"))
         } else {
             let layers = Set(names.compactMap(LayerName.index(in:)))
             config.numHiddenLayers = layers.count
@@ -48,9 +48,9 @@ extension ModelConfig {
         }
         if let hidden = config.hiddenSize, hidden % 64 == 0 {
             config.numAttentionHeads = hidden / 64
-            notes.append("no config.json: num_attention_heads assumed to be hidden_size/64 = \(hidden / 64)")
+            notes.append(Note(.inferred, "no config.json: num_attention_heads assumed to be hidden_size/64 = \(hidden / 64)"))
         } else {
-            notes.append("no config.json: num_attention_heads is unknown")
+            notes.append(Note(.inferred, "no config.json: num_attention_heads is unknown"))
         }
         config.layerNormEps = 1e-12
         config.hiddenAct = "gelu"

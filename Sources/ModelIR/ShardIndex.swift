@@ -46,13 +46,13 @@ public struct ShardIndex: Sendable {
     /// is in the shard it names and that no tensor is in two shards. Tensors come in shard order; metadata and notes
     /// are merged.
     public static func readShards(
-        indexPath: String, readShard: (_ path: String) throws -> (tensors: [Tensor], metadata: Metadata, notes: [String])
-    ) throws -> (tensors: [Tensor], metadata: Metadata, notes: [String]) {
+        indexPath: String, readShard: (_ path: String) throws -> (tensors: [Tensor], metadata: Metadata, notes: [Note])
+    ) throws -> (tensors: [Tensor], metadata: Metadata, notes: [Note]) {
         let index = try ShardIndex(contentsOf: indexPath)
         let folder = splitPath(indexPath).folder
         var tensors: [Tensor] = []
         var metadata = Metadata()
-        var notes: [String] = []
+        var notes: [Note] = []
         var owner: [String: String] = [:]
         for shard in index.shards {
             let shardPath = folder + "/" + shard

@@ -93,7 +93,7 @@ public struct ConversionReport: Sendable {
     public var bytesWritten: Int
     /// Tensors of the source left out, each with its reason.
     public var dropped: [DroppedTensor]
-    public var notes: [String]
+    public var notes: [Note]
     /// Parameters and layers of the source and of the result (for the summary of a truncation).
     public var parametersBefore: Int
     public var parametersAfter: Int
@@ -188,7 +188,7 @@ public enum Converter {
                                      "a minimum cosine needs an end-to-end check, which failed: \(error); nothing was written",
                                      cause: error)
                 }
-                model.notes.append("no end-to-end parity: \(error)")
+                model.notes.append(Note(.quality, "no end-to-end parity: \(error)"))
             }
         }
         if let minimumCosine, let parity, !(parity.last.cosineSimilarity >= minimumCosine) {

@@ -54,7 +54,7 @@ public enum ModelLoader {
         model.sourceFormat = "Hugging Face folder (\(inner))"
         model = try completeFolder(model, folder: folder)
         if !detection.alternatives.isEmpty {
-            model.notes.append("read \(splitPath(detection.path).name); the folder also holds \(detection.alternatives.joined(separator: ", "))")
+            model.notes.append(Note(.info, "read \(splitPath(detection.path).name); the folder also holds \(detection.alternatives.joined(separator: ", "))"))
         }
         return model
     }
@@ -86,7 +86,7 @@ public enum ModelLoader {
            let task = try? JSON.parse(contentsOf: folder + "/configuration.json")["task"]?.stringValue,
            let head = HeadKind(modelScopeTask: task), head != .sentenceEmbedding {
             model.config.setTask(head == .reranker ? .sequenceClassification : head, labels: nil)
-            model.notes.append("task from ModelScope configuration.json: \(task)")
+            model.notes.append(Note(.task, "task from ModelScope configuration.json: \(task)"))
         }
         return model
     }

@@ -18,7 +18,7 @@ public enum Reporting {
         return ModelFacts(path: path, format: model.sourceFormat, architecture: model.config.architecture.rawValue,
                           layers: model.layerCount, hiddenSize: model.config.hiddenSize, tensorCount: model.tensors.count,
                           dtypes: dtypes, parameters: parameters, bytes: model.byteCount,
-                          quantization: model.config.packedQuantizationDescription, dropped: model.dropped, notes: model.notes)
+                          quantization: model.config.packedQuantizationDescription, dropped: model.dropped, notes: model.notes.map(\.text))
     }
 
     /// Every float tensor of `reference` whose counterpart in `candidate` (same canonical name, same element count)
@@ -87,7 +87,7 @@ public enum Reporting {
         // The batch the converter's end-to-end check ran (Converter: `Verification.inputs(from: nil, …)`).
         let batch = try? Verification.inputs(from: nil, for: [source])
         let candidate = CandidateResult(facts: facts, parity: report.parity, tensors: tensorRows(report.tensorQuality, output: output),
-                                        notes: report.notes)
+                                        notes: report.notes.map(\.text))
         return ComparisonReport(kind: .conversion, reference: self.facts(path: report.source, model: source), candidates: [candidate],
                                 inputs: "the standard deterministic batch" + (batch.map { " (\($0.batch) sequences × \($0.length) tokens)" } ?? ""),
                                 generator: generator)

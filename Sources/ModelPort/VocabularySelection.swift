@@ -27,9 +27,9 @@ public enum VocabularySelection {
         }
         var pruned = try model.pruningVocabulary(keep: used.sorted(), vocabulary: tokens)
         let hidden = model.tensors.first { $0.name.hasSuffix("word_embeddings.weight") }?.shape.dimensions.last ?? 0
-        pruned.notes.append("vocabulary: kept \(used.count) of \(tokens.count) tokens used by \(splitPath(corpus).name) "
+        pruned.notes.append(Note(.info, "vocabulary: kept \(used.count) of \(tokens.count) tokens used by \(splitPath(corpus).name) "
             + "(\((tokens.count - used.count) * hidden) embedding parameters fewer)"
-            + (unknownPieces > 0 ? "; \(unknownPieces) corpus words were already [UNK]" : ""))
+            + (unknownPieces > 0 ? "; \(unknownPieces) corpus words were already [UNK]" : "")))
         return pruned
     }
 }

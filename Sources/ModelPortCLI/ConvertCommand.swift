@@ -394,7 +394,7 @@ struct ConvertCommand: ParsableCommand {
             ("dropped", .array(report.dropped.map {
                 .object([("name", .string($0.name)), ("reason", .string($0.reason)), ("bytes", .integer($0.byteCount))])
             })),
-            ("notes", .array(report.notes.map(JSON.string))),
+            ("notes", .array(report.notes.map { .string($0.text) })),
         ])
     }
 }

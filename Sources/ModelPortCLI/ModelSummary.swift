@@ -37,7 +37,7 @@ struct ModelSummary: Sendable {
             ("dropped", .array(model.dropped.map {
                 .object([("name", .string($0.name)), ("reason", .string($0.reason)), ("bytes", .integer($0.byteCount))])
             })),
-            ("notes", .array(model.notes.map(JSON.string))),
+            ("notes", .array(model.notes.map { .string($0.text) })),
             ("tensors", .array(tensors)),
         ])
     }
@@ -86,7 +86,7 @@ struct ModelSummary: Sendable {
             lines.append("metadata:     " + model.metadata.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }
         if let dropped = droppedSummary(model.dropped) { lines.append("dropped:      " + dropped) }
-        for note in model.notes { lines.append("note:         " + note) }
+        for note in model.notes { lines.append("note:         " + note.text) }
         lines.append("")
         let rows = model.tensors.map { t in [t.name, t.dtype.rawValue, t.shape.description, String(t.info.byteCount ?? 0)] }
         lines += table(header: ["name", "dtype", "shape", "bytes"], rows: rows, rightAligned: [3])

@@ -79,7 +79,7 @@ public enum LoDTensor {
 
     /// A folder of per-variable files (`save_vars`, `save_persistables`, PaddleHub 1.x `assets/params/`): each file
     /// one record named by the file. A leading `@HUB_<module>@` prefix is stripped from the names.
-    public static func readFolder(_ folder: String, skipping: Set<String> = []) throws -> (tensors: [Tensor], notes: [String]) {
+    public static func readFolder(_ folder: String, skipping: Set<String> = []) throws -> (tensors: [Tensor], notes: [Note]) {
         let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") && !skipping.contains($0) }.sorted()
         var tensors: [Tensor] = []
         var prefixes = Set<String>()
@@ -89,7 +89,7 @@ public enum LoDTensor {
             if let prefix = strippingHubPrefix(file).prefix { prefixes.insert(prefix) }
             tensors.append(try variableFile(folder + "/" + file, name: file))
         }
-        let notes = prefixes.sorted().map { "removed the PaddleHub prefix \($0) from the variable names" }
+        let notes = prefixes.sorted().map { Note(.naming, "removed the PaddleHub prefix \($0) from the variable names") }
         return (tensors, notes)
     }
 

@@ -14,7 +14,7 @@ public enum PaddleParams {
 
     public struct Contents: Sendable {
         public var tensors: [Tensor]
-        public var notes: [String]
+        public var notes: [Note]
     }
 
     public static func read(path: String) throws -> Contents {
@@ -25,13 +25,13 @@ public enum PaddleParams {
         let value = try file.withBytes { bytes in try Unpickler.load(bytes, file: path, options: options).value }
         guard case .dict(let dict) = value else { throw ModelError(file: path, "holds \(value), not a dict of arrays") }
         var arrays: [(name: String, info: TensorInfo, data: TensorData)] = []
-        var notes: [String] = []
+        var notes: [Note] = []
         var splitInfo: PickleDict?
         var skipped = 0
         var sawBF16 = false
         for (key, item) in dict.items {
             guard let name = key.stringValue else { skipped += 1; continue }
-            if name == "StructuredToParameterName@@" { notes.append("ignored the StructuredToParameterName@@ table"); continue }
+            if name == "StructuredToParameterName@@" { notes.append(Note(.naming, "ignored the StructuredToParameterName@@ table")); continue }
             if name == "UnpackBigParamInfor@@", case .dict(let info) = item { splitInfo = info; continue }
             guard case .call(let call) = item, call.callee.name == "_reconstruct" else { skipped += 1; continue }
             let (info, data) = try array(named: name, call, in: file)

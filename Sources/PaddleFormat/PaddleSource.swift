@@ -72,7 +72,7 @@ public struct PaddleSource: ModelReader {
         }
         if model.config.layerNormEps == nil, model.config.architecture == .bert {
             model.config.layerNormEps = 1e-12
-            model.notes.append("layer_norm_eps not given: 1e-12, as BERT and hfl's models use")
+            model.notes.append(Note(.inferred, "layer_norm_eps not given: 1e-12, as BERT and hfl's models use"))
         }
         model.auxiliaryFiles = HuggingFaceFolder.auxiliaryFiles(in: folder)
         return model
@@ -80,7 +80,7 @@ public struct PaddleSource: ModelReader {
 
     /// The tensors of any Paddle layout under their Paddle names, what the layout was, and the folder to look for
     /// config and vocabulary in.
-    static func readTensors(_ path: String) throws -> (tensors: [Tensor], notes: [String], kind: String, folder: String) {
+    static func readTensors(_ path: String) throws -> (tensors: [Tensor], notes: [Note], kind: String, folder: String) {
         let programNames = ["inference.pdmodel", "model.pdmodel", "__model__", "inference.json", "model.json"]
         if isDirectory(path) {
             let names = try HuggingFaceFolder.list(path)
@@ -124,7 +124,7 @@ public struct PaddleSource: ModelReader {
         let paramsCandidates = (stem.map { [$0 + ".pdiparams"] } ?? []) + ["__params__", "params"]
         if let params = paramsCandidates.first(where: { fileExists(folder + "/" + $0) }) {
             var tensors = try PaddleProgram.readCombined(program: program, params: folder + "/" + params)
-            var notes: [String] = []
+            var notes: [Note] = []
             // paddle.jit.save exports name parameters linear_3.w_0 …; the .pdiparams.info beside them has the
             // Layer's state-dict keys (PaddleNLP names), which the name map knows.
             let info = folder + "/" + params + ".info"
@@ -138,7 +138,7 @@ public struct PaddleSource: ModelReader {
                     renamed += 1
                     return tensor
                 }
-                notes.append("named \(renamed) parameters by their structured names from \(splitPath(info).name)")
+                notes.append(Note(.naming, "named \(renamed) parameters by their structured names from \(splitPath(info).name)"))
             }
             return (tensors, notes, kind, folder)
         }

@@ -6,7 +6,7 @@ extension PyTorchCheckpoint {
     /// Finds the state dict in what the pickle built (a bare state dict, `{"state_dict": …}`,
     /// `{"model": …}`, nested module dicts) and turns its tensor records into IR tensors.
     static func tensors(from root: PickleValue, storages: inout [Storage], file: String) throws -> Contents {
-        var notes: [String] = []
+        var notes: [Note] = []
         guard case .dict(var dict) = root else {
             throw ModelError(file: file, "the checkpoint holds \(root), not a dict of tensors")
         }
@@ -14,7 +14,7 @@ extension PyTorchCheckpoint {
             for key in ["state_dict", "model_state_dict", "model", "module", "net"] {
                 if case .dict(let inner)? = dict[key] {
                     let others = dict.items.compactMap(\.key.stringValue).filter { $0 != key }
-                    notes.append("read the checkpoint's '\(key)' entry" + (others.isEmpty ? "" : "; skipped " + others.joined(separator: ", ")))
+                    notes.append(Note(.info, "read the checkpoint's '\(key)' entry" + (others.isEmpty ? "" : "; skipped " + others.joined(separator: ", "))))
                     dict = inner
                     break
                 }
@@ -28,10 +28,10 @@ extension PyTorchCheckpoint {
         // DataParallel / DistributedDataParallel wrap every name in "module.".
         if !tensors.isEmpty, tensors.allSatisfy({ $0.name.hasPrefix("module.") }) {
             for i in tensors.indices { tensors[i].name = String(tensors[i].name.dropFirst("module.".count)) }
-            notes.append("removed the 'module.' prefix (DataParallel)")
+            notes.append(Note(.naming, "removed the 'module.' prefix (DataParallel)"))
         }
         for storage in storages where storage.users.count > 1 {
-            notes.append("tied: " + storage.users.joined(separator: " = ") + " share one storage")
+            notes.append(Note(.info, "tied: " + storage.users.joined(separator: " = ") + " share one storage"))
         }
         return Contents(tensors: tensors, notes: notes)
     }

@@ -12,7 +12,7 @@ public enum PyTorchCheckpoint {
     /// What was read.
     public struct Contents: Sendable {
         public var tensors: [Tensor]
-        public var notes: [String]
+        public var notes: [Note]
     }
 
     /// A storage a persistent id names: where its bytes are, its element type and count.

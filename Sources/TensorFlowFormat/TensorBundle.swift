@@ -13,7 +13,7 @@ public enum TensorBundle {
         public var prefix: String
         public var tensors: [Tensor]
         public var skipped: [DroppedTensor]
-        public var notes: [String]
+        public var notes: [Note]
     }
 
     /// Finds the checkpoint prefix for `source`: a prefix, an `.index` file, or a folder (its `checkpoint`
@@ -243,7 +243,7 @@ public enum TensorBundle {
     /// `tf.Module`, are all `Variable`), every tensor takes its path instead: those are unique, and they spell the
     /// attribute tree (`bert/encoder/layer_0/attention/self/query/kernel`) that the name maps read.
     static func renamedFromObjectGraph(
-        _ tensors: [Tensor], _ graph: Tensorflow_TrackableObjectGraph, notes: inout [String]
+        _ tensors: [Tensor], _ graph: Tensorflow_TrackableObjectGraph, notes: inout [Note]
     ) -> [Tensor] {
         var fullNames: [String: String] = [:]
         for node in graph.nodes {
@@ -275,9 +275,9 @@ public enum TensorBundle {
             return tensor
         }
         if useFullNames {
-            notes.append("TF2 checkpoint: \(renamed) tensors named by the object graph's full_name")
+            notes.append(Note(.naming, "TF2 checkpoint: \(renamed) tensors named by the object graph's full_name"))
         } else {
-            notes.append("TF2 checkpoint: full names repeat ('\(repeated[0])'), so tensors are named by their object-graph paths")
+            notes.append(Note(.naming, "TF2 checkpoint: full names repeat ('\(repeated[0])'), so tensors are named by their object-graph paths"))
         }
         return result
     }

@@ -43,7 +43,7 @@ public struct TensorFlowSource: ModelReader {
         if isALBERT || isBERT {
             model = try (isALBERT ? NameMap.googleALBERT : NameMap.googleBERT).apply(to: model, strict: options.strict)
         } else {
-            model.notes.append("names follow no known TensorFlow convention and are kept as they are")
+            model.notes.append(Note(.naming, "names follow no known TensorFlow convention and are kept as they are"))
         }
         if let configName = Self.configNames.first(where: { fileExists(folder + "/" + $0) }) {
             model.config = try ModelConfig(contentsOf: folder + "/" + configName)
@@ -52,7 +52,7 @@ public struct TensorFlowSource: ModelReader {
                 // Google's ALBERT code computes "gelu" with the tanh approximation: Hugging Face calls that gelu_new.
                 if isALBERT, model.config.hiddenAct == "gelu", configName == "albert_config.json" {
                     model.config.hiddenAct = "gelu_new"
-                    model.notes.append("albert_config.json: hidden_act 'gelu' (Google's tanh form) written as 'gelu_new'")
+                    model.notes.append(Note(.inferred, "albert_config.json: hidden_act 'gelu' (Google's tanh form) written as 'gelu_new'"))
                 }
             }
         } else {

@@ -40,8 +40,8 @@ extension Model {
         result.tensors = stableSortedByLayer(result.tensors)
         let head = task.head
         if head != .encoder, layers != Array(0..<count) {
-            result.notes.append("the \(head.description) head is kept, but it was trained on the output of all \(count) layers: "
-                + "fine-tune the truncated model again before trusting its outputs")
+            result.notes.append(Note(.task, "the \(head.description) head is kept, but it was trained on the output of all \(count) layers: "
+                + "fine-tune the truncated model again before trusting its outputs"))
         }
         if config.architecture == .perceiver {
             result.config["num_self_attends_per_block"] = .integer(layers.count)
@@ -61,7 +61,7 @@ extension Model {
         guard layers.count <= total else { throw ModelError(kind: .invalidRequest, "layer \(layers.count - 1) does not exist; the model has layers 0...\(total - 1)") }
         var result = self
         result.config.numHiddenLayers = layers.count
-        result.notes.append("ALBERT: the shared layer group is now applied \(layers.count) times instead of \(total); no tensor changes")
+        result.notes.append(Note(.info, "ALBERT: the shared layer group is now applied \(layers.count) times instead of \(total); no tensor changes"))
         if task.head != .encoder, layers.count < total {
             result.notes.append("the \(task.head.description) head is kept, but it was trained on all \(total) layers: fine-tune the truncated model again")
         }

@@ -100,7 +100,7 @@ public struct NameMap: Sendable {
         }
         if !unknown.isEmpty {
             let shown = unknown.prefix(5).joined(separator: ", ") + (unknown.count > 5 ? ", …" : "")
-            result.notes.append("\(unknown.count) tensors match no \(name) rule and keep their names: \(shown)")
+            result.notes.append(Note(.naming, "\(unknown.count) tensors match no \(name) rule and keep their names: \(shown)"))
         }
         try result.validate()
         return result

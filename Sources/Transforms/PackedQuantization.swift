@@ -129,8 +129,8 @@ extension Model {
             result.config["quantization"] = settings
             result.config["quantization_config"] = settings
         }
-        result.notes.append("quantized \(quantized) weights as \(scheme.name)"
-            + (keptHeads.isEmpty ? "" : "; the head (\(keptHeads.joined(separator: ", "))) keeps its float type"))
+        result.notes.append(Note(.info, "quantized \(quantized) weights as \(scheme.name)"
+            + (keptHeads.isEmpty ? "" : "; the head (\(keptHeads.joined(separator: ", "))) keeps its float type")))
         return result
     }
 

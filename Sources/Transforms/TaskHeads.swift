@@ -37,8 +37,8 @@ extension Model {
         if let requested = options.head {
             try Self.check(requested, against: shown)
         } else if stated == nil || stated == .encoder, shown == .sequenceClassification {
-            result.notes.append("task: assumed sequence classification (run_classifier.py's output_weights / classifier); "
-                + "a tagger with the same names is a token-classification task, a cross-encoder a reranker task")
+            result.notes.append(Note(.task, "task: assumed sequence classification (run_classifier.py's output_weights / classifier); "
+                + "a tagger with the same names is a token-classification task, a cross-encoder a reranker task"))
         }
         if head == .encoder || head == .sentenceEmbedding {
             if config["architectures"] == nil, shown == nil, pipeline == nil { return result }
@@ -85,13 +85,13 @@ extension Model {
                         throw ModelError(location: .tensor(weightName), "has \(outputs) outputs but the config says \(count) labels")
                     }
                     labels = (0..<outputs).map { "LABEL_\($0)" }
-                    result.notes.append("labels: none in the source; named LABEL_0…LABEL_\(outputs - 1) (labels given with the task name them)")
+                    result.notes.append(Note(.task, "labels: none in the source; named LABEL_0…LABEL_\(outputs - 1) (labels given with the task name them)"))
                 }
                 if head == .sequenceClassification, outputs == 1, options.head == nil { head = .reranker }
             }
         }
         if head == .reranker, let count = labels?.count, count != 1 {
-            result.notes.append("reranker with \(count) outputs: every output is a score")
+            result.notes.append(Note(.task, "reranker with \(count) outputs: every output is a score"))
         }
 
         // Encoder tensors under the family prefix, head tensors at the top (BertFor… state-dict names).

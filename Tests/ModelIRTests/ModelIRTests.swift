@@ -73,7 +73,7 @@ import Testing
         #expect(config.vocabSize == 100 && config.hiddenSize == 128 && config.maxPositionEmbeddings == 512)
         #expect(config.typeVocabSize == 2 && config.numHiddenLayers == 3 && config.intermediateSize == 512)
         #expect(config.numAttentionHeads == 2)
-        #expect(notes.contains { $0.contains("num_attention_heads assumed") })
+        #expect(notes.contains { $0.text.contains("num_attention_heads assumed") })
     }
 
     @Test func layerNames() {

@@ -80,7 +80,7 @@ import Testing
     @Test func tokensThatAreNotOneLineNeverShiftTheVocabulary() throws {
         let gguf = try ModelLoader.load(Samples.path("broken/hostile/gguf/token-with-newline.gguf"))
         #expect(!gguf.auxiliaryFiles.contains { $0.name == "vocab.txt" })
-        #expect(gguf.notes.contains { $0.contains("vocab.txt is not rebuilt") })
+        #expect(gguf.notes.contains { $0.text.contains("vocab.txt is not rebuilt") })
         let folder = try ModelLoader.load(Samples.path("broken/hostile/config/tokenizer-token-newline"))
         #expect(!folder.auxiliaryFiles.contains { $0.name == "vocab.txt" })
         #expect(AuxiliaryFile.fitsOneLine("ok") && !AuxiliaryFile.fitsOneLine("a\r\nb") && !AuxiliaryFile.fitsOneLine("a\rb"))

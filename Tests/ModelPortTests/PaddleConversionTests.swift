@@ -43,7 +43,7 @@ import Testing
     @Test func paddleHubModuleCarriesItsConfigAndVocabulary() throws {
         let model = try ModelLoader.load(Samples.path("paddle/hub-rbt-tiny"))
         #expect(model.sourceFormat == "PaddlePaddle PaddleHub module (assets/params)")
-        #expect(model.notes.contains("removed the PaddleHub prefix @HUB_rbt-tiny@ from the variable names"))
+        #expect(model.notes.map(\.text).contains("removed the PaddleHub prefix @HUB_rbt-tiny@ from the variable names"))
         #expect(model.config.numAttentionHeads == 4 && model.config.hiddenSize == 32)
         #expect(model.auxiliaryFiles.map(\.name) == ["vocab.txt"])
         #expect(model.tensors.filter { $0.shape.rank == 1 }.allSatisfy { $0.data.isMapped })  // transposed fc weights are produced
@@ -66,10 +66,10 @@ import Testing
         let report = try Converter.convert(source: Samples.path(sample), destination: folder.file("m.safetensors"),
                                            options: .init(load: LoadOptions(strict: true)))
         if sample == "paddle/jit-export" {
-            #expect(report.notes.contains("named 23 parameters by their structured names from inference.pdiparams.info"))
+            #expect(report.notes.map(\.text).contains("named 23 parameters by their structured names from inference.pdiparams.info"))
         }
         if sample.hasSuffix("split.pdparams") {  // paddle.save's own splitter, its limit lowered so tiny tables split
-            #expect(report.notes.contains { $0.hasPrefix("reassembled ") && $0.hasSuffix("arrays paddle.save had split (UnpackBigParamInfor@@)") })
+            #expect(report.notes.contains { $0.text.hasPrefix("reassembled ") && $0.text.hasSuffix("arrays paddle.save had split (UnpackBigParamInfor@@)") })
         }
         let (written, _) = try SafetensorsReader.read(path: folder.file("m.safetensors"))
         let (reference, _) = try SafetensorsReader.read(path: Samples.path("paddle/jit-export.reference.safetensors"))

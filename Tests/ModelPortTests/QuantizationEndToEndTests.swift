@@ -78,7 +78,7 @@ enum WideBERT {
         #expect(gguf["encoder.layer.1.output.LayerNorm.weight"]?.dtype == .f32)
         let parity = try #require(report.parity)
         #expect(parity.last.cosineSimilarity >= minimum, "\(type): end-to-end cosine \(parity.last.cosineSimilarity)")
-        #expect(report.notes.allSatisfy { !$0.contains("written as") }, "\(report.notes)")
+        #expect(report.notes.allSatisfy { !$0.text.contains("written as") }, "\(report.notes)")
     }
 
     @Test func q4KMPresetGivesValueAndDownProjectionsMoreBits() throws {
@@ -101,7 +101,7 @@ enum WideBERT {
         defer { folder.remove() }
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("m.gguf"),
                                            options: ConversionOptions(output: GGUFOutput(types: .uniform(.q6_K))))
-        #expect(report.notes.contains { $0.contains("written as Q8_0 (as llama-quantize does)") })
+        #expect(report.notes.contains { $0.text.contains("written as Q8_0 (as llama-quantize does)") })
         #expect(try ModelLoader.load(folder.file("m.gguf"))["encoder.layer.0.attention.self.query.weight"]?.dtype == .q8_0)
     }
 }

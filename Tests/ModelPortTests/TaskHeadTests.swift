@@ -117,7 +117,7 @@ import Verifier
         #expect(named.config["label2id"]?["positive"]?.intValue == 2)
         let unnamed = try ModelLoader.load(Samples.path("heads/bert-classifier-tf1"))
         #expect(unnamed.task.labels == ["LABEL_0", "LABEL_1", "LABEL_2"])
-        #expect(unnamed.notes.contains { $0.contains("LABEL_0") } && unnamed.notes.contains { $0.contains("token-classification task") })
+        #expect(unnamed.notes.contains { $0.text.contains("LABEL_0") } && unnamed.notes.contains { $0.text.contains("token-classification task") })
     }
 
     @Test func aHeadThatDisagreesWithTheLabelsIsAnError() {
@@ -176,7 +176,7 @@ extension TaskHeadTests {
         #expect(contents.value("bert.pooling_type")?.intValue == 4)
         if case .array(_, let labels)? = contents.value("bert.classifier.output_labels") { #expect(labels.count == outputs) } else { Issue.record("no output_labels") }
         #expect(contents.tensors.first { $0.name == "cls.output.weight" }?.shape.dimensions == [outputs, 16])
-        #expect(report.notes.contains { $0.contains("rank pooling") })
+        #expect(report.notes.contains { $0.text.contains("rank pooling") })
         // Read back: the head and its class return.
         let back = try ModelLoader.load(folder.file("r.gguf"))
         #expect(back["classifier.weight"] != nil && back["bert.pooler.dense.weight"] != nil)
@@ -191,7 +191,7 @@ extension TaskHeadTests {
         let contents = try GGUFReader.read(path: folder.file("qa.gguf"))
         #expect(!contents.tensors.contains { $0.name.contains("qa_outputs") || $0.name.hasPrefix("cls") })
         #expect(report.dropped.contains { $0.name == "qa_outputs.weight" && $0.reason.contains("llama.cpp") })
-        #expect(report.notes.contains { $0.contains("encoder only") })
+        #expect(report.notes.contains { $0.text.contains("encoder only") })
     }
 
     /// The sentence-transformers pooling becomes `bert.pooling_type` (mean = 1); the Dense module is reported.
@@ -201,7 +201,7 @@ extension TaskHeadTests {
         let report = try Converter.convert(source: Samples.path("heads/sbert-tiny"), destination: folder.file("s.gguf"), options: .init())
         let contents = try GGUFReader.read(path: folder.file("s.gguf"))
         #expect(contents.value("bert.pooling_type")?.intValue == 1)
-        #expect(report.notes.contains { $0.contains("Dense") })
+        #expect(report.notes.contains { $0.text.contains("Dense") })
     }
 
     /// Truncation keeps the head and says it needs fine-tuning again; the sentence-transformers modules survive
@@ -211,7 +211,7 @@ extension TaskHeadTests {
         defer { folder.remove() }
         var options = ConversionOptions(transforms: [.selectLayers(.first(1))])
         let report = try Converter.convert(source: Samples.path("heads/bert-classifier-tf1"), destination: folder.file("one"), options: options)
-        #expect(report.notes.contains { $0.contains("fine-tune") })
+        #expect(report.notes.contains { $0.text.contains("fine-tune") })
         let one = try ModelLoader.load(folder.file("one"))
         #expect(one["classifier.weight"] != nil && one.task.head == .sequenceClassification && one.config.numHiddenLayers == 1)
         options.transforms.append(.cast(.f16))
@@ -252,7 +252,7 @@ extension TaskHeadTests {
         try write("model.safetensors", try Samples.bytes("heads/bert-reranker/model.safetensors"))
         let model = try ModelLoader.load(folder.path)
         #expect(model.task.head == .tokenClassification)
-        #expect(model.notes.contains { $0.contains("ModelScope") })
+        #expect(model.notes.contains { $0.text.contains("ModelScope") })
         #expect(!model.tensors.contains { $0.name.contains("pooler") })
     }
 }

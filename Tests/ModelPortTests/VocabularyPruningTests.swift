@@ -14,7 +14,7 @@ import Testing
         var options = ConversionOptions()
         options.transforms = [.pruneVocabulary(corpus: corpus)]
         let report = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("pruned"), options: options)
-        #expect(report.notes.contains { $0.hasPrefix("vocabulary: kept 20 of 84 tokens used by corpus-tiny.txt") })
+        #expect(report.notes.contains { $0.text.hasPrefix("vocabulary: kept 20 of 84 tokens used by corpus-tiny.txt") })
         let vocabulary = try String(contentsOfFile: folder.file("pruned/vocab.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(Array(vocabulary.prefix(5)) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
         #expect(vocabulary.count == 20 && vocabulary.contains("phone") && !vocabulary.contains("board"))

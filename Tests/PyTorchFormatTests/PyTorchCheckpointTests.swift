@@ -46,10 +46,10 @@ func expectSameTensors(_ tensors: [Tensor], as referencePath: String, sourceLoca
 
     @Test func reportsTiedWeightsAndWrappers() throws {
         let tied = try PyTorchCheckpoint.read(path: Samples.path("pytorch/tied.bin"))
-        #expect(tied.notes.contains("tied: bert.embeddings.word_embeddings.weight = cls.predictions.decoder.weight share one storage"))
+        #expect(tied.notes.map(\.text).contains("tied: bert.embeddings.word_embeddings.weight = cls.predictions.decoder.weight share one storage"))
         let wrapped = try PyTorchCheckpoint.read(path: Samples.path("pytorch/wrapped-model.bin"))
-        #expect(wrapped.notes.contains("read the checkpoint's 'model' entry; skipped optimizer, epoch"))
-        #expect(wrapped.notes.contains("removed the 'module.' prefix (DataParallel)"))
+        #expect(wrapped.notes.map(\.text).contains("read the checkpoint's 'model' entry; skipped optimizer, epoch"))
+        #expect(wrapped.notes.map(\.text).contains("removed the 'module.' prefix (DataParallel)"))
     }
 
     static let hostile: [(String, String)] = [

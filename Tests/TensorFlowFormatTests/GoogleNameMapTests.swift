@@ -79,7 +79,7 @@ import Transforms
         let model = Model(tensors: [tensor("bert/pooler/dense/bias", [3]), tensor("my_head/w", [3])])
         let mapped = try NameMap.googleBERT.apply(to: model)
         #expect(mapped["my_head/w"] != nil)
-        #expect(mapped.notes.contains { $0.contains("1 tensors match no Google BERT (TF) rule") })
+        #expect(mapped.notes.contains { $0.text.contains("1 tensors match no Google BERT (TF) rule") })
         #expect {
             try NameMap.googleBERT.apply(to: model, strict: true)
         } throws: { ($0 as? ModelError)?.location == .tensor("my_head/w") }

@@ -53,7 +53,7 @@ import Testing
         #expect(names.contains("bert/embeddings/word_embeddings"))
         #expect(!names.contains("Variable"))
         #expect(Set(names).count == names.count)
-        #expect(contents.notes.contains { $0.contains("full names repeat ('Variable')") })
+        #expect(contents.notes.contains { $0.text.contains("full names repeat ('Variable')") })
     }
 
     @Test func objectPathsAreUnescaped() {
