@@ -2,7 +2,7 @@
 # Each target installs what it needs first (Debian packages via apt-get when missing).
 
 SWIFT          ?= swift
-SYSTEM_PACKAGES = zlib1g-dev libzip-dev libopenblas-dev pkg-config
+SYSTEM_PACKAGES = zlib1g-dev libzip-dev libopenblas-dev libhdf5-dev pkg-config
 RELEASE_BIN     = .build/release/modelport
 DEMO_DIR        = .demo
 PYTHON         ?= python3
@@ -86,7 +86,7 @@ bench: release
 ## seeded from Samples/; findings (crash, OOM > 2 GB, timeout > 10 s) land in $(FUZZ_OUT)/findings/<target>/.
 FUZZ_SECONDS ?= 600
 FUZZ_OUT     ?= .fuzz
-FUZZ_TARGETS ?= safetensors index config pickle pytorch pdparams lodtensor paddle-program tf-bundle gguf
+FUZZ_TARGETS ?= safetensors index config pickle pytorch pdparams lodtensor paddle-program tf-bundle gguf keras flax
 fuzz: deps
 	$(SWIFT) build -c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 	bash scripts/fuzz.sh $(FUZZ_OUT) $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -33,6 +33,9 @@ let package = Package(
             "ModelIR", "BinaryIO", "Pickle", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO", "Quantization", "Transforms"]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "KerasFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms", "CHDF5"]),
+        .target(name: "FlaxFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms"]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
         .target(name: "Tokenizers", dependencies: [
@@ -42,7 +45,7 @@ let package = Package(
             "ModelIR", "BinaryIO", "Quantization", "Tokenizers", .target(name: "CBLAS", condition: .when(platforms: [.linux])),
         ]),
         .target(name: "Reports", dependencies: ["ModelIR", "BinaryIO", "Verifier"]),
-        .target(name: "ModelPort", dependencies: ["Verifier", "Reports", "Tokenizers", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "Transforms", "Quantization"]),
+        .target(name: "ModelPort", dependencies: ["Verifier", "Reports", "Tokenizers", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "KerasFormat", "FlaxFormat", "Transforms", "Quantization"]),
         .target(name: "ModelPortCLI", dependencies: [
             "ModelPort", "Transforms", "Quantization", "ModelIR", "Verifier", "Reports", "Tokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -60,6 +63,8 @@ let package = Package(
         .testTarget(name: "PaddleFormatTests", dependencies: ["TestSupport", "PaddleFormat", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
         .testTarget(name: "PickleTests", dependencies: ["TestSupport", "Pickle", "ModelIR"]),
         .testTarget(name: "PyTorchFormatTests", dependencies: ["TestSupport", "PyTorchFormat", "Pickle", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
+        .testTarget(name: "KerasFormatTests", dependencies: ["TestSupport", "KerasFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
+        .testTarget(name: "FlaxFormatTests", dependencies: ["TestSupport", "FlaxFormat", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat", "Quantization"]),

@@ -18,6 +18,10 @@ Layout:
   tokenizers/                tokenizer folders (WordPiece, SentencePiece unigram, byte-level BPE, Perceiver bytes) trained
                              on a multi-script corpus, transformers' ids for it (<kind>.json), tiny RoBERTa / ALBERT
                              models beside their tokenizers with golden hidden states (<kind>.golden.safetensors)
+  keras-flax/                tf_model.h5 / flax_model.msgpack (one sharded) written by transformers 4.46.3's TF and
+                             Flax classes from seeded PyTorch models, with those models as reference/*.safetensors;
+                             Keras 3 files and broken HDF5 / msgpack files (needs .venv-tf4 / .venv-flax4, see
+                             Samples/keras_flax_writer.py)
   paddle/                    PaddleNLP .pdparams; static-graph layouts (PaddleHub 1.x, inference models, static.save);
                              a paddle.jit.save export (.pdiparams.info) with its transformers reference
 
@@ -2165,6 +2169,75 @@ def task_heads():
                                                       "sentence_transformers": __import__("sentence_transformers").__version__})
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Keras HDF5 (tf_model.h5) and Flax (flax_model.msgpack) checkpoints from transformers 4.x
+# ---------------------------------------------------------------------------------------------------------
+
+def keras_flax_python(kind):
+    """The Python of a venv with transformers 4.46.3 and TensorFlow (`tf`) or Flax (`flax`): KERAS_TF_PYTHON /
+    FLAX_PYTHON, else .venv-tf4 / .venv-flax4 at the repository root (Samples/keras_flax_writer.py says how to make
+    them). transformers 5 has no TF or Flax classes."""
+    variable, venv = {"tf": ("KERAS_TF_PYTHON", ".venv-tf4"), "flax": ("FLAX_PYTHON", ".venv-flax4")}[kind]
+    return os.environ.get(variable, os.path.join(HERE, "..", venv, "bin", "python"))
+
+
+def keras_flax():
+    """Tiny PyTorch models (seeded, transformers 5), converted by transformers 4.46.3's own TF and Flax classes:
+    keras-flax/<name>-tf/tf_model.h5 and keras-flax/<name>-flax/flax_model.msgpack (a sharded one too) with
+    config.json (and vocab.txt), beside keras-flax/reference/<name>.safetensors, the PyTorch weights each was made
+    from; keras-flax/keras3/ holds Keras 3 files (refused with a clear error), keras-flax/hostile/ broken files."""
+    import subprocess
+    import tempfile
+    from transformers import AlbertConfig, AlbertModel, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertModel
+
+    vocab = os.path.join(HERE, "vocab-tiny.txt")
+    root = fresh_dir("keras-flax")
+    tf_python, flax_python = keras_flax_python("tf"), keras_flax_python("flax")
+    writer = os.path.join(HERE, "keras_flax_writer.py")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_USE_LEGACY_KERAS="1", JAX_PLATFORMS="cpu", PYTHONHASHSEED="0")
+
+    def run(python, *args):
+        subprocess.run([python, writer, *args], check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    albert_config = AlbertConfig(vocab_size=84, embedding_size=8, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=32, max_position_embeddings=32, type_vocab_size=2)
+    models = [
+        # name, PyTorch class, config, TF class, Flax class
+        ("bert", BertModel, heads_tiny_config(), "BertModel", "BertModel"),
+        ("albert", AlbertModel, albert_config, "AlbertModel", "AlbertModel"),
+        ("bert-cls", BertForSequenceClassification,
+         heads_tiny_config(num_labels=3, id2label={0: "negative", 1: "neutral", 2: "positive"},
+                           label2id={"negative": 0, "neutral": 1, "positive": 2}),
+         "BertForSequenceClassification", "BertForSequenceClassification"),
+        ("bert-mlm", BertForMaskedLM, heads_tiny_config(), "BertForMaskedLM", None),
+        ("bert-qa", BertForQuestionAnswering, heads_tiny_config(), "BertForQuestionAnswering", None),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed, (name, cls, config, tf_class, flax_class) in enumerate(models):
+            torch.manual_seed(100 + seed)
+            model = perturb_norms(cls(config).eval())
+            src = os.path.join(tmp, name)
+            model.save_pretrained(src)
+            shutil.copy(os.path.join(src, "model.safetensors"), path("keras-flax", "reference", name + ".safetensors"))
+            for kind, cls_name in (("tf", tf_class), ("flax", flax_class)):
+                if cls_name is None:
+                    continue
+                out = os.path.join(root, f"{name}-{kind}")
+                run(tf_python if kind == "tf" else flax_python, kind, cls_name, src, out)
+                if name != "albert":
+                    shutil.copy(vocab, os.path.join(out, "vocab.txt"))
+            if name == "bert":
+                out = os.path.join(root, "bert-flax-sharded")
+                run(flax_python, "flax", flax_class, src, out, "4KB")
+                shutil.copy(vocab, os.path.join(out, "vocab.txt"))
+                # Arrays over 1 KiB split into flax's chunked-array maps (flax does this above 1 GiB).
+                run(flax_python, "flax-chunked", flax_class, src, os.path.join(root, "bert-flax-chunked"), "1024")
+    run(tf_python, "keras3", fresh_dir("keras-flax", "keras3"))
+    hostile = fresh_dir("keras-flax", "hostile")
+    run(tf_python, "hostile-h5", hostile)
+    run(flax_python, "hostile-msgpack", os.path.join(root, "bert-flax", "flax_model.msgpack"), hostile)
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -2193,6 +2266,7 @@ def main():
     hostile_inputs()
     task_heads()
     paddle_heads()
+    keras_flax()
     print("samples written to", HERE)
 
 

@@ -35,6 +35,8 @@ seeds() {  # the Samples/ files that seed one target (small files of its format,
     paddle-program) find Samples/paddle Samples/broken/paddle -name '*.pdmodel' -o -name __model__ -o -name inference.json -o -name model.json ;;
     tf-bundle)   find Samples/tensorflow Samples/broken/tensorflow -name '*.index' ;;
     gguf)        ls Samples/gguf/*.gguf Samples/broken/gguf/*.gguf ;;
+    keras)       ls Samples/keras-flax/albert-tf/tf_model.h5 Samples/keras-flax/hostile/*.h5 Samples/keras-flax/keras3/model.weights.h5 ;;
+    flax)        ls Samples/keras-flax/albert-flax/flax_model.msgpack Samples/keras-flax/bert-flax-sharded/*.msgpack Samples/keras-flax/hostile/*.msgpack ;;
     *) echo "unknown fuzz target $1" >&2; exit 1 ;;
   esac
 }
@@ -45,6 +47,8 @@ dictionary() {  # the libFuzzer dictionary of tokens for one target's format
     pickle|pytorch|pdparams) echo Fuzz/dictionaries/pickle.dict ;;
     gguf) echo Fuzz/dictionaries/gguf.dict ;;
     tf-bundle|lodtensor) echo Fuzz/dictionaries/protobuf.dict ;;
+    keras) echo Fuzz/dictionaries/hdf5.dict ;;
+    flax) echo Fuzz/dictionaries/msgpack.dict ;;
   esac
 }
 

@@ -47,6 +47,9 @@ public struct ReaderLimits: Sendable, Equatable {
     /// The most pieces the slices of one partitioned TensorFlow variable may cut it into (checking that slices tile
     /// the variable costs one cell each).
     public var maxSliceGridCells = 1 << 22
+    /// The deepest nesting of MessagePack containers (Flax checkpoints) and HDF5 groups (Keras weights) a reader
+    /// follows.
+    public var maxNestingDepth = 64
 
     public init() {}
 

@@ -1,5 +1,7 @@
 import BinaryIO
+import FlaxFormat
 import GGUFFormat
+import KerasFormat
 import ModelIR
 import PaddleFormat
 import PyTorchFormat
@@ -12,7 +14,7 @@ public enum FormatRegistry {
     /// The readers, in the order a folder is offered to them: Hugging Face weights first (safetensors, then
     /// PyTorch), then the formats with layouts of their own.
     public static let readers: [any ModelReader] = [
-        SafetensorsSource(), PyTorchSource(), TensorFlowSource(), PaddleSource(), GGUFSource(),
+        SafetensorsSource(), PyTorchSource(), KerasSource(), FlaxSource(), TensorFlowSource(), PaddleSource(), GGUFSource(),
     ]
 
     /// The outputs with their default options; the first is the default for a destination whose name implies none.

@@ -18,8 +18,11 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Option(help: ArgumentHelp("In a folder holding several weight files, read this one (tf_model.h5, flax_model.msgpack, …).", valueName: "file"))
+    var weights: String?
+
     func run() throws {
-        let model = try ModelLoader.load(source)
+        let model = try ModelLoader.load(source, options: LoadOptions(weightsFile: weights))
         let summary = ModelSummary(source: source, model: model)
         Console.current.out(json ? summary.json.serialized(.pretty) : summary.text)
     }

@@ -54,6 +54,9 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The candidate models to check against it (one or more).", valueName: "candidate"))
     var candidates: [String] = []
 
+    @Option(help: ArgumentHelp("In the reference folder, when it holds several weight files, read this one (tf_model.h5, flax_model.msgpack, …).", valueName: "file"))
+    var weights: String?
+
     @Option(help: ArgumentHelp("Inputs (input_ids, token_type_ids, attention_mask) as safetensors.", valueName: "file"))
     var inputs: String?
 
@@ -89,7 +92,9 @@ struct VerifyCommand: ParsableCommand {
         // The report's file is claimed first: a report that cannot be written stops the run before the passes.
         let reportFile = try report.map { try AtomicFile(destination: $0, existing: force ? .replace : .refuse) }
         let options = LoadOptions(task: try task.options())
-        let referenceModel = try ModelLoader.load(reference, options: options)
+        var referenceOptions = options
+        referenceOptions.weightsFile = weights
+        let referenceModel = try ModelLoader.load(reference, options: referenceOptions)
         let candidateModels = try candidates.map { try ModelLoader.load($0, options: options) }
         let batch = try Verification.inputs(from: inputs, texts: texts, pairs: pairs, for: [referenceModel] + candidateModels)
         let tolerance: Tolerance? = maxError == nil && minCosine == nil ? nil : Tolerance(maxError: maxError, minCosine: minCosine)

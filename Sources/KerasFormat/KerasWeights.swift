@@ -1,0 +1,156 @@
+import BinaryIO
+import ModelIR
+import Transforms
+
+/// Reads Keras 2 HDF5 weight files: Hugging Face's `tf_model.h5` (`TFPreTrainedModel.save_pretrained`, which calls
+/// tf-keras `save_weights` in the HDF5 format) and other `save_weights` / `model.save(….h5)` files.
+///
+/// The layout (tf-keras `legacy/saving/hdf5_format.py`, `save_weights_to_hdf5_group`): the root (or its
+/// `model_weights` group) has the attribute `layer_names`; each layer's group has `weight_names`, and each weight is
+/// the dataset at `<layer>/<weight name>`, such as `bert/tf_bert_model/bert/encoder/layer_._0/attention/self/query/
+/// kernel:0`. Names become Hugging Face PyTorch names by `pytorchName`, the rules of transformers'
+/// `convert_tf_weight_name_to_pt_weight_name` (`modeling_tf_pytorch_utils.py`); kernels are transposed lazily.
+///
+/// Keras 3 files (`*.weights.h5`, and `.keras` archives holding `model.weights.h5`) store variables by position
+/// (`layers/<layer>/vars/0`) without names; they are recognized and refused with an error that says so.
+public enum KerasWeights {
+    /// Whether `bytes` hold the HDF5 signature at offset 0, 512, 1024, … (where a superblock may start).
+    public static func recognizes(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset + hdf5Signature.count <= bytes.count {
+            if (0..<hdf5Signature.count).allSatisfy({ bytes[offset + $0] == hdf5Signature[$0] }) { return true }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return false
+    }
+
+    /// The weights of `path` under their Keras names (`tf_bert_model/bert/…/kernel:0`), data mapped where it is
+    /// stored contiguously and read through the library, one dataset at a time, where it is chunked or compressed.
+    public static func readTensors(path: String) throws -> (tensors: [Tensor], notes: [String]) {
+        let limits = ReaderLimits.current
+        let mapped: MappedFile
+        do { mapped = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
+        guard mapped.withBytes({ recognizes($0) }) else {
+            throw ModelError(file: path, location: .offset(0), "no HDF5 signature at offset 0, 512, 1024, …")
+        }
+        let file = try HDF5File(path: path, limits: limits)
+        var base = ""
+        var layers = try file.strings(attribute: "layer_names", of: "")
+        if layers == nil, try file.links(of: "").contains("model_weights"), try file.kind("model_weights") == 1 {
+            base = "model_weights/"
+            layers = try file.strings(attribute: "layer_names", of: "model_weights")
+        }
+        guard let layers else {
+            let top = try file.links(of: "")
+            if top.contains("layers") || top.contains("vars") || top.contains("_layer_checkpoint_dependencies") {
+                throw ModelError(kind: .unsupported, file: path, """
+                    a Keras 3 weights file (layers/<name>/vars/<index>: variables saved by position, without names); \
+                    ModelPort reads Keras 2 HDF5 weights such as Hugging Face's tf_model.h5 (tf-keras save_weights)
+                    """)
+            }
+            throw ModelError(kind: .unsupported, file: path, "an HDF5 file without Keras weights (no layer_names attribute at / or /model_weights)")
+        }
+        var tensors: [Tensor] = []
+        var notes: [String] = []
+        var seen = Set<String>()
+        var tied = 0
+        for layer in layers {
+            guard !layer.isEmpty, !layer.hasPrefix("/"), !layer.contains("//") else {
+                throw ModelError(file: path, location: .entry("layer '\(ModelErrorName.short(layer))'"), "is not a plain group name")
+            }
+            let names = try file.strings(attribute: "weight_names", of: base + layer) ?? []
+            for name in names {
+                let objectPath = base + layer + "/" + name
+                guard !name.isEmpty, !name.hasPrefix("/") else {
+                    throw ModelError(file: path, location: .entry("layer '\(ModelErrorName.short(layer))'"), "weight name '\(ModelErrorName.short(name))' is not a relative path")
+                }
+                // A tied weight (TFBertForMaskedLM's decoder is the word embedding) is listed by each layer using it:
+                // one variable, read once.
+                guard seen.insert(name).inserted else {
+                    tied += 1
+                    continue
+                }
+                guard tensors.count < limits.maxTensors else {
+                    throw ModelError(kind: .limitExceeded, file: path, location: .tensor(name), "more than \(limits.maxTensors) weights")
+                }
+                let info = try file.dataset(objectPath, fileSize: mapped.count)
+                let data: TensorData
+                if let range = info.mappedRange {
+                    data = .mapped(mapped, range: range)
+                } else {
+                    let fileSize = mapped.count
+                    data = .producer { try file.read(objectPath, expected: info, fileSize: fileSize) }
+                }
+                tensors.append(Tensor(name: name, dtype: info.dtype, shape: info.shape, data: data))
+            }
+        }
+        if tensors.isEmpty { notes.append("the Keras file lists no weights") }
+        if tied > 0 { notes.append("\(tied) weights listed again by another layer (tied) were read once") }
+        return (tensors, notes)
+    }
+
+    /// Reads `path` into a model with Hugging Face PyTorch names. Config and tokenizer files are the pipeline's to
+    /// attach.
+    public static func read(path: String) throws -> Model {
+        let (tensors, notes) = try readTensors(path: path)
+        var mappedTensors: [Tensor] = []
+        var owner: [String: String] = [:]
+        for tensor in tensors {
+            let (name, transpose) = pytorchName(tensor.name)
+            var mapped = tensor
+            if transpose {
+                guard tensor.shape.rank == 2 else {
+                    throw ModelError(file: path, location: .tensor(tensor.name), "a kernel of rank \(tensor.shape.rank) (only Dense kernels, rank 2, are read)")
+                }
+                mapped = try tensor.transposed()
+            }
+            if let other = owner[name] {
+                throw ModelError(file: path, location: .tensor(tensor.name), "maps to '\(name)', as '\(other)' does")
+            }
+            owner[name] = tensor.name
+            mapped.name = name
+            mappedTensors.append(mapped)
+        }
+        // A bare encoder (TFBertModel) saves every weight under its main layer (`bert.`); PyTorch's BertModel has
+        // no such prefix (transformers removes `base_model_prefix + "."` when loading into the base model).
+        if let first = mappedTensors.first?.name.split(separator: ".").first.map(String.init),
+           baseModelPrefixes.contains(first), mappedTensors.allSatisfy({ $0.name.hasPrefix(first + ".") }) {
+            for i in mappedTensors.indices { mappedTensors[i].name.removeFirst(first.count + 1) }
+        }
+        return Model(tensors: mappedTensors, notes: notes, sourceFormat: "Keras HDF5 weights")
+    }
+
+    /// The `base_model_prefix` of the architectures with TF classes in transformers 4.x that ModelPort knows.
+    public static let baseModelPrefixes: Set<String> = ["bert", "roberta", "albert"]
+
+    /// The last name component's PyTorch spelling, and whether the array is transposed (transformers'
+    /// `convert_tf_weight_name_to_pt_weight_name`): Dense `kernel` [in, out] → `weight` [out, in]; Embedding
+    /// `embeddings` and the `weight` of transformers' own embedding layers → `weight`; LayerNorm `gamma` / `beta` →
+    /// `weight` / `bias`.
+    public static let lastComponentRules: [(keras: String, pytorch: String, transpose: Bool)] = [
+        ("kernel", "weight", true), ("embeddings", "weight", false), ("gamma", "weight", false), ("beta", "bias", false),
+    ]
+
+    /// A Keras weight name's PyTorch name and whether its array is transposed. Structure, in transformers' order:
+    /// the `:0` suffix goes; a component `a___b` (not the last) becomes `b` (`mlm___cls` → `cls`, how the TF classes
+    /// give a layer a PyTorch name the scope would not allow); `_._` separates levels (`layer_._3` → `layer/3`,
+    /// Keras lists); the first level (the model's scope, `tf_bert_model`) goes; levels join with `.`.
+    public static func pytorchName(_ kerasName: String) -> (name: String, transpose: Bool) {
+        var name = kerasName
+        if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isNumber) {
+            name = String(name[..<colon])
+        }
+        var levels = name.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        for i in levels.indices.dropLast() {
+            if let range = levels[i].range(of: "___", options: .backwards) { levels[i] = String(levels[i][range.upperBound...]) }
+        }
+        levels = levels.flatMap { $0.components(separatedBy: "_._") }.filter { !$0.isEmpty }
+        if levels.count > 1 { levels.removeFirst() }
+        var transpose = false
+        if let last = levels.last, let rule = lastComponentRules.first(where: { $0.keras == last }) {
+            levels[levels.count - 1] = rule.pytorch
+            transpose = rule.transpose
+        }
+        return (levels.joined(separator: "."), transpose)
+    }
+}
