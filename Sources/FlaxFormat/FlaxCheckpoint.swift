@@ -29,7 +29,7 @@ public enum FlaxCheckpoint {
 
     /// The tensors of one msgpack file under their Flax paths joined with `/` (`encoder/layer/0/…/kernel`),
     /// and notes about what was skipped.
-    public static func readTensors(path: String) throws -> (tensors: [Tensor], notes: [String]) {
+    public static func readTensors(path: String) throws -> (tensors: [Tensor], notes: [Note]) {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
         let limits = ReaderLimits.current
@@ -71,31 +71,18 @@ public enum FlaxCheckpoint {
             result.name = mapped
             return result
         }
-        if !unknown.isEmpty { notes.append("\(unknown.count) Flax names kept as they are: \(unknown.prefix(3).joined(separator: ", "))") }
+        if !unknown.isEmpty { notes.append(Note(.naming, "\(unknown.count) Flax names kept as they are: \(unknown.prefix(3).joined(separator: ", "))")) }
         return Model(tensors: tensors, notes: notes, sourceFormat: path.hasSuffix(".json") ? "sharded Flax msgpack (index.json)" : "Flax msgpack")
     }
 
     /// Reads the shards an index names, checking that each tensor is where the index says and nowhere else. The
     /// index's keys are the Flax paths joined with `/`, as transformers' `flax_shard_checkpoint` writes them.
-    static func readShards(indexPath: String) throws -> (tensors: [Tensor], notes: [String]) {
-        let index = try ShardIndex(contentsOf: indexPath)
-        let folder = indexPath.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        var tensors: [Tensor] = []
-        var notes: [String] = []
-        var owner: [String: String] = [:]
-        for shard in index.shards {
-            let contents = try readTensors(path: (folder.isEmpty ? "." : folder) + "/" + shard)
-            for tensor in contents.tensors {
-                if let other = owner[tensor.name] {
-                    throw ModelError(file: shard, location: .tensor(tensor.name), "also stored in \(other)")
-                }
-                owner[tensor.name] = shard
-                tensors.append(tensor)
-            }
-            notes += contents.notes
+    static func readShards(indexPath: String) throws -> (tensors: [Tensor], notes: [Note]) {
+        let contents = try ShardIndex.readShards(indexPath: indexPath) { shard in
+            let (tensors, notes) = try readTensors(path: shard)
+            return (tensors, [:], notes)
         }
-        try index.checkListed(against: owner, indexPath: indexPath)
-        return (tensors, notes)
+        return (contents.tensors, contents.notes)
     }
 
     /// The rules that turn a Flax path into a PyTorch name, in order (transformers'
@@ -127,7 +114,7 @@ struct Collector {
     let file: MappedFile
     let limits: ReaderLimits
     var tensors: [Tensor] = []
-    var notes: [String] = []
+    var notes: [Note] = []
     var skipped = 0
 
     init(file: MappedFile, limits: ReaderLimits) {

@@ -26,7 +26,7 @@ public enum KerasWeights {
 
     /// The weights of `path` under their Keras names (`tf_bert_model/bert/…/kernel:0`), data mapped where it is
     /// stored contiguously and read through the library, one dataset at a time, where it is chunked or compressed.
-    public static func readTensors(path: String) throws -> (tensors: [Tensor], notes: [String]) {
+    public static func readTensors(path: String) throws -> (tensors: [Tensor], notes: [Note]) {
         let limits = ReaderLimits.current
         let mapped: MappedFile
         do { mapped = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
@@ -51,7 +51,7 @@ public enum KerasWeights {
             throw ModelError(kind: .unsupported, file: path, "an HDF5 file without Keras weights (no layer_names attribute at / or /model_weights)")
         }
         var tensors: [Tensor] = []
-        var notes: [String] = []
+        var notes: [Note] = []
         var seen = Set<String>()
         var tied = 0
         for layer in layers {

@@ -36,7 +36,7 @@ func expectEqualToReference(_ model: Model, reference: String) throws {
     @Test func aTiedWeightListedByTwoLayersIsReadOnce() throws {
         let (tensors, notes) = try KerasWeights.readTensors(path: Samples.path("keras-flax/bert-mlm-tf/tf_model.h5"))
         #expect(tensors.filter { $0.name.hasSuffix("word_embeddings/weight:0") }.count == 1)
-        #expect(notes.contains { $0.contains("tied") })
+        #expect(notes.contains { $0.text.contains("tied") })
     }
 
     @Test(arguments: [
