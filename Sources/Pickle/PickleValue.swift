@@ -1,6 +1,6 @@
 /// A value built by the unpickler: plain data and inert records of allowlisted calls. Nothing in it was
 /// executed; a consumer (the PyTorch or Paddle reader) interprets the records it knows.
-public indirect enum PickleValue: Sendable, CustomStringConvertible {
+public indirect enum PickleValue: CustomStringConvertible {
     case none
     case bool(Bool)
     case int(Int)
@@ -75,12 +75,12 @@ public struct PickleGlobal: Sendable, Hashable {
     public var qualifiedName: String { module + "." + name }
 }
 
-public final class PickleList: @unchecked Sendable {
+public final class PickleList {
     public internal(set) var items: [PickleValue] = []
 }
 
 /// A dict (or OrderedDict) in insertion order; keys are usually strings.
-public final class PickleDict: @unchecked Sendable {
+public final class PickleDict {
     public internal(set) var items: [(key: PickleValue, value: PickleValue)] = []
     /// Attributes a BUILD set on it (an OrderedDict's `_metadata`), kept but not interpreted.
     public internal(set) var attributes: PickleValue?
@@ -91,7 +91,7 @@ public final class PickleDict: @unchecked Sendable {
     }
 }
 
-public final class PickleCall: @unchecked Sendable {
+public final class PickleCall {
     public let callee: PickleGlobal
     public let arguments: [PickleValue]
     public internal(set) var state: PickleValue?
