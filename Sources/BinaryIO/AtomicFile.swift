@@ -45,7 +45,7 @@ public final class AtomicFile {
     }
 
     /// Appends bytes. Small writes are gathered; large ones go straight to the file.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         if pending.count + bytes.count <= Self.bufferCapacity {
             pending.append(contentsOf: bytes)
         } else {

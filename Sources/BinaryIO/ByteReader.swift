@@ -5,16 +5,16 @@ public enum Endianness: Sendable {
 
 /// A cursor over borrowed bytes that never reads past the end: every read checks what remains first
 /// and throws a `BinaryIOError` naming the offset.
-public struct ByteReader {
-    public let bytes: UnsafeRawBufferPointer
+package struct ByteReader {
+    package let bytes: UnsafeRawBufferPointer
     /// The offset of the next byte to read, from the start of `bytes`.
-    public private(set) var offset: Int
+    package private(set) var offset: Int
     /// The offset that `bytes` starts at inside its file, added to offsets in errors.
-    public let baseOffset: Int
+    package let baseOffset: Int
     /// Names the input in errors.
-    public let path: String?
+    package let path: String?
 
-    public init(_ bytes: UnsafeRawBufferPointer, path: String? = nil, baseOffset: Int = 0) {
+    package init(_ bytes: UnsafeRawBufferPointer, path: String? = nil, baseOffset: Int = 0) {
         self.bytes = bytes
         self.offset = 0
         self.baseOffset = baseOffset
@@ -22,10 +22,10 @@ public struct ByteReader {
     }
 
     /// The number of bytes not read yet.
-    public var remaining: Int { bytes.count - offset }
+    package var remaining: Int { bytes.count - offset }
 
     /// Reads a fixed-width integer in the given byte order.
-    public mutating func read<T: FixedWidthInteger>(_: T.Type, endianness: Endianness) throws -> T {
+    package mutating func read<T: FixedWidthInteger>(_: T.Type, endianness: Endianness) throws -> T {
         let size = MemoryLayout<T>.size
         try require(size, "a \(size)-byte integer")
         let raw = bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
@@ -34,7 +34,7 @@ public struct ByteReader {
     }
 
     /// Reads `count` bytes as a borrowed slice.
-    public mutating func readBytes(_ count: Int) throws -> UnsafeRawBufferPointer {
+    package mutating func readBytes(_ count: Int) throws -> UnsafeRawBufferPointer {
         try require(count, "\(count) bytes")
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
         offset += count
@@ -42,7 +42,7 @@ public struct ByteReader {
     }
 
     /// Reads an unsigned LEB128 varint of at most `maxBytes` bytes (5 for varint32, 10 for varint64).
-    public mutating func readVarint(maxBytes: Int = 10) throws -> UInt64 {
+    package mutating func readVarint(maxBytes: Int = 10) throws -> UInt64 {
         var value: UInt64 = 0
         for i in 0..<maxBytes {
             let byte = try read(UInt8.self, endianness: .little)
@@ -55,7 +55,7 @@ public struct ByteReader {
     }
 
     /// Reads a varint and checks that it fits an `Int` no larger than `limit`.
-    public mutating func readVarintInt(maxBytes: Int = 10, limit: Int = .max, _ what: String) throws -> Int {
+    package mutating func readVarintInt(maxBytes: Int = 10, limit: Int = .max, _ what: String) throws -> Int {
         let start = offset
         let raw = try readVarint(maxBytes: maxBytes)
         guard let value = Int(exactly: raw), value <= limit else {
@@ -65,7 +65,7 @@ public struct ByteReader {
     }
 
     /// Moves the cursor to `newOffset`, which must lie inside the bytes.
-    public mutating func seek(to newOffset: Int) throws {
+    package mutating func seek(to newOffset: Int) throws {
         guard newOffset >= 0, newOffset <= bytes.count else {
             throw error("seek to \(newOffset) is outside the \(bytes.count) bytes")
         }
@@ -73,7 +73,7 @@ public struct ByteReader {
     }
 
     /// An error at the current offset.
-    public func error(_ reason: String) -> BinaryIOError {
+    package func error(_ reason: String) -> BinaryIOError {
         BinaryIOError(path: path, offset: baseOffset + offset, reason: reason)
     }
 

@@ -89,7 +89,8 @@ public struct ByteWriter {
     // MARK: Bytes
 
     /// Appends bytes. A large block streams straight to the file (after what is buffered).
-    public mutating func writeBytes(_ bytes: UnsafeRawBufferPointer) throws {
+    @usableFromInline
+    package mutating func writeBytes(_ bytes: UnsafeRawBufferPointer) throws {
         if let file, bytes.count >= Self.flushThreshold {
             try flush()
             try file.write(bytes)

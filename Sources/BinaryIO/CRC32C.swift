@@ -17,14 +17,14 @@ public enum CRC32C {
     }()
 
     /// The CRC of `bytes`, continuing from `crc` (0 to start).
-    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var state = ~crc
         if let base = bytes.baseAddress, modelport_crc32c_hardware(&state, base, bytes.count) == 1 { return ~state }
         return tableChecksum(bytes, continuing: crc)
     }
 
     /// The portable slicing-by-8 table implementation (used when the processor has no CRC instruction).
-    public static func tableChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    package static func tableChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var c = ~crc
         var i = 0
         let n = bytes.count

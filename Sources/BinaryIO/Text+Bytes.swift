@@ -1,5 +1,5 @@
 /// Reverses the bytes of every `width`-byte element in place (big-endian tensor data to little-endian).
-public func swapByteOrder(_ bytes: UnsafeMutableRawBufferPointer, width: Int) {
+package func swapByteOrder(_ bytes: UnsafeMutableRawBufferPointer, width: Int) {
     guard width > 1 else { return }
     var i = 0
     while i + width <= bytes.count {

@@ -13,7 +13,7 @@ import Transforms
 /// Dense layers transposed lazily to PyTorch's [out, in].
 public enum FlaxCheckpoint {
     /// Whether `bytes` start like a Flax checkpoint: a MessagePack map whose first key is a string.
-    public static func recognizes(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package static func recognizes(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= 2 else { return false }
         let skip: Int
         switch bytes[0] {

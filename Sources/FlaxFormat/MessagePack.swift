@@ -45,7 +45,7 @@ public struct MessagePackParser {
     var budget: Int
 
     /// A parser over `bytes` (the whole of `path`, or a part starting at `baseOffset`).
-    public init(_ bytes: UnsafeRawBufferPointer, path: String?, baseOffset: Int = 0, limits: ReaderLimits = .current) {
+    package init(_ bytes: UnsafeRawBufferPointer, path: String?, baseOffset: Int = 0, limits: ReaderLimits = .current) {
         reader = ByteReader(bytes, path: path, baseOffset: baseOffset)
         maxDepth = limits.maxNestingDepth
         budget = bytes.count

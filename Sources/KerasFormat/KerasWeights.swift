@@ -15,7 +15,7 @@ import Transforms
 /// (`layers/<layer>/vars/0`) without names; they are recognized and refused with an error that says so.
 public enum KerasWeights {
     /// Whether `bytes` hold the HDF5 signature at offset 0, 512, 1024, … (where a superblock may start).
-    public static func recognizes(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    package static func recognizes(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset + hdf5Signature.count <= bytes.count {
             if (0..<hdf5Signature.count).allSatisfy({ bytes[offset + $0] == hdf5Signature[$0] }) { return true }

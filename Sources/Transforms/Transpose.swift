@@ -4,7 +4,7 @@ import ModelIR
 
 /// Swaps the two axes of a rank-2 tensor's bytes (TF dense kernels are [in, out]; PyTorch's are [out, in]).
 /// Works in cache-sized tiles on any element width, bands of rows split over the cores.
-public func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: Int, width: Int) -> TensorBuffer {
+package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: Int, width: Int) -> TensorBuffer {
     let output = TensorBuffer(count: rows * columns * width)
     let tile = 32
     output.withMutableBytes { destination in

@@ -54,7 +54,7 @@ func fixingBlockChecksums(_ bytes: inout [UInt8]) -> Bool {
     var changed = false
     func fix(offset: Int, size: Int) {
         guard offset >= 0, size >= 0, offset <= tableEnd, size <= tableEnd - offset - trailerSize else { return }
-        let crc = bytes.withUnsafeBytes { CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + size + 1)]))) }
+        let crc = CRC32C.mask(CRC32C.checksum(Array(bytes[offset..<(offset + size + 1)])))
         for i in 0..<4 {
             let byte = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i)))
             if bytes[offset + size + 1 + i] != byte { bytes[offset + size + 1 + i] = byte; changed = true }
