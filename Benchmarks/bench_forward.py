@@ -8,6 +8,7 @@ Needs torch and transformers; run with a Python that has them, or set BENCH_PYTH
 .venv-samples/bin/python), which this script re-executes itself with. Without either it says so and exits 0.
 
 Usage: bench_forward.py MODELPORT_BINARY [--runs N] [--models bert-base,minilm] [--batch 8] [--length 128]
+                        [--baseline OTHER_MODELPORT_BINARY]   (an earlier build, timed in the same interleaved runs)
 """
 import argparse
 import json
@@ -60,6 +61,7 @@ def main():
     parser.add_argument("--models", default="bert-base,minilm")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--baseline")
     args = parser.parse_args()
     reexec_with_torch()
     import torch
@@ -83,8 +85,8 @@ def main():
             save_file({k: v.contiguous() for k, v in inputs.items()}, input_file)
             output_file = os.path.join(tmp, name + "-outputs.safetensors")
 
-            def modelport(write):
-                command = [binary, "forward", folder, "--inputs", input_file, "--json"]
+            def modelport(write, executable=binary):
+                command = [executable, "forward", folder, "--inputs", input_file, "--json"]
                 if write:
                     command += ["--output", output_file, "--force"]
                 result = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -94,9 +96,11 @@ def main():
                 expected = model(**inputs).last_hidden_state  # warm-up, and the reference for the sanity check
                 first = modelport(write=True)
                 blas = first.get("blas", blas)
-                ours, theirs = [], []
+                ours, theirs, before = [], [], []
                 for _ in range(args.runs):  # interleaved, so a busy neighbour slows both alike
                     ours.append(modelport(write=False)["seconds"])
+                    if args.baseline:
+                        before.append(modelport(write=False, executable=os.path.abspath(args.baseline))["seconds"])
                     time.sleep(0.2)  # let torch's OpenMP threads stop spinning before timing the next
                     start = time.perf_counter()
                     model(**inputs)
@@ -105,15 +109,18 @@ def main():
             from safetensors.torch import load_file
             got = load_file(output_file)["last_hidden_state"]
             difference = (got - expected).abs().max().item()
-            rows.append((name, statistics.median(ours), statistics.median(theirs), difference))
+            rows.append((name, statistics.median(ours), statistics.median(theirs), difference,
+                         statistics.median(before) if before else None))
 
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; PyTorch {torch.__version__} on 2 threads, eager attention")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores (load average {load}); PyTorch {torch.__version__} on 2 threads, eager attention")
     if blas:
         print("ModelPort BLAS: " + ", ".join(f"{k} {v}" for k, v in blas.items()))
     print(f"forward, {args.batch}×{args.length} tokens, fp32, median of {args.runs} (in-process seconds)")
-    print(f"{'model':<12} {'ModelPort':>10} {'PyTorch':>10} {'ratio':>7} {'max |Δ|':>10}")
-    for name, ours, theirs, difference in rows:
-        print(f"{name:<12} {ours:>10.3f} {theirs:>10.3f} {ours / theirs:>6.2f}× {difference:>10.2e}")
+    print(f"{'model':<12} {'ModelPort':>10} {'PyTorch':>10} {'ratio':>7} {'max |Δ|':>10}" + (f" {'baseline':>10}" if args.baseline else ""))
+    for name, ours, theirs, difference, before in rows:
+        print(f"{name:<12} {ours:>10.3f} {theirs:>10.3f} {ours / theirs:>6.2f}× {difference:>10.2e}"
+              + (f" {before:>10.3f}" if before is not None else ""))
 
 
 if __name__ == "__main__":
