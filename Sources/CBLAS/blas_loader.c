@@ -82,20 +82,27 @@ static void load(void) {
     } else {
         info.core_choice = "openblas";
     }
-    // MODELPORT_BLAS names a library of the user's choice; then OpenBLAS under the names distributions give it
-    // (Debian's alternatives, Fedora's pthread and OpenMP builds), then any CBLAS-carrying libblas.
-    const char *candidates[] = {getenv("MODELPORT_BLAS"), "libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0",
-                                "libopenblaso.so.0", "libblas.so.3"};
+    // MODELPORT_BLAS names a library of the user's choice, and then it is the only one tried; otherwise OpenBLAS under
+    // the names distributions give it (Debian's alternatives, Fedora's pthread and OpenMP builds), then any
+    // CBLAS-carrying libblas.
+    const char *chosen = getenv("MODELPORT_BLAS");
+    const char *candidates[] = {chosen, "libopenblas.so.0", "libopenblas.so", "libopenblasp.so.0", "libopenblaso.so.0",
+                                "libblas.so.3"};
+    const size_t count = chosen && *chosen ? 1 : sizeof candidates / sizeof *candidates;
     void *handle = NULL;
     size_t used = 0;
     failure[0] = 0;
-    for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !sgemm; i++) {
+    for (size_t i = 0; i < count && !sgemm; i++) {
         if (!candidates[i] || !*candidates[i]) continue;
         handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
         if (handle) sgemm = (sgemm_fn)dlsym(handle, "cblas_sgemm");
-        if (!sgemm && used < sizeof failure) {
-            const char *why = handle ? "has no cblas_sgemm" : "not found";
-            used += (size_t)snprintf(failure + used, sizeof failure - used, "%s%s %s", used ? "; " : "", candidates[i], why);
+        if (!sgemm) {
+            if (used < sizeof failure) {
+                const char *why = handle ? "has no cblas_sgemm" : "not found";
+                used += (size_t)snprintf(failure + used, sizeof failure - used, "%s%s %s", used ? "; " : "", candidates[i], why);
+            }
+            if (handle) dlclose(handle);
+            handle = NULL;
         }
     }
     if (set_here) unsetenv("OPENBLAS_CORETYPE");  // read once by OpenBLAS's constructor; leave the environment as found
