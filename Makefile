@@ -78,9 +78,11 @@ check-python: release
 	.venv-check/bin/python Samples/check_outputs.py $(RELEASE_BIN)
 	.venv-check/bin/python Samples/check_report.py $(RELEASE_BIN)
 
-## make bench: convert a ~100 MB safetensors model, next to cp of the same file.
+## make bench: convert a ~100 MB safetensors model, next to cp of the same file; then the forward pass next to
+## PyTorch (BERT-base and MiniLM shapes, 8 × 128 tokens), with the BLAS kernel and the CPU.
 bench: release
-	$(PYTHON) Benchmarks/bench.py $(RELEASE_BIN)
+	$(PYTHON) Benchmarks/bench.py $(RELEASE_BIN) --no-forward
+	$(PYTHON) Benchmarks/bench_forward.py $(RELEASE_BIN)
 
 ## make fuzz: builds the libFuzzer targets of Fuzz/ (one per reader, with ASan) and runs each for FUZZ_SECONDS,
 ## seeded from Samples/; findings (crash, OOM > 2 GB, timeout > 10 s) land in $(FUZZ_OUT)/findings/<target>/.

@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms"]),
         .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The BLAS of the verifier, loaded at run time after a cpuid check (Sources/CBLAS/blas_loader.c says why).
+        .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "Pickle", dependencies: ["ModelIR", "BinaryIO"]),
         .target(name: "PyTorchFormat", dependencies: ["ModelIR", "BinaryIO", "Pickle", "Transforms", "CLibzip", "CZlib"]),
         .target(name: "TensorFlowFormat", dependencies: [

@@ -264,6 +264,11 @@ struct ForwardCommand: ParsableCommand {
             var members: [(key: String, value: JSON)] = [("model", .string(model)), ("architecture", .string(loaded.config.architecture.rawValue)),
                                                          ("batch", .integer(result.batch)), ("length", .integer(result.length)),
                                                          ("seconds", .double(seconds))]
+            if let blas = try? BLASLibrary.loaded() {
+                members.append(("blas", .object([("library", .string(blas.library)), ("kernel", .string(blas.kernel)),
+                                                 ("kernel_choice", .string(blas.kernelChoice)), ("cpuid_kernel", .string(blas.detectedKernel)),
+                                                 ("threads", .integer(blas.threads)), ("config", .string(blas.configuration))])))
+            }
             members.append(("last_hidden_state", .object([("shape", shape)] + stats(result.lastHiddenState))))
             members.append(("hidden_states", .integer(result.hiddenStates.count)))
             if let pooled = result.pooler {

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import ModelIR
 
@@ -81,30 +80,23 @@ enum COCOLM {
             let p = "encoder.layer.\(n)."
             let qkv = try Kernels.linear(x, rows: rows, weight: try w.floats(p + "attention.self_attn.in_proj.weight", shape: [3 * H, H]),
                                      bias: try w.floats(p + "attention.self_attn.in_proj.bias"), inFeatures: H, outFeatures: 3 * H)
-            var q = [Float](repeating: 0, count: rows * H), k = q, v = q
-            let scale = 1 / Float(d.headSize).squareRoot()
-            for r in 0..<rows {
-                for i in 0..<H {
-                    q[r * H + i] = qkv[r * 3 * H + i] * scale
-                    k[r * H + i] = qkv[r * 3 * H + H + i]
-                    v[r * H + i] = qkv[r * 3 * H + 2 * H + i]
-                }
-            }
             var context = [Float](repeating: 0, count: rows * H)
-            var dead = [Set<Int>](repeating: [], count: B)
-            for b in 0..<B {
-                let offset = b * L * H
-                dead[b] = q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-                    bias.withUnsafeBufferPointer { bp in context.withUnsafeMutableBufferPointer { cp in
-                        Kernels.attention(q: qp.baseAddress! + offset, k: kp.baseAddress! + offset, v: vp.baseAddress! + offset, length: L,
-                                          heads: d.heads, headSize: d.headSize, scale: 1, keyMask: masks[b], bias: bp.baseAddress!,
-                                          into: cp.baseAddress! + offset)
-                    }}
-                }}}
-            }
+            var headMajor = context
+            qkv.withUnsafeBufferPointer { qp in bias.withUnsafeBufferPointer { bp in
+                context.withUnsafeMutableBufferPointer { cp in headMajor.withUnsafeMutableBufferPointer { hp in
+                    let base = qp.baseAddress!
+                    Kernels.attention(q: base, qStride: 3 * H, k: base + H, kStride: 3 * H, v: base + 2 * H, vStride: 3 * H, batch: B,
+                                      queries: L, keys: L, heads: d.heads, headSize: d.headSize, valueHeadSize: d.headSize,
+                                      scale: 1 / Float(d.headSize).squareRoot(), keyMasks: masks, bias: bp.baseAddress!,
+                                      headMajor: hp, into: cp)
+                }}
+            }}
+            // A sequence with no real token has every key masked with −inf: PyTorch's softmax gives NaN rows there,
+            // which COCO-LM zeroes after the output projection.
+            let dead = masks.map { mask in mask.allSatisfy { $0 == -.infinity } }
             var a = try Kernels.linear(context, rows: rows, weight: try w.floats(p + "attention.self_attn.out_proj.weight", shape: [H, H]),
                                    bias: try w.floats(p + "attention.self_attn.out_proj.bias"), inFeatures: H, outFeatures: H)
-            for b in 0..<B { for t in dead[b] { for i in 0..<H { a[(b * L + t) * H + i] = 0 } } }  // NaN rows → 0
+            for b in 0..<B where dead[b] { for i in (b * L * H)..<((b + 1) * L * H) { a[i] = 0 } }  // NaN rows → 0
             for i in a.indices { a[i] += x[i] }
             try Kernels.layerNorm(&a, width: H, weight: try w.floats(p + "attention.LayerNorm.weight"), bias: try w.floats(p + "attention.LayerNorm.bias"), eps: d.eps)
             var up = try Kernels.linear(a, rows: rows, weight: try w.floats(p + "intermediate.dense.weight", shape: [d.intermediate, H]),

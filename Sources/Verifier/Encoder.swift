@@ -1,4 +1,4 @@
-import Dispatch
+import BinaryIO
 import ModelIR
 
 /// Reference forward passes of the encoder architectures (transformers' `modeling_bert.py`, `modeling_roberta.py`, `modeling_albert.py`), in fp32,
@@ -6,18 +6,16 @@ import ModelIR
 public enum Encoder {
     /// Runs `model` on `inputs`.
     public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
-        // OpenBLAS stays on one thread; products and element-wise work split rows over the cores themselves.
-        try Kernels.singleThreadedBLAS {
-            switch model.config.architecture {
-            case .albert: return try albert(model, inputs: inputs)
-            case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
-            case .cocolm: return try COCOLM.forward(model, inputs: inputs)
-            case .perceiver: return try Perceiver.forward(model, inputs: inputs)
-            case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
-                return try bert(model, inputs: inputs)
-            default:
-                throw VerifierError("no forward pass for architecture '\(model.config.architecture.rawValue)' yet")
-            }
+        _ = try BLASLibrary.loaded()
+        switch model.config.architecture {
+        case .albert: return try albert(model, inputs: inputs)
+        case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
+        case .cocolm: return try COCOLM.forward(model, inputs: inputs)
+        case .perceiver: return try Perceiver.forward(model, inputs: inputs)
+        case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
+            return try bert(model, inputs: inputs)
+        default:
+            throw VerifierError("no forward pass for architecture '\(model.config.architecture.rawValue)' yet")
         }
     }
 
@@ -105,44 +103,96 @@ public enum Encoder {
         inputs.attentionMask.map { $0.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 } }
     }
 
-    /// One post-LN encoder layer with the weights under `p` (BERT names, or ALBERT's with `albert` set).
-    static func layer(_ x: [Float], _ w: Weights, _ p: String, _ d: Dimensions, _ inputs: EncoderInputs, masks: [[Float]], albert: Bool) throws -> [Float] {
-        let rows = inputs.batch * inputs.length, H = d.hidden
-        func lin(_ input: [Float], _ name: String, _ inF: Int, _ outF: Int) throws -> [Float] {
-            try Kernels.linear(input, rows: rows, weight: try w.floats(name + ".weight", shape: [outF, inF]),
-                           bias: try w.floats(name + ".bias", shape: [outF]), inFeatures: inF, outFeatures: outF)
+    /// The activations of one encoder layer, allocated once per forward pass and reused by every layer.
+    final class Workspace {
+        let rows: Int
+        /// `[rows, 3·hidden]`: queries, keys and values side by side.
+        let qkv: UnsafeMutableBufferPointer<Float>
+        /// `[batch·heads, length, headSize]`: each head's context before concatenation.
+        let headMajor: UnsafeMutableBufferPointer<Float>
+        /// `[rows, hidden]`: the concatenated context, then the attention block's output.
+        let context: UnsafeMutableBufferPointer<Float>
+        let attended: UnsafeMutableBufferPointer<Float>
+        /// `[rows, intermediate]`.
+        let up: UnsafeMutableBufferPointer<Float>
+
+        init(rows: Int, _ d: Dimensions) {
+            self.rows = rows
+            func buffer(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+                let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+                b.initialize(repeating: 0)
+                return b
+            }
+            qkv = buffer(rows * 3 * d.hidden)
+            headMajor = buffer(rows * d.hidden)
+            context = buffer(rows * d.hidden)
+            attended = buffer(rows * d.hidden)
+            up = buffer(rows * d.intermediate)
         }
+
+        deinit {
+            for b in [qkv, headMajor, context, attended, up] { b.deallocate() }
+        }
+    }
+
+    /// One post-LN encoder layer with the weights under `p` (BERT names, or ALBERT's with `albert` set):
+    /// `x' = LN(x + O·attention(Q·x, K·x, V·x))`, `LN(x' + W₂·act(W₁·x'))`. Weights are read in place where their
+    /// bytes allow; biases, activation, residuals and LayerNorms run on each block of rows right after its product.
+    static func layer(_ x: [Float], _ w: Weights, _ p: String, _ d: Dimensions, _ inputs: EncoderInputs, masks: [[Float]], albert: Bool,
+                      workspace ws: Workspace) throws -> [Float] {
+        let rows = inputs.batch * inputs.length, H = d.hidden, I = d.intermediate
+        precondition(ws.rows == rows && x.count == rows * H)
         let names = albert
             ? (q: p + "attention.query", k: p + "attention.key", v: p + "attention.value", o: p + "attention.dense",
                ln1: p + "attention.LayerNorm", up: p + "ffn", down: p + "ffn_output", ln2: p + "full_layer_layer_norm")
             : (q: p + "attention.self.query", k: p + "attention.self.key", v: p + "attention.self.value",
                o: p + "attention.output.dense", ln1: p + "attention.output.LayerNorm", up: p + "intermediate.dense",
                down: p + "output.dense", ln2: p + "output.LayerNorm")
-        let q = try lin(x, names.q, H, H), k = try lin(x, names.k, H, H), v = try lin(x, names.v, H, H)
-        var context = [Float](repeating: 0, count: rows * H)
-        let length = inputs.length
-        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-            context.withUnsafeMutableBufferPointer { cp in
-                nonisolated(unsafe) let (qb, kb, vb, cb) = (qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, cp.baseAddress!)
-                Kernels.singleThreadedBLAS {
-                DispatchQueue.concurrentPerform(iterations: inputs.batch) { b in
-                    let offset = b * length * H
-                    Kernels.attention(q: qb + offset, k: kb + offset, v: vb + offset, length: length, heads: d.heads,
-                                      headSize: d.headSize, scale: 1 / Float(d.headSize).squareRoot(), keyMask: masks[b],
-                                      into: cb + offset)
-                }
+        let eps = Float(d.eps)
+        // Q, K, V: three products into one [rows, 3H] buffer, each block of rows doing all three.
+        try w.withFloats([(names.q + ".weight", [H, H]), (names.k + ".weight", [H, H]), (names.v + ".weight", [H, H]),
+                          (names.q + ".bias", [H]), (names.k + ".bias", [H]), (names.v + ".bias", [H])]) { t in
+            x.withUnsafeBufferPointer { xp in
+                Parallel.fill(ws.qkv, rows: rows, minimumRows: Kernels.minimumRowsPerCore) { range, slice in
+                    guard let out = slice.baseAddress, !range.isEmpty else { return }
+                    for part in 0..<3 {
+                        BLAS.sgemm(transposeB: true, m: range.count, n: H, k: H, alpha: 1, a: xp.baseAddress! + range.lowerBound * H, lda: H,
+                                   b: t[part].baseAddress!, ldb: H, beta: 0, c: out + part * H, ldc: 3 * H)
+                    }
+                    for r in 0..<range.count {
+                        for part in 0..<3 { Vector.add(t[3 + part].baseAddress!, to: out + r * 3 * H + part * H, count: H) }
+                    }
                 }
             }
-        }}}
-        var attended = try lin(context, names.o, H, H)
-        for i in attended.indices { attended[i] += x[i] }
-        try Kernels.layerNorm(&attended, width: H, weight: try w.floats(names.ln1 + ".weight"), bias: try w.floats(names.ln1 + ".bias"), eps: d.eps)
-        var up = try lin(attended, names.up, H, d.intermediate)
-        try Kernels.activate(&up, d.activation)
-        var out = try lin(up, names.down, d.intermediate, H)
-        for i in out.indices { out[i] += attended[i] }
-        try Kernels.layerNorm(&out, width: H, weight: try w.floats(names.ln2 + ".weight"), bias: try w.floats(names.ln2 + ".bias"), eps: d.eps)
-        return out
+        }
+        let qkv = UnsafePointer(ws.qkv.baseAddress!)
+        Kernels.attention(q: qkv, qStride: 3 * H, k: qkv + H, kStride: 3 * H, v: qkv + 2 * H, vStride: 3 * H, batch: inputs.batch,
+                          queries: inputs.length, keys: inputs.length, heads: d.heads, headSize: d.headSize, valueHeadSize: d.headSize,
+                          scale: 1 / Float(d.headSize).squareRoot(), keyMasks: masks, bias: nil, headMajor: ws.headMajor, into: ws.context)
+        // LN(x + context·Oᵀ + b)
+        try w.withFloats([(names.o + ".weight", [H, H]), (names.o + ".bias", [H]), (names.ln1 + ".weight", [H]), (names.ln1 + ".bias", [H])]) { t in
+            x.withUnsafeBufferPointer { xp in
+                Kernels.linear(ws.context.baseAddress!, rows: rows, inFeatures: H, weight: t[0].baseAddress!, outFeatures: H, into: ws.attended,
+                               epilogue: .biasResidualNorm(bias: t[1].baseAddress!, residual: xp.baseAddress!, weight: t[2].baseAddress!,
+                                                           shift: t[3].baseAddress!, eps: eps))
+            }
+        }
+        // act(attended·W₁ᵀ + b₁)
+        let activation = try Kernels.Activation(name: d.activation)
+        try w.withFloats([(names.up + ".weight", [I, H]), (names.up + ".bias", [I])]) { t in
+            Kernels.linear(ws.attended.baseAddress!, rows: rows, inFeatures: H, weight: t[0].baseAddress!, outFeatures: I, into: ws.up,
+                           epilogue: .biasActivation(t[1].baseAddress!, activation))
+        }
+        // LN(attended + up·W₂ᵀ + b₂), into the array this layer returns (it is kept as a hidden state).
+        return try w.withFloats([(names.down + ".weight", [H, I]), (names.down + ".bias", [H]), (names.ln2 + ".weight", [H]),
+                                 (names.ln2 + ".bias", [H])]) { t in
+            [Float](unsafeUninitializedCapacity: rows * H) { out, initialized in
+                Kernels.linear(ws.up.baseAddress!, rows: rows, inFeatures: I, weight: t[0].baseAddress!, outFeatures: H, into: out,
+                               epilogue: .biasResidualNorm(bias: t[1].baseAddress!, residual: ws.attended.baseAddress!, weight: t[2].baseAddress!,
+                                                           shift: t[3].baseAddress!, eps: eps))
+                initialized = rows * H
+            }
+        }
     }
 
     /// `tanh(dense(h[:, 0]))` when the pooler weights are present.
@@ -167,8 +217,9 @@ public enum Encoder {
         var x = try embeddings(w, inputs: inputs, width: d.hidden, eps: d.eps, roberta: roberta, padId: padId)
         var states = [x]
         let masks = keyMasks(inputs)
+        let workspace = Workspace(rows: inputs.batch * inputs.length, d)
         for i in 0..<d.layers {
-            x = try layer(x, w, "encoder.layer.\(i).", d, inputs, masks: masks, albert: false)
+            x = try layer(x, w, "encoder.layer.\(i).", d, inputs, masks: masks, albert: false, workspace: workspace)
             states.append(x)
         }
         let pooled = try pooler(x, w, name: "pooler.dense", batch: inputs.batch, length: inputs.length, width: d.hidden)
@@ -195,10 +246,11 @@ public enum Encoder {
                                bias: try w.floats("encoder.embedding_hidden_mapping_in.bias"), inFeatures: embedding, outFeatures: d.hidden)
         var states = [x]
         let masks = keyMasks(inputs)
+        let workspace = Workspace(rows: inputs.batch * inputs.length, d)
         for i in 0..<d.layers {
             let group = Int(Double(i) / (Double(d.layers) / Double(groups)))
             for k in 0..<inner {
-                x = try layer(x, w, "encoder.albert_layer_groups.\(group).albert_layers.\(k).", d, inputs, masks: masks, albert: true)
+                x = try layer(x, w, "encoder.albert_layer_groups.\(group).albert_layers.\(k).", d, inputs, masks: masks, albert: true, workspace: workspace)
             }
             states.append(x)
         }

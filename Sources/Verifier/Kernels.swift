@@ -1,171 +1,201 @@
-#if canImport(Accelerate)
-import Accelerate  // macOS: the system BLAS
-#else
-import CBLAS  // Linux: OpenBLAS
-#endif
-import Dispatch
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import BinaryIO
 
 /// The numeric building blocks of the reference forward passes (as `torch.nn.functional` computes them), in fp32.
-/// Matrix products go through CBLAS `sgemm`; the rest are plain loops over contiguous buffers.
+///
+/// Matrix products go through BLAS `sgemm` (`BLAS`), split by rows over the cores with the library on one thread;
+/// what follows a product (bias, activation, residual and LayerNorm) runs on the same block of rows right after it,
+/// while they are in cache, in SIMD lanes. Work crosses threads only through `Parallel.fill`.
 enum Kernels {
-    /// `y[rows, out] = x[rows, in] · Wᵀ + b`, with `W` stored `[out, in]` (PyTorch's Linear).
+    /// What a linear layer does to each block of its output rows after the product.
+    enum Epilogue {
+        case none
+        /// `y += bias`.
+        case bias(UnsafePointer<Float>)
+        /// `y = activation(y + bias)`.
+        case biasActivation(UnsafePointer<Float>, Activation)
+        /// `y = LayerNorm(y + bias + residual)`; `residual` has the output's rows and width.
+        case biasResidualNorm(bias: UnsafePointer<Float>, residual: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                              shift: UnsafePointer<Float>, eps: Float)
+    }
+
+    /// The activations of Hugging Face configs (`hidden_act`).
+    enum Activation {
+        /// erf GELU (`gelu`, `gelu_python`).
+        case gelu
+        /// tanh-approximated GELU (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`).
+        case geluTanh
+        case relu
+        case tanh
+
+        init(name: String) throws {
+            switch name {
+            case "gelu", "gelu_python": self = .gelu
+            case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
+            case "relu": self = .relu
+            case "tanh": self = .tanh
+            default: throw VerifierError("activation '\(name)' is not supported")
+            }
+        }
+    }
+
+    /// Rows below which a product or an element-wise pass stays on one core.
+    static let minimumRowsPerCore = 16
+
+    /// `y[rows, out] = x[rows, in] · Wᵀ` with `W` stored `[out, in]` (PyTorch's Linear), then the epilogue.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: UnsafePointer<Float>, outFeatures: Int,
+                       into y: UnsafeMutableBufferPointer<Float>, epilogue: Epilogue) {
+        precondition(y.count == rows * outFeatures)
+        Parallel.fill(y, rows: rows, minimumRows: minimumRowsPerCore) { range, slice in
+            guard let out = slice.baseAddress, !range.isEmpty else { return }
+            BLAS.sgemm(transposeB: true, m: range.count, n: outFeatures, k: inFeatures, alpha: 1, a: x + range.lowerBound * inFeatures,
+                       lda: inFeatures, b: weight, ldb: inFeatures, beta: 0, c: out, ldc: outFeatures)
+            for r in 0..<range.count {
+                let row = out + r * outFeatures
+                switch epilogue {
+                case .none:
+                    break
+                case .bias(let bias):
+                    Vector.add(bias, to: row, count: outFeatures)
+                case .biasActivation(let bias, let activation):
+                    Vector.add(bias, to: row, count: outFeatures)
+                    Vector.activate(row, count: outFeatures, activation)
+                case let .biasResidualNorm(bias, residual, weight, shift, eps):
+                    Vector.add(bias, to: row, count: outFeatures)
+                    Vector.add(residual + (range.lowerBound + r) * outFeatures, to: row, count: outFeatures)
+                    Vector.layerNorm(row, count: outFeatures, weight: weight, shift: shift, eps: eps)
+                }
+            }
+        }
+    }
+
+    /// `y[rows, out] = x[rows, in] · Wᵀ + b`, over arrays (heads, poolers, the architectures off the hot path).
     static func linear(_ x: [Float], rows: Int, weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) throws -> [Float] {
         guard x.count == rows * inFeatures, weight.count == inFeatures * outFeatures, bias.map({ $0.count == outFeatures }) ?? true else {
             throw VerifierError("a linear layer's weights (\(weight.count)) or bias do not fit \(inFeatures) → \(outFeatures)")
         }
         var y = [Float](repeating: 0, count: rows * outFeatures)
-        if let bias {
-            for r in 0..<rows {
-                for o in 0..<outFeatures { y[r * outFeatures + o] = bias[o] }
-            }
-        }
-        x.withUnsafeBufferPointer { xp in
-            weight.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    nonisolated(unsafe) let (xp, wp, yp) = (xp, wp, yp)
-                    // Row blocks over the cores, each a single-threaded sgemm (see `forEachRowBlock`).
-                    forEachRowBlock(rows) { range in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(range.count), Int32(outFeatures), Int32(inFeatures),
-                                    1, xp.baseAddress! + range.lowerBound * inFeatures, Int32(inFeatures), wp.baseAddress, Int32(inFeatures),
-                                    bias == nil ? 0 : 1, yp.baseAddress! + range.lowerBound * outFeatures, Int32(outFeatures))
+        guard rows > 0, outFeatures > 0 else { return y }
+        x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in
+            y.withUnsafeMutableBufferPointer { yp in
+                guard inFeatures > 0 else {  // an empty product: the bias alone
+                    if let bias { for r in 0..<rows { for o in 0..<outFeatures { yp[r * outFeatures + o] = bias[o] } } }
+                    return
+                }
+                if let bias {
+                    bias.withUnsafeBufferPointer { bp in
+                        linear(xp.baseAddress!, rows: rows, inFeatures: inFeatures, weight: wp.baseAddress!, outFeatures: outFeatures,
+                               into: yp, epilogue: .bias(bp.baseAddress!))
                     }
+                } else {
+                    linear(xp.baseAddress!, rows: rows, inFeatures: inFeatures, weight: wp.baseAddress!, outFeatures: outFeatures,
+                           into: yp, epilogue: .none)
                 }
             }
-        }
+        }}
         return y
     }
 
-    /// The cores to split row work over.
-    static let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-
-    /// Splits `rows` (or elements) into one block per core and runs `body` on them concurrently. The forward pass keeps OpenBLAS
-    /// on one thread and parallelises by rows itself: OpenBLAS's own pool busy-waits between calls and would take
-    /// the cores from the element-wise work that follows every product.
-    static func forEachRowBlock(_ rows: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        let blocks = rows >= 32 ? min(cores, rows / 16) : 1
-        guard blocks > 1 else { return body(0..<rows) }
-        DispatchQueue.concurrentPerform(iterations: blocks) { b in
-            body((b * rows / blocks)..<((b + 1) * rows / blocks))
-        }
-    }
-
-    /// Runs `body` with OpenBLAS on one thread, for work that is already split over the cores (per-sequence
-    /// attention): nested threading would make the BLAS threads spin against ours.
-    static func singleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        #if canImport(Accelerate)
-        return try body()
-        #else
-        let threads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(threads) }
-        return try body()
-        #endif
-    }
-
-    /// LayerNorm over the last axis (biased variance, accumulated in Double).
+    /// LayerNorm over the last axis (biased variance), rows over the cores.
     static func layerNorm(_ x: inout [Float], width: Int, weight: [Float], bias: [Float], eps: Double) throws {
         guard width > 0, weight.count == width, bias.count == width, x.count % width == 0 else {
             throw VerifierError("a LayerNorm's parameters (\(weight.count), \(bias.count)) do not fit width \(width)")
         }
         let rows = x.count / width
-        x.withUnsafeMutableBufferPointer { p in
-            for r in 0..<rows {
-                let row = UnsafeMutableBufferPointer(rebasing: p[(r * width)..<((r + 1) * width)])
-                var mean = 0.0
-                for v in row { mean += Double(v) }
-                mean /= Double(width)
-                var variance = 0.0
-                for v in row { variance += (Double(v) - mean) * (Double(v) - mean) }
-                variance /= Double(width)
-                let scale = 1 / (variance + eps).squareRoot()
-                for i in 0..<width { row[i] = Float((Double(row[i]) - mean) * scale) * weight[i] + bias[i] }
+        weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
+            x.withUnsafeMutableBufferPointer { p in
+                Parallel.fill(p, rows: rows, minimumRows: minimumRowsPerCore) { range, slice in
+                    for r in 0..<range.count {
+                        Vector.layerNorm(slice.baseAddress! + r * width, count: width, weight: wp.baseAddress!, shift: bp.baseAddress!,
+                                         eps: Float(eps))
+                    }
+                }
             }
-        }
+        }}
     }
 
     /// The activation named by a Hugging Face config, applied in place.
     static func activate(_ x: inout [Float], _ name: String) throws {
-        switch name {
-        case "gelu", "gelu_python":
-            x.withUnsafeMutableBufferPointer { p in
-                nonisolated(unsafe) let p = p
-                forEachRowBlock(p.count) { range in  // erf is the costliest element-wise step: both cores
-                    for i in range { p[i] = 0.5 * p[i] * (1 + erff(p[i] / 2.0.squareRoot().float)) }
+        let activation = try Activation(name: name)
+        let chunk = 4096, chunks = (x.count + chunk - 1) / chunk, count = x.count
+        guard count > 0 else { return }
+        x.withUnsafeMutableBufferPointer { p in
+            // Whole chunks as rows (the last one padded in thought only: `fill` needs equal rows, so the tail runs here).
+            let whole = count / chunk
+            if whole > 0 {
+                Parallel.fill(UnsafeMutableBufferPointer(rebasing: p[0..<(whole * chunk)]), rows: whole, minimumRows: 2) { range, slice in
+                    Vector.activate(slice.baseAddress!, count: slice.count, activation)
                 }
             }
-        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
-            let c = Float((2 / Double.pi).squareRoot())
-            for i in x.indices {
-                let v = x[i]
-                x[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v)))
-            }
-        case "relu":
-            for i in x.indices { x[i] = max(0, x[i]) }
-        case "tanh":
-            for i in x.indices { x[i] = tanhf(x[i]) }
-        default:
-            throw VerifierError("activation '\(name)' is not supported")
+            if chunks > whole { Vector.activate(p.baseAddress! + whole * chunk, count: count - whole * chunk, activation) }
         }
     }
 
-    /// Multi-head self-attention for one sequence: `softmax(scale·q·kᵀ + bias + mask)·v` per head, contexts
-    /// concatenated. `q`, `k`, `v` are `[length, heads·d]`; `keyMask[j]` is 0 for real keys and the additive mask
-    /// otherwise; `bias`, when given, is `[heads, length, length]`. Returns the query rows whose keys were all
-    /// masked with −inf (their context is left 0).
-    @discardableResult
-    static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, length: Int, heads: Int,
-                          headSize: Int, scale: Float, keyMask: [Float]?, bias: UnsafePointer<Float>? = nil,
-                          keyLength: Int? = nil, valueHeadSize: Int? = nil,
-                          into context: UnsafeMutablePointer<Float>) -> Set<Int> {
-        // Queries: `length` rows of heads·headSize; keys: `keys` rows; values: heads·valueHeadSize wide.
-        let width = heads * headSize
-        let keys = keyLength ?? length
-        let vHead = valueHeadSize ?? headSize
-        let vWidth = heads * vHead
-        var scores = [Float](repeating: 0, count: length * keys)
-        var dead = Set<Int>()
-        for h in 0..<heads {
-            scores.withUnsafeMutableBufferPointer { s in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(keys), Int32(headSize),
-                            scale, q + h * headSize, Int32(width), k + h * headSize, Int32(width), 0, s.baseAddress, Int32(keys))
-                for i in 0..<length {
-                    var maximum = -Float.infinity
-                    for j in 0..<keys {
-                        var value = s[i * keys + j]
-                        if let bias { value += bias[(h * length + i) * keys + j] }
-                        if let keyMask { value += keyMask[j] }
-                        s[i * keys + j] = value
-                        maximum = value.isNaN || maximum.isNaN ? .nan : max(maximum, value)  // a NaN score poisons the row, as in PyTorch
-                    }
-                    if maximum == -Float.infinity {  // every key masked with −inf: no distribution at all
-                        for j in 0..<keys { s[i * keys + j] = 0 }
-                        dead.insert(i)
+    /// Multi-head attention over a batch: `softmax(scale·q·kᵀ + bias + mask)·v` per sequence and head, the heads'
+    /// contexts concatenated into `context` `[batch·queries, heads·valueHeadSize]`.
+    ///
+    /// `q` rows are `queries` per sequence, `qStride` apart, head `h` at column `h·headSize`; `k` and `v` likewise with
+    /// `keys` rows. `keyMasks[b][j]` is added to every score of key `j` (0 for real keys); `bias`, when given, is
+    /// `[heads, queries, keys]`, shared by the batch. A query row whose keys are all masked with −inf gets a zero
+    /// context. `headMajor` (`batch·heads·queries·valueHeadSize` floats) holds each head's context before they are
+    /// concatenated, so that every (sequence, head) pair is one block of the work split over the cores.
+    static func attention(q: UnsafePointer<Float>, qStride: Int, k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>,
+                          vStride: Int, batch: Int, queries: Int, keys: Int, heads: Int, headSize: Int, valueHeadSize: Int,
+                          scale: Float, keyMasks: [[Float]]?, bias: UnsafePointer<Float>?,
+                          headMajor: UnsafeMutableBufferPointer<Float>, into context: UnsafeMutableBufferPointer<Float>) {
+        let block = queries * valueHeadSize, width = heads * valueHeadSize
+        precondition(headMajor.count == batch * heads * block && context.count == batch * queries * width)
+        guard block > 0 else { return }
+        Parallel.fill(headMajor, rows: batch * heads) { range, slice in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(queries * keys, 1)) { scores in
+                let s = scores.baseAddress!
+                for pair in range {
+                    let b = pair / heads, h = pair % heads
+                    let out = slice.baseAddress! + (pair - range.lowerBound) * block
+                    let qh = q + b * queries * qStride + h * headSize
+                    let kh = k + b * keys * kStride + h * headSize
+                    let vh = v + b * keys * vStride + h * valueHeadSize
+                    if keys == 0 {
+                        out.update(repeating: 0, count: block)
                         continue
                     }
-                    var sum: Float = 0
-                    for j in 0..<keys {
-                        let e = expf(s[i * keys + j] - maximum)
-                        s[i * keys + j] = e
-                        sum += e
+                    if headSize > 0 {
+                        BLAS.sgemm(transposeB: true, m: queries, n: keys, k: headSize, alpha: scale, a: qh, lda: qStride, b: kh,
+                                   ldb: kStride, beta: 0, c: s, ldc: keys)
+                    } else {
+                        s.update(repeating: 0, count: queries * keys)
                     }
-                    for j in 0..<keys { s[i * keys + j] /= sum }
+                    let mask = keyMasks?[b]
+                    mask.withUnsafeBufferPointerIfPresent { maskPointer in
+                        for i in 0..<queries {
+                            Vector.softmax(s + i * keys, count: keys, adding: maskPointer, and: bias.map { $0 + (h * queries + i) * keys })
+                        }
+                    }
+                    BLAS.sgemm(transposeB: false, m: queries, n: valueHeadSize, k: keys, alpha: 1, a: s, lda: keys, b: vh, ldb: vStride,
+                               beta: 0, c: out, ldc: valueHeadSize)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(vHead), Int32(keys),
-                            1, s.baseAddress, Int32(keys), v + h * vHead, Int32(vWidth), 0, context + h * vHead, Int32(vWidth))
             }
         }
-        return dead
+        // Concatenate the heads: row t of sequence b is head 0's row t, head 1's row t, ….
+        Parallel.fill(context, rows: batch * queries, minimumRows: minimumRowsPerCore) { range, slice in
+            for row in range {
+                let b = row / queries, t = row % queries
+                let out = slice.baseAddress! + (row - range.lowerBound) * width
+                for h in 0..<heads {
+                    (out + h * valueHeadSize).update(from: headMajor.baseAddress! + ((b * heads + h) * queries + t) * valueHeadSize,
+                                                     count: valueHeadSize)
+                }
+            }
+        }
     }
 }
 
-private extension Double {
-    var float: Float { Float(self) }
+private extension Optional where Wrapped == [Float] {
+    func withUnsafeBufferPointerIfPresent<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .some(let array): return array.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: return body(nil)
+        }
+    }
 }
 
 /// A failure of a forward pass or a parity check: what and why.

@@ -1,4 +1,3 @@
-import Dispatch
 import ModelIR
 
 /// Perceiver IO for masked language modelling over UTF-8 bytes (transformers' `modeling_perceiver.py`): byte and
@@ -32,14 +31,13 @@ enum Perceiver {
                                bias: try w.floats(p + "attention.self.key.bias"), inFeatures: kvDim, outFeatures: qk)
         let values = try Kernels.linear(zn, rows: batch * N, weight: vWeight, bias: try w.floats(p + "attention.self.value.bias"), inFeatures: kvDim, outFeatures: v)
         var context = [Float](repeating: 0, count: batch * M * v)
+        var headMajor = context
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in values.withUnsafeBufferPointer { vp in
-            context.withUnsafeMutableBufferPointer { cp in
-                for b in 0..<batch {
-                    Kernels.attention(q: qp.baseAddress! + b * M * qk, k: kp.baseAddress! + b * N * qk, v: vp.baseAddress! + b * N * v,
-                                      length: M, heads: heads, headSize: qk / heads, scale: 1 / Float(qk / heads).squareRoot(),
-                                      keyMask: keyMask?[b], keyLength: N, valueHeadSize: v / heads, into: cp.baseAddress! + b * M * v)
-                }
-            }
+            context.withUnsafeMutableBufferPointer { cp in headMajor.withUnsafeMutableBufferPointer { hp in
+                Kernels.attention(q: qp.baseAddress!, qStride: qk, k: kp.baseAddress!, kStride: qk, v: vp.baseAddress!, vStride: v,
+                                  batch: batch, queries: M, keys: N, heads: heads, headSize: qk / heads, valueHeadSize: v / heads,
+                                  scale: 1 / Float(qk / heads).squareRoot(), keyMasks: keyMask, bias: nil, headMajor: hp, into: cp)
+            }}
         }}}
         var o = try Kernels.linear(context, rows: batch * M, weight: try w.floats(p + "attention.output.dense.weight", shape: [qDim, v]),
                                bias: try w.floats(p + "attention.output.dense.bias"), inFeatures: v, outFeatures: qDim)

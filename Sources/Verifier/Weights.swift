@@ -30,6 +30,35 @@ struct Weights {
         return try Self.floats(of: tensor)
     }
 
+    /// Lends the tensor `prefix + name` as fp32 values, checking its shape: the mapped or owned bytes themselves when
+    /// they are aligned little-endian f32 (no copy), else a decoded copy.
+    func withFloats<R>(_ name: String, shape expected: [Int]? = nil, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        guard let tensor = index[prefix + name] else { throw VerifierError("missing tensor '\(prefix + name)'") }
+        if let expected, tensor.shape.dimensions != expected {
+            throw VerifierError("tensor '\(prefix + name)' has shape \(tensor.shape), expected \(Shape(expected))")
+        }
+        #if _endian(little)
+        if tensor.dtype == .f32 {
+            return try tensor.withBytes { bytes in
+                if let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                    return try bytes.withMemoryRebound(to: Float.self, body)
+                }
+                return try FloatValues.littleEndian(bytes).withUnsafeBufferPointer(body)
+            }
+        }
+        #endif
+        return try Self.floats(of: tensor).withUnsafeBufferPointer(body)
+    }
+
+    /// `withFloats` for several tensors at once, lent in the order asked.
+    func withFloats<R>(_ requests: [(name: String, shape: [Int])], _ body: ([UnsafeBufferPointer<Float>]) throws -> R) throws -> R {
+        func lend(_ i: Int, _ lent: [UnsafeBufferPointer<Float>]) throws -> R {
+            guard i < requests.count else { return try body(lent) }
+            return try withFloats(requests[i].name, shape: requests[i].shape) { try lend(i + 1, lent + [$0]) }
+        }
+        return try lend(0, [])
+    }
+
     /// Any float tensor (quantized included) as fp32 values; integer tensors as their values.
     static func floats(of tensor: Tensor) throws -> [Float] {
         if let values = try tensor.withBytes({ FloatValues.decode($0, from: tensor.dtype) }) {

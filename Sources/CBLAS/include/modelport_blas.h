@@ -1,0 +1,45 @@
+// The BLAS the verifier's forward passes run on, loaded at first use (see blas_loader.c for why it is not linked).
+#ifndef MODELPORT_BLAS_H
+#define MODELPORT_BLAS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// CBLAS's enumerations (cblas.h, the reference CBLAS interface): row-major storage, transposition.
+enum { MODELPORT_BLAS_ROW_MAJOR = 101, MODELPORT_BLAS_NO_TRANS = 111, MODELPORT_BLAS_TRANS = 112 };
+
+/// What was loaded, and why. Strings live as long as the process.
+typedef struct {
+    /// 1 when a BLAS with cblas_sgemm is loaded.
+    int loaded;
+    /// The library file (dladdr of cblas_sgemm), or the reason none loaded.
+    const char *library;
+    /// The kernel OpenBLAS runs (openblas_get_corename), or "" for another BLAS.
+    const char *core;
+    /// OpenBLAS's build description (openblas_get_config), or "".
+    const char *config;
+    /// The core type the CPU calls for, from cpuid ("SkylakeX", "Haswell", "Zen", "Sandybridge"), or "" to leave it to OpenBLAS.
+    const char *detected_core;
+    /// Where OPENBLAS_CORETYPE came from: "user" (set before the process asked), "cpuid" (set here), or "openblas" (left unset).
+    const char *core_choice;
+} modelport_blas_info;
+
+/// Loads the BLAS once (thread-safe), choosing OpenBLAS's kernel from cpuid first; later calls return the same.
+const modelport_blas_info *modelport_blas_load(void);
+
+/// The core type cpuid calls for on this CPU, as OPENBLAS_CORETYPE spells it, or "" (not x86-64, or too old to matter).
+const char *modelport_blas_detect_core(void);
+
+/// cblas_sgemm of the loaded library; modelport_blas_load must have reported `loaded`.
+void modelport_blas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc);
+
+/// The library's thread count (openblas_get_num_threads), or 1 when it has no such call.
+int modelport_blas_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

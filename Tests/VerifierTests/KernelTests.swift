@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import Verifier
+
+/// The SIMD row operations against scalar references in Double (libm's exp and erf).
+@Suite struct KernelTests {
+    static func apply(_ values: [Float], _ f: (UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
+        var out = values
+        out.withUnsafeMutableBufferPointer { f($0.baseAddress!, $0.count) }
+        return out
+    }
+
+    static let grid: [Float] = stride(from: -12.0, through: 12.0, by: 0.0137).map { Float($0) } + [0, -0, 1e-20, -1e-20, 30, -30]
+
+    @Test func expIsWithinTwoUlpsDownToTheSmallestNormal() {
+        let xs: [Float] = stride(from: -87.3, through: 0, by: 0.0131).map { Float($0) } + [0, -1e-30]
+        var worst: Double = 0
+        for start in stride(from: 0, to: xs.count - 8, by: 8) {
+            let lanes = Vector.exp(Vector.Lanes(xs[start..<(start + 8)]))
+            for i in 0..<8 {
+                let exact = Foundation.exp(Double(xs[start + i]))
+                worst = max(worst, abs(Double(lanes[i]) - exact) / exact)
+            }
+        }
+        #expect(worst < 2.5e-7, "worst relative error \(worst)")
+        let edges = Vector.exp(Vector.Lanes(-100, -.infinity, -87.5, 0, -0.5, -1, -2, -3))
+        #expect(edges[0] == 0 && edges[1] == 0 && edges[2] == 0 && edges[3] == 1)
+        #expect(Vector.exp(Vector.Lanes(repeating: .nan))[0].isNaN)
+    }
+
+    @Test func geluMatchesTheErfDefinition() {
+        let out = Self.apply(Self.grid) { Vector.activate($0, count: $1, .gelu) }
+        for (x, y) in zip(Self.grid, out) {
+            let exact = 0.5 * Double(x) * (1 + Foundation.erf(Double(x) / 2.0.squareRoot()))
+            #expect(abs(Double(y) - exact) <= 2e-7 * max(1, abs(Double(x))), "gelu(\(x)) = \(y), expected \(exact)")
+        }
+        let edges = Self.apply([.nan, .infinity, -.infinity, 40, -40]) { Vector.activate($0, count: $1, .gelu) }
+        #expect(edges[0].isNaN && edges[1] == .infinity && edges[3] == 40 && edges[4] == 0)
+    }
+
+    @Test func tanhAndTanhGeluMatchLibm() {
+        let t = Self.apply(Self.grid) { Vector.activate($0, count: $1, .tanh) }
+        let g = Self.apply(Self.grid) { Vector.activate($0, count: $1, .geluTanh) }
+        for (i, x) in Self.grid.enumerated() {
+            let d = Double(x)
+            #expect(abs(Double(t[i]) - Foundation.tanh(d)) <= 2e-7, "tanh(\(x))")
+            let exact = 0.5 * d * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (d + 0.044715 * d * d * d)))
+            #expect(abs(Double(g[i]) - exact) <= 2e-7 * max(1, abs(d)), "gelu_tanh(\(x))")
+        }
+    }
+
+    @Test(arguments: [1, 7, 8, 37, 768])
+    func layerNormMatchesADoubleReference(width: Int) {
+        let x = (0..<width).map { Float(sin(Double($0) * 1.7) * 3 + 0.5) }
+        let weight = (0..<width).map { Float(1 + 0.01 * Double($0 % 13)) }, shift = (0..<width).map { Float(0.1 * Double($0 % 5)) }
+        let out = Self.apply(x) { p, n in
+            weight.withUnsafeBufferPointer { w in shift.withUnsafeBufferPointer { b in
+                Vector.layerNorm(p, count: n, weight: w.baseAddress!, shift: b.baseAddress!, eps: 1e-12)
+            }}
+        }
+        let mean = x.reduce(0.0) { $0 + Double($1) } / Double(width)
+        let variance = x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(width)
+        for i in 0..<width {
+            let exact = (Double(x[i]) - mean) / (variance + 1e-12).squareRoot() * Double(weight[i]) + Double(shift[i])
+            #expect(abs(Double(out[i]) - exact) <= 2e-6, "element \(i): \(out[i]) against \(exact)")
+        }
+    }
+
+    static func softmax(_ row: [Float], mask: [Float]? = nil) -> [Float] {
+        apply(row) { p, n in
+            if let mask { mask.withUnsafeBufferPointer { Vector.softmax(p, count: n, adding: $0.baseAddress, and: nil) } }
+            else { Vector.softmax(p, count: n, adding: nil, and: nil) }
+        }
+    }
+
+    @Test(arguments: [1, 5, 8, 13, 128])
+    func softmaxMatchesADoubleReferenceWithAMask(count: Int) {
+        let row = (0..<count).map { Float(cos(Double($0) * 0.9) * 6) }
+        let mask = (0..<count).map { $0 % 3 == 2 ? -Float.greatestFiniteMagnitude : 0 }
+        let out = Self.softmax(row, mask: mask)
+        let kept = (0..<count).filter { mask[$0] == 0 }
+        let top = kept.map { Double(row[$0]) }.max()!
+        let total = kept.reduce(0.0) { $0 + Foundation.exp(Double(row[$1]) - top) }
+        for i in 0..<count {
+            let exact = mask[i] == 0 ? Foundation.exp(Double(row[i]) - top) / total : 0
+            #expect(abs(Double(out[i]) - exact) <= 3e-7, "p[\(i)] = \(out[i]), expected \(exact)")
+        }
+    }
+
+    @Test func softmaxRowsFollowPyTorchOnNaNInfinityAndFullMasks() {
+        let poisoned = Self.softmax([1, .nan, 2]).filter(\.isNaN).count, infinite = Self.softmax([1, .infinity, 2]).filter(\.isNaN).count
+        #expect(poisoned == 3 && infinite == 3)
+        #expect(Self.softmax([1, 2, 3], mask: [-.infinity, -.infinity, -.infinity]) == [0, 0, 0])
+        #expect(Self.softmax([-.infinity, 0, -.infinity]) == [0, 1, 0])
+    }
+
+    @Test func theBLASLibraryAndItsKernelAreReported() throws {
+        let blas = try BLASLibrary.loaded()
+        #expect(!blas.library.isEmpty)
+        #if !canImport(Accelerate)
+        #expect(blas.threads == 1, "the forward passes split rows over the cores; the library must not thread again")
+        if blas.kernelChoice == "cpuid" {  // OpenBLAS ran the kernel family cpuid called for
+            #expect(blas.kernel.lowercased() == blas.detectedKernel.lowercased(), "\(blas.kernel) against \(blas.detectedKernel)")
+        }
+        #endif
+    }
+}
