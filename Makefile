@@ -78,8 +78,10 @@ check-python: release
 	.venv-check/bin/python Samples/check_outputs.py $(RELEASE_BIN)
 	.venv-check/bin/python Samples/check_report.py $(RELEASE_BIN)
 
-## make bench: convert a ~100 MB safetensors model, next to cp of the same file; then the forward pass next to
-## PyTorch (BERT-base and MiniLM shapes, 8 × 128 tokens), with the BLAS kernel and the CPU.
+## make bench: one table of ModelPort next to its references (cp + sync for conversions from every format,
+## llama-quantize --pure for every GGUF type, with a same-bytes check) and peak RSS on a generated 1.3 GB
+## BERT-large-shaped model against its largest tensor + 64 MB; then the forward pass next to PyTorch (BERT-base
+## and MiniLM shapes, 8 × 128 tokens) with the BLAS library and kernel; prints the CPU. Needs a few GB of free disk.
 bench: release
 	$(PYTHON) Benchmarks/bench.py $(RELEASE_BIN) --no-forward
 	$(PYTHON) Benchmarks/bench_forward.py $(RELEASE_BIN)

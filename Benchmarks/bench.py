@@ -1,11 +1,21 @@
 #!/usr/bin/env python3
-"""`make bench`: times ModelPort conversions of a ~100 MB safetensors model next to `cp` of the same file
-and, when a Python with torch + safetensors is available (BENCH_PYTHON, default: .venv-samples/bin/python),
-next to the Python route. Standard library only; prints one row per command (best of N runs, peak RSS).
-ModelPort fsyncs its output before renaming it into place, so `cp + sync` is the fair floor; RSS of a
-reader that maps its input counts the mapped (page-cache, shared) pages it touched.
+"""`make bench`: one table of ModelPort next to its references, with peak RSS, and the CPU it ran on.
 
-Usage: bench.py MODELPORT_BINARY [--runs N] [--size-mb N]
+Rows (each a function below, so other sections can be added beside them):
+- conversion: a ~100 MB BERT-base-shaped f32 model from every source format (safetensors, PyTorch zip,
+  .pdparams, TF1 checkpoint) to safetensors, casts and GGUF Q8_0, each next to `cp` + `sync` of the same source
+  bytes (ModelPort fsyncs its output before renaming it into place, so `cp + sync` is the fair floor);
+- quantization: every GGUF type from the same F32 GGUF, next to `llama-quantize --pure` (LLAMA_QUANTIZE, or
+  .bench-tools/build/bin/llama-quantize; without it, gguf-py's numpy quantizer as a lower bar), with a check
+  that the bytes are the same as llama.cpp's;
+- peak RSS: a generated BERT-large-shaped model (--large-mb, default 1300 MB; 0 skips it) from every reader to
+  safetensors and from safetensors to every writer, as `/usr/bin/time -v` reports it, against the largest
+  tensor + 64 MB.
+The Python routes (torch / TF / Paddle) and the forward pass are further sections. Standard library only; the
+source formats other than safetensors need a Python with torch / tensorflow / paddle (BENCH_PYTHON, default
+.venv-samples/bin/python) to be written.
+
+Usage: bench.py MODELPORT_BINARY [--runs N] [--size-mb N] [--large-mb N] [--no-quant] [--no-forward] [--no-python]
 """
 import json
 import os
@@ -19,9 +29,9 @@ import tempfile
 import time
 
 
-def make_model(path, size_mb):
-    """A BERT-base-shaped set of f32 tensors (random bytes that are finite floats), about size_mb MB."""
-    hidden, inter = 768, 3072
+def make_model(path, size_mb, hidden=768, inter=3072, heads=12):
+    """A BERT-shaped set of f32 tensors (random finite floats), about size_mb MB: BERT-base by default,
+    BERT-large with hidden=1024, inter=4096, heads=16."""
     shapes = [("embeddings.word_embeddings.weight", [21128, hidden]), ("embeddings.position_embeddings.weight", [512, hidden]),
               ("embeddings.token_type_embeddings.weight", [2, hidden]), ("embeddings.LayerNorm.weight", [hidden]),
               ("embeddings.LayerNorm.bias", [hidden])]
@@ -57,7 +67,7 @@ def make_model(path, size_mb):
             f.write(block[: min(left, len(block))])
             left -= min(left, len(block))
     with open(os.path.join(os.path.dirname(path), "config.json"), "w") as f:
-        json.dump({"model_type": "bert", "hidden_size": hidden, "num_hidden_layers": i, "num_attention_heads": 12,
+        json.dump({"model_type": "bert", "hidden_size": hidden, "num_hidden_layers": i, "num_attention_heads": heads,
                    "intermediate_size": inter, "vocab_size": 21128, "max_position_embeddings": 512,
                    "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}, f)
     return offset + 8 + len(text), i
@@ -212,76 +222,238 @@ def forward_benchmark(binary, python, work):
     print(f"{'PyTorch CPU, 2 threads, eager':<42} {theirs:>8.3f} {flops / 1e9 / theirs:>8.1f}")
 
 
-# llama.cpp's quantizer (llama_model_quantize from llama-cpp-python's libllama, pure: every weight the given type,
-# no imatrix), timed in-process: F32 GGUF in, quantized GGUF out.
-LLAMA_QUANTIZE = r"""
-import ctypes, sys, time, os
-import llama_cpp
-llama_cpp.llama_log_set(ctypes.cast(0, llama_cpp.llama_log_callback), ctypes.c_void_p(0)) if hasattr(llama_cpp, "llama_log_set") else None
-params = llama_cpp.llama_model_quantize_default_params()
-params.ftype, params.pure, params.nthread = int(sys.argv[3]), True, 2
-best = None
-for _ in range(int(sys.argv[4])):
-    t = time.perf_counter()
-    assert llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(params)) == 0
-    best = min(best or 1e9, time.perf_counter() - t)
-print(best)
-"""
+# ---------------------------------------------------------------------------------------------------------------
+# One table: conversion, quantization and peak-RSS rows. Each section function returns rows; `print_table` prints
+# them. A row: job, ModelPort seconds, reference name, reference seconds, goal ratio, ModelPort peak RSS (MB), and
+# the RSS limit (MB) where one applies.
 
-# gguf-py's numpy quantizer on the same weight matrices (what convert_hf_to_gguf.py runs), timed in-process.
+def cpu_description():
+    """The CPU model, cores and vector extensions, from /proc/cpuinfo (Linux) or sysctl (macOS)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "?")
+        flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
+        simd = [f for f in ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_bf16") if f in flags]
+        return f"{model}, {os.cpu_count()} logical cores, {' '.join(simd)}"
+    except OSError:
+        out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True).stdout.strip()
+        return f"{out or 'unknown CPU'}, {os.cpu_count()} logical cores"
+
+
+def timed(command, runs, cleanup=lambda: None):
+    """Best wall time of `runs` runs and the largest peak RSS (MB) that `/usr/bin/time -v` reports for them
+    (resource.getrusage of the child where /usr/bin/time is missing)."""
+    best, peak = None, 0.0
+    has_time = os.path.exists("/usr/bin/time") and sys.platform.startswith("linux")
+    for _ in range(runs):
+        cleanup()
+        if has_time:
+            t = time.perf_counter()
+            result = subprocess.run(["/usr/bin/time", "-v", *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True)
+            elapsed = time.perf_counter() - t
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+            kb = next(int(l.split(":")[1]) for l in result.stderr.splitlines() if "Maximum resident set size" in l)
+        else:
+            elapsed, kb = measure(command, 1, lambda: None)
+        peak = max(peak, kb / 1024)
+        best = elapsed if best is None else min(best, elapsed)
+    return best, peak
+
+
+def copy_sync(source, target):
+    """`cp` then `sync` of the copy (coreutils `sync FILE` fsyncs it), as one timed command."""
+    return ["sh", "-c", 'cp "$0" "$1" && sync "$1"', source, target]
+
+
+def tree_bytes(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(path) for n in names)
+
+
+def write_sources(src, work, python, formats):
+    """The same weights as a PyTorch zip, a .pdparams and a TF1 checkpoint (those the Python at `python` can write):
+    {format: (path to convert, the file(s) `cp` copies)}."""
+    sources = {"safetensors": (src, src)}
+    def can(modules):
+        return os.path.exists(python) and subprocess.run([python, "-c", f"import {modules}"], capture_output=True).returncode == 0
+    if "pytorch" in formats and can("torch, safetensors"):
+        pt = os.path.join(work, "pt", "pytorch_model.bin")
+        os.makedirs(os.path.dirname(pt), exist_ok=True)
+        subprocess.run([python, "-c", "import sys, torch; from safetensors.torch import load_file; "
+                        "torch.save(load_file(sys.argv[1]), sys.argv[2])", src, pt], check=True)
+        sources["pytorch"] = (pt, pt)
+    if "paddle" in formats and can("paddle, safetensors"):
+        pd = os.path.join(work, "paddle", "model_state.pdparams")
+        os.makedirs(os.path.dirname(pd), exist_ok=True)
+        subprocess.run([python, "-c", PADDLE_WRITER, src, pd], check=True, capture_output=True)
+        sources["paddle"] = (pd, pd)
+    if "tensorflow" in formats and can("tensorflow, safetensors"):
+        ckpt = os.path.join(work, "tf", "bert_model.ckpt")
+        subprocess.run([python, "-c", TF_WRITER, src, ckpt], check=True, capture_output=True)
+        sources["tensorflow"] = (ckpt, ckpt + ".data-00000-of-00001")
+    return sources
+
+
+def conversion_rows(binary, sources, work, runs):
+    """Every source format → safetensors (lossless, goal 1.2× cp + sync of the same source bytes), casts and GGUF
+    Q8_0 (goal 1.5×), and Q8_0 with the default quality check (goal 2×)."""
+    out = os.path.join(work, "out")
+
+    def cleanup():
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+
+    rows = []
+    src = sources["safetensors"][0]
+    folder = os.path.dirname(src)
+    references = {}
+    for name, (_, copied) in sources.items():
+        references[name] = timed(copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)[0]
+    for name, (path, _) in sources.items():
+        ours, rss = timed([binary, "convert", path, os.path.join(out, "m.safetensors")], runs, cleanup)
+        rows.append((f"{name} → safetensors", ours, f"cp + sync ({name} source)", references[name], 1.2, rss, None))
+    cp = references["safetensors"]
+    for label, args, goal in [
+        ("safetensors → f16", [src, os.path.join(out, "h.safetensors"), "--dtype", "f16"], 1.5),
+        ("safetensors → bf16", [src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"], 1.5),
+        ("safetensors → HF folder", [folder, os.path.join(out, "hf")], 1.2),
+        ("safetensors → pytorch_model.bin", [src, os.path.join(out, "m.bin")], 1.2),
+        ("safetensors → GGUF F32", [folder, os.path.join(out, "m.gguf")], 1.2),
+        ("safetensors → GGUF Q8_0 --no-quality", [folder, os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
+        ("safetensors → GGUF Q8_0 (default check)", [folder, os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
+    ]:
+        ours, rss = timed([binary, "convert", *args], runs, cleanup)
+        rows.append((label, ours, "cp + sync (safetensors)", cp, goal, rss, None))
+    shutil.rmtree(out, ignore_errors=True)
+    return rows
+
+
+QUANT_TYPES = ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"]
+
+
+def find_llama_quantize():
+    """llama.cpp's `llama-quantize`: $LLAMA_QUANTIZE, then a build under .bench-tools/ (never committed), then PATH."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in [os.environ.get("LLAMA_QUANTIZE"), os.path.join(here, "..", ".bench-tools", "build", "bin", "llama-quantize"),
+                      shutil.which("llama-quantize")]:
+        if candidate and os.access(candidate, os.X_OK):
+            return os.path.abspath(candidate)
+    return None
+
+
+# gguf-py's numpy quantizer on the weight matrices of the F32 GGUF (what convert_hf_to_gguf.py runs), in-process.
 GGUF_PY_QUANTIZE = r"""
 import sys, time
 import numpy as np
-from safetensors.numpy import load_file
 import gguf
 kind = getattr(gguf.GGMLQuantizationType, sys.argv[2])
-weights = [v for k, v in load_file(sys.argv[1]).items() if v.ndim == 2 and "position" not in k and "token_type" not in k]
+weights = [np.array(t.data).reshape([int(d) for d in reversed(t.shape)]) for t in gguf.GGUFReader(sys.argv[1]).tensors
+           if len(t.shape) == 2 and t.name.startswith("blk.")]
 t = time.perf_counter()
 for w in weights:
     gguf.quants.quantize(w, kind)
-print(time.perf_counter() - t, sum(w.nbytes for w in weights))
+print(time.perf_counter() - t)
 """
 
-QUANT_TYPES = [("q8_0", 7), ("q6_k", 18), ("q5_k", 16), ("q5_1", 9), ("q5_0", 8), ("q4_k", 14), ("q4_1", 3), ("q4_0", 2)]
+SAME_TENSORS = ("import sys, gguf; a, b = (gguf.GGUFReader(p).tensors for p in sys.argv[1:]); "
+                "sys.exit(0 if {t.name: (int(t.tensor_type), t.data.tobytes()) for t in a} == "
+                "{t.name: (int(t.tensor_type), t.data.tobytes()) for t in b} else 1)")
 
 
-def quantization_benchmark(binary, python, work, src, runs):
-    """GGUF quantization throughput (MB/s of f32 weight input) per type: ModelPort's whole conversion next to
-    llama.cpp's llama_model_quantize (2 threads) and gguf-py's numpy quantizer, where installed."""
+def quantization_rows(binary, python, src, work, runs):
+    """Every GGUF type from one F32 GGUF: ModelPort's whole conversion next to `llama-quantize --pure` (2 threads),
+    both whole processes; the bytes compared tensor by tensor. Without llama-quantize, gguf-py's numpy quantizer
+    (quantize() alone, on the block weight matrices) is the lower bar."""
     out = os.path.join(work, "quant")
     os.makedirs(out, exist_ok=True)
     f32 = os.path.join(out, "f32.gguf")
     subprocess.run([binary, "convert", os.path.dirname(src), f32, "--force"], check=True, stdout=subprocess.DEVNULL)
-    size = os.path.getsize(f32)
-    has_llama = subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0
-    has_gguf = subprocess.run([python, "-c", "import gguf.quants"], capture_output=True).returncode == 0
-    print()
-    print(f"GGUF quantization of the same model ({size / 1e6:.1f} MB f32), 2 cores; MB/s of f32 input; best of {runs}")
-    print(f"{'type':<6} {'modelport convert':>18} {'llama_model_quantize':>21} {'gguf-py numpy':>14} {'same bytes as llama.cpp':>24}")
-    for dtype, ftype in QUANT_TYPES:
-        target = os.path.join(out, f"m-{dtype}.gguf")
-        seconds, _ = measure([binary, "convert", os.path.dirname(src), target, "--dtype", dtype, "--no-quality", "--force"],
-                             runs, lambda: None)
-        ours = f"{size / 1e6 / seconds:>12.0f} MB/s"
-        theirs, same, numpy_rate = "", "", ""
-        if has_llama:
-            theirs_path = os.path.join(out, f"l-{dtype}.gguf")
-            t = float(subprocess.run([python, "-c", LLAMA_QUANTIZE, f32, theirs_path, str(ftype), str(runs)], check=True,
-                                     capture_output=True, text=True).stdout.split()[-1])
-            theirs = f"{size / 1e6 / t:>15.0f} MB/s"
-            same = "yes" if has_gguf and subprocess.run(
-                [python, "-c", "import sys, gguf; a, b = (gguf.GGUFReader(p).tensors for p in sys.argv[1:]); "
-                 "sys.exit(0 if {t.name: (t.tensor_type, t.data.tobytes()) for t in a} == "
-                 "{t.name: (t.tensor_type, t.data.tobytes()) for t in b} else 1)", target, theirs_path]).returncode == 0 else "no"
-        if has_gguf and not dtype.endswith("_k"):
-            t, n = subprocess.run([python, "-c", GGUF_PY_QUANTIZE, src, dtype.upper()], check=True, capture_output=True,
-                                  text=True).stdout.split()
-            numpy_rate = f"{int(n) / 1e6 / float(t):>8.0f} MB/s"
-        elif has_gguf:
-            numpy_rate = "(no K encoder)"
-        print(f"{dtype.upper():<6} {ours:>18} {theirs:>21} {numpy_rate:>14} {same:>24}")
-    print("(modelport's row is the whole conversion: read, quantize, write, fsync; llama.cpp's is its quantizer reading "
-          "the F32 GGUF; gguf-py's times quantize() alone on the weight matrices)")
+    llama = find_llama_quantize()
+    has_gguf = os.path.exists(python) and subprocess.run([python, "-c", "import gguf.quants"], capture_output=True).returncode == 0
+    rows, notes = [], []
+    for kind in QUANT_TYPES:
+        ours_path = os.path.join(out, f"m-{kind}.gguf")
+        ours, rss = timed([binary, "convert", f32, ours_path, "--dtype", kind.lower(), "--no-quality", "--force"], runs)
+        if llama:
+            theirs_path = os.path.join(out, f"l-{kind}.gguf")
+            theirs, _ = timed([llama, "--pure", f32, theirs_path, kind, "2"], runs)
+            same = ""
+            if has_gguf:
+                same = " same bytes" if subprocess.run([python, "-c", SAME_TENSORS, ours_path, theirs_path]).returncode == 0 else " BYTES DIFFER"
+            rows.append((f"quantize F32 GGUF → {kind}", ours, "llama-quantize --pure" + same, theirs, 1.0, rss, None))
+            os.remove(theirs_path)
+        elif has_gguf and not kind.endswith("_K"):
+            theirs = float(subprocess.run([python, "-c", GGUF_PY_QUANTIZE, f32, kind], check=True, capture_output=True,
+                                          text=True).stdout.split()[-1])
+            rows.append((f"quantize F32 GGUF → {kind}", ours, "gguf-py numpy (quantize() only)", theirs, 1.0, rss, None))
+        else:
+            rows.append((f"quantize F32 GGUF → {kind}", ours, "(no reference)", None, 1.0, rss, None))
+        os.remove(ours_path)
+    if not llama:
+        notes.append("no llama-quantize found (set LLAMA_QUANTIZE or build it under .bench-tools/): gguf-py's numpy "
+                     "quantizer is the reference, a lower bar")
+    return rows, notes
+
+
+def rss_rows(binary, python, work, size_mb, runs=1):
+    """Peak RSS on a BERT-large-shaped model of about size_mb MB: every reader → safetensors and safetensors → every
+    writer / cast, against the largest tensor + 64 MB; timed next to cp + sync of the source."""
+    big = os.path.join(work, "large")
+    src = os.path.join(big, "src", "model.safetensors")
+    os.makedirs(os.path.dirname(src))
+    hidden, inter = 1024, 4096
+    size, layers = make_model(src, size_mb, hidden=hidden, inter=inter, heads=16)
+    largest = max(21128 * hidden, inter * hidden) * 4
+    limit = (largest + 64 * 2**20) / 2**20
+    sources = write_sources(src, big, python, {"pytorch", "paddle", "tensorflow"})
+    out = os.path.join(big, "out")
+
+    def cleanup():
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+
+    subprocess.run([binary, "convert", os.path.dirname(src), os.path.join(big, "model.gguf")], check=True, stdout=subprocess.DEVNULL)
+    sources["gguf"] = (os.path.join(big, "model.gguf"), os.path.join(big, "model.gguf"))
+    cp = timed(copy_sync(src, os.path.join(out, "copy")), runs, cleanup)[0]
+    tag = f"{size / 1e9:.1f} GB BERT-large"
+    rows = []
+    for name, (path, copied) in sources.items():
+        if name == "safetensors":
+            continue
+        ref = timed(copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)[0]
+        ours, rss = timed([binary, "convert", path, os.path.join(out, "m.safetensors")], runs, cleanup)
+        rows.append((f"{tag}: {name} → safetensors", ours, f"cp + sync ({name})", ref, 1.2, rss, limit))
+    for label, args, goal in [
+        ("safetensors → safetensors", [src, os.path.join(out, "m.safetensors")], 1.2),
+        ("safetensors → pytorch_model.bin", [src, os.path.join(out, "m.bin")], 1.2),
+        ("safetensors → .pdparams", [src, os.path.join(out, "m.pdparams")], 1.2),
+        ("safetensors → HF folder", [os.path.dirname(src), os.path.join(out, "hf")], 1.2),
+        ("safetensors → GGUF F32", [os.path.dirname(src), os.path.join(out, "m.gguf")], 1.2),
+        ("safetensors → f16", [src, os.path.join(out, "h.safetensors"), "--dtype", "f16"], 1.5),
+        ("safetensors → bf16", [src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"], 1.5),
+        ("safetensors → int8 folder", [os.path.dirname(src), os.path.join(out, "i8"), "--dtype", "int8", "--no-quality"], 1.5),
+        ("safetensors → GGUF Q8_0 --no-quality", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
+        ("safetensors → GGUF Q8_0 (default check)", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
+    ]:
+        ours, rss = timed([binary, "convert", *args], runs, cleanup)
+        rows.append((f"{tag}: {label}", ours, "cp + sync (safetensors)", cp, goal, rss, limit))
+    shutil.rmtree(big, ignore_errors=True)
+    return rows, [f"large model: {size / 1e6:.0f} MB, {layers} layers, largest tensor {largest / 2**20:.1f} MB, RSS limit "
+                  f"{limit:.1f} MB (largest tensor + 64 MB)"]
+
+
+def print_table(rows):
+    print(f"{'job':<52} {'ModelPort s':>11} {'reference':<44} {'ref s':>7} {'ratio':>6} {'goal':>5} {'peak RSS MB':>11} {'RSS limit':>9}")
+    for job, ours, ref_name, ref, goal, rss, limit in rows:
+        ratio = f"{ours / ref:.2f}" if ref else "-"
+        flag = "" if not ref or ours / ref <= goal else " !"
+        rss_flag = "" if limit is None or rss <= limit else " !"
+        print(f"{job:<52} {ours:>11.3f} {ref_name:<44} {(f'{ref:.3f}' if ref else '-'):>7} {ratio:>6} {goal:>4.1f}×"
+              f" {rss:>9.0f}{rss_flag:<2} {(f'{limit:.0f}' if limit else ''):>9}{flag}")
 
 
 def main():
@@ -290,90 +462,36 @@ def main():
     binary = os.path.abspath(sys.argv[1])
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
     size_mb = int(sys.argv[sys.argv.index("--size-mb") + 1]) if "--size-mb" in sys.argv else 100
+    large_mb = int(sys.argv[sys.argv.index("--large-mb") + 1]) if "--large-mb" in sys.argv else 1300
     python = os.environ.get("BENCH_PYTHON", os.path.join(os.path.dirname(__file__), "..", ".venv-samples", "bin", "python"))
+    if "--no-python" in sys.argv:
+        python = "/nonexistent"
 
     work = tempfile.mkdtemp(prefix="modelport-bench-")
     try:
         src = os.path.join(work, "src", "model.safetensors")
         os.makedirs(os.path.dirname(src))
         size, layers = make_model(src, size_mb)
-        out = os.path.join(work, "out")
-
-        def cleanup():
-            shutil.rmtree(out, ignore_errors=True)
-            os.makedirs(out)
-
-        rows = [
-            ("cp (copy the file)", ["cp", src, os.path.join(out, "copy.safetensors")]),
-            ("cp + sync (copy, flushed to disk)", ["sh", "-c", 'cp "$0" "$1" && sync "$1"', src, os.path.join(out, "copy.safetensors")]),
-            ("modelport convert → safetensors", [binary, "convert", src, os.path.join(out, "m.safetensors")]),
-            ("modelport convert → HF folder", [binary, "convert", os.path.dirname(src), os.path.join(out, "hf")]),
-            ("modelport convert --dtype f16", [binary, "convert", src, os.path.join(out, "h.safetensors"), "--dtype", "f16"]),
-            ("modelport convert --dtype bf16", [binary, "convert", src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"]),
-            ("modelport convert --keep-layers 1", [binary, "convert", src, os.path.join(out, "k.safetensors"), "--keep-layers", "1"]),
-            ("modelport convert → GGUF F16", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-f16.gguf"), "--dtype", "f16"]),
-            ("modelport convert → GGUF Q8_0 --no-quality", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-q8.gguf"), "--dtype", "q8_0", "--no-quality"]),
-            ("modelport convert → GGUF Q8_0 + quality report", [binary, "convert", os.path.dirname(src), os.path.join(out, "m-q8r.gguf"), "--dtype", "q8_0"]),
-        ]
-        has_torch = os.path.exists(python) and subprocess.run(
-            [python, "-c", "import torch, safetensors"], capture_output=True).returncode == 0
-        if has_torch:
-            pt = os.path.join(work, "pt", "pytorch_model.bin")
-            os.makedirs(os.path.dirname(pt))
-            subprocess.run([python, "-c", "import sys, torch; from safetensors.torch import load_file; "
-                            "torch.save(load_file(sys.argv[1]), sys.argv[2])", src, pt], check=True)
-            rows.append(("cp (pytorch_model.bin)", ["cp", pt, os.path.join(out, "copy.bin")]))
-            rows.append(("modelport convert pytorch_model.bin → safetensors", [binary, "convert", pt, os.path.join(out, "fromp.safetensors")]))
-            rows.append(("python: torch.load + save_file",
-                         [python, "-c", "import sys, torch; from safetensors.torch import save_file; "
-                          "save_file(torch.load(sys.argv[1], weights_only=True), sys.argv[2], metadata={'format': 'pt'})",
-                          pt, os.path.join(out, "fromp2.safetensors")]))
-            rows.append(("modelport convert safetensors → pytorch_model.bin", [binary, "convert", src, os.path.join(out, "to.bin")]))
-            rows.append(("python: load_file + torch.save",
-                         [python, "-c", "import sys, torch; from safetensors.torch import load_file; torch.save(load_file(sys.argv[1]), sys.argv[2])",
-                          src, os.path.join(out, "to2.bin")]))
-            route = ("import sys, torch; from safetensors.torch import load_file, save_file; "
-                     "t = load_file(sys.argv[1]); {cast}save_file(t, sys.argv[2], metadata={{'format': 'pt'}})")
-            rows.append(("python: load_file + save_file", [python, "-c", route.format(cast=""), src, os.path.join(out, "p.safetensors")]))
-            rows.append(("python: load_file + .half() + save_file",
-                         [python, "-c", route.format(cast="t = {k: v.half() for k, v in t.items()}; "), src,
-                          os.path.join(out, "ph.safetensors")]))
-
-        has_tf = os.path.exists(python) and subprocess.run(
-            [python, "-c", "import tensorflow, safetensors"], capture_output=True).returncode == 0
-        if has_tf:
-            ckpt = os.path.join(work, "tf", "bert_model.ckpt")
-            subprocess.run([python, "-c", TF_WRITER, src, ckpt], check=True, capture_output=True)
-            tf_bytes = sum(os.path.getsize(os.path.join(work, "tf", n)) for n in os.listdir(os.path.join(work, "tf")))
-            rows.append(("cp (the TF checkpoint's data file)",
-                         ["cp", ckpt + ".data-00000-of-00001", os.path.join(out, "copy.data")]))
-            rows.append(("modelport convert TF1 → safetensors", [binary, "convert", ckpt, os.path.join(out, "tf.safetensors")]))
-            rows.append(("python: tf.train.load_checkpoint + transpose + save_file",
-                         [python, "-c", TF_ROUTE, ckpt, os.path.join(out, "tfp.safetensors")]))
-
-        has_paddle = os.path.exists(python) and subprocess.run(
-            [python, "-c", "import paddle, safetensors"], capture_output=True).returncode == 0
-        if has_paddle:
-            pdparams = os.path.join(work, "paddle", "model_state.pdparams")
-            os.makedirs(os.path.dirname(pdparams))
-            subprocess.run([python, "-c", PADDLE_WRITER, src, pdparams], check=True, capture_output=True)
-            rows.append(("cp (model_state.pdparams)", ["cp", pdparams, os.path.join(out, "copy.pdparams")]))
-            rows.append(("modelport convert .pdparams → safetensors", [binary, "convert", pdparams, os.path.join(out, "pd.safetensors")]))
-            rows.append(("python: paddle.load + transpose + save_file", [python, "-c", PADDLE_ROUTE, pdparams, os.path.join(out, "pdp.safetensors")]))
-
-        print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, warm page cache")
-        print(f"{'command':<42} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}")
-        for label, command in rows:
-            seconds, peak = measure(command, runs, cleanup)
-            print(f"{label:<42} {seconds:>8.3f} {size / 1e6 / seconds:>8.0f} {peak / 1024:>12.0f}")
+        print(f"CPU: {cpu_description()}")
+        print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, warm page cache; "
+              f"ratio = ModelPort / reference ('!' marks a ratio over its goal or an RSS over its limit)")
+        sources = write_sources(src, work, python, {"pytorch", "paddle", "tensorflow"})
+        rows = conversion_rows(binary, sources, work, runs)
+        notes = []
         if "--no-quant" not in sys.argv:
-            quantization_benchmark(binary, python, work, src, runs)
-        if has_torch and "--no-forward" not in sys.argv:
+            quant, more = quantization_rows(binary, python, src, work, runs)
+            rows += quant
+            notes += more
+        if large_mb > 0:
+            big, more = rss_rows(binary, python, work, large_mb)
+            rows += big
+            notes += more
+        print_table(rows)
+        for note in notes:
+            print(f"({note})")
+        if "--no-forward" not in sys.argv and os.path.exists(python) and subprocess.run(
+                [python, "-c", "import torch, transformers"], capture_output=True).returncode == 0:
             forward_benchmark(binary, python, work)
-        if has_tf:
-            print(f"(TF rows: a TF1 checkpoint of the same weights with Google BERT names, {tf_bytes / 1e6:.1f} MB)")
-        if not has_torch:
-            print(f"(Python rows skipped: no torch + safetensors at {python}; run `make samples` or set BENCH_PYTHON)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -27,7 +27,12 @@ public final class AtomicFile {
     /// The slot under which a fatal signal removes the temporary file.
     private var cleanupSlot: Int32 = -1
     private var kernelCopyWorks = true
+    /// The bytes in the file so far (written or kernel-copied; `pending` not yet), and the offset up to which
+    /// writeback to disk has been started (`startWriteback`).
+    private var inFile = 0
+    private var writebackStarted = 0
     private static let bufferCapacity = 1 << 20
+    private static let writebackStep = 16 << 20
 
     /// Creates the temporary file. With `.refuse`, an existing `destination` is an error.
     public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
@@ -79,6 +84,8 @@ public final class AtomicFile {
             }
             if kernelCopyWorks {
                 bytesWritten += range.count
+                inFile += range.count
+                startWriteback()
                 return
             }
         }
@@ -138,6 +145,17 @@ public final class AtomicFile {
             }
             done += n
         }
+        inFile += bytes.count
+        startWriteback()
+    }
+
+    /// Once another 16 MB are in the file, asks the kernel to start writing them to disk now (Linux
+    /// `sync_file_range`), so the disk works while the next tensors are read and converted, and the fsync of
+    /// `commit()` finds little left; dirty pages do not pile up in memory either. Only a hint: errors are ignored.
+    private func startWriteback() {
+        guard inFile - writebackStarted >= Self.writebackStep else { return }
+        _ = modelport_start_writeback(fd, Int64(writebackStarted), Int64(inFile - writebackStarted))
+        writebackStarted = inFile
     }
 }
 

@@ -32,6 +32,30 @@ public enum FloatBits {
         return sign | UInt16(truncatingIfNeeded: h)
     }
 
+    /// binary32 → binary16 for eight lanes at once, bit for bit `halfBits(fromFloatBits:)` of each, without
+    /// branches or per-lane shifts (so it vectorises on any SIMD unit): normal results round by adding 0xFFF plus the
+    /// kept mantissa's lowest bit before dropping 13 bits; subnormal results are the f32 sum `|x| + 0.5`, whose
+    /// rounding (to nearest, ties to even) puts the half mantissa in the low bits. Cases are chosen with lane masks
+    /// (`LaneMask`), not `replacing(with:where:)`, which the compiler leaves as a loop of branches.
+    @inlinable
+    public static func halfBits(fromFloatBits x: SIMD8<UInt32>) -> SIMD8<UInt16> {
+        let sign = (x &>> 16) & 0x8000
+        let magnitude = x & 0x7FFF_FFFF
+        let normal = (magnitude &+ 0xC800_0FFF &+ ((magnitude &>> 13) & 1)) &>> 13  // exponent - 112, rounded
+        let subnormal = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<Float>.self) + 0.5, to: SIMD8<UInt32>.self) &- 0x3F00_0000
+        var h = LaneMask.select(LaneMask.below(magnitude, 0x3880_0000), subnormal, normal)  // below 2^-14
+        h = LaneMask.select(LaneMask.below(magnitude, 0x477F_F000), h, SIMD8(repeating: 0x7C00))  // past the largest half, or infinite
+        h = LaneMask.select(LaneMask.below(SIMD8(repeating: 0x7F80_0000), magnitude), 0x7E00 | ((magnitude & 0x007F_FFFF) &>> 13), h)  // NaN, quiet
+        return SIMD8<UInt16>(truncatingIfNeeded: h | sign)
+    }
+
+    /// binary32 → bfloat16 for eight lanes at once, bit for bit `bfloat16Bits(fromFloatBits:)` of each.
+    @inlinable
+    public static func bfloat16Bits(fromFloatBits x: SIMD8<UInt32>) -> SIMD8<UInt16> {
+        let rounded = (x &+ 0x7FFF &+ ((x &>> 16) & 1)) &>> 16
+        let nan = LaneMask.below(SIMD8(repeating: 0x7F80_0000), x & 0x7FFF_FFFF)
+        return SIMD8<UInt16>(truncatingIfNeeded: LaneMask.select(nan, (x &>> 16) | 0x0040, rounded))
+    }
     /// binary16 → binary32 (exact).
     @inlinable
     public static func floatBits(fromHalfBits h: UInt16) -> UInt32 {
@@ -60,4 +84,36 @@ public enum FloatBits {
     /// bfloat16 → binary32 (exact).
     @inlinable
     public static func floatBits(fromBFloat16Bits b: UInt16) -> UInt32 { UInt32(b) << 16 }
+}
+
+/// Lane masks as plain integer vectors (all ones or all zeros per lane) built from subtraction and shifts, and a
+/// select made of and / or: the forms that vectorise, where `SIMDMask` with `replacing(with:where:)` compiles to a
+/// branch per lane.
+public enum LaneMask {
+    /// All ones in the lanes where `a < b`, for values below 2^31.
+    @inlinable @inline(__always)
+    public static func below(_ a: SIMD8<UInt32>, _ b: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        unsafeBitCast(unsafeBitCast(a &- b, to: SIMD8<Int32>.self) &>> 31, to: SIMD8<UInt32>.self)
+    }
+
+    @inlinable @inline(__always)
+    public static func below(_ a: SIMD8<UInt32>, _ b: UInt32) -> SIMD8<UInt32> { below(a, SIMD8(repeating: b)) }
+
+    /// `ifTrue` in the lanes where `mask` is all ones, `ifFalse` elsewhere.
+    @inlinable @inline(__always)
+    public static func select(_ mask: SIMD8<UInt32>, _ ifTrue: SIMD8<UInt32>, _ ifFalse: SIMD8<UInt32>) -> SIMD8<UInt32> {
+        (ifTrue & mask) | (ifFalse & ~mask)
+    }
+
+    /// 1 in the lanes that are zero, 0 elsewhere.
+    @inlinable @inline(__always)
+    public static func isZero(_ a: SIMD16<UInt32>) -> SIMD16<UInt32> {
+        ((a | (0 &- a)) &>> 31) ^ 1
+    }
+
+    /// -1 in the lanes where `a > 0` (as signed), 0 elsewhere.
+    @inlinable @inline(__always)
+    public static func isPositive(_ a: SIMD16<Int32>) -> SIMD16<Int32> {
+        ((~a) & (0 &- a)) &>> 31
+    }
 }

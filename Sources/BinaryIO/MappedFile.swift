@@ -65,6 +65,42 @@ public final class MappedFile: @unchecked Sendable {
         return try body(slice(range))
     }
 
+    /// Drops the pages of `range` from this process's resident memory (`madvise(MADV_DONTNEED)`; POSIX
+    /// `posix_madvise` has no equivalent that frees). The file's pages stay in the kernel's page cache, and a later
+    /// read of the range maps them again, so this never changes what is read: a writer calls it once a tensor's
+    /// bytes are written, and the process's resident set stays near one tensor however large the file.
+    /// The range is widened to whole pages (the neighbours' pages are read back on demand if they are needed).
+    public func releasePages(in range: Range<Int>) {
+        guard let base, !range.isEmpty, range.lowerBound >= 0, range.upperBound <= count else { return }
+        let page = MappedFile.pageSize
+        let start = range.lowerBound / page * page
+        let end = min(count, (range.upperBound + page - 1) / page * page)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MappedFile.dontNeed)
+    }
+
+    /// Lends the bytes of `range` to `body`, then releases their pages (`releasePages(in:)`) when the range is large
+    /// enough for that to matter: for reading a tensor once, as writers and casts do.
+    @inlinable
+    public func withBytesReleasing<R>(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        defer { if range.count >= MappedFile.releaseThreshold { releasePages(in: range) } }
+        return try withBytes(in: range, body)
+    }
+
+    /// Ranges smaller than this are not worth a system call to release.
+    @usableFromInline
+    static let releaseThreshold = 1 << 20
+
+    private static let pageSize: Int = {
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        return size > 0 ? size : 4096
+    }()
+
+    #if canImport(Darwin)
+    private static let dontNeed = MADV_DONTNEED
+    #else
+    private static let dontNeed = Int32(MADV_DONTNEED)
+    #endif
+
     @usableFromInline
     func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         guard let base, !range.isEmpty else { return UnsafeRawBufferPointer(start: nil, count: 0) }

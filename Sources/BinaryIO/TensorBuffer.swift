@@ -5,13 +5,19 @@ public final class TensorBuffer: @unchecked Sendable {
     /// The number of bytes.
     public let count: Int
     private let storage: UnsafeMutableRawPointer
+    /// What `calloc` returned (`storage` is this rounded up to 64 bytes).
+    private let allocation: UnsafeMutableRawPointer
 
-    /// Zero-filled bytes.
+    /// Zero-filled bytes. `calloc` gives large buffers fresh zero pages from the kernel, so a tensor-sized buffer
+    /// costs no zeroing pass before a cast or a quantizer fills it (and its memory returns to the system when freed).
     public init(count: Int) {
         precondition(count >= 0)
         self.count = count
-        storage = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
-        storage.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+        let (total, overflow) = count.addingReportingOverflow(64)
+        precondition(!overflow, "buffer of \(count) bytes")
+        guard let raw = calloc(total, 1) else { preconditionFailure("cannot allocate \(count) bytes") }
+        allocation = raw
+        storage = raw + ((64 - Int(bitPattern: raw) % 64) % 64)
     }
 
     /// A copy of `bytes`.
@@ -26,7 +32,7 @@ public final class TensorBuffer: @unchecked Sendable {
         bytes.withUnsafeBytes { storage.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 
-    deinit { storage.deallocate() }
+    deinit { free(allocation) }
 
     /// Lends the bytes for reading.
     @inlinable

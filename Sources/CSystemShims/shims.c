@@ -4,6 +4,7 @@
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/types.h>
+#include <fcntl.h>
 #endif
 
 long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t len) {
@@ -16,6 +17,15 @@ long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t le
     (void)fd_in; (void)off_in; (void)fd_out; (void)len;
     errno = ENOSYS;
     return -1;
+#endif
+}
+
+int modelport_start_writeback(int fd, int64_t offset, int64_t length) {
+#if defined(__linux__)
+    return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)length;
+    return 0;
 #endif
 }
 

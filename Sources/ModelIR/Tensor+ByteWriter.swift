@@ -1,10 +1,11 @@
 import BinaryIO
 
 extension TensorData {
-    /// Appends the bytes to `writer`: mapped bytes without a check go file to file (no copy through this
-    /// process); the rest are computed or checked, then written.
+    /// Appends the bytes to `writer`: mapped bytes go file to file (no copy through this process), after their
+    /// check when they have one; the rest are computed, then written.
     public func write(to writer: inout ByteWriter) throws {
-        if case let .mapped(file, range, nil) = storage {
+        if case let .mapped(file, range, check) = storage {
+            if let check { try file.withBytesReleasing(in: range) { try check($0) } }
             try writer.writeContents(of: file, range: range)
         } else {
             try withBytes { try writer.writeBytes($0) }

@@ -66,11 +66,13 @@ public struct TensorData: Sendable {
         return false
     }
 
-    /// Lends the bytes to `body`, computing them first if needed.
+    /// Lends the bytes to `body`, computing them first if needed. Mapped bytes leave the process's resident
+    /// memory again afterwards (`MappedFile.withBytesReleasing`): a tensor is read whole by a writer or a transform,
+    /// so the pages of a tensor already written do not pile up while the next ones are read.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         switch storage {
         case let .mapped(file, range, check):
-            return try file.withBytes(in: range) { bytes in
+            return try file.withBytesReleasing(in: range) { bytes in
                 try check?(bytes)
                 return try body(bytes)
             }
@@ -81,10 +83,11 @@ public struct TensorData: Sendable {
         }
     }
 
-    /// Appends the bytes to `output`: mapped bytes without a check go file to file (no copy through
-    /// this process); the rest are computed or checked, then written.
+    /// Appends the bytes to `output`: mapped bytes go file to file (no copy through this process), after their
+    /// check when they have one; the rest are computed, then written.
     public func write(to output: AtomicFile) throws {
-        if case let .mapped(file, range, nil) = storage {
+        if case let .mapped(file, range, check) = storage {
+            if let check { try file.withBytesReleasing(in: range) { try check($0) } }
             try output.write(file, range: range)
         } else {
             try withBytes { try output.write($0) }
@@ -98,7 +101,7 @@ public struct TensorData: Sendable {
             let part = (whole.lowerBound + range.lowerBound)..<(whole.lowerBound + range.upperBound)
             guard let check else { return .mapped(file, range: part) }
             // The check covers the whole record; it runs once (`OnceCheck`) whichever slice is read first.
-            return TensorData(storage: .mapped(file, part, check: { _ in try file.withBytes(in: whole) { try check($0) } }))
+            return TensorData(storage: .mapped(file, part, check: { _ in try file.withBytesReleasing(in: whole) { try check($0) } }))
         }
         let source = self
         return .producer {

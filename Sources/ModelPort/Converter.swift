@@ -171,13 +171,21 @@ public enum Converter {
         var parity: ParityReport?
         if measure {
             do {
+                var candidate = try ModelLoader.load(target)
+                candidate.config = model.config
+                // A cast or quantized tensor is measured as written (read back, mapped) rather than by computing it
+                // again; packed weights (stored as codes and scales) through their expansion.
+                let written = Dictionary(candidate.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
                 quality = try pairs.filter { $0.source.dtype.isFloatingPoint }.map {
-                    var measured = try TensorQuality.measure(name: $0.name, reference: $0.source, candidate: $0.expanded)
+                    var read = $0.expanded
+                    if $0.stored.dtype == $0.expanded.dtype, let back = written[$0.source.name], back.dtype == $0.stored.dtype,
+                       back.info.elementCount == $0.expanded.info.elementCount {
+                        read = back
+                    }
+                    var measured = try TensorQuality.measure(name: $0.name, reference: $0.source, candidate: read)
                     measured.dtype = $0.stored.dtype  // as stored (i8, u32 for packed weights)
                     return measured
                 }
-                var candidate = try ModelLoader.load(target)
-                candidate.config = model.config
                 let inputs = try Verification.inputs(from: nil, for: [reference])
                 parity = try Verification.verify(reference: reference, candidate: candidate, inputs: inputs,
                                                  tolerance: minimumCosine.map { Tolerance(minCosine: $0) })

@@ -46,7 +46,14 @@ public enum PyTorchWriter {
             try record("byteorder", small(Array("little".utf8)))
             for (i, tensor) in tensors.enumerated() {
                 try record("data/\(i)") { out in
-                    try tensor.withBytes { bytes in
+                    // Mapped bytes are copied by the kernel, then read once here for the CRC; computed ones are
+                    // computed once.
+                    if tensor.data.isMapped, let file = out.file {
+                        try out.flush()
+                        try tensor.write(to: file)
+                        return try tensor.withBytes { zipCRC32($0) }
+                    }
+                    return try tensor.withBytes { bytes in
                         try out.writeBytes(bytes)
                         return zipCRC32(bytes)
                     }

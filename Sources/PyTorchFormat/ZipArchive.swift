@@ -218,8 +218,21 @@ final class ZipArchive: @unchecked Sendable {
     }
 }
 
-/// The standard zip CRC-32 (zlib's), continuing from `crc`.
+/// The standard zip CRC-32 (zlib's), continuing from `crc`. A large buffer is checksummed in 8 MB parts over the
+/// cores and the parts joined with zlib's `crc32_combine` (the CRC of a concatenation from the CRCs of its halves).
 func zipCRC32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    let part = 8 << 20
+    guard bytes.count > part else { return serialCRC32(bytes, continuing: crc) }
+    let parts = mapChunks(of: bytes, size: part) { serialCRC32($0) }
+    var value = UInt(crc)
+    for (i, partCRC) in parts.enumerated() {
+        let length = min(part, bytes.count - i * part)
+        value = crc32_combine(value, UInt(partCRC), off_t(length))
+    }
+    return UInt32(truncatingIfNeeded: value)
+}
+
+private func serialCRC32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
     guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
     var value = UInt(crc)
     var offset = 0

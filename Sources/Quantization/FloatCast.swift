@@ -36,6 +36,20 @@ public enum FloatCast {
         _ source: UnsafeRawBufferPointer, from: DType, _ destination: UnsafeMutableRawBufferPointer, to: DType,
         _ range: Range<Int>
     ) {
+        var range = range
+        #if _endian(little)
+        if from == .f32, to == .f16 || to == .bf16 {
+            // Eight lanes at a time (`FloatBits`' lane forms give the scalar bits), the tail below.
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let bits = source.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<UInt32>.self)
+                let narrow = to == .f16 ? FloatBits.halfBits(fromFloatBits: bits) : FloatBits.bfloat16Bits(fromFloatBits: bits)
+                destination.storeBytes(of: narrow, toByteOffset: i * 2, as: SIMD8<UInt16>.self)
+                i += 8
+            }
+            range = i..<range.upperBound
+        }
+        #endif
         for i in range {
             let bits = floatBits(source, i, from)
             switch to {

@@ -3,6 +3,11 @@ import ModelIR
 
 /// Tensor bytes as `[Float]` and back: what readers of weights (the verifier, the packed-weight expansion) need.
 public enum FloatValues {
+    /// Whether `decode` reads `dtype`.
+    public static func decodes(_ dtype: DType) -> Bool {
+        dtype == .f32 || dtype == .f16 || dtype == .bf16 || dtype == .f64 || BlockQuantizer.types.contains(dtype)
+    }
+
     /// The values of `bytes` holding `dtype` (f32, f16, bf16, f64 or any GGUF block type) as f32; nil for other types.
     public static func decode(_ bytes: UnsafeRawBufferPointer, from dtype: DType) -> [Float]? {
         switch dtype {

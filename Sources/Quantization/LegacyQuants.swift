@@ -24,6 +24,9 @@ public enum BlockQuantizer {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { x in
                     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
                         for block in range {
+                            #if _endian(little)
+                            if encodeLanes(source, block, type, into: destination) { continue }
+                            #endif
                             for j in 0..<32 {
                                 x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * 32 + j) * 4, as: UInt32.self)))
                             }
@@ -37,6 +40,73 @@ public enum BlockQuantizer {
     }
 
     static func half(_ v: Float) -> UInt16 { FloatBits.halfBits(fromFloatBits: v.bitPattern) }
+
+    /// `encode` for one block, 16 lanes at a time (little-endian hosts). Every step is element-wise, or a maximum /
+    /// minimum (exact in any order), so the bytes are `encode`'s; it returns false, leaving the block to `encode`,
+    /// where the order could show: a minimum or maximum of zero (its sign is that of the first zero met).
+    @inline(__always)
+    static func encodeLanes(_ source: UnsafeRawBufferPointer, _ block: Int, _ type: DType, into out: UnsafeMutableRawBufferPointer) -> Bool {
+        let first = block * 128
+        let lo = source.loadUnaligned(fromByteOffset: first, as: SIMD16<Float>.self)
+        let hi = source.loadUnaligned(fromByteOffset: first + 64, as: SIMD16<Float>.self)
+        var at = block * type.blockBytes
+        let qlo: SIMD16<Int32>, qhi: SIMD16<Int32>
+        switch type {
+        case .q4_0, .q5_0:
+            let alo = unsafeBitCast(lo, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
+            let ahi = unsafeBitCast(hi, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
+            let amax = max(alo.max(), ahi.max())  // magnitudes' bits: integer order is float order
+            var maxValue: Float = 0
+            if amax > 0 {  // the first value of that magnitude, as `encode` keeps it
+                if let j = (0..<16).first(where: { alo[$0] == amax }) { maxValue = lo[j] } else if let j = (0..<16).first(where: { ahi[$0] == amax }) { maxValue = hi[j] }
+            }
+            let d = maxValue / (type == .q4_0 ? -8 : -16)
+            let id: Float = d == 0 ? 0 : 1 / d
+            if !id.isFinite { return false }
+            let offset: Float = type == .q4_0 ? 8.5 : 16.5
+            let top: Float = type == .q4_0 ? 15 : 31
+            qlo = truncatedLevels(lo * id + offset, top: top)
+            qhi = truncatedLevels(hi * id + offset, top: top)
+            out.storeBytes(of: half(d).littleEndian, toByteOffset: at, as: UInt16.self)
+            at += 2
+        default:  // q4_1, q5_1
+            let low = min(lo.min(), hi.min()), high = max(lo.max(), hi.max())
+            if low == 0 || high == 0 { return false }
+            let d = (high - low) / (type == .q4_1 ? 15 : 31)
+            let id: Float = d == 0 ? 0 : 1 / d
+            if !id.isFinite { return false }
+            let top: Float = type == .q4_1 ? 15 : 31
+            qlo = truncatedLevels((lo - low) * id + 0.5, top: top)
+            qhi = truncatedLevels((hi - low) * id + 0.5, top: top)
+            out.storeBytes(of: half(d).littleEndian, toByteOffset: at, as: UInt16.self)
+            out.storeBytes(of: half(low).littleEndian, toByteOffset: at + 2, as: UInt16.self)
+            at += 4
+        }
+        if type == .q5_0 || type == .q5_1 {
+            let weights = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+            let low = (SIMD16<UInt32>(truncatingIfNeeded: qlo) &>> 4) &* weights
+            let high = (SIMD16<UInt32>(truncatingIfNeeded: qhi) &>> 4) &* weights
+            let bits = low.wrappedSum() | (high.wrappedSum() << 16)
+            out.storeBytes(of: bits.littleEndian, toByteOffset: at, as: UInt32.self)
+            at += 4
+        }
+        let packed = (qlo & 0x0F) | ((qhi & 0x0F) &<< 4)
+        out.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: packed), toByteOffset: at, as: SIMD16<UInt8>.self)
+        return true
+    }
+
+    /// `min(top, y.rounded(.towardZero))` of each lane, for 0 < y < 2^22 (finite values times a finite `1 / d`, plus
+    /// the offset, stay in 0.5 … top + 1.5): adding 2^23 rounds to nearest and leaves the integer in the low mantissa
+    /// bits; where that went above `y`, one is taken off. Integer lane operations only, so it vectorises.
+    @inline(__always)
+    static func truncatedLevels(_ y: SIMD16<Float>, top: Float) -> SIMD16<Int32> {
+        let shifted = y + 8_388_608
+        let above = unsafeBitCast((shifted - 8_388_608) - y, to: SIMD16<Int32>.self)
+        let q = unsafeBitCast(unsafeBitCast(shifted, to: SIMD16<UInt32>.self) & 0x007F_FFFF, to: SIMD16<Int32>.self)
+            &+ LaneMask.isPositive(above)
+        let over = q &- Int32(top)  // min(q, top) = top + min(q - top, 0)
+        return Int32(top) &+ (over & (over &>> 31))
+    }
 
     static func encode(_ x: UnsafeBufferPointer<Float>, _ type: DType, into out: UnsafeMutableRawBufferPointer, at base: Int,
                        q: UnsafeMutableBufferPointer<UInt8>) {

@@ -7,6 +7,13 @@ import ModelIR
 /// all zeros) and `q = round-half-even(clamp(x / scale, −128, 127))`, computed as compressed-tensors' own
 /// `calculate_qparams` and quantizer do, so the bytes equal what it writes.
 public enum Int8PerChannel {
+    /// The scale of each of `rows` rows of f32 values, alone: what the `weight_scale` tensor holds, computed without
+    /// keeping the codes (a writer may ask for the scales long before the codes). A non-finite value is refused.
+    public static func checkedScales(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> [Float] {
+        try NonFiniteValue.check(source)
+        return scales(source, rows: rows)
+    }
+
     /// The scale of each of `rows` rows of (finite) f32 values.
     static func scales(_ source: UnsafeRawBufferPointer, rows: Int) -> [Float] {
         let columns = rows > 0 ? source.count / 4 / rows : 0

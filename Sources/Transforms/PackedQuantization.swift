@@ -81,14 +81,15 @@ extension Model {
             case .int8PerChannel where floating && Self.isLinearWeight(tensor):
                 let rows = tensor.shape.dimensions[0]
                 let source = tensor
-                // One quantization feeds both tensors the writer pulls (codes, then scales).
-                let shared = SharedResult(consumers: 2) {
-                    try Self.withF32Bytes(source, quantizingTo: "int8") { try Int8PerChannel.quantize($0, rows: rows) }
-                }
-                tensors.append(Tensor(name: tensor.name, dtype: .i8, shape: tensor.shape, data: .producer { try shared.take().codes }))
+                // The scales are computed on their own (one more read of the weight) rather than shared with the
+                // codes: writers order tensors by type, so all scales may be pulled before any codes, and sharing
+                // would hold every weight's codes in memory until then.
+                tensors.append(Tensor(name: tensor.name, dtype: .i8, shape: tensor.shape, data: .producer {
+                    try Self.withF32Bytes(source, quantizingTo: "int8") { try Int8PerChannel.quantize($0, rows: rows) }.codes
+                }))
                 let base = String(tensor.name.dropLast(".weight".count))
                 tensors.append(Tensor(name: base + ".weight_scale", dtype: .f32, shape: [rows, 1], data: .producer {
-                    FloatValues.buffer(try shared.take().scales)
+                    FloatValues.buffer(try Self.withF32Bytes(source, quantizingTo: "int8") { try Int8PerChannel.checkedScales($0, rows: rows) })
                 }))
                 quantized += 1
             case .mlxAffine(let bits, let groupSize) where floating && tensor.shape.rank == 2 && tensor.name.hasSuffix(".weight")

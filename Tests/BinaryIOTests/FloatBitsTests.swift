@@ -1,4 +1,5 @@
 import BinaryIO
+import TestSupport
 import Testing
 
 @Suite struct FloatBitsTests {
@@ -41,5 +42,35 @@ import Testing
         #expect(FloatBits.bfloat16Bits(fromFloatBits: 0x3F80_8001) == 0x3F81)
         #expect(FloatBits.bfloat16Bits(fromFloatBits: 0x7F7F_FFFF) == 0x7F80)  // overflow → inf
         #expect(FloatBits.bfloat16Bits(fromFloatBits: 0xFFC0_0001) == 0xFFC0)  // NaN keeps sign
+    }
+
+    /// The eight-lane conversions against the scalar ones, on every 2^32 / 2^24 spaced bit pattern plus each one's
+    /// neighbours (crossing every rounding boundary of every exponent) and a random sweep; prints the seed.
+    @Test func laneConversionsMatchTheScalarOnes() {
+        var patterns: [UInt32] = []
+        for high in stride(from: UInt32(0), through: 0xFF00_0000, by: 0x0100_0000) {
+            for low: UInt32 in [0, 1, 0xFFF, 0x1000, 0x1001, 0x1FFF, 0x2000, 0x7FFF, 0x8000, 0x8001, 0xFFFF, 0x7F_FFFF] {
+                patterns += [high | low, high | (0x80_0000 | low), (high | low) &- 1]
+            }
+        }
+        for e in 0..<256 {
+            for low: UInt32 in [0, 0x1000, 0x3000, 0x0FFF, 0x1001, 0x7F_F000, 0x7F_FFFF, 0x40_0000] {
+                patterns += [(UInt32(e) << 23) | low, 0x8000_0000 | (UInt32(e) << 23) | low]
+            }
+        }
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var generator = SeededGenerator(seed: seed)
+        for _ in 0..<200_000 { patterns.append(UInt32(truncatingIfNeeded: generator.next())) }
+        while patterns.count % 8 != 0 { patterns.append(0x7F80_0000) }
+        var mismatches = 0
+        for start in stride(from: 0, to: patterns.count, by: 8) {
+            let lanes = SIMD8<UInt32>(patterns[start..<(start + 8)])
+            let halves = FloatBits.halfBits(fromFloatBits: lanes), brains = FloatBits.bfloat16Bits(fromFloatBits: lanes)
+            for i in 0..<8 where halves[i] != FloatBits.halfBits(fromFloatBits: lanes[i]) || brains[i] != FloatBits.bfloat16Bits(fromFloatBits: lanes[i]) {
+                if mismatches < 5 { Issue.record("bits \(String(lanes[i], radix: 16)): lanes \(halves[i]) / \(brains[i]), scalar \(FloatBits.halfBits(fromFloatBits: lanes[i])) / \(FloatBits.bfloat16Bits(fromFloatBits: lanes[i])) (seed \(seed))") }
+                mismatches += 1
+            }
+        }
+        #expect(mismatches == 0, "seed \(seed)")
     }
 }

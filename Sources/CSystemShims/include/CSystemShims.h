@@ -9,6 +9,11 @@
 long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t len);
 
 
+/// Starts writing bytes [offset, offset + length) of `fd` back to disk without waiting for it (Linux
+/// sync_file_range with SYNC_FILE_RANGE_WRITE), so that the fsync at the end finds little left to do. A no-op
+/// returning 0 elsewhere; -1 with errno on failure (callers ignore it: it is only a hint).
+int modelport_start_writeback(int fd, int64_t offset, int64_t length);
+
 /// Renames `from` to `to` only if `to` does not exist (renameat2 with RENAME_NOREPLACE on Linux, renamex_np
 /// with RENAME_EXCL on Darwin). Returns 0 on success, -1 with errno (EEXIST when `to` appeared; EINVAL or
 /// ENOSYS when the file system or kernel cannot do it, so the caller falls back).
