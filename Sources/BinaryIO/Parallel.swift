@@ -1,25 +1,90 @@
 import Dispatch
 
-/// Splits `bytes` into consecutive chunks of `chunk` bytes (the last one shorter), runs `body` on each over all cores,
-/// and returns the results in chunk order: for checksums whose parts combine (zip CRC-32) and other work on large
-/// read-only buffers. The one place the buffer's pointer crosses threads; `body` must only read it.
-public func mapChunks<R: Sendable>(
-    of bytes: UnsafeRawBufferPointer, size chunk: Int, _ body: @Sendable (UnsafeRawBufferPointer) -> R
-) -> [R] {
-    precondition(chunk > 0)
-    let count = (bytes.count + chunk - 1) / chunk
-    guard count > 1 else { return [body(bytes)] }
-    let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: count)
-    results.initialize(repeating: nil)
-    defer {
-        results.deinitialize()
-        results.deallocate()
+/// Work split over the cores: the one place where ModelPort lends memory to several threads at once.
+package enum Parallel {
+    /// The cores online.
+    package static let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+    /// Fills `output`, `rows` rows of equal width, with contiguous blocks of rows computed on the cores at once.
+    ///
+    /// `body(rows, slice)` runs once per block (one block per core at most, each of at least `minimumRows` rows; one
+    /// block, on the calling thread, when there are fewer) and gets the mutable slice holding exactly those rows.
+    /// The contract that makes lending the buffer sound: `body` writes only its own slice, and reads only memory that
+    /// no block writes. It need not be `@Sendable` because it runs, and every block finishes, before `fill` returns.
+    package static func fill<Element>(
+        _ output: UnsafeMutableBufferPointer<Element>, rows: Int, minimumRows: Int = 1,
+        _ body: (_ rows: Range<Int>, _ slice: UnsafeMutableBufferPointer<Element>) -> Void
+    ) {
+        precondition(rows >= 0 && (rows == 0 ? output.isEmpty : output.count % rows == 0), "rows must divide the buffer")
+        let blocks = min(cores, rows / max(minimumRows, 1))
+        guard blocks > 1, let base = output.baseAddress else { return body(0..<rows, output) }
+        let width = output.count / rows
+        withoutActuallyEscaping(body) { body in
+            let lent = LentRows(base: base, width: width, body: body)
+            DispatchQueue.concurrentPerform(iterations: blocks) { block in
+                lent.run((block * rows / blocks)..<((block + 1) * rows / blocks))
+            }
+        }
     }
-    nonisolated(unsafe) let shared = (bytes, results)
-    DispatchQueue.concurrentPerform(iterations: count) { i in
-        let (bytes, results) = shared
-        let part = UnsafeRawBufferPointer(rebasing: bytes[(i * chunk)..<min(bytes.count, (i + 1) * chunk)])
-        results[i] = body(part)
+}
+
+extension Parallel {
+    /// Runs `body` over `0..<count` in consecutive ranges of `chunk` items on the cores, lending it `value` (the
+    /// buffers it reads and writes).
+    ///
+    /// The contract that makes lending sound: each range writes only memory that belongs to its own items, and reads
+    /// only memory that no range writes. `body` need not be `@Sendable`: it runs, and every range finishes, before
+    /// `forEachChunk` returns.
+    package static func forEachChunk<Value>(
+        of count: Int, size chunk: Int, lending value: Value, _ body: (_ range: Range<Int>, _ value: Value) -> Void
+    ) {
+        precondition(chunk > 0)
+        guard count > 0 else { return }
+        let chunks = (count + chunk - 1) / chunk
+        guard chunks > 1 else { return body(0..<count, value) }
+        withoutActuallyEscaping(body) { body in
+            let lent = Lent(value: value, body: body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                lent.body((c * chunk)..<min(count, (c + 1) * chunk), lent.value)
+            }
+        }
     }
-    return results.map { $0! }
+
+    /// Splits `bytes` into consecutive chunks of `chunk` bytes (the last one shorter), runs `body` on each over the
+    /// cores, and returns the results in chunk order: for checksums whose parts combine (zip CRC-32) and other work on
+    /// large read-only buffers. `body` only reads.
+    package static func mapChunks<R>(of bytes: UnsafeRawBufferPointer, size chunk: Int, _ body: (UnsafeRawBufferPointer) -> R) -> [R] {
+        precondition(chunk > 0)
+        let count = (bytes.count + chunk - 1) / chunk
+        guard count > 1 else { return [body(bytes)] }
+        var results = [R?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { slots in
+            forEachChunk(of: count, size: 1, lending: (bytes, slots)) { range, lent in
+                let (bytes, slots) = lent
+                for i in range {
+                    slots[i] = body(UnsafeRawBufferPointer(rebasing: bytes[(i * chunk)..<min(bytes.count, (i + 1) * chunk)]))
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+/// What one `forEachChunk` lends its ranges. `@unchecked Sendable` under that call's contract, and it does not
+/// outlive the call.
+private struct Lent<Value>: @unchecked Sendable {
+    let value: Value
+    let body: (Range<Int>, Value) -> Void
+}
+
+/// One `fill`: the buffer and the body, shared by its blocks. `@unchecked Sendable` under `fill`'s contract (disjoint
+/// slices written, nothing read that another block writes), and it does not outlive the call.
+private struct LentRows<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+    let width: Int
+    let body: (Range<Int>, UnsafeMutableBufferPointer<Element>) -> Void
+
+    func run(_ rows: Range<Int>) {
+        body(rows, UnsafeMutableBufferPointer(start: base + rows.lowerBound * width, count: rows.count * width))
+    }
 }

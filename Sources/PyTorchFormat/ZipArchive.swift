@@ -223,7 +223,7 @@ final class ZipArchive: @unchecked Sendable {
 func zipCRC32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
     let part = 8 << 20
     guard bytes.count > part else { return serialCRC32(bytes, continuing: crc) }
-    let parts = mapChunks(of: bytes, size: part) { serialCRC32($0) }
+    let parts = Parallel.mapChunks(of: bytes, size: part) { serialCRC32($0) }
     var value = UInt(crc)
     for (i, partCRC) in parts.enumerated() {
         let length = min(part, bytes.count - i * part)

@@ -11,22 +11,13 @@ public enum FloatCast {
 
     /// Converts `source` (elements of `from`) into a new buffer of `to`.
     /// - Precondition: both types are in `supported` and `source` holds whole elements.
-    public static func convert(_ source: UnsafeRawBufferPointer, from: DType, to: DType) -> TensorBuffer {
+    package static func convert(_ source: UnsafeRawBufferPointer, from: DType, to: DType) -> TensorBuffer {
         precondition(supported.contains(from) && supported.contains(to), "unsupported cast \(from) → \(to)")
         let count = source.count / from.blockBytes
         let output = TensorBuffer(count: count * to.blockBytes)
         output.withMutableBytes { destination in
-            let chunk = 1 << 16
-            let chunks = (count + chunk - 1) / chunk
-            let run = { (c: Int) in
-                let range = (c * chunk)..<min(count, (c + 1) * chunk)
-                convertRange(source, from: from, destination, to: to, range)
-            }
-            if chunks > 1 {
-                nonisolated(unsafe) let work = run
-                DispatchQueue.concurrentPerform(iterations: chunks) { work($0) }
-            } else if chunks == 1 {
-                run(0)
+            Parallel.forEachChunk(of: count, size: 1 << 16, lending: (source, destination)) { range, buffers in
+                convertRange(buffers.0, from: from, buffers.1, to: to, range)
             }
         }
         return output

@@ -9,7 +9,7 @@ public enum FloatValues {
     }
 
     /// The values of `bytes` holding `dtype` (f32, f16, bf16, f64 or any GGUF block type) as f32; nil for other types.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, from dtype: DType) -> [Float]? {
+    package static func decode(_ bytes: UnsafeRawBufferPointer, from dtype: DType) -> [Float]? {
         switch dtype {
         case .f32:
             return littleEndian(bytes)
@@ -23,7 +23,7 @@ public enum FloatValues {
     }
 
     /// Little-endian f32 values (one copy; the bytes may be unaligned).
-    public static func littleEndian(_ bytes: UnsafeRawBufferPointer) -> [Float] {
+    package static func littleEndian(_ bytes: UnsafeRawBufferPointer) -> [Float] {
         let n = bytes.count / 4
         return [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
             if n > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: n * 4) }

@@ -16,15 +16,14 @@ public enum KQuants {
 
     /// Quantizes f32 values (a whole number of 256-value super-blocks); super-blocks are split over the cores.
     /// A NaN or infinite value is refused (the fits would return a NaN scale or clamp it to a finite level).
-    public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) throws(NonFiniteValue) -> TensorBuffer {
+    package static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) throws(NonFiniteValue) -> TensorBuffer {
         precondition(types.contains(type), "no K-quantizer for \(type)")
         try NonFiniteValue.check(source)
         let blocks = source.count / 4 / superBlock
         let output = TensorBuffer(count: blocks * type.blockBytes)
         output.withMutableBytes { destination in
-            nonisolated(unsafe) let destination = destination
-            nonisolated(unsafe) let source = source
-            forEachChunk(of: blocks, size: 256) { range in
+            Parallel.forEachChunk(of: blocks, size: 256, lending: (source, destination)) { range, buffers in
+                let (source, destination) = buffers
                 let workspace = Workspace()
                 for block in range {
                     for j in 0..<superBlock {
@@ -302,7 +301,7 @@ public enum KQuants {
     }
 
     /// Dequantizes super-blocks of any of these types to f32, as ggml's `dequantize_row_*`.
-    public static func dequantize(_ source: UnsafeRawBufferPointer, from type: DType) -> TensorBuffer {
+    package static func dequantize(_ source: UnsafeRawBufferPointer, from type: DType) -> TensorBuffer {
         precondition(types.contains(type), "no K-dequantizer for \(type)")
         let blocks = source.count / type.blockBytes
         let output = TensorBuffer(count: blocks * superBlock * 4)

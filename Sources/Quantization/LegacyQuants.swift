@@ -10,7 +10,7 @@ public enum BlockQuantizer {
 
     /// Quantizes f32 values (a whole number of 32-element blocks). A NaN or infinite value is refused: these types
     /// would turn it into some finite level.
-    public static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) throws(NonFiniteValue) -> TensorBuffer {
+    package static func quantize(_ source: UnsafeRawBufferPointer, to type: DType) throws(NonFiniteValue) -> TensorBuffer {
         precondition(types.contains(type), "no quantizer for \(type)")
         if type == .q8_0 { return try Q8_0.quantize(source) }
         if KQuants.types.contains(type) { return try KQuants.quantize(source, to: type) }
@@ -18,9 +18,8 @@ public enum BlockQuantizer {
         let blocks = source.count / 4 / 32
         let output = TensorBuffer(count: blocks * type.blockBytes)
         output.withMutableBytes { destination in
-            nonisolated(unsafe) let destination = destination
-            nonisolated(unsafe) let source = source
-            forEachChunk(of: blocks, size: 4096) { range in
+            Parallel.forEachChunk(of: blocks, size: 4096, lending: (source, destination)) { range, buffers in
+                let (source, destination) = buffers
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { x in
                     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
                         for block in range {
@@ -152,7 +151,7 @@ public enum BlockQuantizer {
     }
 
     /// Dequantizes blocks of any of these types to f32.
-    public static func dequantize(_ source: UnsafeRawBufferPointer, from type: DType) -> TensorBuffer {
+    package static func dequantize(_ source: UnsafeRawBufferPointer, from type: DType) -> TensorBuffer {
         precondition(types.contains(type), "no dequantizer for \(type)")
         if type == .q8_0 { return Q8_0.dequantize(source) }
         if KQuants.types.contains(type) { return KQuants.dequantize(source, from: type) }

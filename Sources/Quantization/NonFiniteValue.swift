@@ -27,7 +27,7 @@ public struct NonFiniteValue: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String { "element \(index) is \(kind.rawValue)" }
 
     /// The first non-finite value among the little-endian f32 values of `source`, if any.
-    public static func first(in source: UnsafeRawBufferPointer) -> NonFiniteValue? {
+    package static func first(in source: UnsafeRawBufferPointer) -> NonFiniteValue? {
         let count = source.count / 4
         var start = 0
         while start < count {
@@ -51,8 +51,7 @@ public struct NonFiniteValue: Error, Sendable, Equatable, CustomStringConvertibl
     }
 
     /// Throws the first non-finite value among the little-endian f32 values of `source`.
-    @inlinable
-    public static func check(_ source: UnsafeRawBufferPointer) throws(NonFiniteValue) {
+    package static func check(_ source: UnsafeRawBufferPointer) throws(NonFiniteValue) {
         if let bad = first(in: source) { throw bad }
     }
 

@@ -9,7 +9,7 @@ import ModelIR
 public enum Int8PerChannel {
     /// The scale of each of `rows` rows of f32 values, alone: what the `weight_scale` tensor holds, computed without
     /// keeping the codes (a writer may ask for the scales long before the codes). A non-finite value is refused.
-    public static func checkedScales(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> [Float] {
+    package static func checkedScales(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> [Float] {
         try NonFiniteValue.check(source)
         return scales(source, rows: rows)
     }
@@ -31,16 +31,15 @@ public enum Int8PerChannel {
 
     /// int8 codes of `rows` rows of f32 values, with the scales of `scales(_:rows:)`; rows are split over the cores.
     /// A NaN or infinite value is refused (it would become a finite code, or make its row's scale infinite).
-    public static func quantize(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> (codes: TensorBuffer, scales: [Float]) {
+    package static func quantize(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> (codes: TensorBuffer, scales: [Float]) {
         try NonFiniteValue.check(source)
         let scales = scales(source, rows: rows)
         let columns = rows > 0 ? source.count / 4 / rows : 0
         let output = TensorBuffer(count: rows * columns)
         output.withMutableBytes { destination in
-            nonisolated(unsafe) let destination = destination
-            nonisolated(unsafe) let source = source
-            DispatchQueue.concurrentPerform(iterations: min(rows, 64)) { part in
-                for r in stride(from: part, to: rows, by: min(rows, 64)) {
+            Parallel.forEachChunk(of: rows, size: max(1, rows / 64), lending: (source, destination)) { range, buffers in
+                let (source, destination) = buffers
+                for r in range {
                     for c in 0..<columns {
                         let scaled = min(127, max(-128, value(source, r * columns + c) / scales[r]))
                         let q = scaled.isNaN ? 0 : scaled.rounded(.toNearestOrEven)
@@ -53,7 +52,7 @@ public enum Int8PerChannel {
     }
 
     /// f32 values `q · scale` of int8 codes with one scale per row.
-    public static func dequantize(_ codes: UnsafeRawBufferPointer, scales: [Float]) -> TensorBuffer {
+    package static func dequantize(_ codes: UnsafeRawBufferPointer, scales: [Float]) -> TensorBuffer {
         let columns = scales.isEmpty ? 0 : codes.count / scales.count
         let output = TensorBuffer(count: codes.count * 4)
         output.withMutableBytes { out in
@@ -82,7 +81,7 @@ public enum MLXAffine {
 
     /// Packed codes (`count · bits / 32` u32 words), scales and biases (one per group, f32 before rounding).
     /// A NaN or infinite value is refused (it would become a finite code, or make its group's scale infinite).
-    public static func quantize(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int) throws(NonFiniteValue)
+    package static func quantize(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int) throws(NonFiniteValue)
         -> (packed: TensorBuffer, scales: [Float], biases: [Float])
     {
         precondition(groupSizes.contains(groupSize) && bitWidths.contains(bits))
@@ -94,12 +93,10 @@ public enum MLXAffine {
         let packed = TensorBuffer(count: count / perWord * 4)
         var scales = [Float](repeating: 0, count: groups), biases = [Float](repeating: 0, count: groups)
         packed.withMutableBytes { destination in
-            nonisolated(unsafe) let destination = destination
-            nonisolated(unsafe) let source = source
             scales.withUnsafeMutableBufferPointer { scaleOut in
                 biases.withUnsafeMutableBufferPointer { biasOut in
-                    nonisolated(unsafe) let scaleOut = scaleOut, biasOut = biasOut
-                    forEachChunk(of: groups, size: 1024) { range in
+                    Parallel.forEachChunk(of: groups, size: 1024, lending: (source, destination, scaleOut, biasOut)) { range, buffers in
+                        let (source, destination, scaleOut, biasOut) = buffers
                         for g in range {
                             let first = g * groupSize
                             var lo = Float.infinity, hi = -Float.infinity
@@ -138,7 +135,7 @@ public enum MLXAffine {
     }
 
     /// f32 values `scale · q + bias` of packed codes.
-    public static func dequantize(_ packed: UnsafeRawBufferPointer, scales: [Float], biases: [Float], groupSize: Int, bits: Int) -> TensorBuffer {
+    package static func dequantize(_ packed: UnsafeRawBufferPointer, scales: [Float], biases: [Float], groupSize: Int, bits: Int) -> TensorBuffer {
         let perWord = 32 / bits
         let count = packed.count / 4 * perWord
         let mask = UInt32((1 << bits) - 1)

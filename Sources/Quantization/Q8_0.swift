@@ -12,14 +12,13 @@ public enum Q8_0 {
     /// Quantizes f32 values (a whole number of blocks) into a new buffer; blocks are split over the cores.
     /// A NaN or infinite value is refused (it would make the block's scale NaN and its quants undefined): the
     /// blocks note one as they pass (one read of the input), and the first is then looked up to be named.
-    public static func quantize(_ source: UnsafeRawBufferPointer) throws(NonFiniteValue) -> TensorBuffer {
+    package static func quantize(_ source: UnsafeRawBufferPointer) throws(NonFiniteValue) -> TensorBuffer {
         let blocks = source.count / 4 / blockSize
         let output = TensorBuffer(count: blocks * blockBytes)
         let nonFinite = Atomic<Bool>(false)
         output.withMutableBytes { destination in
-            nonisolated(unsafe) let destination = destination
-            nonisolated(unsafe) let source = source
-            forEachChunk(of: blocks, size: 4096) { range in
+            Parallel.forEachChunk(of: blocks, size: 4096, lending: (source, destination)) { range, buffers in
+                let (source, destination) = buffers
                 var seen = false
                 for block in range {
                     seen = quantizeBlock(source, block, into: destination) || seen
@@ -95,7 +94,7 @@ public enum Q8_0 {
     }
 
     /// Dequantizes Q8_0 blocks to f32.
-    public static func dequantize(_ source: UnsafeRawBufferPointer) -> TensorBuffer {
+    package static func dequantize(_ source: UnsafeRawBufferPointer) -> TensorBuffer {
         let blocks = source.count / blockBytes
         let output = TensorBuffer(count: blocks * blockSize * 4)
         output.withMutableBytes { destination in

@@ -8,10 +8,9 @@ package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: 
     let output = TensorBuffer(count: rows * columns * width)
     let tile = 32
     output.withMutableBytes { destination in
-        nonisolated(unsafe) let destination = destination
-        nonisolated(unsafe) let source = source
-        DispatchQueue.concurrentPerform(iterations: (rows + tile - 1) / tile) { band in
-            let rowRange = (band * tile)..<min(rows, band * tile + tile)
+        // Each band of rows writes its own columns of every output row: disjoint bytes.
+        Parallel.forEachChunk(of: rows, size: tile, lending: (source, destination)) { rowRange, buffers in
+            let (source, destination) = buffers
             switch width {
             case 1: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt8.self)
             case 2: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt16.self)
