@@ -77,6 +77,9 @@ check-python: release
 	-@.venv-check/bin/pip install -q pillow  # only for the report screenshots; check_report.py says when it is missing
 	.venv-check/bin/python Samples/check_outputs.py $(RELEASE_BIN)
 	.venv-check/bin/python Samples/check_report.py $(RELEASE_BIN)
+	@if .venv-check/bin/python -c "import onnxruntime, torch, transformers" 2>/dev/null; then \
+		.venv-check/bin/python Samples/check_onnx.py $(RELEASE_BIN); \
+	else echo "check_onnx.py skipped: pip install -r Samples/requirements-onnx.txt (with torch, transformers) to run it"; fi
 
 ## make bench: one table of ModelPort next to its references (cp + sync for conversions from every format,
 ## llama-quantize --pure for every GGUF type, with a same-bytes check) and peak RSS on a generated 1.3 GB
@@ -85,6 +88,9 @@ check-python: release
 bench: release
 	$(PYTHON) Benchmarks/bench.py $(RELEASE_BIN) --no-forward
 	$(PYTHON) Benchmarks/bench_forward.py $(RELEASE_BIN)
+	@if $(PYTHON) -c "import onnxruntime, torch, transformers" 2>/dev/null; then \
+		$(PYTHON) Benchmarks/bench_onnx.py $(RELEASE_BIN); \
+	else echo "bench_onnx.py skipped: onnxruntime, torch and transformers are not importable"; fi
 
 ## make fuzz: builds the libFuzzer targets of Fuzz/ (one per reader, with ASan) and runs each for FUZZ_SECONDS,
 ## seeded from Samples/; findings (crash, OOM > 2 GB, timeout > 10 s) land in $(FUZZ_OUT)/findings/<target>/.

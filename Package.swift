@@ -33,6 +33,9 @@ let package = Package(
         .target(name: "PaddleFormat", dependencies: [
             "ModelIR", "BinaryIO", "Pickle", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
+        .target(name: "ONNXFormat", dependencies: [
+            "ModelIR", "BinaryIO", "Quantization", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO", "Quantization", "Transforms"]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "KerasFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms", "CHDF5"]),
@@ -46,9 +49,9 @@ let package = Package(
             "ModelIR", "BinaryIO", "Quantization", "Tokenizers", .target(name: "CBLAS", condition: .when(platforms: [.linux])),
         ]),
         .target(name: "Reports", dependencies: ["ModelIR", "BinaryIO", "Verifier"]),
-        .target(name: "ModelPort", dependencies: ["Verifier", "Reports", "Tokenizers", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "KerasFormat", "FlaxFormat", "Transforms", "Quantization"]),
+        .target(name: "ModelPort", dependencies: ["Verifier", "Reports", "Tokenizers", "ModelIR", "BinaryIO", "SafetensorsFormat", "TensorFlowFormat", "PyTorchFormat", "PaddleFormat", "GGUFFormat", "KerasFormat", "FlaxFormat", "ONNXFormat", "Transforms", "Quantization"]),
         .target(name: "ModelPortCLI", dependencies: [
-            "ModelPort", "Transforms", "Quantization", "ModelIR", "Verifier", "Reports", "Tokenizers",
+            "ModelPort", "ONNXFormat", "Transforms", "Quantization", "ModelIR", "Verifier", "Reports", "Tokenizers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "modelport", dependencies: ["ModelPortCLI"]),
@@ -69,7 +72,7 @@ let package = Package(
         .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat", "Quantization"]),
-        .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms", "PaddleFormat", "Pickle", "Quantization", "GGUFFormat", "Verifier"]),
+        .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ONNXFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf"), "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms", "PaddleFormat", "Pickle", "Quantization", "GGUFFormat", "Verifier"]),
         .testTarget(name: "ModelPortCLITests", dependencies: ["TestSupport", "ModelPortCLI", "ModelPort", "ModelIR", "SafetensorsFormat", "Verifier"]),
     ],
     swiftLanguageModes: [.v6]

@@ -20,4 +20,8 @@ protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swi
 out_tokenizers=../Sources/Tokenizers/Generated
 mkdir -p "$out_tokenizers"
 protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swift_out="$out_tokenizers" sentencepiece_model.proto
-echo "generated into $out, $out_paddle and $out_tokenizers"
+out_onnx=../Sources/ONNXFormat/Generated
+mkdir -p "$out_onnx"
+# onnx.proto is the ONNX project's own proto2 file (onnx/onnx.proto as the onnx 1.23.2 wheel ships it), unchanged.
+protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Internal --swift_out="$out_onnx" onnx.proto
+echo "generated into $out, $out_paddle, $out_tokenizers and $out_onnx"

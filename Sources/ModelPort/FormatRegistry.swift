@@ -1,6 +1,7 @@
 import BinaryIO
 import FlaxFormat
 import GGUFFormat
+import ONNXFormat
 import KerasFormat
 import ModelIR
 import PaddleFormat
@@ -14,12 +15,12 @@ public enum FormatRegistry {
     /// The readers, in the order a folder is offered to them: Hugging Face weights first (safetensors, then
     /// PyTorch), then the formats with layouts of their own.
     public static let readers: [any ModelReader] = [
-        SafetensorsSource(), PyTorchSource(), KerasSource(), FlaxSource(), TensorFlowSource(), PaddleSource(), GGUFSource(),
+        SafetensorsSource(), PyTorchSource(), KerasSource(), FlaxSource(), TensorFlowSource(), PaddleSource(), GGUFSource(), ONNXSource(),
     ]
 
     /// The outputs with their default options; the first is the default for a destination whose name implies none.
     public static let outputs: [any ModelOutput] = [
-        HuggingFaceOutput(), SafetensorsOutput(), PyTorchOutput(), GGUFOutput(), PaddleOutput(),
+        HuggingFaceOutput(), SafetensorsOutput(), PyTorchOutput(), GGUFOutput(), PaddleOutput(), ONNXOutput(),
     ]
 
     /// The output `--to ID` names, with its default options.

@@ -3,6 +3,7 @@ import Foundation
 import BinaryIO
 import ModelIR
 import ModelPort
+import ONNXFormat
 import Quantization
 import Reports
 import Transforms
@@ -136,6 +137,9 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup(title: "Fine-tuned models")
     var task: TaskArguments
 
+    @Flag(help: "ONNX: store the initializers in model.onnx_data beside the graph (automatic above 2 GiB).")
+    var externalData = false
+
     @Flag(help: "Replace DEST if it exists.")
     var force = false
 
@@ -164,13 +168,23 @@ struct ConvertCommand: ParsableCommand {
             throw ValidationError("unknown --to '\(format ?? "")'; expected one of: \(FormatRegistry.outputs.map(\.description.id).joined(separator: ", "))")
         }
         let isGGUF = outputID == "gguf"
-        let packing = PackedScheme(name: dtype, groupSize: groupSize)
+        let packing = outputID == "onnx" ? nil : PackedScheme(name: dtype, groupSize: groupSize)
         if packing != nil, !MLXAffine.groupSizes.contains(groupSize) { throw ValidationError("--group-size must be 32, 64 or 128") }
         if packing != nil, !["hf", "safetensors"].contains(outputID) {
             throw ModelError(kind: .invalidRequest, "--dtype \(dtype) packs weights in Hugging Face folder or safetensors output (--to hf | safetensors)")
         }
         var type: DType?
-        if packing == nil, dtype.lowercased() != "keep" {
+        if outputID == "onnx" {
+            // The graph stores its own precision: f32 (or keep), f16 weights, int8 blocks for MatMulNBits.
+            let precision: ONNXPrecision
+            switch dtype.lowercased() {
+            case "keep", "f32", "fp32", "float32": precision = .fp32
+            case "f16", "fp16", "float16", "half": precision = .fp16
+            case "int8", "i8": precision = .int8
+            default: throw ModelError(kind: .invalidRequest, "ONNX output takes --dtype f32, f16 or int8, not \(dtype)")
+            }
+            options.output = ONNXOutput(export: ONNXExportOptions(precision: precision, externalData: externalData ? .always : .automatic))
+        } else if packing == nil, dtype.lowercased() != "keep" {
             guard let parsed = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
             type = parsed
         }
@@ -198,6 +212,8 @@ struct ConvertCommand: ParsableCommand {
                 shardBytes = bytes
             }
             options.output = outputID == "hf" ? HuggingFaceOutput(maxShardBytes: shardBytes, packing: packing) : SafetensorsOutput(packing: packing)
+        case "onnx":
+            break
         default:
             if let type { options.transforms.append(.cast(type)) }
             options.output = FormatRegistry.output(id: outputID)

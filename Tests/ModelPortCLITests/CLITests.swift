@@ -93,7 +93,7 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
     static let usageErrors: [([String], String)] = [
         (["convert", "a", "b", "--dtype", "f17"], "unknown --dtype 'f17'"),
         (["convert", "a", "b", "--keep-layers", "2", "--layers", "0,1"], "use either --keep-layers or --layers"),
-        (["convert", "a", "b", "--to", "onnx"], "unknown --to 'onnx'"),
+        (["convert", "a", "b", "--to", "tflite"], "unknown --to 'tflite'"),
         (["convert", "a", "b", "--layers", "0,x"], "--layers takes comma-separated layer numbers"),
         (["convert", "a", "b", "--max-shard-size", "big"], "--max-shard-size 'big' is not a size"),
         (["convert", "a"], "Missing expected argument '<destination>'"),

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""ONNX Runtime latency, size and int8 accuracy: ModelPort's graphs against torch.onnx exports (what optimum runs) and
+onnxruntime's quantize_dynamic (per-tensor and per-channel). Needs onnx, onnxruntime, torch, transformers
+(Samples/requirements-onnx.txt); `make bench` runs it when onnxruntime imports.
+
+  bench_onnx.py MODELPORT_BINARY [HF_FOLDER]
+
+HF_FOLDER defaults to a MiniLM-shaped BERT (6 layers, 384 wide, 12 heads, 1536 FFN, 30522 tokens) with random weights
+written here; pass a real folder (all-MiniLM-L6-v2) for accuracy figures that mean something. Accuracy is the cosine
+of every real token's last hidden state against PyTorch fp32 (smallest and mean), on a fixed set of sentences.
+Latency is the median of ORT CPU runs (graph optimizations on), batch 1 and 8 at 128 tokens.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnxruntime as ort
+import torch
+import transformers
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "ModelPort converts checkpoints between formats without Python.",
+    "Edge devices run encoders with ONNX Runtime on small CPUs.",
+    "A sentence embedding maps text to a vector for semantic search.",
+    "Quantization stores weights in eight bits with one scale per channel.",
+    "北京是中国的首都。",
+    "Les modèles de langue apprennent des représentations contextuelles.",
+    "What time does the train leave tomorrow morning?",
+] * 2
+
+
+def minilm_shaped(folder):
+    config = transformers.BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                                     intermediate_size=1536, max_position_embeddings=512)
+    torch.manual_seed(0)
+    transformers.BertModel(config).eval().save_pretrained(folder)
+    return folder
+
+
+def export_torch(folder, path):
+    model = transformers.AutoModel.from_pretrained(folder).eval()
+    ids = torch.ones(2, 16, dtype=torch.long)
+    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "sequence_length"},
+            "token_type_ids": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "sequence_length"}}
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    torch.onnx.export(Wrapper(model), (ids, ids, torch.zeros_like(ids)), path, input_names=["input_ids", "attention_mask", "token_type_ids"],
+                      output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def session(path, threads=2):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def latency(s, batch, length, runs):
+    names = [i.name for i in s.get_inputs()]
+    feed = {"input_ids": np.full((batch, length), 1000, np.int64), "attention_mask": np.ones((batch, length), np.int64)}
+    if "token_type_ids" in names:
+        feed["token_type_ids"] = np.zeros((batch, length), np.int64)
+    s.run(None, feed)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        s.run(["last_hidden_state"], feed)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def accuracy(s, reference, tokenizer):
+    enc = tokenizer(SENTENCES, padding=True, return_tensors="np")
+    feed = {k: v.astype(np.int64) for k, v in enc.items() if k in [i.name for i in s.get_inputs()]}
+    got = s.run(["last_hidden_state"], feed)[0]
+    mask = enc["attention_mask"].astype(bool)
+    a, b = got[mask].astype(np.float64), reference[mask].astype(np.float64)
+    cos = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return float(cos.min()), float(cos.mean()), float(np.abs(a - b).max())
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    work = tempfile.mkdtemp(prefix="modelport-bench-onnx-")
+    folder = sys.argv[2] if len(sys.argv) > 2 else minilm_shaped(os.path.join(work, "minilm-shaped"))
+    runs = int(os.environ.get("BENCH_RUNS", "30"))
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    paths = {}
+    for precision, args in (("fp32", []), ("fp16", ["--dtype", "f16"]), ("int8", ["--dtype", "int8", "--no-quality"])):
+        paths[f"modelport {precision}"] = os.path.join(work, f"modelport-{precision}.onnx")
+        subprocess.run([binary, "convert", folder, paths[f"modelport {precision}"], "--to", "onnx", "--task", "encoder", *args], check=True,
+                       capture_output=True)
+    paths["torch.onnx fp32"] = os.path.join(work, "torch.onnx")
+    export_torch(folder, paths["torch.onnx fp32"])
+    paths["quantize_dynamic per-tensor"] = os.path.join(work, "qd-tensor.onnx")
+    quantize_dynamic(paths["torch.onnx fp32"], paths["quantize_dynamic per-tensor"], weight_type=QuantType.QInt8)
+    paths["quantize_dynamic per-channel"] = os.path.join(work, "qd-channel.onnx")
+    quantize_dynamic(paths["torch.onnx fp32"], paths["quantize_dynamic per-channel"], weight_type=QuantType.QInt8, per_channel=True)
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder) if os.path.exists(os.path.join(folder, "tokenizer.json")) \
+        or os.path.exists(os.path.join(folder, "vocab.txt")) else None
+    model = transformers.AutoModel.from_pretrained(folder).eval()
+    if tokenizer is None:
+        class Ids:
+            def __call__(self, texts, padding, return_tensors):
+                rng = np.random.default_rng(0)
+                ids = rng.integers(1000, 30000, (len(texts), 24))
+                mask = np.ones_like(ids)
+                for i in range(len(texts)):
+                    mask[i, 24 - i:] = 0
+                return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        tokenizer = Ids()
+    enc = tokenizer(SENTENCES, padding=True, return_tensors="np")
+    with torch.no_grad():
+        reference = model(**{k: torch.tensor(v.astype(np.int64)) for k, v in enc.items()}).last_hidden_state.numpy()
+
+    print(f"model: {folder}; ORT {ort.__version__}, 2 threads, median of {runs} runs")
+    print(f"{'graph':32} {'size MB':>8} {'min cos':>9} {'mean cos':>9} {'max |err|':>10} {'b1×128 ms':>10} {'b8×128 ms':>10}")
+    rows = []
+    for name, path in paths.items():
+        s = session(path)
+        worst, mean, err = accuracy(s, reference, tokenizer)
+        row = (name, os.path.getsize(path) / 1e6 + (os.path.getsize(path + "_data") / 1e6 if os.path.exists(path + "_data") else 0),
+               worst, mean, err, latency(s, 1, 128, runs), latency(s, 8, 128, max(5, runs // 4)))
+        rows.append(row)
+        print(f"{row[0]:32} {row[1]:8.2f} {row[2]:9.5f} {row[3]:9.5f} {row[4]:10.3g} {row[5]:10.2f} {row[6]:10.2f}")
+    json.dump([dict(zip(["graph", "size_mb", "min_cosine", "mean_cosine", "max_abs_error", "ms_b1x128", "ms_b8x128"], r)) for r in rows],
+              open(os.path.join(work, "bench_onnx.json"), "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+import BinaryIO
+import Foundation
+import ModelIR
+
+/// ONNX as a ModelPort source: `*.onnx` (ModelPort's graphs, torch.onnx / optimum exports of BERT-family models) and
+/// folders holding `model.onnx` (optimum's ORTModel layout); the config is the one ModelPort's export carries, else
+/// `config.json` beside the graph.
+public struct ONNXSource: ModelReader {
+    public init() {}
+
+    public var description: FormatDescription {
+        FormatDescription(id: "onnx", name: "ONNX",
+                          reads: "`*.onnx` and folders with `model.onnx` (ModelPort's graphs, torch.onnx / optimum exports of BERT-family models; external data inside the folder)",
+                          writes: "`*.onnx` or an optimum folder: a graph written from the architecture (opset 17; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM), fp32, fp16 weights, int8 (ORT MatMulNBits)",
+                          destinationSuffixes: [".onnx"])
+    }
+
+    /// A ModelProto has no magic: ModelPort's and torch's start with `ir_version` (field 1, varint 3…12) followed by
+    /// another ModelProto field; with the `.onnx` name that is taken as a signature.
+    public func match(_ probe: FileProbe) -> FormatMatch? {
+        let signature = probe.file?.withBytes { b in
+            b.count >= 3 && b[0] == 0x08 && (3...12).contains(b[1]) && [0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42, 0x72].contains(b[2])
+        } ?? false
+        if probe.hasSuffix(".onnx") { return signature ? .signatureAndName : .name }
+        return signature ? .signature : nil
+    }
+
+    public func claim(folder: String, names: [String]) throws -> FolderClaim? {
+        names.contains("model.onnx") ? .file("model.onnx") : nil
+    }
+
+    public func read(_ path: String, options: ReadOptions) throws -> Model {
+        let file = isDirectory(path) ? path + "/model.onnx" : path
+        let contents = try ONNXReader.read(path: file)
+        let folder = splitPath(file).folder
+        var model = Model(tensors: contents.tensors, notes: contents.notes.map { Note(.info, $0) }, sourceFormat: "ONNX")
+        if let text = contents.configText, !fileExists(folder + "/config.json") {
+            model.config = try ModelConfig(huggingFaceJSON: try JSON.parse(Array(text.utf8), path: file), file: file)
+        } else {
+            model = try HuggingFaceFolder.withConfig(model, from: folder + "/config.json")
+        }
+        model.auxiliaryFiles = HuggingFaceFolder.auxiliaryFiles(in: folder)
+        return model
+    }
+}
+
+/// An ONNX graph out: `DEST.onnx`, or a folder with `model.onnx`, `config.json` and the tokenizer files.
+public struct ONNXOutput: ModelOutput {
+    public var export: ONNXExportOptions
+
+    public init(export: ONNXExportOptions = .init()) { self.export = export }
+
+    public var description: FormatDescription { ONNXSource().description }
+
+    public func prepare(_ model: Model) throws -> PreparedOutput {
+        let plan = try ONNXExporter.plan(try model.dequantizingBlocks(), options: export)
+        // The IR is unchanged (the graph stores its own precision); the quality check reads the written graph back.
+        return PreparedOutput(model: model, correspondence: [], extra: plan)
+    }
+
+    public func write(_ prepared: PreparedOutput, to destination: String, options: OutputOptions) throws -> [String] {
+        guard let plan = prepared.extra as? ONNXPlan else {
+            throw ModelError(kind: .invalidRequest, file: destination, "an ONNX output writes what its own prepare() returned")
+        }
+        // A `.onnx` name is one file; so is its staged copy (`.NAME.onnx.modelport-….staged`, `--min-cosine`).
+        let name = splitPath(destination).name
+        if name.hasSuffix(".onnx") || (name.hasSuffix(".staged") && name.contains(".onnx.modelport-")) {
+            return try ONNXWriter.write(plan, to: destination, external: export.externalData, options: options)
+        }
+        return try ModelFolder.write(prepared.model, to: destination, options: options) { folder, inner in
+            try ONNXWriter.write(plan, to: folder + "/model.onnx", external: export.externalData, options: inner)
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import BinaryIO
+import Foundation
+import ModelIR
+import ModelPort
+@testable import ONNXFormat
+import SwiftProtobuf
+import TestSupport
+import Testing
+
+/// ONNX export (graph structure, initializers bit-exact to the source) and ONNX in, including hostile files.
+@Suite struct ONNXExportTests {
+    static func load(_ sample: String) throws -> Model { try ModelLoader.load(Samples.path(sample)) }
+
+    @Test func bertGraphHasOptimumInputsOutputsAndOneLayerNormPerSublayer() throws {
+        let model = try Self.load("bert-tiny")
+        let plan = try ONNXExporter.plan(model)
+        #expect(plan.inputNames == ["input_ids", "attention_mask", "token_type_ids"])
+        #expect(plan.outputNames == ["last_hidden_state", "pooler_output"])
+        let layers = try #require(model.config.numHiddenLayers)
+        let types = plan.nodeTypes
+        #expect(types.filter { $0 == "LayerNormalization" }.count == 1 + 2 * layers)
+        #expect(types.filter { $0 == "Softmax" }.count == layers)
+        #expect(types.filter { $0 == "Erf" }.count == layers)  // exact GELU, the pattern ORT fuses
+        #expect(types.filter { $0 == "MatMul" }.count == layers * 8 + 1)  // Q K V O up down + 2 attention products; pooler
+        #expect(!types.contains("Attention"), "standard operators only")
+    }
+
+    @Test func robertaPositionsStartAfterThePaddingId() throws {
+        let plan = try ONNXExporter.plan(try Self.load("pytorch/roberta-tiny-zip"))
+        #expect(plan.nodeTypes.contains("CumSum"))
+        #expect(!plan.nodeTypes.contains("Range"))
+    }
+
+    @Test func albertStoresItsSharedLayerOnceAndAppliesItPerLayer() throws {
+        let model = try Self.load("pytorch/albert-tiny-zip")
+        let plan = try ONNXExporter.plan(model)
+        let layers = try #require(model.config.numHiddenLayers)
+        #expect(layers > 1)
+        #expect(plan.nodeTypes.filter { $0 == "Softmax" }.count == layers)
+        let names = plan.initializers.map(\.name)
+        #expect(Set(names).count == names.count, "every initializer stored once")
+        #expect(names.contains("encoder.embedding_hidden_mapping_in.weight"))
+    }
+
+    @Test func cocolmComputesItsRelativeBiasInTheGraph() throws {
+        let plan = try ONNXExporter.plan(try Self.load("cocolm-tiny"))
+        #expect(plan.inputNames == ["input_ids", "attention_mask"])
+        #expect(plan.nodeTypes.contains("Log") && plan.nodeTypes.contains("Sign"))
+        #expect(plan.initializers.contains { $0.name.hasSuffix("relative_attention_bias.weight") })
+    }
+
+    @Test func perceiverIsRefusedWithItsName() throws {
+        #expect {
+            _ = try ONNXExporter.plan(try Self.load("perceiver-tiny"))
+        } throws: { ($0 as? ONNXError)?.kind == .cannotExport && "\($0)".contains("perceiver") }
+    }
+
+    @Test(arguments: ["bert-tiny", "tensorflow/bert-tiny-tf1", "paddle/rbt-tiny", "pytorch/roberta-tiny-zip", "pytorch/albert-tiny-zip",
+                      "heads/bert-squad-tf1", "cocolm-tiny"])
+    func writtenThenReadInitializersAreBitExact(sample: String) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let source = try Self.load(sample)
+        try ONNXWriter.write(try ONNXExporter.plan(source), to: folder.file("m.onnx"))
+        let back = try ModelLoader.load(folder.file("m.onnx"))
+        #expect(back.config.architecture == source.config.architecture)
+        let read = Dictionary(back.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var compared = 0
+        for t in source.tensors where t.dtype.isFloatingPoint {
+            guard let b = read[t.name] else { continue }  // dropped heads (MLM) are not part of the graph
+            #expect(b.shape == t.shape, "\(t.name)")
+            let same = try t.withBytes { x in try b.withBytes { y in x.elementsEqual(y) } }
+            #expect(same, "\(t.name) differs after ONNX and back")
+            compared += 1
+        }
+        #expect(compared >= back.tensors.count - 1 && compared > 10, "\(compared) of \(back.tensors.count)")
+    }
+
+    @Test func externalDataGoesBesideTheGraphAndReadsBack() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let source = try Self.load("bert-tiny")
+        let files = try ONNXWriter.write(try ONNXExporter.plan(source), to: folder.file("model.onnx"), external: .always)
+        #expect(files == ["model.onnx", "model.onnx_data"])
+        let back = try ModelLoader.load(folder.file("model.onnx"))
+        let word = try #require(back["embeddings.word_embeddings.weight"])
+        let original = try #require(source["embeddings.word_embeddings.weight"])
+        #expect(try word.withBytes { Array($0) } == original.withBytes { Array($0) })
+    }
+
+    @Test func int8WeightsAreWithinHalfAStepOfTheirBlock() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let source = try Self.load("bert-tiny")
+        let plan = try ONNXExporter.plan(source, options: .init(precision: .int8))
+        #expect(plan.nodeTypes.contains("MatMulNBits") && plan.usesMicrosoftDomain)
+        try ONNXWriter.write(plan, to: folder.file("q.onnx"))
+        let back = try ModelLoader.load(folder.file("q.onnx"))
+        for name in ["encoder.layer.1.intermediate.dense.weight", "encoder.layer.1.output.dense.weight", "embeddings.word_embeddings.weight"] {
+            let original = try #require(source[name])
+            let w = try Self.floats(original), q = try Self.floats(try #require(back[name]))
+            #expect(try #require(back[name]).shape == original.shape)
+            // Linear weights: one scale per 32 inputs; embedding rows: one per row.
+            let block = name.hasPrefix("embeddings") ? original.shape[1] : Int8Weights.blockSize
+            #expect(w.count == q.count && w.count % block == 0)
+            for start in stride(from: 0, to: w.count, by: block) {
+                let step = w[start..<(start + block)].map(abs).max()! / 127
+                for i in start..<(start + block) { #expect(abs(w[i] - q[i]) <= step / 2 * 1.0001 + 1e-12, "\(name) [\(i)]") }
+            }
+        }
+    }
+
+    static func floats(_ t: Tensor) throws -> [Float] {
+        try t.withBytes { b in (0..<(b.count / 4)).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+    }
+}
+
+/// ONNX files that lie: every one gives one clear error of its kind, never a crash or a huge allocation.
+@Suite struct ONNXHostileInputTests {
+    /// A one-initializer model, serialized by swift-protobuf.
+    static func model(_ edit: (inout Onnx_TensorProto) -> Void) throws -> [UInt8] {
+        var tensor = Onnx_TensorProto()
+        tensor.name = "embeddings.word_embeddings.weight"
+        tensor.dataType = ONNXElementType.float.rawValue
+        tensor.dims = [2, 2]
+        tensor.rawData = Data(count: 16)
+        edit(&tensor)
+        var graph = Onnx_GraphProto()
+        graph.initializer = [tensor]
+        var model = Onnx_ModelProto()
+        model.irVersion = 8
+        model.graph = graph
+        return try model.serializedBytes()
+    }
+
+    static func error(_ bytes: [UInt8], in folder: TemporaryFolder, name: String = "m.onnx") -> ONNXError? {
+        let path = folder.file(name)
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        do {
+            _ = try ONNXReader.read(path: path)
+            return nil
+        } catch {
+            return error as? ONNXError
+        }
+    }
+
+    @Test func aWellFormedModelReads() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        #expect(Self.error(try Self.model { _ in }, in: folder) == nil)
+    }
+
+    @Test func aLengthPastTheEndIsMalformed() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let bytes = try Self.model { _ in }
+        #expect(Self.error(Array(bytes.dropLast(3)), in: folder)?.kind == .malformed)
+    }
+
+    @Test func rawDataShorterThanItsDimsIsMalformed() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        #expect(Self.error(try Self.model { $0.dims = [4, 4] }, in: folder)?.kind == .malformed)
+    }
+
+    @Test func hugeDimsAreRefusedBeforeAnyAllocation() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let kind = Self.error(try Self.model { $0.dims = [1 << 40, 1 << 40, 1 << 40] }, in: folder)?.kind
+        #expect(kind == .unsupported)
+    }
+
+    @Test(arguments: ["../secret.bin", "/etc/passwd", "sub/../../x", ""])
+    func externalDataOutsideTheFolderIsRefused(location: String) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let bytes = try Self.model {
+            $0.clearRawData()
+            $0.dataLocation = .external
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = "location"
+            entry.value = location
+            $0.externalData = [entry]
+        }
+        let kind = Self.error(bytes, in: folder)?.kind
+        #expect(kind == .unsafeExternalData)
+    }
+
+    @Test func externalDataThroughASymlinkOutOfTheFolderIsRefused() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let outside = TemporaryFolder()
+        defer { outside.remove() }
+        FileManager.default.createFile(atPath: outside.file("w.bin"), contents: Data(count: 16))
+        try FileManager.default.createSymbolicLink(atPath: folder.file("w.bin"), withDestinationPath: outside.file("w.bin"))
+        let bytes = try Self.model {
+            $0.clearRawData()
+            $0.dataLocation = .external
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = "location"
+            entry.value = "w.bin"
+            $0.externalData = [entry]
+        }
+        #expect(Self.error(bytes, in: folder)?.kind == .unsafeExternalData)
+    }
+
+    @Test func deeplyNestedGraphsStopAtTheDepthLimit() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        var inner = Onnx_GraphProto()
+        for _ in 0..<200 {
+            var attribute = Onnx_AttributeProto()
+            attribute.name = "body"
+            attribute.g = inner
+            var node = Onnx_NodeProto()
+            node.opType = "Loop"
+            node.attribute = [attribute]
+            inner = Onnx_GraphProto()
+            inner.node = [node]
+        }
+        var model = Onnx_ModelProto()
+        model.graph = inner
+        let bytes: [UInt8] = try model.serializedBytes()
+        #expect(Self.error(bytes, in: folder)?.kind == .malformed)
+    }
+}
