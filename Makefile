@@ -16,7 +16,7 @@ deps:
 	@bash scripts/install-deps.sh $(SYSTEM_PACKAGES)
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build --product modelport
 
 release: deps
 	$(SWIFT) build -c release --product modelport
