@@ -96,7 +96,7 @@ bench: release
 ## seeded from Samples/; findings (crash, OOM > 2 GB, timeout > 10 s) land in $(FUZZ_OUT)/findings/<target>/.
 FUZZ_SECONDS ?= 600
 FUZZ_OUT     ?= .fuzz
-FUZZ_TARGETS ?= safetensors index config pickle pytorch pdparams lodtensor paddle-program tf-bundle gguf keras flax
+FUZZ_TARGETS ?= safetensors index config pickle pytorch pdparams lodtensor paddle-program tf-bundle gguf keras flax onnx
 fuzz: deps
 	$(SWIFT) build -c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 	bash scripts/fuzz.sh $(FUZZ_OUT) $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -10,7 +10,7 @@ let mainPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 /// One executable per reader; `make fuzz` runs each with its own seeds from Samples/.
 let fuzzers = [
     "fuzz-safetensors", "fuzz-index", "fuzz-config", "fuzz-pickle", "fuzz-pytorch", "fuzz-pdparams",
-    "fuzz-lodtensor", "fuzz-paddle-program", "fuzz-tf-bundle", "fuzz-gguf", "fuzz-keras", "fuzz-flax",
+    "fuzz-lodtensor", "fuzz-paddle-program", "fuzz-tf-bundle", "fuzz-gguf", "fuzz-keras", "fuzz-flax", "fuzz-onnx",
 ]
 
 let package = Package(

@@ -37,6 +37,13 @@ seeds() {  # the Samples/ files that seed one target (small files of its format,
     gguf)        ls Samples/gguf/*.gguf Samples/broken/gguf/*.gguf ;;
     keras)       ls Samples/keras-flax/albert-tf/tf_model.h5 Samples/keras-flax/hostile/*.h5 Samples/keras-flax/keras3/model.weights.h5 ;;
     flax)        ls Samples/keras-flax/albert-flax/flax_model.msgpack Samples/keras-flax/bert-flax-sharded/*.msgpack Samples/keras-flax/hostile/*.msgpack ;;
+    onnx)        # graphs ModelPort itself writes (fp32 and int8), made once with the release CLI
+                 mkdir -p "$out/seeds-onnx"
+                 for kind in f32 int8; do
+                   [ -f "$out/seeds-onnx/bert-tiny-$kind.onnx" ] || swift run -c release --product modelport modelport convert \
+                     Samples/bert-tiny "$out/seeds-onnx/bert-tiny-$kind.onnx" --dtype $kind --no-quality >/dev/null 2>&1 || true
+                 done
+                 ls "$out"/seeds-onnx/*.onnx ;;
     *) echo "unknown fuzz target $1" >&2; exit 1 ;;
   esac
 }
