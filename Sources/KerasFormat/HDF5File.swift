@@ -110,27 +110,37 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// The datasets under group `objectPath`, as paths relative to it, found by walking the groups' links depth
-    /// first, each group's links in `naturalOrder` (so `layer_._2` comes before `layer_._10`). Only hard links are
-    /// followed: a soft, external or user-defined link is refused, as is a group reached a second time (a hard-link
-    /// cycle, or a group shared by two parents, whose walk could repeat without end or grow exponentially). At most
-    /// `limits.maxTensors` links are looked at in all, and groups nest at most `limits.maxNestingDepth` deep.
+    /// first. Only hard links are followed: a soft, external or user-defined link is refused, as is a group reached
+    /// a second time (a hard-link cycle, or a group shared by two parents, whose walk could repeat without end or
+    /// grow exponentially). At most `limits.maxTensors` links are looked at in all, and groups nest at most
+    /// `limits.maxNestingDepth` deep.
+    ///
+    /// The order is the order of writing where the file shows it: by the address of the top-level group holding
+    /// the dataset, then by the dataset's own object header address (a writer filling a new file, as h5py does,
+    /// allocates each object after the previous one), then by path in `naturalOrder` (`layer_._2` before
+    /// `layer_._10`). Addresses are the file's own, so the order is deterministic whatever wrote it.
     func datasets(under objectPath: String) throws -> [String] {
         try hdf5Lock.withLock { _ in
             try withObject(objectPath) { group -> [String] in
                 var walk = Walk(file: self)
-                try walk.visit(group, path: objectPath, relative: "", depth: 0)
-                return walk.datasets
+                try walk.visit(group, path: objectPath, relative: "", depth: 0, top: 0)
+                return walk.datasets.sorted { a, b in
+                    if a.top != b.top { return a.top < b.top }
+                    if a.identity != b.identity { return a.identity < b.identity }
+                    return naturalOrder(a.path, b.path)
+                }.map(\.path)
             }
         }
     }
 
     private struct Walk {
         let file: HDF5File
-        var datasets: [String] = []
+        /// Each dataset's path, its object header address, and that of the top-level group holding it.
+        var datasets: [(path: String, identity: UInt64, top: UInt64)] = []
         var groups = Set<UInt64>()
         var links = 0
 
-        mutating func visit(_ group: hid_t, path: String, relative: String, depth: Int) throws {
+        mutating func visit(_ group: hid_t, path: String, relative: String, depth: Int, top: UInt64) throws {
             guard depth < file.limits.maxNestingDepth else {
                 throw file.error(path, "nests groups more than \(file.limits.maxNestingDepth) deep", kind: .limitExceeded)
             }
@@ -154,9 +164,9 @@ final class HDF5File: @unchecked Sendable {
                     let child = H5Gopen2(group, link.name, 0)
                     guard child >= 0 else { throw file.error(childPath, "is a group that cannot be opened") }
                     defer { H5Gclose(child) }
-                    try visit(child, path: childPath, relative: childRelative, depth: depth + 1)
+                    try visit(child, path: childPath, relative: childRelative, depth: depth + 1, top: depth == 0 ? link.identity : top)
                 case 2:
-                    datasets.append(childRelative)
+                    datasets.append((childRelative, link.identity, depth == 0 ? link.identity : top))
                 case 0:
                     continue  // a named datatype: no weights
                 default:
