@@ -185,6 +185,19 @@ func expectEqualToReference(_ model: Model, reference: String) throws {
         #expect(error.file == path)
     }
 
+    /// fuzz-keras findings (after the walk replaced the attribute reads) whose object headers or group heaps make
+    /// libhdf5's metadata cache (H5C_protect) ask for 2^40–2^64 bytes: under AddressSanitizer that allocation aborts
+    /// inside the library; in a normal build the allocation fails and the library reports an error, one line here.
+    @Test(arguments: [("cache-allocation-open.h5", "the HDF5 library cannot open it"),
+                      ("cache-allocation-group.h5", "'/top_level_model_weights': cannot be opened"),
+                      ("cache-allocation-links.h5", "is not a group whose links can be listed")])
+    func metadataAskingForHugeAllocationsIsAnError(file: String, reason: String) throws {
+        let path = Samples.path("broken/fuzz/keras/" + file)
+        let error = try #require(throws: ModelError.self) { try KerasWeights.readTensors(path: path) }
+        #expect(error.file == path)
+        #expect(error.description.contains(reason), "\(error)")
+    }
+
     @Test func keras3FilesAreNamedInTheError() throws {
         let path = Samples.path("keras-flax/keras3/model.weights.h5")
         let error = try #require(throws: ModelError.self) { try KerasWeights.readTensors(path: path) }
