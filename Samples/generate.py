@@ -2238,6 +2238,83 @@ def keras_flax():
     run(flax_python, "hostile-msgpack", os.path.join(root, "bert-flax", "flax_model.msgpack"), hostile)
 
 
+def hostile_keras_links():
+    """Samples/broken/hostile/keras: HDF5 files (h5py, Keras 2 layout) whose group structure or dataset storage
+    attacks the walk that finds a Keras file's weights (cycles, shared groups, deep nesting) or the library's
+    decoders (filters other than deflate / shuffle / fletcher32, chunks far larger than their dataset)."""
+    import h5py
+
+    out = fresh_dir("broken", "hostile", "keras")
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+
+    def keras_file(name, build):
+        with h5py.File(os.path.join(out, name), "w") as f:
+            f.attrs["backend"] = b"tensorflow"
+            f.attrs["keras_version"] = b"2.17.0"
+            f.attrs["layer_names"] = np.array([b"dense"])
+            g = f.create_group("dense")
+            g.attrs["weight_names"] = np.array([b"model/dense/kernel:0"])
+            build(f, g)
+
+    def cycle(f, g):  # a hard link from a group back to its ancestor
+        g.create_dataset("model/dense/kernel:0", data=w)
+        g["model/dense/loop"] = g
+    keras_file("hard-link-cycle.h5", cycle)
+
+    def shared(f, g):  # one group with two parents: walks could double at each level
+        g.create_dataset("model/dense/kernel:0", data=w)
+        g["model/again"] = g["model/dense"]
+    keras_file("shared-group.h5", shared)
+
+    def deep(f, g):  # groups nested 100 deep
+        g.create_dataset("/".join(["d"] * 100) + "/kernel:0", data=w)
+    keras_file("deep-groups.h5", deep)
+
+    def lzf(f, g):  # filter 32000 (h5py's own LZF): not one ModelPort lets the library run
+        g.create_dataset("model/dense/kernel:0", data=w, compression="lzf")
+    keras_file("lzf-filter.h5", lzf)
+
+    def scaleoffset(f, g):  # filter 6 (scale-offset)
+        g.create_dataset("model/dense/kernel:0", data=w, scaleoffset=2)
+    keras_file("scaleoffset-filter.h5", scaleoffset)
+
+    def huge_chunk(f, g):  # 6 elements in chunks of 4 Mi elements
+        g.create_dataset("model/dense/kernel:0", data=w, maxshape=(None, None), chunks=(2048, 2048), compression="gzip")
+    keras_file("huge-chunk.h5", huge_chunk)
+
+    # Not hostile, just unknown to the naming rules: read with a note, refused by --strict.
+    def unknown(f, g):
+        g.create_dataset("model/dense/kernel:0", data=w)
+        g.create_dataset("model/norm/moving_mean:0", data=w[0])
+    keras_file("unknown-name.h5", unknown)
+
+    # The Flax counterpart, as flax.serialization writes it (a map of maps; arrays as MessagePack extension type 1
+    # holding [shape, dtype name, bytes], flax `_ndarray_to_bytes`), one path ending in a key no rule knows. No
+    # msgpack package in this venv: the few MessagePack forms needed (fixmap, fixarray, str 8, bin 8, ext 8,
+    # positive fixint; the MessagePack specification) are written here.
+    import struct
+
+    def pack(value):
+        if isinstance(value, np.ndarray):  # an array: extension type 1 (ext 8)
+            payload = pack([list(value.shape), value.dtype.name, value.tobytes()])
+            return bytes([0xC7]) + struct.pack("<Bb", len(payload), 1) + payload
+        if isinstance(value, dict):
+            return bytes([0x80 | len(value)]) + b"".join(pack(k) + pack(v) for k, v in value.items())
+        if isinstance(value, list):
+            return bytes([0x90 | len(value)]) + b"".join(pack(v) for v in value)
+        if isinstance(value, str):
+            return bytes([0xD9, len(value)]) + value.encode()
+        if isinstance(value, bytes):
+            return bytes([0xC4, len(value)]) + value
+        if isinstance(value, int):
+            return bytes([value])
+        raise TypeError(value)
+
+    tree = {"dense": {"kernel": w, "bias": w[0]}, "norm": {"moving_mean": w[0]}}
+    with open(path("broken", "hostile", "flax", "unknown-key.msgpack"), "wb") as f:
+        f.write(pack(tree))
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -2267,6 +2344,7 @@ def main():
     task_heads()
     paddle_heads()
     keras_flax()
+    hostile_keras_links()
     print("samples written to", HERE)
 
 

@@ -35,7 +35,8 @@ seeds() {  # the Samples/ files that seed one target (small files of its format,
     paddle-program) find Samples/paddle Samples/broken/paddle -name '*.pdmodel' -o -name __model__ -o -name inference.json -o -name model.json ;;
     tf-bundle)   find Samples/tensorflow Samples/broken/tensorflow -name '*.index' ;;
     gguf)        ls Samples/gguf/*.gguf Samples/broken/gguf/*.gguf ;;
-    keras)       ls Samples/keras-flax/albert-tf/tf_model.h5 Samples/keras-flax/hostile/*.h5 Samples/keras-flax/keras3/model.weights.h5 ;;
+    keras)       ls Samples/keras-flax/albert-tf/tf_model.h5 Samples/keras-flax/hostile/*.h5 Samples/keras-flax/keras3/model.weights.h5 \
+                    Samples/broken/hostile/keras/*.h5 Samples/broken/fuzz/keras/*.h5 Samples/broken/fuzz/keras/libhdf5/*.h5 ;;
     flax)        ls Samples/keras-flax/albert-flax/flax_model.msgpack Samples/keras-flax/bert-flax-sharded/*.msgpack Samples/keras-flax/hostile/*.msgpack ;;
     onnx)        # graphs ModelPort itself writes (fp32 and int8), made once with the release CLI
                  mkdir -p "$out/seeds-onnx"

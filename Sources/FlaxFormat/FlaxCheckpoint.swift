@@ -51,14 +51,18 @@ public enum FlaxCheckpoint {
     }
 
     /// Reads `path` (a `flax_model.msgpack`, or a `flax_model.msgpack.index.json` naming shards) into a model with
-    /// Hugging Face PyTorch names. Config and tokenizer files are the pipeline's to attach.
-    public static func read(path: String) throws -> Model {
+    /// Hugging Face PyTorch names. Config and tokenizer files are the pipeline's to attach. With `strict`, a path
+    /// whose last key no rule knows is an error naming it; otherwise it keeps its spelling and a note lists it.
+    public static func read(path: String, strict: Bool = false) throws -> Model {
         var (tensors, notes) = path.hasSuffix(".json") ? try readShards(indexPath: path) : try readTensors(path: path)
         var seen = Set<String>()
         var unknown: [String] = []
         tensors = try tensors.map { tensor in
             var (mapped, transpose, known) = pytorchName(tensor.name)
-            if !known { unknown.append(tensor.name) }
+            if !known {
+                if strict { throw ModelError(file: path, location: .tensor(tensor.name), "matches no Flax naming rule (strict reading)") }
+                unknown.append(tensor.name)
+            }
             var result = tensor
             if transpose, tensor.shape.rank == 2 { result = try tensor.transposed() }
             else if transpose {

@@ -31,6 +31,6 @@ public struct FlaxSource: ModelReader {
     }
 
     public func read(_ path: String, options: ReadOptions) throws -> Model {
-        try FlaxCheckpoint.read(path: path)
+        try FlaxCheckpoint.read(path: path, strict: options.strict)
     }
 }

@@ -62,90 +62,115 @@ final class HDF5File: @unchecked Sendable {
         return try body(object)
     }
 
-    /// The strings of attribute `name` of `objectPath` (fixed- or variable-length), nil when there is none. Keras
-    /// splits long lists over `name0`, `name1`, … (tf-keras `save_attributes_to_hdf5_group`); those are joined.
-    func strings(attribute name: String, of objectPath: String) throws -> [String]? {
+    /// Whether `objectPath` has an attribute `name`, or the first part `name0` of one that Keras split over
+    /// `name0`, `name1`, … (tf-keras `save_attributes_to_hdf5_group`). Only the attribute's name is looked at: its
+    /// value is never read. transformers writes `layer_names` and `weight_names` as variable-length strings, which
+    /// live in the file's global heap, and HDF5 1.10.8 reads a damaged global heap collection without bounds checks
+    /// (H5HG_read; the fuzz findings in Samples/broken/fuzz/keras/libhdf5/): the weights' names are taken from the
+    /// datasets' own paths instead (`datasets(under:)`).
+    func hasAttribute(_ name: String, of objectPath: String) throws -> Bool {
         try hdf5Lock.withLock { _ in
-            try withObject(objectPath) { object -> [String]? in
-                if H5Aexists(object, name) > 0 { return try readStrings(object, name, objectPath) }
-                var all: [String] = []
-                var part = 0
-                while H5Aexists(object, name + String(part)) > 0 {
-                    all += try readStrings(object, name + String(part), objectPath)
-                    guard all.count <= limits.maxTensors else { throw error(objectPath, "attribute \(name) lists more than \(limits.maxTensors) names") }
-                    part += 1
-                }
-                return part == 0 ? nil : all
+            try withObject(objectPath) { object in
+                H5Aexists(object, name) > 0 || H5Aexists(object, name + "0") > 0
             }
         }
     }
 
-    private func readStrings(_ object: hid_t, _ name: String, _ objectPath: String) throws -> [String] {
-        let attribute = H5Aopen(object, name, 0)
-        guard attribute >= 0 else { throw error(objectPath, "attribute \(name) cannot be opened") }
-        defer { H5Aclose(attribute) }
-        let type = H5Aget_type(attribute)
-        guard type >= 0 else { throw error(objectPath, "attribute \(name) has no readable type") }
-        defer { H5Tclose(type) }
-        let space = H5Aget_space(attribute)
-        guard space >= 0 else { throw error(objectPath, "attribute \(name) has no readable shape") }
-        let points = H5Sget_simple_extent_npoints(space)
-        H5Sclose(space)
-        guard points >= 0, let count = Int(exactly: points), count <= limits.maxTensors else {
-            throw error(objectPath, "attribute \(name) holds \(points) strings (limit \(limits.maxTensors))")
+    /// One link of a group, as the library lists it.
+    struct Link {
+        var name: String
+        /// 0 hard, 1 soft, 2 external, 3 user-defined.
+        var type: Int32
+        /// The object's address, for a hard link.
+        var identity: UInt64
+    }
+
+    /// The links of the open group `group` (at `objectPath`), at most `max`, in name order. Lock held.
+    private func listLinks(_ group: hid_t, _ objectPath: String, max: Int) throws -> [Link] {
+        var list = modelport_h5_links()
+        defer { modelport_h5_free_links(&list) }
+        switch modelport_h5_list_links(group, max, &list) {
+        case 0: break
+        case 1: throw error(objectPath, "holds more than \(limits.maxTensors) links in all", kind: .limitExceeded)
+        default: throw error(objectPath, "is not a group whose links can be listed (damaged, or a name over 64 KiB)")
         }
-        // A layer without weights (Dropout) has an empty list, which h5py stores as an empty float array.
-        if count == 0 { return [] }
-        guard H5Tget_class(type) == H5T_STRING else { throw error(objectPath, "attribute \(name) must hold strings") }
-        // transformers' tf_model.h5 stores layer_names as variable-length strings, which live in the file's global
-        // heap; HDF5 1.10.8 reads a damaged heap collection without bounds checks (fuzz-keras findings in
-        // Samples/broken/fuzz/keras/libhdf5/): a known limit of reading through the library.
-        if H5Tis_variable_str(type) > 0 {
-            let memtype = modelport_h5_vlen_string_type()
-            guard memtype >= 0 else { throw error(objectPath, "attribute \(name): no string type") }
-            defer { H5Tclose(memtype) }
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard modelport_h5_read_attribute(attribute, memtype, &pointers) == 0 else {
-                throw error(objectPath, "attribute \(name) cannot be read")
-            }
-            defer { modelport_h5_reclaim_strings(attribute, memtype, &pointers) }
-            var total = 0
-            return try pointers.map { pointer in
-                guard let pointer else { return "" }
-                let text = String(cString: pointer)
-                total += text.utf8.count
-                guard total <= limits.maxHeaderBytes else { throw error(objectPath, "attribute \(name) exceeds \(limits.maxHeaderBytes) bytes") }
-                return text
-            }
-        }
-        let size = H5Tget_size(type)
-        let (total, overflow) = count.multipliedReportingOverflow(by: size)
-        guard size > 0, !overflow, total <= limits.maxHeaderBytes else {
-            throw error(objectPath, "attribute \(name): \(count) strings of \(size) bytes exceed \(limits.maxHeaderBytes) bytes")
-        }
-        var bytes = [UInt8](repeating: 0, count: total)
-        guard modelport_h5_read_attribute(attribute, type, &bytes) == 0 else { throw error(objectPath, "attribute \(name) cannot be read") }
-        return (0..<count).map { i in
-            let field = bytes[(i * size)..<((i + 1) * size)]
-            let end = field.firstIndex(of: 0) ?? field.endIndex
-            return String(decoding: field[field.startIndex..<end], as: UTF8.self)
+        guard let items = list.items else { return [] }
+        return (0..<list.count).map { i in
+            let item = items[i]
+            let name = item.name.map { String(cString: $0) } ?? ""
+            return Link(name: name, type: item.type, identity: item.identity)
         }
     }
 
     /// The names of the links in group `objectPath`, in name order (at most `limits.maxTensors`).
     func links(of objectPath: String) throws -> [String] {
         try hdf5Lock.withLock { _ in
+            try withObject(objectPath) { group in try listLinks(group, objectPath, max: limits.maxTensors).map(\.name) }
+        }
+    }
+
+    /// The datasets under group `objectPath`, as paths relative to it, found by walking the groups' links depth
+    /// first. Only hard links are followed: a soft, external or user-defined link is refused, as is a group reached
+    /// a second time (a hard-link cycle, or a group shared by two parents, whose walk could repeat without end or
+    /// grow exponentially). At most `limits.maxTensors` links are looked at in all, and groups nest at most
+    /// `limits.maxNestingDepth` deep.
+    ///
+    /// The order is the order of writing where the file shows it: by the address of the top-level group holding
+    /// the dataset, then by the dataset's own object header address (a writer filling a new file, as h5py does,
+    /// allocates each object after the previous one), then by path in `naturalOrder` (`layer_._2` before
+    /// `layer_._10`). Addresses are the file's own, so the order is deterministic whatever wrote it.
+    func datasets(under objectPath: String) throws -> [String] {
+        try hdf5Lock.withLock { _ in
             try withObject(objectPath) { group -> [String] in
-                let count = modelport_h5_link_count(group)
-                guard count >= 0, let n = Int(exactly: count), n <= limits.maxTensors else {
-                    throw error(objectPath, "is not a group, or holds more than \(limits.maxTensors) links")
+                var walk = Walk(file: self)
+                try walk.visit(group, path: objectPath, relative: "", depth: 0, top: 0)
+                return walk.datasets.sorted { a, b in
+                    if a.top != b.top { return a.top < b.top }
+                    if a.identity != b.identity { return a.identity < b.identity }
+                    return naturalOrder(a.path, b.path)
+                }.map(\.path)
+            }
+        }
+    }
+
+    private struct Walk {
+        let file: HDF5File
+        /// Each dataset's path, its object header address, and that of the top-level group holding it.
+        var datasets: [(path: String, identity: UInt64, top: UInt64)] = []
+        var groups = Set<UInt64>()
+        var links = 0
+
+        mutating func visit(_ group: hid_t, path: String, relative: String, depth: Int, top: UInt64) throws {
+            guard depth < file.limits.maxNestingDepth else {
+                throw file.error(path, "nests groups more than \(file.limits.maxNestingDepth) deep", kind: .limitExceeded)
+            }
+            var children = try file.listLinks(group, path, max: file.limits.maxTensors - links)
+            links += children.count
+            children.sort { naturalOrder($0.name, $1.name) }
+            for link in children {
+                let childPath = path.isEmpty ? link.name : path + "/" + link.name
+                guard !link.name.isEmpty, link.name != ".", !link.name.contains("/") else {
+                    throw file.error(childPath, "is a link name that is not one path component")
                 }
-                return try (0..<n).map { i in
-                    let length = modelport_h5_link_name(group, UInt64(i), nil, 0)
-                    guard length >= 0, let size = Int(exactly: length), size < 65_536 else { throw error(objectPath, "link \(i) has no readable name") }
-                    var buffer = [CChar](repeating: 0, count: size + 1)
-                    guard modelport_h5_link_name(group, UInt64(i), &buffer, size + 1) == length else { throw error(objectPath, "link \(i) has no readable name") }
-                    return String(decoding: buffer.prefix(size).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                guard link.type == 0 else {
+                    throw file.error(childPath, "is a soft, external or user-defined link; only objects inside this file are read", kind: .unsupported)
+                }
+                let childRelative = relative.isEmpty ? link.name : relative + "/" + link.name
+                switch modelport_h5_object_kind(group, link.name) {
+                case 1:
+                    guard groups.insert(link.identity).inserted else {
+                        throw file.error(childPath, "is a group reached a second time (a hard-link cycle, or a group with two parents); refused")
+                    }
+                    let child = H5Gopen2(group, link.name, 0)
+                    guard child >= 0 else { throw file.error(childPath, "is a group that cannot be opened") }
+                    defer { H5Gclose(child) }
+                    try visit(child, path: childPath, relative: childRelative, depth: depth + 1, top: depth == 0 ? link.identity : top)
+                case 2:
+                    datasets.append((childRelative, link.identity, depth == 0 ? link.identity : top))
+                case 0:
+                    continue  // a named datatype: no weights
+                default:
+                    throw file.error(childPath, "cannot be opened")
                 }
             }
         }
@@ -185,6 +210,17 @@ final class HDF5File: @unchecked Sendable {
         guard external == 0 else { throw error(objectPath, "keeps its data in \(external) external file(s); only data inside this file is read", kind: .unsupported) }
         guard layout != 3 else { throw error(objectPath, "is a virtual dataset (its data lives in other datasets or files); refused", kind: .unsupported) }
         guard layout >= 0 else { throw error(objectPath, "has an unknown storage layout") }
+        // Only the filters h5py's `compression="gzip"`, `shuffle=True` and `fletcher32=True` write (HDF5 filter ids
+        // 1, 2, 3: H5Zpublic.h); any other would be the library's less-exercised decoders (szip, n-bit,
+        // scale-offset) on hostile bytes. Plugins are off (modelport_h5_init).
+        var filters = [Int32](repeating: -1, count: 8)
+        let filterCount = modelport_h5_filters(dataset, &filters, Int32(filters.count))
+        guard filterCount >= 0 else { throw error(objectPath, "has an unreadable filter pipeline") }
+        let listed = filters.prefix(Int(Swift.min(filterCount, Int32(filters.count))))
+        guard filterCount <= filters.count, listed.allSatisfy({ (1...3).contains($0) }) else {
+            let ids = listed.filter { !(1...3).contains($0) }.map(String.init).joined(separator: ", ")
+            throw error(objectPath, "uses HDF5 filter \(ids.isEmpty ? "pipeline of \(filterCount)" : ids); ModelPort reads deflate, shuffle and fletcher32 only", kind: .unsupported)
+        }
         let type = H5Dget_type(dataset)
         guard type >= 0 else { throw error(objectPath, "has no readable element type") }
         defer { H5Tclose(type) }
@@ -192,8 +228,11 @@ final class HDF5File: @unchecked Sendable {
         let space = H5Dget_space(dataset)
         guard space >= 0 else { throw error(objectPath, "has no readable shape") }
         defer { H5Sclose(space) }
+        guard H5Sget_simple_extent_type(space) == H5S_SIMPLE || H5Sget_simple_extent_type(space) == H5S_SCALAR else {
+            throw error(objectPath, "has a null or unknown dataspace")
+        }
         let rank = H5Sget_simple_extent_ndims(space)
-        guard rank >= 0, rank <= 32 else { throw error(objectPath, "has rank \(rank) (at most 32)") }
+        guard rank >= 0, rank <= limits.maxRank else { throw error(objectPath, "has rank \(rank) (at most \(limits.maxRank))", kind: .limitExceeded) }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else { throw error(objectPath, "has no readable shape") }
         let shape = Shape(try dims.map { d -> Int in
@@ -201,7 +240,14 @@ final class HDF5File: @unchecked Sendable {
             return n
         })
         guard let byteCount = TensorInfo(name: objectPath, dtype: dtype, shape: shape).byteCount else {
-            throw error(objectPath, "shape \(shape) of \(dtype.rawValue) overflows")
+            throw error(objectPath, "shape \(shape) of \(dtype.rawValue) overflows (or, empty, spans more than \(limits.maxEmptyTensorExtent) elements)")
+        }
+        // A chunk is what the library allocates and inflates at once: one far larger than the dataset is a file
+        // asking for memory it does not describe.
+        let chunkElements = modelport_h5_chunk_elements(dataset)
+        guard chunkElements >= 0 else { throw error(objectPath, "has an unreadable or overflowing chunk shape") }
+        guard chunkElements <= Int64(Swift.max(shape.elementCount ?? 0, 1 << 20)) else {
+            throw error(objectPath, "has chunks of \(chunkElements) elements, more than the dataset's \(shape.elementCount ?? 0)", kind: .limitExceeded)
         }
         let storage = H5Dget_storage_size(dataset)
         var mapped: Range<Int>? = nil
@@ -280,6 +326,34 @@ final class HDF5File: @unchecked Sendable {
             return buffer
         }
     }
+}
+
+/// Orders names as people number things: runs of digits compare by value (`layer_._2` before `layer_._10`), the
+/// rest by UTF-8 bytes; equal values with different spellings (`01`, `1`) fall back to bytes, so the order is total.
+func naturalOrder(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+    var i = 0, j = 0
+    while i < x.count, j < y.count {
+        if isDigit(x[i]), isDigit(y[j]) {
+            var iEnd = i, jEnd = j
+            while iEnd < x.count, isDigit(x[iEnd]) { iEnd += 1 }
+            while jEnd < y.count, isDigit(y[jEnd]) { jEnd += 1 }
+            var p = i, q = j
+            while p < iEnd - 1, x[p] == 0x30 { p += 1 }
+            while q < jEnd - 1, y[q] == 0x30 { q += 1 }
+            if iEnd - p != jEnd - q { return iEnd - p < jEnd - q }
+            if let k = (0..<(iEnd - p)).first(where: { x[p + $0] != y[q + $0] }) { return x[p + k] < y[q + k] }
+            i = iEnd
+            j = jEnd
+        } else {
+            if x[i] != y[j] { return x[i] < y[j] }
+            i += 1
+            j += 1
+        }
+    }
+    if i < x.count || j < y.count { return j < y.count && !(i < x.count) }
+    return a.utf8.lexicographicallyPrecedes(b.utf8)
 }
 
 /// Long names from a file, cut for one-line errors.

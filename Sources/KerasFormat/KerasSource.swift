@@ -33,6 +33,6 @@ public struct KerasSource: ModelReader {
                 ModelPort reads Keras 2 HDF5 weights such as Hugging Face's tf_model.h5 (tf-keras save_weights)
                 """)
         }
-        return try KerasWeights.read(path: path)
+        return try KerasWeights.read(path: path, strict: options.strict)
     }
 }

@@ -8,7 +8,9 @@ import Transforms
 /// The layout (tf-keras `legacy/saving/hdf5_format.py`, `save_weights_to_hdf5_group`): the root (or its
 /// `model_weights` group) has the attribute `layer_names`; each layer's group has `weight_names`, and each weight is
 /// the dataset at `<layer>/<weight name>`, such as `bert/tf_bert_model/bert/encoder/layer_._0/attention/self/query/
-/// kernel:0`. Names become Hugging Face PyTorch names by `pytorchName`, the rules of transformers'
+/// kernel:0`. The names are taken from those paths, found by walking the groups' hard links; the attributes
+/// (variable-length strings in the global heap, which libhdf5 1.10 reads without bounds checks) are never read.
+/// Names become Hugging Face PyTorch names by `pytorchName`, the rules of transformers'
 /// `convert_tf_weight_name_to_pt_weight_name` (`modeling_tf_pytorch_utils.py`); kernels are transposed lazily.
 ///
 /// Keras 3 files (`*.weights.h5`, and `.keras` archives holding `model.weights.h5`) store variables by position
@@ -34,13 +36,16 @@ public enum KerasWeights {
             throw ModelError(file: path, location: .offset(0), "no HDF5 signature at offset 0, 512, 1024, …")
         }
         let file = try HDF5File(path: path, limits: limits)
+        // The layout is recognized by the attribute's name alone: `layer_names` is never read (see
+        // `HDF5File.hasAttribute`).
         var base = ""
-        var layers = try file.strings(attribute: "layer_names", of: "")
-        if layers == nil, try file.links(of: "").contains("model_weights"), try file.kind("model_weights") == 1 {
-            base = "model_weights/"
-            layers = try file.strings(attribute: "layer_names", of: "model_weights")
+        var isKeras = try file.hasAttribute("layer_names", of: "")
+        if !isKeras, try file.links(of: "").contains("model_weights"), try file.kind("model_weights") == 1,
+           try file.hasAttribute("layer_names", of: "model_weights") {
+            base = "model_weights"
+            isKeras = true
         }
-        guard let layers else {
+        guard isKeras else {
             let top = try file.links(of: "")
             if top.contains("layers") || top.contains("vars") || top.contains("_layer_checkpoint_dependencies") {
                 throw ModelError(kind: .unsupported, file: path, """
@@ -50,53 +55,63 @@ public enum KerasWeights {
             }
             throw ModelError(kind: .unsupported, file: path, "an HDF5 file without Keras weights (no layer_names attribute at / or /model_weights)")
         }
+        // tf-keras `save_weights_to_hdf5_group` writes one group per layer and, in it, each weight as a dataset
+        // at the weight's own name (`<layer>/tf_bert_model/bert/…/kernel:0`, h5py creating the groups between):
+        // the path under the layer group is the name `weight_names` lists.
         var tensors: [Tensor] = []
         var notes: [Note] = []
         var seen = Set<String>()
         var tied = 0
-        for layer in layers {
-            guard !layer.isEmpty, !layer.hasPrefix("/"), !layer.contains("//") else {
-                throw ModelError(file: path, location: .entry("layer '\(ModelErrorName.short(layer))'"), "is not a plain group name")
+        var loose = 0
+        for objectPath in try file.datasets(under: base) {
+            let relative = base.isEmpty ? objectPath : String(objectPath.dropFirst(base.count + 1))
+            guard let slash = relative.firstIndex(of: "/") else {
+                loose += 1  // a dataset beside the layer groups belongs to no layer
+                continue
             }
-            let names = try file.strings(attribute: "weight_names", of: base + layer) ?? []
-            for name in names {
-                let objectPath = base + layer + "/" + name
-                guard !name.isEmpty, !name.hasPrefix("/") else {
-                    throw ModelError(file: path, location: .entry("layer '\(ModelErrorName.short(layer))'"), "weight name '\(ModelErrorName.short(name))' is not a relative path")
-                }
-                // A tied weight (TFBertForMaskedLM's decoder is the word embedding) is listed by each layer using it:
-                // one variable, read once.
-                guard seen.insert(name).inserted else {
-                    tied += 1
-                    continue
-                }
-                guard tensors.count < limits.maxTensors else {
-                    throw ModelError(kind: .limitExceeded, file: path, location: .tensor(name), "more than \(limits.maxTensors) weights")
-                }
-                let info = try file.dataset(objectPath, fileSize: mapped.count)
-                let data: TensorData
-                if let range = info.mappedRange {
-                    data = .mapped(mapped, range: range)
-                } else {
-                    let fileSize = mapped.count
-                    data = .producer { try file.read(objectPath, expected: info, fileSize: fileSize) }
-                }
-                tensors.append(Tensor(name: name, dtype: info.dtype, shape: info.shape, data: data))
+            let name = String(relative[relative.index(after: slash)...])
+            // A tied weight (TFBertForMaskedLM's word embedding, used by its MLM head) is saved under each layer
+            // using it: one variable, read once (from the layer that comes first).
+            guard seen.insert(name).inserted else {
+                tied += 1
+                continue
             }
+            guard tensors.count < limits.maxTensors else {
+                throw ModelError(kind: .limitExceeded, file: path, location: .tensor(name), "more than \(limits.maxTensors) weights")
+            }
+            let fullPath = base.isEmpty ? objectPath : base + "/" + relative
+            let info = try file.dataset(fullPath, fileSize: mapped.count)
+            let data: TensorData
+            if let range = info.mappedRange {
+                data = .mapped(mapped, range: range)
+            } else {
+                let fileSize = mapped.count
+                data = .producer { try file.read(fullPath, expected: info, fileSize: fileSize) }
+            }
+            tensors.append(Tensor(name: name, dtype: info.dtype, shape: info.shape, data: data))
         }
+        if loose > 0 { notes.append("\(loose) datasets outside any layer group were skipped") }
         if tensors.isEmpty { notes.append("the Keras file lists no weights") }
         if tied > 0 { notes.append("\(tied) weights listed again by another layer (tied) were read once") }
         return (tensors, notes)
     }
 
     /// Reads `path` into a model with Hugging Face PyTorch names. Config and tokenizer files are the pipeline's to
-    /// attach.
-    public static func read(path: String) throws -> Model {
-        let (tensors, notes) = try readTensors(path: path)
+    /// attach. With `strict`, a weight whose last component no rule knows (`knownLastComponents`) is an error
+    /// naming it; otherwise it keeps its spelling and a note lists it.
+    public static func read(path: String, strict: Bool = false) throws -> Model {
+        var (tensors, notes) = try readTensors(path: path)
         var mappedTensors: [Tensor] = []
         var owner: [String: String] = [:]
+        var unknown: [String] = []
         for tensor in tensors {
             let (name, transpose) = pytorchName(tensor.name)
+            if !knownLastComponents.contains(lastComponent(tensor.name)) {
+                if strict {
+                    throw ModelError(file: path, location: .tensor(tensor.name), "matches no Keras naming rule (strict reading)")
+                }
+                unknown.append(tensor.name)
+            }
             var mapped = tensor
             if transpose {
                 guard tensor.shape.rank == 2 else {
@@ -111,17 +126,29 @@ public enum KerasWeights {
             mapped.name = name
             mappedTensors.append(mapped)
         }
+        tensors = []
         // A bare encoder (TFBertModel) saves every weight under its main layer (`bert.`); PyTorch's BertModel has
         // no such prefix (transformers removes `base_model_prefix + "."` when loading into the base model).
-        if let first = mappedTensors.first?.name.split(separator: ".").first.map(String.init),
-           baseModelPrefixes.contains(first), mappedTensors.allSatisfy({ $0.name.hasPrefix(first + ".") }) {
-            for i in mappedTensors.indices { mappedTensors[i].name.removeFirst(first.count + 1) }
+        if let first = mappedTensors.first.map({ TensorNames.splitModelPrefix($0.name).prefix }), !first.isEmpty,
+           mappedTensors.allSatisfy({ $0.name.hasPrefix(first) }) {
+            for i in mappedTensors.indices { mappedTensors[i].name.removeFirst(first.count) }
+        }
+        if !unknown.isEmpty {
+            notes.append(Note(.naming, "\(unknown.count) Keras names no rule knows kept their spelling: \(unknown.prefix(3).joined(separator: ", "))"))
         }
         return Model(tensors: mappedTensors, notes: notes, sourceFormat: "Keras HDF5 weights")
     }
 
-    /// The `base_model_prefix` of the architectures with TF classes in transformers 4.x that ModelPort knows.
-    public static let baseModelPrefixes: Set<String> = ["bert", "roberta", "albert"]
+    /// The last components the rules know: those `lastComponentRules` rename, and `bias` / `weight`, which keep
+    /// their names.
+    public static let knownLastComponents: Set<String> = Set(lastComponentRules.map(\.keras)).union(["bias", "weight"])
+
+    /// The last level of a Keras name, without its `:0` suffix.
+    static func lastComponent(_ kerasName: String) -> String {
+        var name = Substring(kerasName.split(separator: "/").last ?? "")
+        if let colon = name.lastIndex(of: ":"), name[name.index(after: colon)...].allSatisfy(\.isNumber) { name = name[..<colon] }
+        return String(name)
+    }
 
     /// The last name component's PyTorch spelling, and whether the array is transposed (transformers'
     /// `convert_tf_weight_name_to_pt_weight_name`): Dense `kernel` [in, out] → `weight` [out, in]; Embedding

@@ -86,6 +86,17 @@ func expectEqualToReference(_ model: Model, reference: String) throws {
         #expect(model.tensors.isEmpty)
     }
 
+    @Test func aKeyNoRuleKnowsIsKeptWithANoteOrRefusedWhenStrict() throws {
+        let path = Samples.path("broken/hostile/flax/unknown-key.msgpack")
+        let model = try FlaxCheckpoint.read(path: path)
+        #expect(model["norm.moving_mean"] != nil)
+        #expect(model["dense.weight"]?.shape == [3, 2])
+        #expect(model.notes.contains { $0.kind == .naming && $0.text.contains("norm/moving_mean") })
+        let error = try #require(throws: ModelError.self) { try FlaxCheckpoint.read(path: path, strict: true) }
+        #expect(error.location == .tensor("norm/moving_mean"))
+        #expect(error.reason.contains("matches no Flax naming rule"))
+    }
+
     @Test func recognizesAMapWithAStringKeyOnly() {
         #expect([UInt8]([0x83, 0xA3, 0x61, 0x62, 0x63]).withUnsafeBytes { FlaxCheckpoint.recognizes($0) })
         #expect(![UInt8]([0x80, 0x02, 0x7D]).withUnsafeBytes { FlaxCheckpoint.recognizes($0) })  // a pickle

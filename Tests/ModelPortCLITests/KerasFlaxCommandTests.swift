@@ -95,12 +95,29 @@ import Testing
     }
 
     @Test(arguments: ["keras-flax/hostile/external-link.h5", "keras-flax/hostile/truncated.msgpack", "keras-flax/keras3/model.keras",
-                      "keras-flax/keras3/model.weights.h5", "keras-flax/hostile/deep-nesting.msgpack"])
+                      "keras-flax/keras3/model.weights.h5", "keras-flax/hostile/deep-nesting.msgpack",
+                      "broken/fuzz/keras/libhdf5/vlen-heap-overflow.h5", "broken/fuzz/keras/libhdf5/vlen-segv.h5",
+                      "broken/fuzz/keras/libhdf5/vlen-timeout.h5", "broken/hostile/keras/hard-link-cycle.h5",
+                      "broken/hostile/keras/lzf-filter.h5", "broken/hostile/keras/huge-chunk.h5"])
     func hostileInputIsOneErrorLine(file: String) {
         let result = run("inspect", Samples.path(file))
         #expect(result.status == 1)
         #expect(result.err.split(separator: "\n").count == 1, "\(result.err)")
         #expect(result.out.isEmpty)
+    }
+}
+
+extension KerasFlaxCommandTests {
+    /// `convert --strict` refuses a Keras or Flax name no rule knows, naming it; without it the name is kept.
+    @Test(arguments: [("broken/hostile/keras/unknown-name.h5", "model/norm/moving_mean:0"), ("broken/hostile/flax/unknown-key.msgpack", "norm/moving_mean")])
+    func strictReadingRefusesAnUnknownName(file: String, name: String) {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let strict = run("convert", Samples.path(file), folder.file("strict.safetensors"), "--to", "safetensors", "--strict", "--no-quality")
+        #expect(strict.status == 1)
+        #expect(strict.err.contains(name) && strict.err.contains("naming rule (strict reading)"), "\(strict.err)")
+        let lenient = run("convert", Samples.path(file), folder.file("lenient.safetensors"), "--to", "safetensors", "--no-quality")
+        #expect(lenient.status == 0, "\(lenient.err)")
     }
 }
 
