@@ -11,18 +11,8 @@ enum Int8Weights {
         let (rows, columns) = (w.shape[0], w.shape[1])
         let q = ONNXInitializer(name: name + "_quantized", type: .int8, dims: [columns, rows], data: .producer {
             let values = try floats(w)
-            let scales = rowScales(values, rows: rows, columns: columns)
-            let out = TensorBuffer(count: rows * columns)
-            out.withMutableBytes { bytes in
-                for r in 0..<rows {
-                    let inverse = scales[r] > 0 ? 1 / scales[r] : 0
-                    for c in 0..<columns {
-                        let v = (values[r * columns + c] * inverse).rounded(.toNearestOrEven)
-                        bytes[c * rows + r] = UInt8(bitPattern: Int8(max(-127, min(127, v))))
-                    }
-                }
-            }
-            return out
+            return quantizedRows(values, scales: rowScales(values, rows: rows, columns: columns), rows: rows, columns: columns,
+                                 zeroPoint: 0) { r, c in c * rows + r }
         })
         let scale = ONNXInitializer(name: name + "_scale", type: .float, dims: [rows], data: .producer {
             floatBuffer(rowScales(try floats(w), rows: rows, columns: columns))
@@ -41,18 +31,8 @@ enum Int8Weights {
         let blocks = rows * columns / blockSize
         let q = ONNXInitializer(name: name + "_quantized", type: .uint8, dims: [rows, columns / blockSize, blockSize], data: .producer {
             let values = try floats(w)
-            let scales = rowScales(values, rows: blocks, columns: blockSize)
-            let out = TensorBuffer(count: rows * columns)
-            out.withMutableBytes { bytes in
-                for block in 0..<blocks {
-                    let inverse = scales[block] > 0 ? 1 / scales[block] : 0
-                    for i in (block * blockSize)..<((block + 1) * blockSize) {
-                        let v = (values[i] * inverse).rounded(.toNearestOrEven)
-                        bytes[i] = UInt8(Int(max(-127, min(127, v))) + 128)
-                    }
-                }
-            }
-            return out
+            return quantizedRows(values, scales: rowScales(values, rows: blocks, columns: blockSize), rows: blocks, columns: blockSize,
+                                 zeroPoint: 128) { block, i in block * blockSize + i }
         })
         let scale = ONNXInitializer(name: name + "_scale", type: .float, dims: [blocks], data: .producer {
             floatBuffer(rowScales(try floats(w), rows: blocks, columns: blockSize))
@@ -65,23 +45,30 @@ enum Int8Weights {
         let (rows, columns) = (t.shape[0], t.shape[1])
         let q = ONNXInitializer(name: name + "_quantized", type: .int8, dims: [rows, columns], data: .producer {
             let values = try floats(t)
-            let scales = rowScales(values, rows: rows, columns: columns)
-            let out = TensorBuffer(count: rows * columns)
-            out.withMutableBytes { bytes in
-                for r in 0..<rows {
-                    let inverse = scales[r] > 0 ? 1 / scales[r] : 0
-                    for c in 0..<columns {
-                        let v = (values[r * columns + c] * inverse).rounded(.toNearestOrEven)
-                        bytes[r * columns + c] = UInt8(bitPattern: Int8(max(-127, min(127, v))))
-                    }
-                }
-            }
-            return out
+            return quantizedRows(values, scales: rowScales(values, rows: rows, columns: columns), rows: rows, columns: columns,
+                                 zeroPoint: 0) { r, c in r * columns + c }
         })
         let scale = ONNXInitializer(name: name + "_scale", type: .float, dims: [rows], data: .producer {
             floatBuffer(rowScales(try floats(t), rows: rows, columns: columns))
         })
         return (q, scale)
+    }
+
+    /// Row-major values, `rows` rows of `columns`, quantized symmetrically to −127…127 with their row's scale, plus
+    /// `zeroPoint` (0 for int8, 128 for MatMulNBits' uint8); value (r, c) lands at byte `place(r, c)`.
+    static func quantizedRows(_ values: [Float], scales: [Float], rows: Int, columns: Int, zeroPoint: Int,
+                              place: (Int, Int) -> Int) -> TensorBuffer {
+        let out = TensorBuffer(count: rows * columns)
+        out.withMutableBytes { bytes in
+            for r in 0..<rows {
+                let inverse = scales[r] > 0 ? 1 / scales[r] : 0
+                for c in 0..<columns {
+                    let v = (values[r * columns + c] * inverse).rounded(.toNearestOrEven)
+                    bytes[place(r, c)] = UInt8(truncatingIfNeeded: Int(max(-127, min(127, v))) + zeroPoint)
+                }
+            }
+        }
+        return out
     }
 
     static func rowScales(_ values: [Float], rows: Int, columns: Int) -> [Float] {
