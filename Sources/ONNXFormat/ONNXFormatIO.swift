@@ -55,7 +55,12 @@ public struct ONNXOutput: ModelOutput {
     public func prepare(_ model: Model) throws -> PreparedOutput {
         let plan = try ONNXExporter.plan(try model.dequantizingBlocks(), options: export)
         // The IR is unchanged (the graph stores its own precision); the quality check reads the written graph back.
-        return PreparedOutput(model: model, correspondence: [], extra: plan)
+        var stored = model
+        if [.maskedLM, .preTraining].contains(model.task.head) {
+            stored.notes.append(Note(.outputLimitation, "the graph has no outputs for the \(model.task.head.description): "
+                + "last_hidden_state and pooler_output only"))
+        }
+        return PreparedOutput(model: stored, correspondence: [], extra: plan)
     }
 
     public func write(_ prepared: PreparedOutput, to destination: String, options: OutputOptions) throws -> [String] {
@@ -64,8 +69,15 @@ public struct ONNXOutput: ModelOutput {
         }
         // A `.onnx` name is one file; so is its staged copy (`.NAME.onnx.modelport-….staged`, `--min-cosine`).
         let name = splitPath(destination).name
-        if name.hasSuffix(".onnx") || (name.hasSuffix(".staged") && name.contains(".onnx.modelport-")) {
-            return try ONNXWriter.write(plan, to: destination, external: export.externalData, options: options)
+        let staged = name.hasSuffix(".staged") && name.contains(".onnx.modelport-")
+        if name.hasSuffix(".onnx") || staged {
+            do {
+                return try ONNXWriter.write(plan, to: destination, external: export.externalData, options: options, allowExternal: !staged)
+            } catch var error as ModelError where staged {
+                // Name the destination the user gave, not its staging name (`.NAME.onnx.modelport-….staged`).
+                if let end = name.range(of: ".modelport-") { error.file = splitPath(destination).folder + "/" + name[..<end.lowerBound].dropFirst() }
+                throw error
+            }
         }
         return try ModelFolder.write(prepared.model, to: destination, options: options) { folder, inner in
             try ONNXWriter.write(plan, to: folder + "/model.onnx", external: export.externalData, options: inner)

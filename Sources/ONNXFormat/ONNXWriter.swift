@@ -18,7 +18,7 @@ public enum ONNXWriter {
     /// Writes `plan` to `path` (and `path`'s `_data` file when external data is used). Returns the file names written.
     @discardableResult
     public static func write(_ plan: ONNXPlan, to path: String, external: ONNXExternalData = .automatic,
-                             options: OutputOptions = .init()) throws -> [String] {
+                             options: OutputOptions = .init(), allowExternal: Bool = true) throws -> [String] {
         var model = Onnx_ModelProto()
         model.irVersion = Int64(ONNXPlan.irVersion)
         model.producerName = "ModelPort"
@@ -47,6 +47,11 @@ public enum ONNXWriter {
             rawTotal = rawTotal.addingReportingOverflow(n).partialValue
         }
         let useExternal = external == .always || rawTotal + graph.count + header.count + (1 << 20) > protobufLimit
+        // A graph written under a staging name is renamed later; its data file would keep the staging name.
+        guard !useExternal || allowExternal else {
+            throw ModelError(kind: .unsupported, file: path,
+                             "a graph checked before it takes its name (a required minimum cosine) cannot use external data yet")
+        }
         let dataName = splitPath(path).name + "_data"
 
         // Every initializer's TensorProto without its bytes, then its framing.

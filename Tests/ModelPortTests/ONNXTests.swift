@@ -11,6 +11,29 @@ import Testing
 @Suite struct ONNXExportTests {
     static func load(_ sample: String) throws -> Model { try ModelLoader.load(Samples.path(sample)) }
 
+    /// A graph checked before it takes its name is written under a staging name; external data would keep that name,
+    /// so the combination is refused, naming the destination, and nothing is left behind.
+    @Test func aRequiredMinimumWithExternalDataIsRefused() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let options = ConversionOptions(output: ONNXOutput(export: ONNXExportOptions(externalData: .always)),
+                                        quality: .require(minimumCosine: 0.9))
+        let error = #expect(throws: ModelError.self) {
+            try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("m.onnx"), options: options)
+        }
+        #expect(error?.kind == .unsupported && error?.file == folder.file("m.onnx"))
+        #expect(folder.contents().isEmpty)
+    }
+
+    /// A masked-LM or pre-training model exports its encoder; the report says the head outputs are not in the graph.
+    @Test func preTrainingHeadsAreNotedAsMissing() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let report = try Converter.convert(source: Samples.path("tensorflow/bert-tiny-tf1"), destination: folder.file("m.onnx"),
+                                           options: ConversionOptions())
+        #expect(report.notes.contains { $0.kind == .outputLimitation && $0.text.contains("pre-training") })
+    }
+
     @Test func bertGraphHasOptimumInputsOutputsAndOneLayerNormPerSublayer() throws {
         let model = try Self.load("bert-tiny")
         let plan = try ONNXExporter.plan(model)
