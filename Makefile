@@ -52,7 +52,7 @@ demo: release
 ## make docs: the library's DocC documentation (the ModelPort module with the format, IR and verifier modules it
 ## re-exports) as a static site in .build/documentation; open .build/documentation/documentation/modelport/index.html
 ## through a local web server (python3 -m http.server -d .build/documentation).
-DOC_TARGETS = ModelPort ModelIR GGUFFormat SafetensorsFormat PyTorchFormat PaddleFormat TensorFlowFormat Transforms Verifier Tokenizers
+DOC_TARGETS = ModelPort ModelIR GGUFFormat SafetensorsFormat PyTorchFormat PaddleFormat TensorFlowFormat KerasFormat FlaxFormat ONNXFormat Transforms Verifier Tokenizers
 docs: deps
 	$(SWIFT) package --disable-sandbox generate-documentation $(addprefix --target ,$(DOC_TARGETS)) \
 		--enable-experimental-combined-documentation --transform-for-static-hosting --output-path .build/documentation

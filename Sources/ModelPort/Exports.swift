@@ -5,6 +5,7 @@
 @_exported import GGUFFormat
 @_exported import KerasFormat
 @_exported import ModelIR
+@_exported import ONNXFormat
 @_exported import PaddleFormat
 @_exported import PyTorchFormat
 @_exported import Quantization
