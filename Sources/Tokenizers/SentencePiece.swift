@@ -61,7 +61,7 @@ public struct SentencePieceModel: Sendable {
 }
 
 /// ALBERT's tokenizer as transformers 5's AlbertTokenizer builds it from `spiece.model`: normalizer
-/// ``` `` ```→`"`, `''`→`"`, NFKD and accent stripping (unless `keep_accents`), lower-casing (`do_lower_case`), the
+/// two backquotes→`"`, `''`→`"`, NFKD and accent stripping (unless `keep_accents`), lower-casing (`do_lower_case`), the
 /// model's precompiled character map; pre-tokenizer whitespace split then Metaspace (`▁` put before each word,
 /// `add_prefix_space`); model Unigram (Viterbi over the pieces' log probabilities, Kudo 2018, "Subword
 /// Regularization", §3.1; an unmatched character becomes `<unk>` scored 10 below the lowest piece, runs of them

@@ -3,7 +3,7 @@
 ///
 /// A tokenizer is three parts, as in Hugging Face `tokenizers` (https://huggingface.co/docs/tokenizers/pipeline):
 /// added tokens split out of the raw text first (``AddedTokens``), the model's own pipeline on the text between
-/// them (normalizer, pre-tokenizer and model: ``TokenModel``), and the post-processor that adds the special tokens
+/// them (normalizer, pre-tokenizer and model: `TokenModel`), and the post-processor that adds the special tokens
 /// and token types (``SpecialTokensTemplate``).
 public protocol Tokenizer: Sendable {
     /// What kind of tokenizer this is, in transformers' words (`BertTokenizer`, `AlbertTokenizer`, …).
