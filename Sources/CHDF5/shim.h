@@ -182,13 +182,59 @@ static inline int64_t modelport_h5_chunk_elements(hid_t dataset) {
 #include <time.h>
 #include <unistd.h>
 
+/// HDF5File.swift's `naturalOrder` as a comparison: runs of digits compare by value, the rest by byte, ties by
+/// the whole names' bytes.
+static inline int modelport_natural_compare(const char *a, const char *b) {
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    size_t nx = strlen(a), ny = strlen(b), i = 0, j = 0;
+    while (i < nx && j < ny) {
+        if (x[i] >= '0' && x[i] <= '9' && y[j] >= '0' && y[j] <= '9') {
+            size_t ie = i, je = j;
+            while (ie < nx && x[ie] >= '0' && x[ie] <= '9') ie++;
+            while (je < ny && y[je] >= '0' && y[je] <= '9') je++;
+            size_t p = i, q = j;
+            while (p < ie - 1 && x[p] == '0') p++;
+            while (q < je - 1 && y[q] == '0') q++;
+            if (ie - p != je - q) return ie - p < je - q ? -1 : 1;
+            int c = memcmp(x + p, y + q, ie - p);
+            if (c) return c < 0 ? -1 : 1;
+            i = ie;
+            j = je;
+        } else {
+            if (x[i] != y[j]) return x[i] < y[j] ? -1 : 1;
+            i++;
+            j++;
+        }
+    }
+    if (i < nx || j < ny) return i < nx ? 1 : -1;
+    return strcmp(a, b);
+}
+
+static inline int modelport_h5_link_order(const void *a, const void *b) {
+    return modelport_natural_compare(((const modelport_h5_link *)a)->name, ((const modelport_h5_link *)b)->name);
+}
+
+/// A dataset the walk found: its path from the root, its object header address and its top-level group's.
+typedef struct {
+    char *path;
+    uint64_t identity, top;
+} modelport_h5_found;
+
+/// HDF5File.datasets(under:)'s order: top-level group, then object header address, then natural order of the path.
+static inline int modelport_h5_found_order(const void *a, const void *b) {
+    const modelport_h5_found *x = (const modelport_h5_found *)a, *y = (const modelport_h5_found *)b;
+    if (x->top != y->top) return x->top < y->top ? -1 : 1;
+    if (x->identity != y->identity) return x->identity < y->identity ? -1 : 1;
+    return modelport_natural_compare(x->path, y->path);
+}
+
 typedef struct {
     hid_t file;
     size_t links_left;
     int max_depth, max_rank;
     uint64_t *groups;  // open-addressing set of group addresses (0 = empty slot; address 0 is the superblock)
     size_t group_slots, group_count;
-    char **datasets;  // full paths of the datasets found, in walk order
+    modelport_h5_found *datasets;  // the datasets found, in walk order
     size_t dataset_count, dataset_capacity;
     int stop;  // set at the first library error or refusal: the reader stops there too
 } modelport_h5_probe_state;
@@ -231,11 +277,12 @@ static inline char *modelport_h5_probe_join(const char *a, const char *b) {
 }
 
 /// Mirrors HDF5File.Walk.visit: list the links, then for each hard link its kind, groups recursively.
-static inline void modelport_h5_probe_visit(modelport_h5_probe_state *s, hid_t group, const char *path, int depth) {
+static inline void modelport_h5_probe_visit(modelport_h5_probe_state *s, hid_t group, const char *path, int depth, uint64_t top) {
     if (s->stop || depth >= s->max_depth) { s->stop = 1; return; }
     modelport_h5_links list;
     if (modelport_h5_list_links(group, s->links_left, &list) != 0) { modelport_h5_free_links(&list); s->stop = 1; return; }
     s->links_left -= list.count;
+    if (list.count > 1) qsort(list.items, list.count, sizeof(modelport_h5_link), modelport_h5_link_order);
     for (size_t i = 0; i < list.count && !s->stop; i++) {
         modelport_h5_link *link = &list.items[i];
         if (!link->name[0] || strchr(link->name, '/') || strcmp(link->name, ".") == 0 || link->type != 0) { s->stop = 1; break; }
@@ -246,18 +293,19 @@ static inline void modelport_h5_probe_visit(modelport_h5_probe_state *s, hid_t g
             int inserted = modelport_h5_probe_insert_group(s, link->identity);
             hid_t child = inserted == 1 ? H5Gopen2(group, link->name, H5P_DEFAULT) : -1;
             if (child < 0) { s->stop = 1; free(child_path); break; }
-            modelport_h5_probe_visit(s, child, child_path, depth + 1);
+            modelport_h5_probe_visit(s, child, child_path, depth + 1, depth == 0 ? link->identity : top);
             H5Gclose(child);
             free(child_path);
         } else if (kind == 2) {
             if (s->dataset_count == s->dataset_capacity) {
                 size_t capacity = s->dataset_capacity ? s->dataset_capacity * 2 : 64;
-                char **items = (char **)realloc(s->datasets, capacity * sizeof(char *));
+                modelport_h5_found *items = (modelport_h5_found *)realloc(s->datasets, capacity * sizeof(modelport_h5_found));
                 if (!items) { s->stop = 1; free(child_path); break; }
                 s->datasets = items;
                 s->dataset_capacity = capacity;
             }
-            s->datasets[s->dataset_count++] = child_path;
+            modelport_h5_found found = {child_path, link->identity, depth == 0 ? link->identity : top};
+            s->datasets[s->dataset_count++] = found;
         } else {
             free(child_path);
             if (kind != 0) s->stop = 1;
@@ -389,10 +437,16 @@ static inline void modelport_h5_probe_child(const char *path, size_t max_links, 
         int has_model_weights = 0;
         for (size_t i = 0; listed == 0 && i < top.count; i++) has_model_weights |= strcmp(top.items[i].name, "model_weights") == 0;
         modelport_h5_free_links(&top);
-        if (listed != 0 || !has_model_weights) _exit(0);
-        if (modelport_h5_probe_hard_links(s.file, "model_weights") != 0) _exit(0);
-        if (modelport_h5_object_kind(s.file, "model_weights") != 1) _exit(0);
-        if (modelport_h5_probe_has_attribute(s.file, "model_weights", "layer_names", "layer_names0") != 1) _exit(0);
+        if (listed != 0) _exit(0);
+        int found = has_model_weights && modelport_h5_probe_hard_links(s.file, "model_weights") == 0 &&
+                    modelport_h5_object_kind(s.file, "model_weights") == 1 &&
+                    modelport_h5_probe_has_attribute(s.file, "model_weights", "layer_names", "layer_names0") == 1;
+        if (!found) {
+            // Not Keras: the reader lists the root again to name the layout in its error.
+            if (modelport_h5_list_links(s.file, max_links, &top) == 0) {}
+            modelport_h5_free_links(&top);
+            _exit(0);
+        }
         base = "model_weights";
     }
     hid_t root = s.file;
@@ -401,22 +455,23 @@ static inline void modelport_h5_probe_child(const char *path, size_t max_links, 
         root = H5Oopen(s.file, base, H5P_DEFAULT);
         if (root < 0) _exit(0);
     }
-    modelport_h5_probe_visit(&s, root, base, 0);
+    modelport_h5_probe_visit(&s, root, base, 0, 0);
     if (base[0]) H5Oclose(root);
     if (s.stop) _exit(0);
+    if (s.dataset_count > 1) qsort(s.datasets, s.dataset_count, sizeof(modelport_h5_found), modelport_h5_found_order);
     // Each dataset described (KerasWeights asks HDF5File.dataset for each), then those the mapping cannot lend read.
     char *needs_read = (char *)calloc(s.dataset_count + 1, 1);
     if (!needs_read) _exit(0);
     for (size_t i = 0; i < s.dataset_count; i++) {
-        if (modelport_h5_probe_hard_links(s.file, s.datasets[i]) != 0) _exit(0);
-        hid_t dataset = H5Dopen2(s.file, s.datasets[i], H5P_DEFAULT);
+        if (modelport_h5_probe_hard_links(s.file, s.datasets[i].path) != 0) _exit(0);
+        hid_t dataset = H5Dopen2(s.file, s.datasets[i].path, H5P_DEFAULT);
         if (dataset < 0) _exit(0);
         int described = modelport_h5_probe_describe(&s, dataset);
         H5Dclose(dataset);
         if (described < 0) _exit(0);
         needs_read[i] = (char)described;
     }
-    for (size_t i = 0; i < s.dataset_count; i++) if (needs_read[i]) modelport_h5_probe_read(&s, s.datasets[i]);
+    for (size_t i = 0; i < s.dataset_count; i++) if (needs_read[i]) modelport_h5_probe_read(&s, s.datasets[i].path);
     _exit(0);
 }
 
