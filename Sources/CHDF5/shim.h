@@ -175,6 +175,8 @@ static inline int64_t modelport_h5_chunk_elements(hid_t dataset) {
 // harmless there: the child stops, exits 0, and the reader reports that error itself. A signal, a hang past the
 // timeout (the child is SIGKILLed) or another exit status is returned to the caller, which refuses the file.
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -481,9 +483,15 @@ static inline void modelport_h5_probe_child(const char *path, size_t max_links, 
 /// Call with no other thread inside libhdf5 (the fork copies the library's state).
 static inline int modelport_h5_probe(const char *path, size_t max_links, int max_depth, int max_rank, int timeout_ms, int *detail) {
     *detail = 0;
+    // The child holds the write end of a pipe and never writes: its end closes when the child ends (however it
+    // ends), which wakes poll() in the parent without polling waitpid. O_CLOEXEC keeps it out of programs other
+    // threads may spawn; another probe cannot fork meanwhile (the caller holds hdf5Lock).
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) { *detail = errno; return -1; }
     pid_t child = fork();
-    if (child < 0) { *detail = errno; return -1; }
+    if (child < 0) { *detail = errno; close(ends[0]); close(ends[1]); return -1; }
     if (child == 0) {
+        close(ends[0]);
         // The parent's crash handlers (the Swift runtime's backtracer) must not run here, nor a core be dumped.
         int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
         for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) signal(signals[i], SIG_DFL);
@@ -492,22 +500,26 @@ static inline int modelport_h5_probe(const char *path, size_t max_links, int max
         modelport_h5_probe_child(path, max_links, max_depth, max_rank);
         _exit(0);
     }
-    int status = 0;
-    struct timespec step = {0, 2 * 1000 * 1000};  // 2 ms
-    long waited_ms = 0;
+    close(ends[1]);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int timed_out = 0;
     for (;;) {
-        pid_t done = waitpid(child, &status, WNOHANG);
-        if (done == child) break;
-        if (done < 0 && errno != EINTR) { *detail = errno; return -1; }
-        if (waited_ms >= timeout_ms) {
-            kill(child, SIGKILL);
-            while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-            return 2;
-        }
-        nanosleep(&step, NULL);
-        waited_ms += step.tv_nsec / (1000 * 1000);
-        if (waited_ms >= 100) step.tv_nsec = 20 * 1000 * 1000;  // 2 ms steps first (a small file takes a few ms)
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed = (long)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= timeout_ms) { timed_out = 1; break; }
+        struct pollfd end = {ends[0], POLLIN, 0};
+        int ready = poll(&end, 1, (int)(timeout_ms - elapsed));
+        if (ready > 0) break;  // POLLHUP: the child has ended
+        if (ready < 0 && errno != EINTR) break;  // waitpid below still reaps it
     }
+    close(ends[0]);
+    if (timed_out) kill(child, SIGKILL);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) { *detail = errno; return -1; }
+    }
+    if (timed_out) return 2;
     if (WIFSIGNALED(status)) { *detail = WTERMSIG(status); return 1; }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
     *detail = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
