@@ -41,15 +41,16 @@ final class HDF5File: @unchecked Sendable {
     /// one `.malformed` error; a library *error* there is left for this process to report in its own words.
     /// The limit: 10 s plus 1 s per 50 MB of file (decompressing chunked datasets is what takes time).
     /// Call with `hdf5Lock` held, so that no thread of this process is inside the library when it forks.
-    static func isolatedCheck(path: String, fileSize: Int, limits: ReaderLimits) throws {
-        let timeoutMs = 10_000 + Swift.min(fileSize / 50_000, 600_000)
+    /// `timeoutMs` replaces that limit (tests).
+    static func isolatedCheck(path: String, fileSize: Int, limits: ReaderLimits, timeoutMs: Int? = nil) throws {
+        let timeoutMs = timeoutMs ?? 10_000 + Swift.min(fileSize / 50_000, 600_000)
         var detail: Int32 = 0
         let result = modelport_h5_probe(path, Swift.max(limits.maxTensors, 0), Int32(clamping: limits.maxNestingDepth),
                                         Int32(clamping: limits.maxRank), Int32(timeoutMs), &detail)
         switch result {
         case 0: return
         case 1: throw ModelError(kind: .malformed, file: path, "the HDF5 library failed on this file (signal \(detail) while reading its metadata)")
-        case 2: throw ModelError(kind: .malformed, file: path, "the HDF5 library failed on this file (no answer after \(timeoutMs / 1000) s reading its metadata)")
+        case 2: throw ModelError(kind: .malformed, file: path, "the HDF5 library failed on this file (no answer after \(timeoutMs) ms reading its metadata)")
         case 3: throw ModelError(kind: .malformed, file: path, "the HDF5 library failed on this file (exit status \(detail) while reading its metadata)")
         default: throw ModelError(kind: .io, file: path, "cannot start the isolated HDF5 check (fork: errno \(detail))")
         }
