@@ -164,3 +164,364 @@ static inline int64_t modelport_h5_chunk_elements(hid_t dataset) {
     }
     return total > (uint64_t)INT64_MAX ? -1 : (int64_t)total;
 }
+
+// MARK: - The isolated pre-run (a crash inside libhdf5 kills a child process, not ModelPort)
+//
+// libhdf5 1.10.8 crashes on some damaged files (Samples/broken/fuzz/keras/libhdf5/README.md: a SEGV in
+// H5Literate → H5G__stab_iterate). Before the reader touches a file in its own process, modelport_h5_probe fork()s a
+// child that makes the same libhdf5 calls in the same order as HDF5File / KerasWeights (open, the layer_names
+// lookups, the hard-link walk, each dataset's description, and H5Dread of every dataset that is not read from the
+// mapping) and _exit()s. Only C and libhdf5 run in the child (no Swift runtime after fork). A library *error* is
+// harmless there: the child stops, exits 0, and the reader reports that error itself. A signal, a hang past the
+// timeout (the child is SIGKILLed) or another exit status is returned to the caller, which refuses the file.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/// HDF5File.swift's `naturalOrder` as a comparison: runs of digits compare by value, the rest by byte, ties by
+/// the whole names' bytes.
+static inline int modelport_natural_compare(const char *a, const char *b) {
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    size_t nx = strlen(a), ny = strlen(b), i = 0, j = 0;
+    while (i < nx && j < ny) {
+        if (x[i] >= '0' && x[i] <= '9' && y[j] >= '0' && y[j] <= '9') {
+            size_t ie = i, je = j;
+            while (ie < nx && x[ie] >= '0' && x[ie] <= '9') ie++;
+            while (je < ny && y[je] >= '0' && y[je] <= '9') je++;
+            size_t p = i, q = j;
+            while (p < ie - 1 && x[p] == '0') p++;
+            while (q < je - 1 && y[q] == '0') q++;
+            if (ie - p != je - q) return ie - p < je - q ? -1 : 1;
+            int c = memcmp(x + p, y + q, ie - p);
+            if (c) return c < 0 ? -1 : 1;
+            i = ie;
+            j = je;
+        } else {
+            if (x[i] != y[j]) return x[i] < y[j] ? -1 : 1;
+            i++;
+            j++;
+        }
+    }
+    if (i < nx || j < ny) return i < nx ? 1 : -1;
+    return strcmp(a, b);
+}
+
+static inline int modelport_h5_link_order(const void *a, const void *b) {
+    return modelport_natural_compare(((const modelport_h5_link *)a)->name, ((const modelport_h5_link *)b)->name);
+}
+
+/// A dataset the walk found: its path from the root, its object header address and its top-level group's.
+typedef struct {
+    char *path;
+    uint64_t identity, top;
+} modelport_h5_found;
+
+/// HDF5File.datasets(under:)'s order: top-level group, then object header address, then natural order of the path.
+static inline int modelport_h5_found_order(const void *a, const void *b) {
+    const modelport_h5_found *x = (const modelport_h5_found *)a, *y = (const modelport_h5_found *)b;
+    if (x->top != y->top) return x->top < y->top ? -1 : 1;
+    if (x->identity != y->identity) return x->identity < y->identity ? -1 : 1;
+    return modelport_natural_compare(x->path, y->path);
+}
+
+typedef struct {
+    hid_t file;
+    size_t links_left;
+    int max_depth, max_rank;
+    uint64_t *groups;  // open-addressing set of group addresses (0 = empty slot; address 0 is the superblock)
+    size_t group_slots, group_count;
+    modelport_h5_found *datasets;  // the datasets found, in walk order
+    size_t dataset_count, dataset_capacity;
+    int stop;  // set at the first library error or refusal: the reader stops there too
+} modelport_h5_probe_state;
+
+static inline int modelport_h5_probe_insert_group(modelport_h5_probe_state *s, uint64_t address) {
+    uint64_t key = address + 1;  // never 0
+    if ((s->group_count + 1) * 2 > s->group_slots) {
+        size_t slots = s->group_slots ? s->group_slots * 2 : 64;
+        uint64_t *table = (uint64_t *)calloc(slots, sizeof(uint64_t));
+        if (!table) return -1;
+        for (size_t i = 0; i < s->group_slots; i++) {
+            if (!s->groups[i]) continue;
+            size_t j = (size_t)(s->groups[i] * 0x9E3779B97F4A7C15ull) & (slots - 1);
+            while (table[j]) j = (j + 1) & (slots - 1);
+            table[j] = s->groups[i];
+        }
+        free(s->groups);
+        s->groups = table;
+        s->group_slots = slots;
+    }
+    size_t j = (size_t)(key * 0x9E3779B97F4A7C15ull) & (s->group_slots - 1);
+    while (s->groups[j]) {
+        if (s->groups[j] == key) return 0;
+        j = (j + 1) & (s->group_slots - 1);
+    }
+    s->groups[j] = key;
+    s->group_count++;
+    return 1;
+}
+
+static inline char *modelport_h5_probe_join(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    char *out = (char *)malloc(la + lb + 2);
+    if (!out) return NULL;
+    memcpy(out, a, la);
+    size_t at = la;
+    if (la) out[at++] = '/';
+    memcpy(out + at, b, lb + 1);
+    return out;
+}
+
+/// Mirrors HDF5File.Walk.visit: list the links, then for each hard link its kind, groups recursively.
+static inline void modelport_h5_probe_visit(modelport_h5_probe_state *s, hid_t group, const char *path, int depth, uint64_t top) {
+    if (s->stop || depth >= s->max_depth) { s->stop = 1; return; }
+    modelport_h5_links list;
+    if (modelport_h5_list_links(group, s->links_left, &list) != 0) { modelport_h5_free_links(&list); s->stop = 1; return; }
+    s->links_left -= list.count;
+    if (list.count > 1) qsort(list.items, list.count, sizeof(modelport_h5_link), modelport_h5_link_order);
+    for (size_t i = 0; i < list.count && !s->stop; i++) {
+        modelport_h5_link *link = &list.items[i];
+        if (!link->name[0] || strchr(link->name, '/') || strcmp(link->name, ".") == 0 || link->type != 0) { s->stop = 1; break; }
+        char *child_path = modelport_h5_probe_join(path, link->name);
+        if (!child_path) { s->stop = 1; break; }
+        int kind = modelport_h5_object_kind(group, link->name);
+        if (kind == 1) {
+            int inserted = modelport_h5_probe_insert_group(s, link->identity);
+            hid_t child = inserted == 1 ? H5Gopen2(group, link->name, H5P_DEFAULT) : -1;
+            if (child < 0) { s->stop = 1; free(child_path); break; }
+            modelport_h5_probe_visit(s, child, child_path, depth + 1, depth == 0 ? link->identity : top);
+            H5Gclose(child);
+            free(child_path);
+        } else if (kind == 2) {
+            if (s->dataset_count == s->dataset_capacity) {
+                size_t capacity = s->dataset_capacity ? s->dataset_capacity * 2 : 64;
+                modelport_h5_found *items = (modelport_h5_found *)realloc(s->datasets, capacity * sizeof(modelport_h5_found));
+                if (!items) { s->stop = 1; free(child_path); break; }
+                s->datasets = items;
+                s->dataset_capacity = capacity;
+            }
+            modelport_h5_found found = {child_path, link->identity, depth == 0 ? link->identity : top};
+            s->datasets[s->dataset_count++] = found;
+        } else {
+            free(child_path);
+            if (kind != 0) s->stop = 1;
+        }
+    }
+    modelport_h5_free_links(&list);
+}
+
+/// Mirrors HDF5File.checkHardLinks: every prefix of `path` must be a hard link.
+static inline int modelport_h5_probe_hard_links(hid_t file, const char *path) {
+    char prefix[4096];
+    size_t length = strlen(path);
+    if (length >= sizeof(prefix)) return -1;
+    for (size_t i = 0; i <= length; i++) {
+        if (i == length || path[i] == '/') {
+            if (i == 0) continue;
+            memcpy(prefix, path, i);
+            prefix[i] = 0;
+            if (modelport_h5_is_hard_link(file, prefix) != 1) return -1;
+        }
+    }
+    return 0;
+}
+
+/// Mirrors HDF5File.describe (the calls, and the refusals that stop before a later call); returns 1 when the
+/// reader would read the data through the library (not contiguous little-endian data of the declared size), 0 when
+/// it maps it, -1 when it stops.
+static inline int modelport_h5_probe_describe(modelport_h5_probe_state *s, hid_t dataset) {
+    int external = 0;
+    int layout = modelport_h5_layout(dataset, &external);
+    if (external != 0 || layout == 3 || layout < 0) return -1;
+    int filters[8];
+    int filter_count = modelport_h5_filters(dataset, filters, 8);
+    if (filter_count < 0 || filter_count > 8) return -1;
+    for (int i = 0; i < filter_count; i++) if (filters[i] < 1 || filters[i] > 3) return -1;
+    hid_t type = H5Dget_type(dataset);
+    if (type < 0) return -1;
+    size_t size = H5Tget_size(type);
+    int big_endian = H5Tget_order(type) == H5T_ORDER_BE;
+    H5T_class_t class = H5Tget_class(type);
+    int ok = 0;
+    if (class == H5T_FLOAT) {
+        size_t spos, epos, esize, mpos, msize;
+        ok = H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0 && (size == 2 || size == 4 || size == 8);
+    } else if (class == H5T_INTEGER) {
+        (void)H5Tget_sign(type);
+        ok = size == 1 || size == 2 || size == 4 || size == 8;
+    }
+    H5Tclose(type);
+    if (!ok) return -1;
+    hid_t space = H5Dget_space(dataset);
+    if (space < 0) return -1;
+    H5S_class_t extent = H5Sget_simple_extent_type(space);
+    int rank = (extent == H5S_SIMPLE || extent == H5S_SCALAR) ? H5Sget_simple_extent_ndims(space) : -1;
+    hsize_t dims[H5S_MAX_RANK];
+    uint64_t elements = 1;
+    int shape_ok = rank >= 0 && rank <= s->max_rank && rank <= H5S_MAX_RANK && H5Sget_simple_extent_dims(space, dims, NULL) == rank;
+    for (int i = 0; shape_ok && i < rank; i++) {
+        if (dims[i] != 0 && elements > (uint64_t)INT64_MAX / 8 / dims[i]) shape_ok = 0;
+        else elements *= dims[i];
+    }
+    H5Sclose(space);
+    if (!shape_ok) return -1;
+    uint64_t byte_count = elements * size;
+    int64_t chunk = modelport_h5_chunk_elements(dataset);
+    if (chunk < 0 || (uint64_t)chunk > (elements > (1u << 20) ? elements : (1u << 20))) return -1;
+    hsize_t storage = H5Dget_storage_size(dataset);
+    if (layout == 1 && !big_endian && storage == byte_count) {
+        (void)modelport_h5_offset(dataset);
+        return 0;
+    }
+    if (byte_count > (64u << 20) && (storage > UINT64_MAX / 1032 || byte_count > storage * 1032)) return -1;
+    return 1;
+}
+
+/// Mirrors HDF5File.read: the dataset described again, then read whole as little-endian.
+static inline void modelport_h5_probe_read(modelport_h5_probe_state *s, const char *path) {
+    if (modelport_h5_probe_hard_links(s->file, path) != 0) return;
+    hid_t dataset = H5Dopen2(s->file, path, H5P_DEFAULT);
+    if (dataset < 0) return;
+    if (modelport_h5_probe_describe(s, dataset) >= 0) {
+        hid_t file_type = H5Dget_type(dataset);
+        hid_t space = H5Dget_space(dataset);
+        hssize_t elements = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+        if (space >= 0) H5Sclose(space);
+        if (file_type >= 0) {
+            hid_t memtype = H5Tcopy(file_type);
+            size_t size = H5Tget_size(file_type);
+            if (memtype >= 0 && H5Tset_order(memtype, H5T_ORDER_LE) >= 0 && elements > 0 && size > 0 &&
+                (uint64_t)elements <= SIZE_MAX / size) {
+                void *buffer = malloc((size_t)elements * size);
+                if (buffer) { (void)modelport_h5_read(dataset, memtype, buffer); free(buffer); }
+            }
+            if (memtype >= 0) H5Tclose(memtype);
+            H5Tclose(file_type);
+        }
+    }
+    H5Dclose(dataset);
+}
+
+static inline int modelport_h5_probe_has_attribute(hid_t file, const char *path, const char *name, const char *name0) {
+    hid_t object = file;
+    if (path[0]) {
+        if (modelport_h5_probe_hard_links(file, path) != 0) return -1;
+        object = H5Oopen(file, path, H5P_DEFAULT);
+        if (object < 0) return -1;
+    }
+    int found = H5Aexists(object, name) > 0 || H5Aexists(object, name0) > 0;
+    if (path[0]) H5Oclose(object);
+    return found;
+}
+
+/// The child's work: KerasWeights.readTensors's library calls, in its order. Never returns.
+static inline void modelport_h5_probe_child(const char *path, size_t max_links, int max_depth, int max_rank) {
+    modelport_h5_probe_state s;
+    memset(&s, 0, sizeof(s));
+    s.links_left = max_links;
+    s.max_depth = max_depth;
+    s.max_rank = max_rank;
+    if (modelport_h5_init() != 0) _exit(0);
+    s.file = modelport_h5_open(path);
+    if (s.file < 0) _exit(0);
+    const char *base = "";
+    int keras = modelport_h5_probe_has_attribute(s.file, "", "layer_names", "layer_names0");
+    if (keras < 0) _exit(0);
+    if (!keras) {
+        modelport_h5_links top;
+        int listed = modelport_h5_list_links(s.file, max_links, &top);
+        int has_model_weights = 0;
+        for (size_t i = 0; listed == 0 && i < top.count; i++) has_model_weights |= strcmp(top.items[i].name, "model_weights") == 0;
+        modelport_h5_free_links(&top);
+        if (listed != 0) _exit(0);
+        int found = has_model_weights && modelport_h5_probe_hard_links(s.file, "model_weights") == 0 &&
+                    modelport_h5_object_kind(s.file, "model_weights") == 1 &&
+                    modelport_h5_probe_has_attribute(s.file, "model_weights", "layer_names", "layer_names0") == 1;
+        if (!found) {
+            // Not Keras: the reader lists the root again to name the layout in its error.
+            if (modelport_h5_list_links(s.file, max_links, &top) == 0) {}
+            modelport_h5_free_links(&top);
+            _exit(0);
+        }
+        base = "model_weights";
+    }
+    hid_t root = s.file;
+    if (base[0]) {
+        if (modelport_h5_probe_hard_links(s.file, base) != 0) _exit(0);
+        root = H5Oopen(s.file, base, H5P_DEFAULT);
+        if (root < 0) _exit(0);
+    }
+    modelport_h5_probe_visit(&s, root, base, 0, 0);
+    if (base[0]) H5Oclose(root);
+    if (s.stop) _exit(0);
+    if (s.dataset_count > 1) qsort(s.datasets, s.dataset_count, sizeof(modelport_h5_found), modelport_h5_found_order);
+    // Each dataset described (KerasWeights asks HDF5File.dataset for each), then those the mapping cannot lend read.
+    char *needs_read = (char *)calloc(s.dataset_count + 1, 1);
+    if (!needs_read) _exit(0);
+    for (size_t i = 0; i < s.dataset_count; i++) {
+        if (modelport_h5_probe_hard_links(s.file, s.datasets[i].path) != 0) _exit(0);
+        hid_t dataset = H5Dopen2(s.file, s.datasets[i].path, H5P_DEFAULT);
+        if (dataset < 0) _exit(0);
+        int described = modelport_h5_probe_describe(&s, dataset);
+        H5Dclose(dataset);
+        if (described < 0) _exit(0);
+        needs_read[i] = (char)described;
+    }
+    for (size_t i = 0; i < s.dataset_count; i++) if (needs_read[i]) modelport_h5_probe_read(&s, s.datasets[i].path);
+    _exit(0);
+}
+
+/// Runs modelport_h5_probe_child in a child process and waits at most `timeout_ms`. Returns 0 when the child
+/// finished (whatever the library said), 1 when a signal ended it (`*detail` = the signal), 2 when it ran past the
+/// timeout (killed), 3 when it exited with status `*detail`, -1 when no child could be started (`*detail` = errno).
+/// Call with no other thread inside libhdf5 (the fork copies the library's state).
+static inline int modelport_h5_probe(const char *path, size_t max_links, int max_depth, int max_rank, int timeout_ms, int *detail) {
+    *detail = 0;
+    // The child holds the write end of a pipe and never writes: its end closes when the child ends (however it
+    // ends), which wakes poll() in the parent without polling waitpid. O_CLOEXEC keeps it out of programs other
+    // threads may spawn; another probe cannot fork meanwhile (the caller holds hdf5Lock).
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) { *detail = errno; return -1; }
+    pid_t child = fork();
+    if (child < 0) { *detail = errno; close(ends[0]); close(ends[1]); return -1; }
+    if (child == 0) {
+        close(ends[0]);
+        // The parent's crash handlers (the Swift runtime's backtracer) must not run here, nor a core be dumped.
+        int signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+        for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) signal(signals[i], SIG_DFL);
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        modelport_h5_probe_child(path, max_links, max_depth, max_rank);
+        _exit(0);
+    }
+    close(ends[1]);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int timed_out = 0;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed = (long)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= timeout_ms) { timed_out = 1; break; }
+        struct pollfd end = {ends[0], POLLIN, 0};
+        int ready = poll(&end, 1, (int)(timeout_ms - elapsed));
+        if (ready > 0) break;  // POLLHUP: the child has ended
+        if (ready < 0 && errno != EINTR) break;  // waitpid below still reaps it
+    }
+    close(ends[0]);
+    if (timed_out) kill(child, SIGKILL);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) { *detail = errno; return -1; }
+    }
+    if (timed_out) return 2;
+    if (WIFSIGNALED(status)) { *detail = WTERMSIG(status); return 1; }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    *detail = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return 3;
+}

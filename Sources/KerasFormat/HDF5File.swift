@@ -19,15 +19,41 @@ final class HDF5File: @unchecked Sendable {
     let id: hid_t
     let limits: ReaderLimits
 
-    init(path: String, limits: ReaderLimits) throws {
+    /// Opens `path` (`fileSize` bytes, which sets the isolated pre-run's time limit) after that pre-run
+    /// (`isolatedCheck`) has made the same library calls in a child process without crashing.
+    init(path: String, fileSize: Int, limits: ReaderLimits) throws {
         self.path = path
         self.limits = limits
-        let id = hdf5Lock.withLock { _ -> hid_t in
+        let id = try hdf5Lock.withLock { _ -> hid_t in
+            try Self.isolatedCheck(path: path, fileSize: fileSize, limits: limits)
             guard modelport_h5_init() == 0 else { return -1 }
             return modelport_h5_open(path)
         }
         guard id >= 0 else { throw ModelError(file: path, "the HDF5 library cannot open it (not HDF5, truncated, or damaged)") }
         self.id = id
+    }
+
+    /// libhdf5 1.10.8 crashes on some damaged files (a SEGV in H5Literate on a damaged symbol-table group:
+    /// Samples/broken/fuzz/keras/libhdf5/README.md), and a crash cannot be caught in-process. So before this process
+    /// calls the library on a file, `modelport_h5_probe` (CHDF5/shim.h) fork()s a child that runs, in C only, the
+    /// library calls the reader makes, in the reader's order (open, `layer_names` lookups, the hard-link walk, every
+    /// dataset's description, and H5Dread of every dataset not lent by the mapping). A signal or hang there becomes
+    /// one `.malformed` error; a library *error* there is left for this process to report in its own words.
+    /// The limit: 10 s plus 1 s per 50 MB of file (decompressing chunked datasets is what takes time).
+    /// Call with `hdf5Lock` held, so that no thread of this process is inside the library when it forks.
+    /// `timeoutMs` replaces that limit (tests).
+    static func isolatedCheck(path: String, fileSize: Int, limits: ReaderLimits, timeoutMs: Int? = nil) throws {
+        let timeoutMs = timeoutMs ?? 10_000 + Swift.min(fileSize / 50_000, 600_000)
+        var detail: Int32 = 0
+        let result = modelport_h5_probe(path, Swift.max(limits.maxTensors, 0), Int32(clamping: limits.maxNestingDepth),
+                                        Int32(clamping: limits.maxRank), Int32(timeoutMs), &detail)
+        switch result {
+        case 0: return
+        case 1: throw ModelError(kind: .malformed, file: path, "the HDF5 library failed on this file (signal \(detail) while reading its metadata)")
+        case 2: throw ModelError(kind: .malformed, file: path, "the HDF5 library failed on this file (no answer after \(timeoutMs) ms reading its metadata)")
+        case 3: throw ModelError(kind: .malformed, file: path, "the HDF5 library failed on this file (exit status \(detail) while reading its metadata)")
+        default: throw ModelError(kind: .io, file: path, "cannot start the isolated HDF5 check (fork: errno \(detail))")
+        }
     }
 
     deinit {

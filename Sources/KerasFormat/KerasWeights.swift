@@ -35,7 +35,7 @@ public enum KerasWeights {
         guard mapped.withBytes({ recognizes($0) }) else {
             throw ModelError(file: path, location: .offset(0), "no HDF5 signature at offset 0, 512, 1024, …")
         }
-        let file = try HDF5File(path: path, limits: limits)
+        let file = try HDF5File(path: path, fileSize: mapped.count, limits: limits)
         // The layout is recognized by the attribute's name alone: `layer_names` is never read (see
         // `HDF5File.hasAttribute`).
         var base = ""

@@ -114,6 +114,34 @@ func expectEqualToReference(_ model: Model, reference: String) throws {
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 
+    /// A fuzz-keras input on which libhdf5 1.10.8 itself segfaults (H5Literate → H5G__stab_iterate →
+    /// H5F__accum_read, a damaged symbol-table group): the library runs on it first in a child process
+    /// (`HDF5File.isolatedCheck`), whose crash becomes one `.malformed` error here; this test process survives.
+    @Test func aCrashInsideTheLibraryIsAnErrorNotACrash() throws {
+        let path = Samples.path("broken/fuzz/keras/libhdf5/stab-iterate-segv.h5")
+        let start = ContinuousClock.now
+        let error = try #require(throws: ModelError.self) { try KerasWeights.read(path: path) }
+        #expect(error.file == path)
+        #expect(error.kind == .malformed)
+        #expect(error.description.contains("the HDF5 library failed on this file (signal "), "\(error)")
+        #expect(!error.description.contains("\n"))
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    /// A child that does not finish in time is killed and the file refused (a time limit of 0 ms stands in for a
+    /// file on which the library loops); a child that finishes lets the reader go on.
+    @Test func aLibraryThatDoesNotAnswerInTimeIsAnError() throws {
+        let path = Samples.path("keras-flax/bert-tf/tf_model.h5")
+        // Held as HDF5File.init holds it: no other test's thread is inside the library when the check forks.
+        try hdf5Lock.withLock { _ in try HDF5File.isolatedCheck(path: path, fileSize: 0, limits: ReaderLimits()) }
+        let error = try #require(throws: ModelError.self) {
+            try hdf5Lock.withLock { _ in try HDF5File.isolatedCheck(path: path, fileSize: 0, limits: ReaderLimits(), timeoutMs: 0) }
+        }
+        #expect(error.file == path)
+        #expect(error.kind == .malformed)
+        #expect(error.description.contains("the HDF5 library failed on this file (no answer after 0 ms"), "\(error)")
+    }
+
     /// Without reading `layer_names` / `weight_names`, the weights still come in the order tf-keras wrote them
     /// (layer by layer, each layer's weights as listed), which outputs that keep the model's order (GGUF) show.
     @Test func weightsComeInTheOrderTheyWereWritten() throws {
