@@ -1,7 +1,8 @@
 /// A read-only memory mapping of a whole file.
 ///
 /// Readers keep tensors as ranges of a mapping, so listing a 1 GB checkpoint touches only its header pages.
-/// The mapping lives as long as any tensor refers to it. Pointers are lent to closures only.
+/// The mapping lives as long as any tensor refers to it. Pointers are lent to closures only. `@unchecked Sendable`:
+/// the mapping is read-only and its address and size never change after `init`.
 public final class MappedFile: @unchecked Sendable {
     /// The path the file was opened from.
     public let path: String

@@ -1,6 +1,7 @@
 /// Owned, 64-byte aligned bytes of one tensor: what a transform produces when it must change bytes.
 ///
-/// A class so that a buffer handed through the lazy IR is shared, not copied.
+/// A class so that a buffer handed through the lazy IR is shared, not copied. `@unchecked Sendable`: its bytes are
+/// written only by the code that makes it (`withMutableBytes`, before it is handed on) and only read after that.
 public final class TensorBuffer: @unchecked Sendable {
     /// The number of bytes.
     public let count: Int

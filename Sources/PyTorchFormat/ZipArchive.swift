@@ -2,6 +2,7 @@ import BinaryIO
 import CLibzip
 import CZlib
 import ModelIR
+import Synchronization
 
 /// A read-only zip archive (the container of `torch.save` files: `torch/serialization.py`, written by
 /// `caffe2/serialize/inline_container.cc`; PKWARE's APPNOTE.TXT for the records).
@@ -9,6 +10,9 @@ import ModelIR
 /// libzip opens and checks the archive (central directory consistency), lists entries, and inflates
 /// deflated ones with their CRC verified. For STORED entries ModelPort reads the local header itself to
 /// find where the data starts, so tensors can stay ranges of the memory-mapped file (zero copy).
+///
+/// `@unchecked Sendable`: the entry table is built in `init` and not changed after; libzip's handle is not safe to use
+/// from two threads at once, so every read through it holds `libzip`.
 final class ZipArchive: @unchecked Sendable {
     struct Entry: Sendable {
         let index: UInt64
@@ -24,6 +28,7 @@ final class ZipArchive: @unchecked Sendable {
     let path: String
     let file: MappedFile
     private let handle: OpaquePointer
+    private let libzip = Mutex<Void>(())
     private(set) var entries: [String: Entry] = [:]
     private(set) var names: [String] = []
 
@@ -83,6 +88,10 @@ final class ZipArchive: @unchecked Sendable {
 
     /// The data of an entry, inflated and CRC-checked by libzip (for small records and deflated storages).
     func read(_ entry: Entry, limit: Int = 1 << 30) throws -> TensorBuffer {
+        try libzip.withLock { _ in try readHoldingLock(entry, limit: limit) }
+    }
+
+    private func readHoldingLock(_ entry: Entry, limit: Int) throws -> TensorBuffer {
         guard entry.size <= limit else {
             throw ModelError(file: path, location: .entry(entry.name), "record of \(entry.size) bytes exceeds the \(limit)-byte limit")
         }
