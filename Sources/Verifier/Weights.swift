@@ -94,7 +94,8 @@ struct Weights {
     /// Any float tensor (quantized included) as fp32 values; integer tensors as their values.
     static func floats(of tensor: Tensor) throws -> [Float] {
         if let values = try tensor.withBytes({ FloatValues.decode($0, from: tensor.dtype) }) {
-            return Array(values.prefix(tensor.info.elementCount ?? 0))
+            let count = tensor.info.elementCount ?? 0
+            return values.count <= count ? values : Array(values.prefix(count))  // no second copy when sizes agree
         }
         if tensor.dtype.isInteger { return try integers(of: tensor).map(Float.init) }
         throw VerifierError("tensor '\(tensor.name)' is \(tensor.dtype.rawValue), which the verifier cannot read yet")
