@@ -54,13 +54,15 @@ public enum Encoder {
 
     /// Word + position + token-type embeddings, then LayerNorm: `[batch·length, width]`.
     static func embeddings(_ w: Weights, inputs: EncoderInputs, width: Int, eps: Double, roberta: Bool, padId: Int) throws -> [Float] {
-        let words = try w.floats("embeddings.word_embeddings.weight")
+        // Only the rows the inputs pick are decoded (a quantized vocabulary table is most of a small model).
+        let picked = inputs.inputIds.flatMap { $0 }
+        let (vocab, words) = try w.rows("embeddings.word_embeddings.weight", width: width, picking: picked)
         let positions = try w.floats("embeddings.position_embeddings.weight")
         let types = w.has("embeddings.token_type_embeddings.weight") ? try w.floats("embeddings.token_type_embeddings.weight") : nil
-        guard width > 0, words.count % width == 0, positions.count % width == 0, (types?.count ?? 0) % width == 0 else {
+        guard width > 0, positions.count % width == 0, (types?.count ?? 0) % width == 0 else {
             throw VerifierError("embedding tables do not have the config's width \(width)")
         }
-        let vocab = words.count / width, maxPositions = positions.count / width, typeCount = (types?.count ?? 0) / width
+        let maxPositions = positions.count / width, typeCount = (types?.count ?? 0) / width
         if roberta {
             // RoBERTa's positions start after the padding id, so it must index the position table.
             guard padId >= 0, padId < maxPositions else {
@@ -84,7 +86,7 @@ public enum Encoder {
                 guard position < maxPositions else { throw VerifierError("position \(position) exceeds max_position_embeddings \(maxPositions)") }
                 let row = (b * inputs.length + t) * width
                 for i in 0..<width {
-                    var v = words[id * width + i] + positions[position * width + i]
+                    var v = words[row + i] + positions[position * width + i]
                     if let types {
                         guard type >= 0, type < typeCount else { throw VerifierError("token type \(type) is outside \(typeCount)") }
                         v += types[type * width + i]

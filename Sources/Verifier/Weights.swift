@@ -59,10 +59,43 @@ struct Weights {
         return try lend(0, [])
     }
 
+    /// Rows `picking` (in that order, repeats allowed) of the 2-D table `prefix + name`, `width` values a row, as
+    /// fp32, and the table's row count. Only those rows are decoded when a row is a whole number of the type's
+    /// blocks; an id outside the table gives zeros here (the caller checks ids against the row count).
+    func rows(_ name: String, width: Int, picking: [Int]) throws -> (count: Int, values: [Float]) {
+        guard let tensor = index[prefix + name] else { throw VerifierError("missing tensor '\(prefix + name)'") }
+        guard width > 0, let total = tensor.info.elementCount, total % width == 0 else {
+            throw VerifierError("embedding tables do not have the config's width \(width)")
+        }
+        let count = total / width
+        var out = [Float](repeating: 0, count: picking.count * width)
+        if let rowBytes = tensor.dtype.byteCount(elements: width), tensor.dtype.byteCount(elements: total) == rowBytes * count,
+           FloatValues.decodes(tensor.dtype) {
+            try tensor.withBytes { bytes in
+                guard bytes.count >= rowBytes * count else { throw VerifierError("tensor '\(tensor.name)' is truncated") }
+                for (k, id) in picking.enumerated() where id >= 0 && id < count {
+                    let slice = UnsafeRawBufferPointer(rebasing: bytes[(id * rowBytes)..<((id + 1) * rowBytes)])
+                    guard let values = FloatValues.decode(slice, from: tensor.dtype), values.count >= width else {
+                        throw VerifierError("tensor '\(tensor.name)': row \(id) cannot be decoded")
+                    }
+                    for i in 0..<width { out[k * width + i] = values[i] }
+                }
+            }
+            return (count, out)
+        }
+        let all = try Self.floats(of: tensor)
+        guard all.count == total else { throw VerifierError("tensor '\(tensor.name)': \(all.count) of \(total) values") }
+        for (k, id) in picking.enumerated() where id >= 0 && id < count {
+            for i in 0..<width { out[k * width + i] = all[id * width + i] }
+        }
+        return (count, out)
+    }
+
     /// Any float tensor (quantized included) as fp32 values; integer tensors as their values.
     static func floats(of tensor: Tensor) throws -> [Float] {
         if let values = try tensor.withBytes({ FloatValues.decode($0, from: tensor.dtype) }) {
-            return Array(values.prefix(tensor.info.elementCount ?? 0))
+            let count = tensor.info.elementCount ?? 0
+            return values.count <= count ? values : Array(values.prefix(count))  // no second copy when sizes agree
         }
         if tensor.dtype.isInteger { return try integers(of: tensor).map(Float.init) }
         throw VerifierError("tensor '\(tensor.name)' is \(tensor.dtype.rawValue), which the verifier cannot read yet")
