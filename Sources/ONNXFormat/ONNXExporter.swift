@@ -214,7 +214,9 @@ struct EncoderGraph {
         }
         guard has(name + ".bias") else { return product }
         let bias = try weight(name + ".bias", shape: [outFeatures])
-        return b.op("Add", [bias, product], name: path + "/Add")
+        // The product first, the bias second: ORT's AttentionFusion and BiasSkipLayerNormFusion follow a Linear back
+        // through input 0 of its Add (onnxruntime/core/optimizer/attention_fusion.cc, bias_skip_layer_norm_fusion.cc).
+        return b.op("Add", [product, bias], name: path + "/Add")
     }
 
     /// `x` as symmetric int8 with one scale per row (token): `s = max|x| / 127` over the last axis, `x ≈ round(x / s) · s`.
@@ -331,9 +333,13 @@ struct EncoderGraph {
             let kept = b.op("Mul", [sum, ones], name: "/embeddings/Mul")
             positionIds = b.op("Add", [kept, b.ints([pad], dims: [])], name: "/embeddings/Add")
         } else {
-            let shape = b.op("Shape", ["input_ids"], name: "/embeddings/Shape")
-            let length = b.op("Gather", [shape, b.ints([1], dims: [])], name: "/embeddings/Gather", Attribute.int("axis", 0))
-            positionIds = b.op("Range", [b.ints([0], dims: []), length, b.ints([1], dims: [])], name: "/embeddings/Range")
+            // 0, 1, …, S − 1 in every row, [batch, seq] like input_ids: an exclusive running sum of ones shaped like the
+            // ids. (A Range gives [seq] with a length shape inference cannot name, and the embedding sum would lose
+            // the `sequence_length` dimension; ORT's SkipLayerNormFusion fuses an Add only when both inputs have the
+            // same named or fixed 3-D shape, onnxruntime/core/optimizer/skip_layer_norm_fusion.cc.)
+            let zeros = b.op("Mul", ["input_ids", b.ints([0], dims: [])], name: "/embeddings/Mul")
+            let ones = b.op("Add", [zeros, b.ints([1], dims: [])], name: "/embeddings/Add")
+            positionIds = b.op("CumSum", [ones, b.ints([1], dims: [])], name: "/embeddings/CumSum", Attribute.int("exclusive", 1))
         }
         let positions = try storedTable(p + "position_embeddings.weight", ids: positionIds)
         var sum = b.op("Add", [words, positions], name: "/embeddings/Add_1")
@@ -417,7 +423,8 @@ struct EncoderGraph {
         scores = b.op("Div", [scores, b.floats([Float(headSize).squareRoot()])], name: path + "/scores/Div")
         if architecture == .cocolm { scores = b.op("Add", [scores, try relativeBias()], name: path + "/scores/AddBias") }
         scores = b.op("Add", [scores, mask], name: path + "/scores/Add")
-        let probs = b.op("Softmax", [scores], name: path + "/Softmax", Attribute.int("axis", -1))
+        // axis 3 (the last of [batch, heads, S, S]): ORT's AttentionFusion asks for it spelled so.
+        let probs = b.op("Softmax", [scores], name: path + "/Softmax", Attribute.int("axis", 3))
         let context = b.op("MatMul", [probs, vh], name: path + "/context/MatMul")
         let merged = b.op("Reshape", [b.op("Transpose", [context], name: path + "/context/Transpose", Attribute.ints("perm", [0, 2, 1, 3])),
                                       b.ints([0, 0, Int64(H)])], name: path + "/context/Reshape")

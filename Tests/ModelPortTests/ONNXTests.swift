@@ -50,8 +50,59 @@ import Testing
 
     @Test func robertaPositionsStartAfterThePaddingId() throws {
         let plan = try ONNXExporter.plan(try Self.load("pytorch/roberta-tiny-zip"))
-        #expect(plan.nodeTypes.contains("CumSum"))
+        // cumsum(ids ≠ pad): the padding test is in the graph, and the running sum is inclusive.
+        #expect(plan.nodeTypes.contains("Equal") && plan.nodeTypes.contains("Not"))
+        let cumsum = try #require(plan.graph.node.first { $0.opType == "CumSum" })
+        #expect(!cumsum.attribute.contains { $0.name == "exclusive" && $0.i == 1 })
+    }
+
+    /// BERT's positions 0 … S − 1 are an exclusive running sum over a [batch, seq] tensor derived from input_ids, not a
+    /// Range: shape inference then keeps `sequence_length` through the embeddings, which ORT's SkipLayerNormFusion needs
+    /// (it fuses an Add only when both inputs have the same named 3-D shape).
+    @Test func bertPositionsAreARunningSumShapedLikeTheIds() throws {
+        let plan = try ONNXExporter.plan(try Self.load("bert-tiny"))
         #expect(!plan.nodeTypes.contains("Range"))
+        let producer = Dictionary(plan.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        let cumsum = try #require(plan.graph.node.first { $0.opType == "CumSum" })
+        #expect(cumsum.attribute.contains { $0.name == "exclusive" && $0.i == 1 })
+        // CumSum ← Add(·, 1) ← Mul(input_ids, 0)
+        let ones = try #require(producer[cumsum.input[0]])
+        #expect(ones.opType == "Add")
+        let zeros = try #require(producer[ones.input[0]])
+        #expect(zeros.opType == "Mul" && zeros.input[0] == "input_ids")
+        // The position table is gathered with those ids.
+        #expect(plan.graph.node.contains {
+            $0.opType == "Gather" && $0.input.count == 2 && $0.input[0].hasSuffix("embeddings.position_embeddings.weight")
+                && $0.input[1] == cumsum.output[0]
+        })
+    }
+
+    /// The patterns ORT's fusions walk: a Linear is Add(MatMul, bias) with the product at input 0 (AttentionFusion and
+    /// BiasSkipLayerNormFusion follow input 0), every layer's LayerNorm takes Add(sublayer, residual), and Softmax's
+    /// axis is written 3.
+    @Test func graphHasTheInputOrdersORTFusionsMatch() throws {
+        let model = try Self.load("bert-tiny")
+        let plan = try ONNXExporter.plan(model)
+        let layers = try #require(model.config.numHiddenLayers)
+        let producer = Dictionary(plan.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        let biases = Set(plan.initializers.map(\.name).filter { $0.hasSuffix(".bias") && !$0.contains("LayerNorm") })
+        let biasAdds = plan.graph.node.filter { $0.opType == "Add" && $0.input.contains { biases.contains($0) } }
+        #expect(biasAdds.count == biases.count)
+        for add in biasAdds {
+            #expect(biases.contains(add.input[1]), "\(add.name): bias second")
+            #expect(producer[add.input[0]]?.opType == "MatMul", "\(add.name): product first")
+        }
+        let layerNorms = plan.graph.node.filter { $0.opType == "LayerNormalization" && !$0.name.contains("embeddings") }
+        #expect(layerNorms.count == 2 * layers)
+        for ln in layerNorms {
+            let residual = try #require(producer[ln.input[0]])
+            #expect(residual.opType == "Add", "\(ln.name) takes a residual Add")
+            #expect(producer[residual.input[0]].map { biasAdds.map(\.name).contains($0.name) } == true, "\(ln.name): sublayer output first")
+            #expect(producer[residual.input[1]]?.opType == "LayerNormalization", "\(ln.name): the residual is the previous LayerNorm")
+        }
+        for softmax in plan.graph.node where softmax.opType == "Softmax" {
+            #expect(softmax.attribute.contains { $0.name == "axis" && $0.i == 3 })
+        }
     }
 
     @Test func albertStoresItsSharedLayerOnceAndAppliesItPerLayer() throws {
