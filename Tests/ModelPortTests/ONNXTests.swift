@@ -56,25 +56,29 @@ import Testing
         #expect(!cumsum.attribute.contains { $0.name == "exclusive" && $0.i == 1 })
     }
 
-    /// BERT's positions 0 … S − 1 are an exclusive running sum over a [batch, seq] tensor derived from input_ids, not a
-    /// Range: shape inference then keeps `sequence_length` through the embeddings, which ORT's SkipLayerNormFusion needs
-    /// (it fuses an Add only when both inputs have the same named 3-D shape).
-    @Test func bertPositionsAreARunningSumShapedLikeTheIds() throws {
+    /// The additive mask is Unsqueeze(axes 1) → Unsqueeze(axes 2) → Cast → Sub(1, ·) → Mul(·, float32.min), the form
+    /// onnxruntime's offline BERT optimizer follows to fuse Attention (one Unsqueeze of [1, 2] is not matched).
+    @Test func maskIsTwoUnsqueezesThenCastSubMul() throws {
         let plan = try ONNXExporter.plan(try Self.load("bert-tiny"))
-        #expect(!plan.nodeTypes.contains("Range"))
         let producer = Dictionary(plan.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
-        let cumsum = try #require(plan.graph.node.first { $0.opType == "CumSum" })
-        #expect(cumsum.attribute.contains { $0.name == "exclusive" && $0.i == 1 })
-        // CumSum ← Add(·, 1) ← Mul(input_ids, 0)
-        let ones = try #require(producer[cumsum.input[0]])
-        #expect(ones.opType == "Add")
-        let zeros = try #require(producer[ones.input[0]])
-        #expect(zeros.opType == "Mul" && zeros.input[0] == "input_ids")
-        // The position table is gathered with those ids.
-        #expect(plan.graph.node.contains {
-            $0.opType == "Gather" && $0.input.count == 2 && $0.input[0].hasSuffix("embeddings.position_embeddings.weight")
-                && $0.input[1] == cumsum.output[0]
-        })
+        let constants = Dictionary(plan.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        func axes(_ node: Onnx_NodeProto?) throws -> [Int64] {
+            let n = try #require(node)
+            let t = try #require(constants[n.input[1]])
+            return try t.data.withBytes { raw in (0..<raw.count / 8).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) } }
+        }
+        let softmax = try #require(plan.graph.node.first { $0.opType == "Softmax" })
+        let add = try #require(producer[softmax.input[0]])
+        let mul = try #require(producer[add.input[1]])
+        #expect(mul.opType == "Mul")
+        let sub = try #require(producer[mul.input[0]])
+        #expect(sub.opType == "Sub")
+        let cast = try #require(producer[sub.input[1]])
+        #expect(cast.opType == "Cast")
+        let second = producer[cast.input[0]], first = second.flatMap { producer[$0.input[0]] }
+        #expect(second?.opType == "Unsqueeze" && first?.opType == "Unsqueeze" && first?.input[0] == "attention_mask")
+        #expect(try axes(second) == [2])
+        #expect(try axes(first) == [1])
     }
 
     /// The patterns ORT's fusions walk: a Linear is Add(MatMul, bias) with the product at input 0 (AttentionFusion and
