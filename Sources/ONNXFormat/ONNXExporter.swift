@@ -214,7 +214,9 @@ struct EncoderGraph {
         }
         guard has(name + ".bias") else { return product }
         let bias = try weight(name + ".bias", shape: [outFeatures])
-        return b.op("Add", [bias, product], name: path + "/Add")
+        // The product first, the bias second: ORT's AttentionFusion and BiasSkipLayerNormFusion follow a Linear back
+        // through input 0 of its Add (onnxruntime/core/optimizer/attention_fusion.cc, bias_skip_layer_norm_fusion.cc).
+        return b.op("Add", [product, bias], name: path + "/Add")
     }
 
     /// `x` as symmetric int8 with one scale per row (token): `s = max|x| / 127` over the last axis, `x ≈ round(x / s) · s`.
@@ -331,6 +333,10 @@ struct EncoderGraph {
             let kept = b.op("Mul", [sum, ones], name: "/embeddings/Mul")
             positionIds = b.op("Add", [kept, b.ints([pad], dims: [])], name: "/embeddings/Add")
         } else {
+            // A Range gives [seq] with a length shape inference cannot name, so the embedding sum loses the
+            // `sequence_length` dimension and ORT's SkipLayerNormFusion (which wants both Add inputs with the same named
+            // 3-D shape) does not fire. Deliberately so: measured with ORT 1.32 on CPU, its SkipLayerNormalization
+            // kernel is slower than Add + LayerNormalization (MiniLM-shaped, 128 tokens: 46.0 vs 32.8 ms at batch 1).
             let shape = b.op("Shape", ["input_ids"], name: "/embeddings/Shape")
             let length = b.op("Gather", [shape, b.ints([1], dims: [])], name: "/embeddings/Gather", Attribute.int("axis", 0))
             positionIds = b.op("Range", [b.ints([0], dims: []), length, b.ints([1], dims: [])], name: "/embeddings/Range")
@@ -376,7 +382,11 @@ struct EncoderGraph {
 
     /// `(1 − mask) · float32.min`, `[batch, 1, 1, seq]`: transformers' extended attention mask.
     mutating func additiveMask() -> String {
-        let u = b.op("Unsqueeze", ["attention_mask", b.ints([1, 2])], name: "/mask/Unsqueeze_1")
+        // Two Unsqueezes (axes 1, then 2), then Cast, Sub, Mul: with this form onnxruntime's offline BERT optimizer
+        // (`python -m onnxruntime.transformers.optimizer --model_type bert`, onnxruntime 1.32) fuses Attention; one
+        // Unsqueeze of axes [1, 2] computes the same and is not matched.
+        let u1 = b.op("Unsqueeze", ["attention_mask", b.ints([1])], name: "/mask/Unsqueeze_1")
+        let u = b.op("Unsqueeze", [u1, b.ints([2])], name: "/mask/Unsqueeze_2")
         let f = b.op("Cast", [u], name: "/mask/Cast_1", Attribute.int("to", Int(ONNXElementType.float.rawValue)))
         let inverted = b.op("Sub", [b.floats([1]), f], name: "/mask/Sub")
         // COCO-LM masks with −∞ (a sequence of padding alone gives NaN rows there, zeroed); float32's minimum
@@ -417,7 +427,8 @@ struct EncoderGraph {
         scores = b.op("Div", [scores, b.floats([Float(headSize).squareRoot()])], name: path + "/scores/Div")
         if architecture == .cocolm { scores = b.op("Add", [scores, try relativeBias()], name: path + "/scores/AddBias") }
         scores = b.op("Add", [scores, mask], name: path + "/scores/Add")
-        let probs = b.op("Softmax", [scores], name: path + "/Softmax", Attribute.int("axis", -1))
+        // axis 3 (the last of [batch, heads, S, S]): ORT's AttentionFusion asks for it spelled so.
+        let probs = b.op("Softmax", [scores], name: path + "/Softmax", Attribute.int("axis", 3))
         let context = b.op("MatMul", [probs, vh], name: path + "/context/MatMul")
         let merged = b.op("Reshape", [b.op("Transpose", [context], name: path + "/context/Transpose", Attribute.ints("perm", [0, 2, 1, 3])),
                                       b.ints([0, 0, Int64(H)])], name: path + "/context/Reshape")

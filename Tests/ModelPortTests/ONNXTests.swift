@@ -50,8 +50,63 @@ import Testing
 
     @Test func robertaPositionsStartAfterThePaddingId() throws {
         let plan = try ONNXExporter.plan(try Self.load("pytorch/roberta-tiny-zip"))
-        #expect(plan.nodeTypes.contains("CumSum"))
-        #expect(!plan.nodeTypes.contains("Range"))
+        // cumsum(ids ≠ pad): the padding test is in the graph, and the running sum is inclusive.
+        #expect(plan.nodeTypes.contains("Equal") && plan.nodeTypes.contains("Not"))
+        let cumsum = try #require(plan.graph.node.first { $0.opType == "CumSum" })
+        #expect(!cumsum.attribute.contains { $0.name == "exclusive" && $0.i == 1 })
+    }
+
+    /// The additive mask is Unsqueeze(axes 1) → Unsqueeze(axes 2) → Cast → Sub(1, ·) → Mul(·, float32.min), the form
+    /// onnxruntime's offline BERT optimizer follows to fuse Attention (one Unsqueeze of [1, 2] is not matched).
+    @Test func maskIsTwoUnsqueezesThenCastSubMul() throws {
+        let plan = try ONNXExporter.plan(try Self.load("bert-tiny"))
+        let producer = Dictionary(plan.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        let constants = Dictionary(plan.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        func axes(_ node: Onnx_NodeProto?) throws -> [Int64] {
+            let n = try #require(node)
+            let t = try #require(constants[n.input[1]])
+            return try t.data.withBytes { raw in (0..<raw.count / 8).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self) } }
+        }
+        let softmax = try #require(plan.graph.node.first { $0.opType == "Softmax" })
+        let add = try #require(producer[softmax.input[0]])
+        let mul = try #require(producer[add.input[1]])
+        #expect(mul.opType == "Mul")
+        let sub = try #require(producer[mul.input[0]])
+        #expect(sub.opType == "Sub")
+        let cast = try #require(producer[sub.input[1]])
+        #expect(cast.opType == "Cast")
+        let second = producer[cast.input[0]], first = second.flatMap { producer[$0.input[0]] }
+        #expect(second?.opType == "Unsqueeze" && first?.opType == "Unsqueeze" && first?.input[0] == "attention_mask")
+        #expect(try axes(second) == [2])
+        #expect(try axes(first) == [1])
+    }
+
+    /// The patterns ORT's fusions walk: a Linear is Add(MatMul, bias) with the product at input 0 (AttentionFusion and
+    /// BiasSkipLayerNormFusion follow input 0), every layer's LayerNorm takes Add(sublayer, residual), and Softmax's
+    /// axis is written 3.
+    @Test func graphHasTheInputOrdersORTFusionsMatch() throws {
+        let model = try Self.load("bert-tiny")
+        let plan = try ONNXExporter.plan(model)
+        let layers = try #require(model.config.numHiddenLayers)
+        let producer = Dictionary(plan.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        let biases = Set(plan.initializers.map(\.name).filter { $0.hasSuffix(".bias") && !$0.contains("LayerNorm") })
+        let biasAdds = plan.graph.node.filter { $0.opType == "Add" && $0.input.contains { biases.contains($0) } }
+        #expect(biasAdds.count == biases.count)
+        for add in biasAdds {
+            #expect(biases.contains(add.input[1]), "\(add.name): bias second")
+            #expect(producer[add.input[0]]?.opType == "MatMul", "\(add.name): product first")
+        }
+        let layerNorms = plan.graph.node.filter { $0.opType == "LayerNormalization" && !$0.name.contains("embeddings") }
+        #expect(layerNorms.count == 2 * layers)
+        for ln in layerNorms {
+            let residual = try #require(producer[ln.input[0]])
+            #expect(residual.opType == "Add", "\(ln.name) takes a residual Add")
+            #expect(producer[residual.input[0]].map { biasAdds.map(\.name).contains($0.name) } == true, "\(ln.name): sublayer output first")
+            #expect(producer[residual.input[1]]?.opType == "LayerNormalization", "\(ln.name): the residual is the previous LayerNorm")
+        }
+        for softmax in plan.graph.node where softmax.opType == "Softmax" {
+            #expect(softmax.attribute.contains { $0.name == "axis" && $0.i == 3 })
+        }
     }
 
     @Test func albertStoresItsSharedLayerOnceAndAppliesItPerLayer() throws {
