@@ -15,7 +15,7 @@ let fuzzers = [
 
 let package = Package(
     name: "ModelPortFuzz",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     dependencies: [.package(path: "..")],
     targets: [
         .target(name: "CFuzzerDriver"),

@@ -146,8 +146,8 @@ public enum Converter {
         if let source = realPath(source), let target = realPath(destination), source == target || source.hasPrefix(target + "/") {
             throw ModelError(kind: .invalidRequest, file: destination, "holds the source \(source); writing there would replace it")
         }
-        let loaded = try ModelLoader.load(source, options: options.load).dequantizingPacked()
-        let detected = try FormatRegistry.detect(source).reader.description
+        let (read, detected) = try ModelLoader.loadWithFormat(source, options: options.load)
+        let loaded = try read.dequantizingPacked()
         // The reference for the quality check: every step but the lossy ones.
         let reference = try transform(loaded, options.transforms.filter { !$0.isLossy })
         let transformed = options.transforms.contains(where: \.isLossy) ? try transform(loaded, options.transforms) : reference

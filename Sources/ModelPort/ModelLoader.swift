@@ -33,22 +33,30 @@ public enum ModelLoader {
     /// print(model.sourceFormat, model.config.architecture, model.tensors.count)
     /// ```
     public static func load(_ path: String, options: LoadOptions = .init()) throws -> Model {
-        try ReaderLimits.$current.withValue(options.limits) { try loadDetected(path, options: options).applyingTask(options.task) }
+        try loadWithFormat(path, options: options).model
+    }
+
+    /// `load`, and the format it read (detected once).
+    static func loadWithFormat(_ path: String, options: LoadOptions) throws -> (model: Model, format: FormatDescription) {
+        try ReaderLimits.$current.withValue(options.limits) {
+            let (model, format) = try loadDetected(path, options: options)
+            return (try model.applyingTask(options.task), format)
+        }
     }
 
     /// The format `path` holds, without reading it.
     public static func format(of path: String) throws -> FormatDescription { try FormatRegistry.detect(path).reader.description }
 
-    static func loadDetected(_ path: String, options: LoadOptions) throws -> Model {
+    static func loadDetected(_ path: String, options: LoadOptions) throws -> (model: Model, format: FormatDescription) {
         var detection = try FormatRegistry.detect(path)
         if let chosen = options.weightsFile {
             detection = try choose(chosen, in: path)
         }
         let reader = detection.reader
         var model = try reader.read(detection.path, options: ReadOptions(strict: options.strict))
-        guard reader.usesHuggingFaceConfig else { return model }
+        guard reader.usesHuggingFaceConfig else { return (model, reader.description) }
         guard let folder = detection.folder else {
-            return try HuggingFaceFolder.withConfig(model, from: splitPath(detection.path).folder + "/config.json")
+            return (try HuggingFaceFolder.withConfig(model, from: splitPath(detection.path).folder + "/config.json"), reader.description)
         }
         let inner = model.sourceFormat.hasSuffix(" (index.json)") ? String(model.sourceFormat.dropLast(" (index.json)".count)) : model.sourceFormat
         model.sourceFormat = "Hugging Face folder (\(inner))"
@@ -56,7 +64,7 @@ public enum ModelLoader {
         if !detection.alternatives.isEmpty {
             model.notes.append(Note(.info, "read \(splitPath(detection.path).name); the folder also holds \(detection.alternatives.joined(separator: ", "))"))
         }
-        return model
+        return (model, reader.description)
     }
 
     /// The reader for a weights file the caller named inside a folder.

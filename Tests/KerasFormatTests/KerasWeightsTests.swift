@@ -8,13 +8,7 @@ import Testing
 /// Every tensor of `model` equals the PyTorch reference it was made from, name for name and byte for byte.
 func expectEqualToReference(_ model: Model, reference: String) throws {
     let (expected, _) = try SafetensorsReader.read(path: Samples.path("keras-flax/reference/\(reference).safetensors"))
-    #expect(Set(model.tensors.map(\.name)) == Set(expected.map(\.name)))
-    for wanted in expected {
-        let tensor = try #require(model[wanted.name], "\(wanted.name) missing")
-        #expect(tensor.info == wanted.info, "\(wanted.name)")
-        let actual = try tensor.withBytes { Array($0) }
-        #expect(actual == (try wanted.withBytes { Array($0) }), "\(wanted.name) differs")
-    }
+    #expect(try tensorMismatches(model, expected: expected) == [])
 }
 
 @Suite struct KerasWeightsTests {

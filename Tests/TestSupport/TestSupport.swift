@@ -121,3 +121,20 @@ public final class PullCounter: Sendable {
         Tensor(info: tensor.info, data: producer(try tensor.withBytes { Array($0) }))
     }
 }
+
+/// How `model` differs from `expected`, name for name and byte for byte: a missing or extra name, another dtype or
+/// shape, other bytes. Empty when every tensor is the same.
+public func tensorMismatches(_ model: Model, expected: [Tensor]) throws -> [String] {
+    var problems: [String] = []
+    let names = Set(expected.map(\.name))
+    problems += model.tensors.map(\.name).filter { !names.contains($0) }.map { "\($0): not in the reference" }
+    for wanted in expected {
+        guard let tensor = model[wanted.name] else {
+            problems.append("\(wanted.name): missing")
+            continue
+        }
+        if tensor.info != wanted.info { problems.append("\(wanted.name): \(tensor.info) instead of \(wanted.info)") }
+        if try tensor.withBytes({ Array($0) }) != (try wanted.withBytes { Array($0) }) { problems.append("\(wanted.name): bytes differ") }
+    }
+    return problems
+}
