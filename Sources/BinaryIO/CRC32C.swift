@@ -16,8 +16,56 @@ public enum CRC32C {
         return tables
     }()
 
-    /// The CRC of `bytes`, continuing from `crc` (0 to start).
+    /// The CRC of `bytes`, continuing from `crc` (0 to start). A large buffer is checksummed in 8 MB parts over the
+    /// cores and the parts joined with `combine`.
     package static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        let part = 8 << 20
+        guard bytes.count > part else { return serialChecksum(bytes, continuing: crc) }
+        var value = crc
+        for (i, partCRC) in Parallel.mapChunks(of: bytes, size: part, { serialChecksum($0) }).enumerated() {
+            value = combine(value, partCRC, secondLength: min(part, bytes.count - i * part))
+        }
+        return value
+    }
+
+    /// The CRC of `a ‖ b` from `crc(a)`, `crc(b)` and the length of `b`: `crc(a)` carried over `b`'s length in zero
+    /// bits (a multiplication by x^(8·length) modulo the polynomial), then added to `crc(b)`; the initial and final
+    /// inversions cancel. This is the algebra behind zlib's `crc32_combine`, for the Castagnoli polynomial.
+    package static func combine(_ first: UInt32, _ second: UInt32, secondLength: Int) -> UInt32 {
+        precondition(secondLength >= 0)
+        // x^(8·length) as the product of x^(2^k) over the set bits k of 8·length (powers[k] = x^(2^k) mod P).
+        var shift: UInt32 = 1 << 31  // x^0 (bit-reflected: the top bit is the constant term)
+        var bits = UInt64(secondLength) << 3
+        var k = 0
+        while bits != 0 {
+            if bits & 1 != 0 { shift = multiply(shift, powers[k]) }
+            bits >>= 1
+            k += 1
+        }
+        return multiply(shift, first) ^ second
+    }
+
+    /// `a · b mod P` for bit-reflected polynomials of degree < 32.
+    private static func multiply(_ a: UInt32, _ b: UInt32) -> UInt32 {
+        var product: UInt32 = 0
+        var b = b
+        var bit: UInt32 = 1 << 31
+        while bit != 0 {
+            if a & bit != 0 { product ^= b }
+            b = b & 1 != 0 ? (b >> 1) ^ 0x82F6_3B78 : b >> 1  // b · x
+            bit >>= 1
+        }
+        return product
+    }
+
+    /// x^(2^k) mod P for k in 0..<64.
+    private static let powers: [UInt32] = {
+        var powers: [UInt32] = [1 << 30]  // x^1
+        for _ in 1..<64 { powers.append(multiply(powers[powers.count - 1], powers[powers.count - 1])) }
+        return powers
+    }()
+
+    private static func serialChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var state = ~crc
         if let base = bytes.baseAddress, modelport_crc32c_hardware(&state, base, bytes.count) == 1 { return ~state }
         return tableChecksum(bytes, continuing: crc)

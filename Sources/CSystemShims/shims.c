@@ -129,3 +129,181 @@ int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length) {
     return 0;
 }
 #endif
+
+/* An 8 x 8 block transpose in vector registers (clang/gcc vector extensions, so the same code serves SSE, AVX2 and
+ * NEON): three rounds of interleaving, pairs of 32-bit lanes, then 64-bit pairs, then 128-bit halves. */
+typedef uint32_t modelport_v8u __attribute__((vector_size(32), aligned(4)));
+
+#if defined(__clang__)
+#define MP_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define MP_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (modelport_v8u){__VA_ARGS__})
+#endif
+
+#define MODELPORT_TRANSPOSE_BODY                                                                                     \
+    const uint32_t *src = (const uint32_t *)source;                                                                  \
+    uint32_t *dst = (uint32_t *)destination;                                                                         \
+    const size_t tile = 128;                                                                                          \
+    size_t full_columns = columns / 8 * 8;                                                                           \
+    for (size_t row_tile = first_row; row_tile < end_row; row_tile += tile) {                                        \
+        size_t row_end = row_tile + tile < end_row ? row_tile + tile : end_row;                                      \
+        size_t row_blocks_end = row_tile + (row_end - row_tile) / 8 * 8;                                             \
+        for (size_t column_tile = 0; column_tile < columns; column_tile += tile) {                                   \
+            size_t column_end = column_tile + tile < columns ? column_tile + tile : columns;                         \
+            size_t column_blocks_end = column_end < full_columns ? column_end : full_columns;                        \
+            for (size_t r = row_tile; r < row_blocks_end; r += 8) {                                                  \
+                size_t c = column_tile;                                                                              \
+                for (; c < column_blocks_end; c += 8) {                                                              \
+                    modelport_v8u r0, r1, r2, r3, r4, r5, r6, r7;                                                    \
+                    memcpy(&r0, src + (r + 0) * columns + c, 32);                                                    \
+                    memcpy(&r1, src + (r + 1) * columns + c, 32);                                                    \
+                    memcpy(&r2, src + (r + 2) * columns + c, 32);                                                    \
+                    memcpy(&r3, src + (r + 3) * columns + c, 32);                                                    \
+                    memcpy(&r4, src + (r + 4) * columns + c, 32);                                                    \
+                    memcpy(&r5, src + (r + 5) * columns + c, 32);                                                    \
+                    memcpy(&r6, src + (r + 6) * columns + c, 32);                                                    \
+                    memcpy(&r7, src + (r + 7) * columns + c, 32);                                                    \
+                    modelport_v8u t0 = MP_SHUFFLE(r0, r1, 0, 8, 1, 9, 4, 12, 5, 13);                                 \
+                    modelport_v8u t1 = MP_SHUFFLE(r0, r1, 2, 10, 3, 11, 6, 14, 7, 15);                               \
+                    modelport_v8u t2 = MP_SHUFFLE(r2, r3, 0, 8, 1, 9, 4, 12, 5, 13);                                 \
+                    modelport_v8u t3 = MP_SHUFFLE(r2, r3, 2, 10, 3, 11, 6, 14, 7, 15);                               \
+                    modelport_v8u t4 = MP_SHUFFLE(r4, r5, 0, 8, 1, 9, 4, 12, 5, 13);                                 \
+                    modelport_v8u t5 = MP_SHUFFLE(r4, r5, 2, 10, 3, 11, 6, 14, 7, 15);                               \
+                    modelport_v8u t6 = MP_SHUFFLE(r6, r7, 0, 8, 1, 9, 4, 12, 5, 13);                                 \
+                    modelport_v8u t7 = MP_SHUFFLE(r6, r7, 2, 10, 3, 11, 6, 14, 7, 15);                               \
+                    modelport_v8u u0 = MP_SHUFFLE(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);                                 \
+                    modelport_v8u u1 = MP_SHUFFLE(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);                               \
+                    modelport_v8u u2 = MP_SHUFFLE(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);                                 \
+                    modelport_v8u u3 = MP_SHUFFLE(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);                               \
+                    modelport_v8u u4 = MP_SHUFFLE(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);                                 \
+                    modelport_v8u u5 = MP_SHUFFLE(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);                               \
+                    modelport_v8u u6 = MP_SHUFFLE(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);                                 \
+                    modelport_v8u u7 = MP_SHUFFLE(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);                               \
+                    modelport_v8u o0 = MP_SHUFFLE(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11);                                 \
+                    modelport_v8u o1 = MP_SHUFFLE(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11);                                 \
+                    modelport_v8u o2 = MP_SHUFFLE(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11);                                 \
+                    modelport_v8u o3 = MP_SHUFFLE(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11);                                 \
+                    modelport_v8u o4 = MP_SHUFFLE(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15);                               \
+                    modelport_v8u o5 = MP_SHUFFLE(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);                               \
+                    modelport_v8u o6 = MP_SHUFFLE(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15);                               \
+                    modelport_v8u o7 = MP_SHUFFLE(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15);                               \
+                    memcpy(dst + (c + 0) * rows + r, &o0, 32);                                                       \
+                    memcpy(dst + (c + 1) * rows + r, &o1, 32);                                                       \
+                    memcpy(dst + (c + 2) * rows + r, &o2, 32);                                                       \
+                    memcpy(dst + (c + 3) * rows + r, &o3, 32);                                                       \
+                    memcpy(dst + (c + 4) * rows + r, &o4, 32);                                                       \
+                    memcpy(dst + (c + 5) * rows + r, &o5, 32);                                                       \
+                    memcpy(dst + (c + 6) * rows + r, &o6, 32);                                                       \
+                    memcpy(dst + (c + 7) * rows + r, &o7, 32);                                                       \
+                }                                                                                                    \
+                for (size_t rr = r; rr < r + 8; rr++)                                                                \
+                    for (size_t cc = c; cc < column_end; cc++) dst[cc * rows + rr] = src[rr * columns + cc];         \
+            }                                                                                                        \
+            for (size_t rr = row_blocks_end; rr < row_end; rr++)                                                     \
+                for (size_t cc = column_tile; cc < column_end; cc++) dst[cc * rows + rr] = src[rr * columns + cc];   \
+        }                                                                                                            \
+    }
+
+static void modelport_transpose32_generic(const void *source, void *destination, size_t rows, size_t columns,
+                                          size_t first_row, size_t end_row) {
+    MODELPORT_TRANSPOSE_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_transpose32_avx2(const void *source, void *destination, size_t rows, size_t columns,
+                                       size_t first_row, size_t end_row) {
+    MODELPORT_TRANSPOSE_BODY
+}
+#endif
+
+void modelport_transpose32(const void *source, void *destination, size_t rows, size_t columns,
+                           size_t first_row, size_t end_row) {
+#if defined(__x86_64__)
+    static int avx2 = -1; /* -1: not asked yet; threads that race here store the same answer */
+    int known = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&avx2, known, __ATOMIC_RELAXED);
+    }
+    if (known) {
+        modelport_transpose32_avx2(source, destination, rows, columns, first_row, end_row);
+        return;
+    }
+#endif
+    modelport_transpose32_generic(source, destination, rows, columns, first_row, end_row);
+}
+
+/* The zip/zlib CRC-32 (reflected polynomial 0xEDB88320) by carry-less multiplication, after Intel's white paper
+ * "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction" (Gopal et al., 2009): four 128-bit
+ * lanes are folded forward 64 bytes at a time, folded into one, reduced to 64 and then 32 bits, and finished by a
+ * Barrett reduction. The constants are x^k mod P for the fold distances (bit-reflected, shifted by one), and
+ * floor(x^64 / P) with P itself for the Barrett step. */
+#if defined(__x86_64__)
+#include <wmmintrin.h>
+#include <smmintrin.h>
+
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t crc32_fold_pclmul(uint32_t state, const unsigned char *p, size_t blocks16) {
+    const __m128i fold4 = _mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL);  /* x^(4*128+32), x^(4*128-32) */
+    const __m128i fold1 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);  /* x^(128+32), x^(128-32) */
+    const __m128i fold64 = _mm_set_epi64x(0, 0x163cd6124LL);              /* x^64 */
+    const __m128i barrett = _mm_set_epi64x(0x1f7011641LL, 0x1db710641LL); /* floor(x^64 / P), P */
+    const __m128i low32 = _mm_set_epi32(0, 0, 0, -1);
+    __m128i x1 = _mm_loadu_si128((const __m128i *)p);
+    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 16));
+    __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 32));
+    __m128i x4 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)state));
+    p += 64;
+    blocks16 -= 4;
+    for (; blocks16 >= 4; blocks16 -= 4, p += 64) {
+        __m128i h1 = _mm_clmulepi64_si128(x1, fold4, 0x11), h2 = _mm_clmulepi64_si128(x2, fold4, 0x11);
+        __m128i h3 = _mm_clmulepi64_si128(x3, fold4, 0x11), h4 = _mm_clmulepi64_si128(x4, fold4, 0x11);
+        x1 = _mm_clmulepi64_si128(x1, fold4, 0x00);
+        x2 = _mm_clmulepi64_si128(x2, fold4, 0x00);
+        x3 = _mm_clmulepi64_si128(x3, fold4, 0x00);
+        x4 = _mm_clmulepi64_si128(x4, fold4, 0x00);
+        x1 = _mm_xor_si128(_mm_xor_si128(x1, h1), _mm_loadu_si128((const __m128i *)p));
+        x2 = _mm_xor_si128(_mm_xor_si128(x2, h2), _mm_loadu_si128((const __m128i *)(p + 16)));
+        x3 = _mm_xor_si128(_mm_xor_si128(x3, h3), _mm_loadu_si128((const __m128i *)(p + 32)));
+        x4 = _mm_xor_si128(_mm_xor_si128(x4, h4), _mm_loadu_si128((const __m128i *)(p + 48)));
+    }
+    /* Four lanes into one, then the remaining 16-byte blocks. */
+    __m128i next[3] = {x2, x3, x4};
+    for (int i = 0; i < 3; i++) {
+        __m128i h = _mm_clmulepi64_si128(x1, fold1, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, fold1, 0x00), h), next[i]);
+    }
+    for (; blocks16 > 0; blocks16--, p += 16) {
+        __m128i h = _mm_clmulepi64_si128(x1, fold1, 0x11);
+        x1 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, fold1, 0x00), h), _mm_loadu_si128((const __m128i *)p));
+    }
+    /* 128 → 64 bits (which appends the 32 zero bits the CRC definition needs), 64 → 32, then Barrett. */
+    x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), _mm_clmulepi64_si128(x1, fold1, 0x10));
+    x1 = _mm_xor_si128(_mm_srli_si128(x1, 4), _mm_clmulepi64_si128(_mm_and_si128(x1, low32), fold64, 0x00));
+    __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x1, low32), barrett, 0x10);
+    t = _mm_clmulepi64_si128(_mm_and_si128(t, low32), barrett, 0x00);
+    return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x1, t), 1);
+}
+
+size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length) {
+    static int supported = -1; /* -1: not asked yet; threads that race here store the same answer */
+    int known = __atomic_load_n(&supported, __ATOMIC_RELAXED);
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1") ? 1 : 0;
+        __atomic_store_n(&supported, known, __ATOMIC_RELAXED);
+    }
+    if (!known || length < 64) return 0;
+    size_t blocks = length / 16;
+    *state = crc32_fold_pclmul(*state, (const unsigned char *)data, blocks);
+    return blocks * 16;
+}
+#else
+size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length) {
+    (void)state; (void)data; (void)length;
+    return 0;
+}
+#endif

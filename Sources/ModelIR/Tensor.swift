@@ -114,6 +114,27 @@ public struct TensorData: Sendable {
         }
     }
 
+    /// Lends the bytes in consecutive pieces of at most `size` bytes (the last may be shorter), each with its offset.
+    /// Mapped bytes are lent straight from the mapping and each piece's pages leave resident memory once it has been
+    /// used, so a pass over a large tensor holds one piece of it at a time (after its check, when it has one, which
+    /// reads the whole record first and releases it too). Other data is computed once and lent in pieces.
+    public func withPieces(of size: Int, _ body: (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(size > 0)
+        guard case let .mapped(file, range, check) = storage else {
+            return try withBytes { bytes in
+                for start in stride(from: 0, to: bytes.count, by: size) {
+                    try body(start, UnsafeRawBufferPointer(rebasing: bytes[start..<min(bytes.count, start + size)]))
+                }
+            }
+        }
+        if let check { try file.withBytesReleasing(in: range) { try check($0) } }
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: size) {
+            let piece = start..<min(range.upperBound, start + size)
+            try file.withBytes(in: piece) { try body(start - range.lowerBound, $0) }
+            file.releasePages(in: piece)
+        }
+    }
+
     /// The bytes as an owned buffer (a copy for mapped data).
     public func buffer() throws -> TensorBuffer {
         switch storage {
@@ -157,6 +178,24 @@ public struct Tensor: Sendable {
             try data.write(to: output)
         } else {
             try withBytes { try output.write($0) }
+        }
+    }
+
+    /// `TensorData.withPieces`, after checking that the byte count matches the declared dtype and shape.
+    public func withPieces(of size: Int, _ body: (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
+        guard let expected = info.byteCount else {
+            throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
+        }
+        if case let .mapped(_, range, _) = data.storage {
+            guard range.count == expected else {
+                throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
+            }
+            return try data.withPieces(of: size, body)
+        }
+        try withBytes { bytes in
+            for start in stride(from: 0, to: bytes.count, by: size) {
+                try body(start, UnsafeRawBufferPointer(rebasing: bytes[start..<min(bytes.count, start + size)]))
+            }
         }
     }
 

@@ -243,8 +243,9 @@ func zipCRC32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UI
 
 private func serialCRC32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
     guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
-    var value = UInt(crc)
-    var offset = 0
+    var state = ~crc
+    var offset = foldZipCRC32(&state, bytes)  // whole 16-byte blocks by carry-less multiplication, where it can
+    var value = UInt(~state)
     while offset < bytes.count {
         let chunk = min(bytes.count - offset, Int(UInt32.max))
         value = crc32(value, base.assumingMemoryBound(to: UInt8.self) + offset, UInt32(chunk))

@@ -13,14 +13,20 @@ public enum FloatCast {
     /// - Precondition: both types are in `supported` and `source` holds whole elements.
     package static func convert(_ source: UnsafeRawBufferPointer, from: DType, to: DType) -> TensorBuffer {
         precondition(supported.contains(from) && supported.contains(to), "unsupported cast \(from) → \(to)")
-        let count = source.count / from.blockBytes
-        let output = TensorBuffer(count: count * to.blockBytes)
-        output.withMutableBytes { destination in
-            Parallel.forEachChunk(of: count, size: 1 << 16, lending: (source, destination)) { range, buffers in
-                convertRange(buffers.0, from: from, buffers.1, to: to, range)
-            }
-        }
+        let output = TensorBuffer(count: source.count / from.blockBytes * to.blockBytes)
+        output.withMutableBytes { convert(source, from: from, into: $0, to: to) }
         return output
+    }
+
+    /// Converts `source` (elements of `from`) into `destination`, which holds as many elements of `to`.
+    /// - Precondition: both types are in `supported`, `source` holds whole elements and `destination` fits them.
+    package static func convert(_ source: UnsafeRawBufferPointer, from: DType, into destination: UnsafeMutableRawBufferPointer, to: DType) {
+        precondition(supported.contains(from) && supported.contains(to), "unsupported cast \(from) → \(to)")
+        let count = source.count / from.blockBytes
+        precondition(destination.count >= count * to.blockBytes, "cast destination too small")
+        Parallel.forEachChunk(of: count, size: 1 << 16, lending: (source, destination)) { range, buffers in
+            convertRange(buffers.0, from: from, buffers.1, to: to, range)
+        }
     }
 
     private static func convertRange(

@@ -3,10 +3,19 @@ import Dispatch
 import ModelIR
 
 /// Swaps the two axes of a rank-2 tensor's bytes (TF dense kernels are [in, out]; PyTorch's are [out, in]).
-/// Works in cache-sized tiles on any element width, bands of rows split over the cores.
+/// Works in cache-sized tiles on any element width, bands of rows split over the cores; 4-byte elements (f32, the
+/// bulk of every checkpoint) through 8 × 8 register blocks (`transposeWords`).
 package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: Int, width: Int) -> TensorBuffer {
     let output = TensorBuffer(count: rows * columns * width)
     let tile = 32
+    if width == 4 {
+        output.withMutableBytes { destination in
+            Parallel.forEachChunk(of: rows, size: 128, lending: (source, destination)) { rowRange, buffers in
+                transposeWords(buffers.0, into: buffers.1, rows: rows, columns: columns, rowRange: rowRange)
+            }
+        }
+        return output
+    }
     output.withMutableBytes { destination in
         // Each band of rows writes its own columns of every output row: disjoint bytes.
         Parallel.forEachChunk(of: rows, size: tile, lending: (source, destination)) { rowRange, buffers in
@@ -14,7 +23,6 @@ package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: 
             switch width {
             case 1: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt8.self)
             case 2: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt16.self)
-            case 4: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt32.self)
             case 8: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt64.self)
             default:
                 for r in rowRange {

@@ -1,4 +1,5 @@
 import BinaryIO
+import TestSupport
 import Testing
 
 @Suite struct CRC32CTests {
@@ -22,6 +23,49 @@ import Testing
             for end in [0, 1, 7, 8, 9, 63, 64, 999, 1000] {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[0..<end])
                 #expect(CRC32C.checksum(slice, continuing: 0x1234) == CRC32C.tableChecksum(slice, continuing: 0x1234))
+            }
+        }
+    }
+
+    @Test func combinesPartsAndSplitsLargeBuffersOverTheCores() {
+        var generator = SeededGenerator(seed: 7)
+        let data = (0..<(17 << 20) + 13).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        data.withUnsafeBytes { bytes in
+            for (split, end) in [(0, 0), (0, 5), (5, 5), (3, 100), (64, 1000), (1 << 20, (1 << 20) + 77)] {
+                let a = CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: bytes[0..<split]))
+                let b = CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: bytes[split..<end]))
+                #expect(CRC32C.combine(a, b, secondLength: end - split)
+                        == CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: bytes[0..<end])))
+            }
+            // Over 8 MB the parts go to the cores and are combined: the same CRC as one pass of the table code.
+            #expect(CRC32C.checksum(bytes, continuing: 0xDEAD) == CRC32C.tableChecksum(bytes, continuing: 0xDEAD))
+        }
+    }
+
+    /// The zip CRC-32's carry-less folding gives the bitwise definition's CRC for every length and alignment
+    /// (the rest after the folded prefix goes through the same bitwise loop here).
+    @Test func foldsZipCRC32LikeTheBitwiseDefinition() {
+        func bitwise(_ bytes: UnsafeRawBufferPointer, _ state: UInt32) -> UInt32 {
+            var c = state
+            for byte in bytes {
+                c ^= UInt32(byte)
+                for _ in 0..<8 { c = c & 1 != 0 ? (c >> 1) ^ 0xEDB8_8320 : c >> 1 }
+            }
+            return c
+        }
+        var generator = SeededGenerator(seed: 11)
+        let data = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        #expect(Array("123456789".utf8).withUnsafeBytes { ~bitwise($0, ~0) } == 0xCBF4_3926)
+        data.withUnsafeBytes { bytes in
+            for offset in [0, 1, 3, 8, 15] {
+                for length in [0, 15, 63, 64, 65, 79, 80, 127, 128, 129, 1000, 4985] {
+                    let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
+                    var state: UInt32 = 0x1357_9BDF
+                    let folded = foldZipCRC32(&state, slice)
+                    #expect(folded % 16 == 0 && folded <= length)
+                    let rest = UnsafeRawBufferPointer(rebasing: slice[folded...])
+                    #expect(bitwise(rest, state) == bitwise(slice, 0x1357_9BDF), "offset \(offset), length \(length)")
+                }
             }
         }
     }

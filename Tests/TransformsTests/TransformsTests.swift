@@ -103,3 +103,28 @@ func bertTiny() throws -> Model {
         #expect(throws: ModelError.self) { try bertTiny().keepingFirstLayers(0) }
     }
 }
+
+/// The transpose moves every element to (c, r) for each element width, whatever the shape: edges that are not whole
+/// 8 × 8 blocks, one row or column, and shapes past the 128-row bands that go to separate cores.
+@Suite struct TransposeTests {
+    @Test(arguments: [[1, 1], [3, 5], [8, 8], [9, 17], [16, 24], [130, 7], [7, 130], [257, 65], [300, 1024]])
+    func everyElementLandsTransposed(shape: [Int]) throws {
+        let (rows, columns) = (shape[0], shape[1])
+        var generator = SeededGenerator(seed: UInt64(rows * 1000 + columns))
+        for width in [1, 2, 4, 8] {
+            let bytes = (0..<(rows * columns * width)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let tensor = Tensor(name: "w", dtype: [1: DType.u8, 2: .f16, 4: .f32, 8: .i64][width]!, shape: Shape(shape),
+                                data: .owned(TensorBuffer(bytes)))
+            let transposed = try tensor.transposed()
+            #expect(transposed.shape.dimensions == [columns, rows])
+            let moved = try transposed.withBytes { Array($0) }
+            var expected = [UInt8](repeating: 0, count: bytes.count)
+            for r in 0..<rows {
+                for c in 0..<columns {
+                    for b in 0..<width { expected[(c * rows + r) * width + b] = bytes[(r * columns + c) * width + b] }
+                }
+            }
+            #expect(moved == expected, "width \(width)")
+        }
+    }
+}

@@ -32,4 +32,16 @@ void modelport_release_temporary(int id);
 /// *crc alone when it does not (the caller then uses its portable table code); 1 on success.
 /// `crc` is the running (already inverted) state, as in the table algorithm.
 int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length);
+
+/// Advances the zip/zlib CRC-32 register `*state` (the inverted running value, as zlib keeps it internally) over
+/// the longest prefix of `data` that is a whole number of 16-byte blocks, by carry-less multiplication (PCLMULQDQ),
+/// and returns that prefix's length; 0 (and *state untouched) when the processor lacks the instructions or
+/// `length` < 64, and the caller checksums the rest its usual way.
+size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length);
+
+/// Transposes rows [first_row, end_row) of a row-major `rows` x `columns` matrix of 4-byte elements at `source`
+/// into the row-major `columns` x `rows` matrix at `destination` (element (r, c) lands at c * rows + r). The bytes
+/// are moved, never interpreted. Works in 8 x 8 blocks held in vector registers, AVX2 when the processor has it.
+void modelport_transpose32(const void *source, void *destination, size_t rows, size_t columns,
+                           size_t first_row, size_t end_row);
 #endif
