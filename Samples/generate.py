@@ -23,7 +23,8 @@ Layout:
                              Keras 3 files and broken HDF5 / msgpack files (needs .venv-tf4 / .venv-flax4, see
                              Samples/keras_flax_writer.py)
   onnx/                      optimum-style torch.onnx exports (NAME-optimum/: model.onnx + config + tokenizer) beside
-                             the same models' safetensors folders (NAME/); masked-LM / pre-training sources
+                             the same models' safetensors folders (NAME/); masked-LM / pre-training sources (needs
+                             the onnx package of requirements-onnx.txt, else skipped)
   paddle/                    PaddleNLP .pdparams; static-graph layouts (PaddleHub 1.x, inference models, static.save);
                              a paddle.jit.save export (.pdiparams.info) with its transformers reference
 
@@ -2322,8 +2323,14 @@ def onnx_exports():
     opset 17, inputs input_ids / attention_mask / token_type_ids and outputs under transformers' names, dynamic
     batch_size / sequence_length axes, constant folding) beside the same models' safetensors folders, so the Swift tests
     read optimum's layout back bit-exactly; and masked-LM / pre-training sources that no other group has (RoBERTa's
-    lm_head, ALBERT's predictions + sop_classifier) for check_onnx.py. Needs Samples/requirements-onnx.txt's venv
-    only for check_onnx.py; the export itself uses torch."""
+    lm_head, ALBERT's predictions + sop_classifier) for check_onnx.py. torch's exporter needs the onnx package
+    (Samples/requirements-onnx.txt); without it the group is skipped."""
+    try:
+        import onnx
+        onnx.load_model_from_string
+    except (ImportError, AttributeError):
+        print("onnx_exports skipped: torch.onnx needs the onnx package (pip install -r Samples/requirements-onnx.txt)")
+        return
     from transformers import (AlbertConfig, AlbertForPreTraining, BertConfig, BertForSequenceClassification, BertModel,
                               BertTokenizer, RobertaConfig, RobertaForMaskedLM)
     root = fresh_dir("onnx")

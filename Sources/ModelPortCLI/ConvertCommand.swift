@@ -214,6 +214,9 @@ struct ConvertCommand: ParsableCommand {
             type = parsed
         }
         if onnxLayout != nil, outputID != "onnx" { throw ModelError(kind: .invalidRequest, "--onnx-layout applies to ONNX output (--to onnx)") }
+        if onnxLayout != nil, destination.lowercased().hasSuffix(".onnx") {
+            throw ModelError(kind: .invalidRequest, "--onnx-layout lays out a folder DEST; \(destination) is one .onnx file")
+        }
         if maxShardSize != nil, outputID != "hf" { throw ModelError(kind: .invalidRequest, "--max-shard-size applies to Hugging Face folder output (--to hf)") }
         if !isGGUF {
             for (flag, given) in [("--preset", preset != nil), ("--keep-f32", !keepF32.isEmpty), ("--tensor-type", !tensorTypes.isEmpty),

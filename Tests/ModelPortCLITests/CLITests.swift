@@ -323,6 +323,15 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(fileExists(folder.file("web") + "/config.json"))
     }
 
+    @Test func aLayoutForOneOnnxFileIsRefused() {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let result = run("convert", Samples.path("bert-tiny"), folder.file("m.onnx"), "--onnx-layout", "transformers.js")
+        #expect(result.status != 0)
+        #expect(result.err.contains("--onnx-layout"))
+        #expect(folder.contents().isEmpty)
+    }
+
     @Test func anUnknownLayoutIsAUsageError() {
         let folder = TemporaryFolder()
         defer { folder.remove() }
