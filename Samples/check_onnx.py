@@ -5,7 +5,7 @@ torch, transformers, sentence-transformers; pinned in Samples/requirements-onnx.
   check_onnx.py MODELPORT_BINARY
 
 For every sample (TF, PyTorch, Paddle, safetensors sources; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM; task
-heads and a sentence-transformers folder) it writes an .onnx with `modelport convert --to onnx` (fp32, --dtype f16,
+heads, masked-LM and pre-training heads, and a sentence-transformers folder) it writes an .onnx with `modelport convert --to onnx` (fp32, --dtype f16,
 --dtype int8) and the Hugging Face folder of the same source (ModelPort's HF output is checked against transformers
 by check_outputs.py; COCO-LM, which transformers lacks, against its committed golden), then runs both on random
 inputs with padding at batch 1 and 8, lengths 1 and 128 (cut to the position table):

@@ -65,6 +65,12 @@ public struct ONNXOutput: ModelOutput {
             stored.notes.append(Note(.outputLimitation, "the graph has no outputs for the \(model.task.head.description) "
                 + "(no head transform among the tensors): last_hidden_state and pooler_output only"))
         }
+        if export.layout == .transformersJS, !model.auxiliaryFiles.contains(where: { $0.name == "tokenizer.json" }) {
+            // transformers.js builds its tokenizer from tokenizer.json and tokenizer_config.json alone
+            // (`AutoTokenizer.from_pretrained` in its src/tokenizers.js).
+            stored.notes.append(Note(.outputLimitation, "the source has no tokenizer.json, which transformers.js needs to tokenize "
+                + "(it reads no vocab.txt): the folder runs on token ids until one is added"))
+        }
         return PreparedOutput(model: stored, correspondence: [], extra: plan)
     }
 

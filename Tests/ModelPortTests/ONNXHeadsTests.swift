@@ -183,6 +183,16 @@ import Verifier
         #expect(parity.passed)
     }
 
+    /// transformers.js reads no vocab.txt: a source without tokenizer.json (a TF1 checkpoint) is told so.
+    @Test(arguments: [("tensorflow/bert-tiny-tf1", true), ("bert-tiny", false)])
+    func aMissingTokenizerJSONIsNoted(sample: String, noted: Bool) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let options = ConversionOptions(output: ONNXOutput(export: ONNXExportOptions(layout: .transformersJS)), quality: .off)
+        let report = try Converter.convert(source: Samples.path(sample), destination: folder.file("web"), options: options)
+        #expect(report.notes.contains { $0.kind == .outputLimitation && $0.text.contains("tokenizer.json") } == noted)
+    }
+
     @Test func optimumLayoutKeepsModelOnnxAtTheTop() throws {
         #expect(ONNXFolderLayout.optimum.graphPath(for: .int8) == "model.onnx")
     }
