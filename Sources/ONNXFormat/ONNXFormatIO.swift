@@ -61,9 +61,12 @@ public struct ONNXOutput: ModelOutput {
         let plan = try ONNXExporter.plan(try model.dequantizingBlocks(), options: export)
         // The IR is unchanged (the graph stores its own precision); the quality check reads the written graph back.
         var stored = model
-        if [.maskedLM, .preTraining].contains(ONNXExporter.head(of: model)), !plan.outputNames.contains(where: { $0.hasSuffix("logits") }) {
-            stored.notes.append(Note(.outputLimitation, "the graph has no outputs for the \(model.task.head.description) "
-                + "(no head transform among the tensors): last_hidden_state and pooler_output only"))
+        // Head tensors without the transform the graph needs (`--drop-heads` leaves none, and needs no note).
+        let shown = HeadKind.detect(tensorNames: model.tensors.map(\.name))
+        if [.maskedLM, .preTraining].contains(ONNXExporter.head(of: model)), shown == .maskedLM || shown == .preTraining,
+           !plan.outputNames.contains("logits"), !plan.outputNames.contains("prediction_logits") {
+            stored.notes.append(Note(.outputLimitation, "the graph has no masked-LM logits for the \(model.task.head.description): "
+                + "the head tensors lack the transform dense layer"))
         }
         if export.layout == .transformersJS, !model.auxiliaryFiles.contains(where: { $0.name == "tokenizer.json" }) {
             // transformers.js builds its tokenizer from tokenizer.json and tokenizer_config.json alone

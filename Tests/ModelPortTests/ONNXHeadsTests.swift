@@ -103,6 +103,19 @@ import Verifier
         #expect(plan.graph.node.contains { $0.opType == "Erf" && $0.name.hasPrefix("/lm_head/") })
     }
 
+    /// `--drop-heads` leaves an encoder graph and nothing to report; head tensors without their transform are reported.
+    @Test func droppedHeadsNeedNoNoteAndIncompleteOnesGetOne() throws {
+        let model = try Self.load("tensorflow/bert-tiny-tf1")
+        let dropped = try ONNXOutput().prepare(model.droppingHeads())
+        #expect(!dropped.model.notes.contains { $0.kind == .outputLimitation })
+        var incomplete = model
+        incomplete.tensors.removeAll { $0.name.hasPrefix("cls.predictions.transform.") }
+        let prepared = try ONNXOutput().prepare(incomplete)
+        #expect(prepared.model.notes.contains { $0.kind == .outputLimitation && $0.text.contains("transform") })
+        let plan = try #require(prepared.extra as? ONNXPlan)
+        #expect(!plan.outputNames.contains("prediction_logits"))
+    }
+
     /// Converting a pre-training checkpoint writes its heads: no limitation note, and the verifier, reading the graph's
     /// initializers back, computes the same prediction and next-sentence logits as the source.
     @Test func convertedPreTrainingHeadsVerifyAgainstTheSource() throws {
