@@ -39,8 +39,8 @@ struct ConvertCommand: ParsableCommand {
             masked-LM models (optimum's fill-mask graph; BERT cls.predictions, ALBERT predictions, RoBERTa lm_head, \
             the decoder tied to the word-embedding initializer), start_logits / end_logits, prediction_logits with \
             seq_relationship_logits (ALBERT: sop_logits) for pre-training checkpoints (--task masked-lm gives the \
-            fill-mask graph, --task encoder no head), sentence_embedding. --dtype f16 stores fp16 weights, --dtype \
-            int8 int8 blocks for ONNX Runtime's MatMulNBits. A folder DEST gets model.onnx, config.json and the \
+            fill-mask graph, --task encoder no head), sentence_embedding. --dtype f16 stores fp16 weights, --dtype int8 stores \
+            int8 blocks for ONNX Runtime's MatMulNBits. A folder DEST gets model.onnx, config.json and the \
             tokenizer files (optimum's ORTModel layout); --onnx-layout transformers.js puts the graph in onnx/ \
             under the name transformers.js loads for the dtype (model.onnx, model_fp16.onnx, model_quantized.onnx).
 

@@ -165,7 +165,9 @@ import Verifier
     /// tolerance (the weights are the same bits, so the forward passes agree exactly).
     @Test(arguments: ["bert-tiny", "bert-classifier"])
     func verifyPassesAgainstTheSafetensors(name: String) throws {
-        let report = try Verification.verify(reference: Samples.path("onnx/\(name)"), candidate: Samples.path("onnx/\(name)-optimum"))
+        // The graph file itself, as `modelport verify Samples/onnx/NAME Samples/onnx/NAME-optimum/model.onnx` names it
+        // (its config.json beside it).
+        let report = try Verification.verify(reference: Samples.path("onnx/\(name)"), candidate: Samples.path("onnx/\(name)-optimum/model.onnx"))
         #expect(report.passed)
         #expect(report.layers.allSatisfy { $0.maxAbsError == 0 })
         let heads = report.heads.map(\.name)
