@@ -5,7 +5,7 @@ torch, transformers, sentence-transformers; pinned in Samples/requirements-onnx.
   check_onnx.py MODELPORT_BINARY
 
 For every sample (TF, PyTorch, Paddle, safetensors sources; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM; task
-heads and a sentence-transformers folder) it writes an .onnx with `modelport convert --to onnx` (fp32, --dtype f16,
+heads, masked-LM and pre-training heads, and a sentence-transformers folder) it writes an .onnx with `modelport convert --to onnx` (fp32, --dtype f16,
 --dtype int8) and the Hugging Face folder of the same source (ModelPort's HF output is checked against transformers
 by check_outputs.py; COCO-LM, which transformers lacks, against its committed golden), then runs both on random
 inputs with padding at batch 1 and 8, lengths 1 and 128 (cut to the position table):
@@ -45,6 +45,13 @@ SAMPLES = [
     ("heads/albert-classifier-tf1", []),
     ("heads/sbert-tiny", []),
     ("cocolm-tiny", []),
+    # masked-LM and pre-training heads in the graph: BERT's cls.predictions (+ seq_relationship), ALBERT's predictions
+    # (+ sop_classifier), RoBERTa's lm_head; `--task masked-lm` gives optimum's fill-mask graph (`logits`)
+    ("tensorflow/bert-tiny-tf1", []),
+    ("tensorflow/bert-tiny-tf1", ["--task", "masked-lm"]),
+    ("keras-flax/bert-mlm-tf", []),
+    ("onnx/roberta-mlm", []),
+    ("onnx/albert-pretraining", []),
 ]
 RESULTS = {"passed": 0, "failed": 0}
 
@@ -85,7 +92,8 @@ def reference(folder):
     arch = (config.get("architectures") or ["Model"])[0]
     auto = {"ForSequenceClassification": transformers.AutoModelForSequenceClassification,
             "ForTokenClassification": transformers.AutoModelForTokenClassification,
-            "ForQuestionAnswering": transformers.AutoModelForQuestionAnswering}
+            "ForQuestionAnswering": transformers.AutoModelForQuestionAnswering,
+            "ForMaskedLM": transformers.AutoModelForMaskedLM, "ForPreTraining": transformers.AutoModelForPreTraining}
     cls = next((c for s, c in auto.items() if arch.endswith(s)), transformers.AutoModel)
     model = cls.from_pretrained(folder).eval()
 
@@ -93,11 +101,16 @@ def reference(folder):
         with torch.no_grad():
             out = model(**{k: torch.tensor(v) for k, v in feed.items()}, output_hidden_states=True)
         result = {}
-        for name in ("last_hidden_state", "pooler_output", "logits", "start_logits", "end_logits"):
+        for name in ("last_hidden_state", "pooler_output", "logits", "start_logits", "end_logits", "prediction_logits",
+                     "seq_relationship_logits", "sop_logits"):
             if name in out and out[name] is not None:
                 result[name] = out[name].numpy()
         if "last_hidden_state" not in result:
             result["last_hidden_state"] = out["hidden_states"][-1].numpy()
+        if arch.endswith("ForPreTraining"):  # the graph keeps the pooler, which *ForPreTrainingOutput does not return
+            with torch.no_grad():
+                base = getattr(model, model.base_model_prefix)(**{k: torch.tensor(v) for k, v in feed.items()})
+            result["pooler_output"] = base.pooler_output.numpy()
         return result
     return forward
 
@@ -141,7 +154,7 @@ def compare(label, session, forward, config, precision):
                 value, ref = value[mask], ref[mask]
             elif name in ("start_logits", "end_logits"):
                 value, ref = value[mask][:, None], ref[mask][:, None]
-            elif name == "logits" and value.ndim == 3:
+            elif name in ("logits", "prediction_logits") and value.ndim == 3:
                 value, ref = value[mask], ref[mask]
             err = float(np.abs(value - ref).max()) if value.size else 0.0
             cos = cosines(value, ref)
@@ -174,7 +187,9 @@ def main():
         if only and sample not in only:
             continue
         source = os.path.join(HERE, sample)
-        name = sample.replace("/", "-")
+        task = extra[extra.index("--task") + 1] if "--task" in extra else None
+        label = sample + (f" --task {task}" if task else "")
+        name = sample.replace("/", "-") + (f"-{task}" if task else "")
         hf = os.path.join(work, name + "-hf")
         try:
             if sample != "cocolm-tiny":
@@ -197,12 +212,12 @@ def main():
                     check_cocolm(path, source, precision)
                     continue
                 plain = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-                compare(f"{sample} {precision} ({size} bytes)", plain, forward, config, precision)
+                compare(f"{label} {precision} ({size} bytes)", plain, forward, config, precision)
                 fused, types = optimized_types(path, work)
-                print(f"      {sample} {precision}: optimized graph " + ", ".join(f"{k}×{v}" for k, v in sorted(types.items())))
-                compare(f"{sample} {precision} fused", fused, forward, config, precision)
+                print(f"      {label} {precision}: optimized graph " + ", ".join(f"{k}×{v}" for k, v in sorted(types.items())))
+                compare(f"{label} {precision} fused", fused, forward, config, precision)
         except Exception as error:  # one failing sample does not hide the others
-            check(False, f"{sample}: {error}")
+            check(False, f"{label}: {error}")
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     sys.exit(1 if RESULTS["failed"] else 0)
 

@@ -22,6 +22,9 @@ Layout:
                              Flax classes from seeded PyTorch models, with those models as reference/*.safetensors;
                              Keras 3 files and broken HDF5 / msgpack files (needs .venv-tf4 / .venv-flax4, see
                              Samples/keras_flax_writer.py)
+  onnx/                      optimum-style torch.onnx exports (NAME-optimum/: model.onnx + config + tokenizer) beside
+                             the same models' safetensors folders (NAME/); masked-LM / pre-training sources (needs
+                             the onnx package of requirements-onnx.txt, else skipped)
   paddle/                    PaddleNLP .pdparams; static-graph layouts (PaddleHub 1.x, inference models, static.save);
                              a paddle.jit.save export (.pdiparams.info) with its transformers reference
 
@@ -2315,6 +2318,87 @@ def hostile_keras_links():
         f.write(pack(tree))
 
 
+def onnx_exports():
+    """torch.onnx exports made the way optimum exports (`optimum-cli export onnx`: the legacy TorchScript exporter,
+    opset 17, inputs input_ids / attention_mask / token_type_ids and outputs under transformers' names, dynamic
+    batch_size / sequence_length axes, constant folding) beside the same models' safetensors folders, so the Swift tests
+    read optimum's layout back bit-exactly; and masked-LM / pre-training sources that no other group has (RoBERTa's
+    lm_head, ALBERT's predictions + sop_classifier) for check_onnx.py. torch's exporter needs the onnx package
+    (Samples/requirements-onnx.txt); without it the group is skipped."""
+    try:
+        import onnx
+        onnx.load_model_from_string
+    except (ImportError, AttributeError):
+        print("onnx_exports skipped: torch.onnx needs the onnx package (pip install -r Samples/requirements-onnx.txt)")
+        return
+    from transformers import (AlbertConfig, AlbertForPreTraining, BertConfig, BertForSequenceClassification, BertModel,
+                              BertTokenizer, RobertaConfig, RobertaForMaskedLM)
+    root = fresh_dir("onnx")
+    vocab = os.path.join(HERE, "vocab-tiny.txt")
+    n_vocab = sum(1 for _ in open(vocab, encoding="utf-8"))
+
+    def trained(model, seed):
+        # Every parameter distinct, as after training (freshly initialised biases and norms are all zeros and ones,
+        # which the exporter would store once).
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for _, p in model.named_parameters():
+                p.add_(torch.randn(p.shape, generator=g) * 0.05)
+        return model.eval()
+
+    def export(model, outputs, name, types=True):
+        inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if types else [])
+
+        class Traced(type(model)):  # keyword arguments as optimum's patched forward passes them; tuple outputs
+            def forward(self, *args):
+                out = super().forward(**dict(zip(inputs, args)))
+                return tuple(out[k] for k in outputs)
+        model.__class__ = Traced
+        ids = torch.tensor([[2, 10, 11, 12, 3, 0], [2, 13, 14, 3, 0, 0]], dtype=torch.int64)
+        args = (ids, (ids != 0).long()) + ((torch.zeros_like(ids),) if types else ())
+        axes = {k: {0: "batch_size", 1: "sequence_length"} for k in inputs}
+        for k in outputs:
+            axes[k] = {0: "batch_size"} if k in ("pooler_output",) or k == "logits" and "Classification" in name else \
+                {0: "batch_size", 1: "sequence_length"}
+        d = os.path.join(root, name + "-optimum")
+        os.makedirs(d)
+        torch.onnx.export(model, args, os.path.join(d, "model.onnx"), input_names=inputs, output_names=list(outputs),
+                          dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False)
+        model.__class__ = Traced.__bases__[0]
+        return d
+
+    def folder(model, name, with_export=None):
+        d = os.path.join(root, name)
+        model.save_pretrained(d)
+        if with_export:
+            BertTokenizer(vocab, do_lower_case=True).save_pretrained(d)
+        if with_export:
+            for f in os.listdir(d):
+                if f != "model.safetensors":
+                    shutil.copy(os.path.join(d, f), os.path.join(with_export, f))
+
+    # 1. A tiny BertModel and a tiny classifier: the safetensors folder and optimum's folder (model.onnx + config +
+    #    tokenizer) of the same weights.
+    torch.manual_seed(31)
+    bcfg = BertConfig(vocab_size=n_vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                      max_position_embeddings=40, type_vocab_size=2)
+    bert = trained(BertModel(bcfg), 32)
+    folder(bert, "bert-tiny", export(bert, ["last_hidden_state", "pooler_output"], "bert-tiny"))
+    torch.manual_seed(33)
+    classifier = trained(BertForSequenceClassification(heads_tiny_config(num_labels=3)), 34)
+    folder(classifier, "bert-classifier", export(classifier, ["logits"], "bert-classifier"))
+
+    # 2. Masked-LM and pre-training sources for check_onnx.py: RoBERTa's lm_head, ALBERT's predictions + SOP.
+    torch.manual_seed(35)
+    rcfg = RobertaConfig(vocab_size=n_vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=40, type_vocab_size=1, pad_token_id=1)
+    folder(trained(RobertaForMaskedLM(rcfg), 36), "roberta-mlm")
+    torch.manual_seed(37)
+    acfg = AlbertConfig(vocab_size=n_vocab, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=40)
+    folder(trained(AlbertForPreTraining(acfg), 38), "albert-pretraining")
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -2345,6 +2429,7 @@ def main():
     paddle_heads()
     keras_flax()
     hostile_keras_links()
+    onnx_exports()
     print("samples written to", HERE)
 
 

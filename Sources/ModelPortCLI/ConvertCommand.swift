@@ -33,6 +33,17 @@ struct ConvertCommand: ParsableCommand {
             bert.* names (encoder.layers.N.self_attn.q_proj, linear1, norm1, …), Linear weights transposed to \
             Paddle's [in, out]; a folder DEST gets model_state.pdparams, model_config.json and vocab.txt.
 
+            --to onnx (or DEST ending .onnx) writes an ONNX graph built from the architecture (opset 17, standard \
+            operators; inputs input_ids, attention_mask, token_type_ids; dynamic batch and sequence). Outputs \
+            under optimum's and transformers' names: last_hidden_state, pooler_output, logits for classifiers and \
+            masked-LM models (optimum's fill-mask graph; BERT cls.predictions, ALBERT predictions, RoBERTa lm_head, \
+            the decoder tied to the word-embedding initializer), start_logits / end_logits, prediction_logits with \
+            seq_relationship_logits (ALBERT: sop_logits) for pre-training checkpoints (--task masked-lm gives the \
+            fill-mask graph, --task encoder no head), sentence_embedding. --dtype f16 stores fp16 weights, --dtype int8 stores \
+            int8 blocks for ONNX Runtime's MatMulNBits. A folder DEST gets model.onnx, config.json and the \
+            tokenizer files (optimum's ORTModel layout); --onnx-layout transformers.js puts the graph in onnx/ \
+            under the name transformers.js loads for the dtype (model.onnx, model_fp16.onnx, model_quantized.onnx).
+
             --to gguf (or DEST ending .gguf) writes GGUF v3: BERT-family models in llama.cpp's layout (token_embd, \
             blk.N.attn_q, …, the WordPiece vocabulary, bert.* keys) that llama.cpp loads and runs; other \
             architectures keep every tensor under their own architecture name. Norms, biases, position and \
@@ -71,6 +82,8 @@ struct ConvertCommand: ParsableCommand {
               modelport convert Samples/paddle/rbt-tiny out/rbt-int8 --dtype int8
               modelport convert Samples/heads/bert-classifier-tf1 out/sentiment --labels negative,neutral,positive
               modelport convert Samples/heads/bert-reranker out/reranker.gguf
+              modelport convert Samples/tensorflow/bert-tiny-tf1 out/mlm.onnx --task masked-lm --dtype int8
+              modelport convert Samples/bert-tiny out/bert-web --onnx-layout transformers.js --dtype f16
             """
     )
 
@@ -140,6 +153,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "ONNX: store the initializers in model.onnx_data beside the graph (automatic above 2 GiB).")
     var externalData = false
 
+    @Option(help: ArgumentHelp("ONNX into a folder: optimum (model.onnx at the top) or transformers.js (onnx/model.onnx, onnx/model_fp16.onnx for --dtype f16, onnx/model_quantized.onnx for --dtype int8); config.json and the tokenizer files at the top either way.", valueName: "layout"))
+    var onnxLayout: String?
+
     @Flag(help: "Replace DEST if it exists.")
     var force = false
 
@@ -163,7 +179,8 @@ struct ConvertCommand: ParsableCommand {
     /// The typed options these flags ask for; combinations that cannot work are refused here, naming the flags.
     func conversionOptions() throws -> ConversionOptions {
         var options = ConversionOptions()
-        let outputID = format?.lowercased() ?? FormatRegistry.output(impliedBy: destination).description.id
+        // --onnx-layout names an ONNX folder, so it implies --to onnx.
+        let outputID = format?.lowercased() ?? (onnxLayout != nil ? "onnx" : FormatRegistry.output(impliedBy: destination).description.id)
         guard FormatRegistry.output(id: outputID) != nil else {
             throw ValidationError("unknown --to '\(format ?? "")'; expected one of: \(FormatRegistry.outputs.map(\.description.id).joined(separator: ", "))")
         }
@@ -183,10 +200,22 @@ struct ConvertCommand: ParsableCommand {
             case "int8", "i8": precision = .int8
             default: throw ModelError(kind: .invalidRequest, "ONNX output takes --dtype f32, f16 or int8, not \(dtype)")
             }
-            options.output = ONNXOutput(export: ONNXExportOptions(precision: precision, externalData: externalData ? .always : .automatic))
+            var layout = ONNXFolderLayout.optimum
+            if let onnxLayout {
+                guard let given = ONNXFolderLayout(rawValue: onnxLayout.lowercased()) else {
+                    throw ValidationError("unknown --onnx-layout '\(onnxLayout)'; expected one of: \(ONNXFolderLayout.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                layout = given
+            }
+            options.output = ONNXOutput(export: ONNXExportOptions(precision: precision, externalData: externalData ? .always : .automatic,
+                                                                  layout: layout))
         } else if packing == nil, dtype.lowercased() != "keep" {
             guard let parsed = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
             type = parsed
+        }
+        if onnxLayout != nil, outputID != "onnx" { throw ModelError(kind: .invalidRequest, "--onnx-layout applies to ONNX output (--to onnx)") }
+        if onnxLayout != nil, destination.lowercased().hasSuffix(".onnx") {
+            throw ModelError(kind: .invalidRequest, "--onnx-layout lays out a folder DEST; \(destination) is one .onnx file")
         }
         if maxShardSize != nil, outputID != "hf" { throw ModelError(kind: .invalidRequest, "--max-shard-size applies to Hugging Face folder output (--to hf)") }
         if !isGGUF {

@@ -27,13 +27,38 @@ public enum ONNXExternalData: Sendable, Equatable {
     case always
 }
 
-/// What `ONNXExporter.plan` builds.
+/// Where the graph goes in a folder destination; `config.json` and the tokenizer files sit at the top either way.
+public enum ONNXFolderLayout: String, Sendable, CaseIterable {
+    /// `model.onnx` at the top, as `optimum-cli export onnx` writes and optimum's `ORTModel*` classes load.
+    case optimum
+    /// `onnx/model.onnx`, `onnx/model_fp16.onnx` or `onnx/model_quantized.onnx`: the file transformers.js loads for
+    /// `dtype` fp32, fp16 and q8 (its `DEFAULT_DTYPE_SUFFIX_MAPPING` in `src/utils/dtypes.js`: '', '_fp16',
+    /// '_quantized'; the models in `onnx/` beside the config in `src/models.js`).
+    case transformersJS = "transformers.js"
+
+    /// The graph's path inside the folder for `precision`.
+    public func graphPath(for precision: ONNXPrecision) -> String {
+        switch self {
+        case .optimum: return "model.onnx"
+        case .transformersJS:
+            switch precision {
+            case .fp32: return "onnx/model.onnx"
+            case .fp16: return "onnx/model_fp16.onnx"
+            case .int8: return "onnx/model_quantized.onnx"
+            }
+        }
+    }
+}
+
+/// What `ONNXExporter.plan` builds, and where a folder destination puts it.
 public struct ONNXExportOptions: Sendable {
     public var precision: ONNXPrecision = .fp32
     public var externalData: ONNXExternalData = .automatic
-    public init(precision: ONNXPrecision = .fp32, externalData: ONNXExternalData = .automatic) {
+    public var layout: ONNXFolderLayout = .optimum
+    public init(precision: ONNXPrecision = .fp32, externalData: ONNXExternalData = .automatic, layout: ONNXFolderLayout = .optimum) {
         self.precision = precision
         self.externalData = externalData
+        self.layout = layout
     }
 }
 
@@ -76,6 +101,16 @@ public enum ONNXExporter {
         var plan = ONNXPlan(graph: graph, initializers: exporter.b.initializers, metadata: metadata)
         plan.usesMicrosoftDomain = exporter.b.usesMicrosoft
         return plan
+    }
+}
+
+extension ONNXExporter {
+    /// The head the graph computes: the model's task, except that a config naming the bare encoder (`BertModel`,
+    /// as `--task encoder` writes it) keeps masked-LM and pre-training tensors out of the graph.
+    public static func head(of model: Model) -> HeadKind {
+        let head = model.task.head
+        if model.config.statedHead == .encoder, head == .maskedLM || head == .preTraining { return .encoder }
+        return head
     }
 }
 
@@ -498,7 +533,8 @@ struct EncoderGraph {
 
     /// The pooler and the task's outputs, under optimum's names.
     mutating func heads(last: String) throws {
-        let task = model.task
+        var task = model.task
+        task.head = ONNXExporter.head(of: model)
         let poolerName = architecture == .albert ? prefix + "pooler" : prefix + "pooler.dense"
         var pooled: String?
         if has(poolerName + ".weight"), task.head.hasPooler, architecture != .cocolm {
@@ -509,10 +545,29 @@ struct EncoderGraph {
         let batch: GraphBuilder.Dimension = .symbol("batch_size"), sequence: GraphBuilder.Dimension = .symbol("sequence_length")
         func outputs(of name: String) -> Int? { index[name + ".weight"].flatMap { $0.shape.rank == 2 ? $0.shape[0] : nil } }
         switch task.head {
-        case .encoder, .maskedLM, .preTraining:
+        case .encoder:
             if let pooled {
                 rename(pooled, to: "pooler_output")
                 b.output("pooler_output", type: .float, dims: [batch, .fixed(hidden)])
+            }
+        case .maskedLM, .preTraining:
+            // optimum's fill-mask export (ORTModelForMaskedLM) reads `logits`; transformers' *ForPreTraining outputs
+            // name the same scores `prediction_logits`, beside `seq_relationship_logits` (ALBERT: `sop_logits`).
+            let preTraining = task.head == .preTraining
+            if let vocabulary = try maskedLMHead(last: last, output: preTraining ? "prediction_logits" : "logits") {
+                b.output(preTraining ? "prediction_logits" : "logits", type: .float, dims: [batch, sequence, .fixed(vocabulary)])
+            }
+            if let pooled {
+                rename(pooled, to: "pooler_output")
+                b.output("pooler_output", type: .float, dims: [batch, .fixed(hidden)])
+                let albert = architecture == .albert
+                let name = albert ? "sop_classifier.classifier" : "cls.seq_relationship"
+                if preTraining, let n = outputs(of: name) {
+                    let logits = try linear("pooler_output", name, inFeatures: hidden, outFeatures: n)
+                    let output = albert ? "sop_logits" : "seq_relationship_logits"
+                    rename(logits, to: output)
+                    b.output(output, type: .float, dims: [batch, .fixed(n)])
+                }
             }
         case .sequenceClassification, .reranker:
             if has("classifier.out_proj.weight") {
@@ -603,6 +658,82 @@ struct EncoderGraph {
             }
             rename(embedding, to: "sentence_embedding")
             b.output("sentence_embedding", type: .float, dims: [batch, .fixed(width)])
+        }
+    }
+}
+
+extension EncoderGraph {
+    /// The masked-LM head on every token, as transformers computes it: dense → activation → LayerNorm → decoder + bias
+    /// (`BertLMPredictionHead` under `cls.predictions.`, `AlbertMLMHead` under `predictions.`, `RobertaLMHead` under
+    /// `lm_head.` with exact GELU). The decoder is the word-embedding table (`tie_word_embeddings`, true unless the
+    /// config says otherwise): the graph multiplies by the table's own initializer, stored once. Returns the vocabulary size,
+    /// or nil when the model has no head transform (the graph then has no masked-LM output).
+    mutating func maskedLMHead(last: String, output: String) throws -> Int? {
+        let (p, transform, norm, act): (String, String, String, String)
+        if architecture == .albert {
+            (p, transform, norm, act) = ("predictions.", "predictions.dense", "predictions.LayerNorm", activation)
+        } else if has("lm_head.dense.weight") {
+            (p, transform, norm, act) = ("lm_head.", "lm_head.dense", "lm_head.layer_norm", "gelu")
+        } else {
+            (p, transform, norm, act) = ("cls.predictions.", "cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", activation)
+        }
+        guard let dense = index[transform + ".weight"] else { return nil }
+        guard dense.shape.rank == 2, dense.shape[1] == hidden else {
+            throw ONNXError(.cannotExport, "the masked-LM head needs '\(transform).weight' taking the hidden size \(hidden)")
+        }
+        let width = dense.shape[0]
+        let path = "/" + p.dropLast().replacingOccurrences(of: ".", with: "/")
+        var x = try linear(last, transform, inFeatures: hidden, outFeatures: width)
+        x = try activate(x, act, path: path + "/act")
+        x = try layerNorm(x, norm)
+        let words = prefix + "embeddings.word_embeddings.weight"
+        let tied = config["tie_word_embeddings"]?.boolValue ?? true
+        let table: String
+        let vocabulary: Int
+        if tied || !has(p + "decoder.weight") {
+            let t = try tensor(words)
+            guard t.shape.rank == 2, t.shape[1] == width else {
+                throw ONNXError(.cannotExport, "the word embeddings \(t.shape) do not match the masked-LM head's width \(width)")
+            }
+            vocabulary = t.shape[0]
+            table = try wordTable(words, path: path)
+        } else {
+            let t = try tensor(p + "decoder.weight")
+            guard t.shape.rank == 2, t.shape[1] == width else {
+                throw ONNXError(.cannotExport, "'\(p)decoder.weight' has shape \(t.shape), expected [vocabulary, \(width)]")
+            }
+            vocabulary = t.shape[0]
+            table = try storedWeight(p + "decoder.weight", transposed: false)
+        }
+        // [vocabulary, width] → [width, vocabulary]: a Transpose of a constant, which ORT folds when it loads the model.
+        let transposed = b.op("Transpose", [table], name: path + "/decoder/Transpose", Attribute.ints("perm", [1, 0]))
+        var logits = b.op("MatMul", [x, transposed], name: path + "/decoder/MatMul")
+        let biasName = has(p + "bias") ? p + "bias" : has(p + "decoder.bias") ? p + "decoder.bias" : nil
+        if let biasName {
+            let bias = b.initializers.contains { $0.name == biasName } ? biasName : try weight(biasName, shape: [vocabulary])
+            logits = b.op("Add", [logits, bias], name: path + "/decoder/Add")
+        }
+        rename(logits, to: output)
+        return vocabulary
+    }
+
+    /// The word-embedding table as fp32 values, from the initializer the embeddings already use: fp32 itself, fp16
+    /// through its Cast, int8 rows times their scales.
+    mutating func wordTable(_ name: String, path: String) throws -> String {
+        switch options.precision {
+        case .fp32:
+            if b.initializers.contains(where: { $0.name == name }) { return name }
+            return try weight(name)
+        case .fp16:
+            if let cast = b.nodes.first(where: { $0.name == "/" + name + "/Cast" }) { return cast.output[0] }
+            return try storedWeight(name, transposed: false)
+        case .int8:
+            guard b.initializers.contains(where: { $0.name == name + "_quantized" }) else {
+                throw ONNXError(.cannotExport, "the int8 word embeddings are not planned before the masked-LM head")
+            }
+            let rows = b.op("Cast", [name + "_quantized"], name: path + "/decoder/Cast", Attribute.int("to", Int(ONNXElementType.float.rawValue)))
+            let scales = b.op("Unsqueeze", [name + "_scale", b.ints([1])], name: path + "/decoder/Unsqueeze")
+            return b.op("Mul", [rows, scales], name: path + "/decoder/Mul")
         }
     }
 }

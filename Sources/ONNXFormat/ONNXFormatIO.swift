@@ -10,8 +10,8 @@ public struct ONNXSource: ModelReader {
 
     public var description: FormatDescription {
         FormatDescription(id: "onnx", name: "ONNX",
-                          reads: "`*.onnx` and folders with `model.onnx` (ModelPort's graphs, torch.onnx / optimum exports of BERT-family models; external data inside the folder)",
-                          writes: "`*.onnx` or an optimum folder: a graph written from the architecture (opset 17; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM), fp32, fp16 weights, int8 (ORT MatMulNBits)",
+                          reads: "`*.onnx` and folders with `model.onnx` or transformers.js's `onnx/` (ModelPort's graphs, torch.onnx / optimum exports of BERT-family models; external data inside the folder)",
+                          writes: "`*.onnx`, an optimum folder or transformers.js's `onnx/` layout: a graph written from the architecture (opset 17; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM; masked-LM and pre-training heads), fp32, fp16 weights, int8 (ORT MatMulNBits)",
                           destinationSuffixes: [".onnx"])
     }
 
@@ -25,8 +25,12 @@ public struct ONNXSource: ModelReader {
         return signature ? .signature : nil
     }
 
+    /// optimum's `model.onnx` at the top, else transformers.js's `onnx/` folder (its fp32, fp16 or q8 graph, in that order).
     public func claim(folder: String, names: [String]) throws -> FolderClaim? {
-        names.contains("model.onnx") ? .file("model.onnx") : nil
+        if names.contains("model.onnx") { return .file("model.onnx") }
+        guard names.contains("onnx"), isDirectory(folder + "/onnx") else { return nil }
+        return ONNXPrecision.allCases.map { ONNXFolderLayout.transformersJS.graphPath(for: $0) }
+            .first { fileExists(folder + "/" + $0) }.map { .file($0) }
     }
 
     public func read(_ path: String, options: ReadOptions) throws -> Model {
@@ -44,7 +48,8 @@ public struct ONNXSource: ModelReader {
     }
 }
 
-/// An ONNX graph out: `DEST.onnx`, or a folder with `model.onnx`, `config.json` and the tokenizer files.
+/// An ONNX graph out: `DEST.onnx`, or a folder with `model.onnx` (transformers.js: `onnx/model….onnx`), `config.json`
+/// and the tokenizer files.
 public struct ONNXOutput: ModelOutput {
     public var export: ONNXExportOptions
 
@@ -56,9 +61,18 @@ public struct ONNXOutput: ModelOutput {
         let plan = try ONNXExporter.plan(try model.dequantizingBlocks(), options: export)
         // The IR is unchanged (the graph stores its own precision); the quality check reads the written graph back.
         var stored = model
-        if [.maskedLM, .preTraining].contains(model.task.head) {
-            stored.notes.append(Note(.outputLimitation, "the graph has no outputs for the \(model.task.head.description): "
-                + "last_hidden_state and pooler_output only"))
+        // Head tensors without the transform the graph needs (`--drop-heads` leaves none, and needs no note).
+        let shown = HeadKind.detect(tensorNames: model.tensors.map(\.name))
+        if [.maskedLM, .preTraining].contains(ONNXExporter.head(of: model)), shown == .maskedLM || shown == .preTraining,
+           !plan.outputNames.contains("logits"), !plan.outputNames.contains("prediction_logits") {
+            stored.notes.append(Note(.outputLimitation, "the graph has no masked-LM logits for the \(model.task.head.description): "
+                + "the head tensors lack the transform dense layer"))
+        }
+        if export.layout == .transformersJS, !model.auxiliaryFiles.contains(where: { $0.name == "tokenizer.json" }) {
+            // transformers.js builds its tokenizer from tokenizer.json and tokenizer_config.json alone
+            // (`AutoTokenizer.from_pretrained` in its src/tokenizers.js).
+            stored.notes.append(Note(.outputLimitation, "the source has no tokenizer.json, which transformers.js needs to tokenize "
+                + "(it reads no vocab.txt): the folder runs on token ids until one is added"))
         }
         return PreparedOutput(model: stored, correspondence: [], extra: plan)
     }
@@ -79,8 +93,11 @@ public struct ONNXOutput: ModelOutput {
                 throw error
             }
         }
+        let graph = export.layout.graphPath(for: export.precision)
         return try ModelFolder.write(prepared.model, to: destination, options: options) { folder, inner in
-            try ONNXWriter.write(plan, to: folder + "/model.onnx", external: export.externalData, options: inner)
+            let files = try ONNXWriter.write(plan, to: folder + "/" + graph, external: export.externalData, options: inner)
+            let subfolder = splitPath(graph).folder
+            return subfolder.isEmpty || subfolder == "." ? files : files.map { subfolder + "/" + $0 }
         }
     }
 }

@@ -311,3 +311,33 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(run("formats", "--markdown").out == FormatRegistry.markdownTable)
     }
 }
+
+@Suite struct ONNXLayoutCommandTests {
+    /// `--onnx-layout transformers.js` implies `--to onnx` for a folder DEST and puts the graph in onnx/.
+    @Test func transformersJSLayoutWritesOnnxFolder() {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let result = run("convert", Samples.path("bert-tiny"), folder.file("web"), "--onnx-layout", "transformers.js", "--dtype", "f16")
+        #expect(result.status == 0, "\(result.err)")
+        #expect(fileExists(folder.file("web") + "/onnx/model_fp16.onnx"))
+        #expect(fileExists(folder.file("web") + "/config.json"))
+    }
+
+    @Test func aLayoutForOneOnnxFileIsRefused() {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let result = run("convert", Samples.path("bert-tiny"), folder.file("m.onnx"), "--onnx-layout", "transformers.js")
+        #expect(result.status != 0)
+        #expect(result.err.contains("--onnx-layout"))
+        #expect(folder.contents().isEmpty)
+    }
+
+    @Test func anUnknownLayoutIsAUsageError() {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let result = run("convert", Samples.path("bert-tiny"), folder.file("web"), "--onnx-layout", "tfjs")
+        #expect(result.status != 0)
+        #expect(result.err.contains("--onnx-layout"))
+        #expect(folder.contents().isEmpty)
+    }
+}
