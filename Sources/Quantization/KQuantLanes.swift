@@ -2,7 +2,7 @@ import BinaryIO
 import ModelIR
 
 /// The K-quant fits with one SIMD lane per sub-block: Q4_K/Q5_K run `make_qkx2_quants` on the 8 sub-blocks of 32 of
-/// a super-block side by side (`SIMD8`), Q6_K runs `make_qx_quants` on its 16 sub-blocks of 16 (`SIMD16`).
+/// a super-block side by side (`SIMD8`), Q6_K runs `make_qx_quants` on its 16 sub-blocks of 16, 8 at a time.
 ///
 /// Each lane does the scalar kernel's f32 operations in the scalar kernel's order (sums over the sub-block's values
 /// in index order, the candidate steps in order, no fused multiply-add), so each lane's result is bit for bit the
@@ -13,7 +13,6 @@ import ModelIR
 /// `Workspace.encodeAffine` / `encodeQ6K` stay the reference these lanes are tested against.
 extension KQuants.Workspace {
     typealias Lanes8 = SIMD8<Float>
-    typealias Lanes16 = SIMD16<Float>
 
     /// Q4_K / Q5_K with the 8 sub-block fits in lanes; the same bytes as `encodeAffine`.
     func encodeAffineLanes(_ type: DType, into out: UnsafeMutableRawBufferPointer) {
@@ -82,7 +81,7 @@ extension KQuants.Workspace {
         var scale = 1 / inverse
         var bestError = zero
         for i in 0..<32 {
-            let fl = Lanes8(Self.clamp(Self.nearestInt(inverse * (lanes8[i] - lo)), 0, top))
+            let fl = Self.float(Self.clamp(Self.nearestInt(inverse * (lanes8[i] - lo)), 0, top))
             var diff = scale * fl + lo - lanes8[i]
             diff = diff * diff
             bestError = bestError + weights8[i] * diff
@@ -92,7 +91,7 @@ extension KQuants.Workspace {
             inverse = Lanes8(repeating: rmin + rdelta * Float(step) + Float(top)) / (hi - lo)
             var sumL = zero, sumL2 = zero, sumXL = zero
             for i in 0..<32 {
-                let fl = Lanes8(Self.clamp(Self.nearestInt(inverse * (lanes8[i] - lo)), 0, top))
+                let fl = Self.float(Self.clamp(Self.nearestInt(inverse * (lanes8[i] - lo)), 0, top))
                 candidate8[i] = fl
                 let w = weights8[i]
                 sumL = sumL + w * fl
@@ -121,70 +120,76 @@ extension KQuants.Workspace {
         return (Self.select(flat, zero, scale), -Self.select(flat, flatMin, lo), bestInverse, bestShift, flat)
     }
 
-    /// Q6_K with the 16 sub-block fits in lanes; the same bytes as `encodeQ6K`.
+    /// Q6_K with the sub-block fits in lanes, 8 sub-blocks at a time (16 lanes, `SIMD16`, measured slower: they
+    /// spill SSE registers); the same bytes as `encodeQ6K`.
     func encodeQ6KLanes(into out: UnsafeMutableRawBufferPointer) {
+        // Lane j of `lanes8[16 h + i]` is value i of sub-block 8 h + j.
         for b in 0..<16 {
-            for i in 0..<16 { lanes16[i][b] = x[16 * b + i] }
+            for i in 0..<16 { lanes8[16 * (b / 8) + i][b % 8] = x[16 * b + i] }
         }
-        let fit = fitSignedLanes()
+        let first = fitSignedLanes(base: 0), second = fitSignedLanes(base: 16)
         var maxScale: Float = 0, maxAbsScale: Float = 0
         for b in 0..<16 {
-            scales[b] = fit.scale[b]
-            if abs(fit.scale[b]) > maxAbsScale {
-                maxAbsScale = abs(fit.scale[b])
-                maxScale = fit.scale[b]
+            let scale = b < 8 ? first.scale[b] : second.scale[b - 8]
+            scales[b] = scale
+            if abs(scale) > maxAbsScale {
+                maxAbsScale = abs(scale)
+                maxScale = scale
             }
         }
         guard let dBits = packSignedScales(maxScale: maxScale, maxAbsScale: maxAbsScale, into: out) else { return }
         let d = KQuants.float(fromHalf: dBits)
-        var step = Lanes16(repeating: 0)
-        for b in 0..<16 { step[b] = d * Float(packedScales[b]) }
-        let keepFit = Self.mask(step .== 0)
-        for i in 0..<16 {
-            let v = lanes16[i]
-            let requantized = Self.clamp(Self.nearestInt(v / step), -32, 31) &+ 32
-            let fitted = (Self.clamp(Self.nearestInt(fit.inverse * v), -32, 31) &+ 32) & ~fit.negligible
-            let level = (requantized & ~keepFit) | (fitted & keepFit)
-            for b in 0..<16 { levels[16 * b + i] = UInt8(truncatingIfNeeded: level[b]) }
+        for h in 0..<2 {
+            let fit = h == 0 ? first : second
+            var step = Lanes8(repeating: 0)
+            for j in 0..<8 { step[j] = d * Float(packedScales[8 * h + j]) }
+            let keepFit = Self.mask(step .== 0)
+            for i in 0..<16 {
+                let v = lanes8[16 * h + i]
+                let requantized = Self.clamp(Self.nearestInt(v / step), -32, 31) &+ 32
+                let fitted = (Self.clamp(Self.nearestInt(fit.inverse * v), -32, 31) &+ 32) & ~fit.negligible
+                let level = (requantized & ~keepFit) | (fitted & keepFit)
+                for j in 0..<8 { levels[16 * (8 * h + j) + i] = UInt8(truncatingIfNeeded: level[j]) }
+            }
         }
         storeQ6K(dBits: dBits, into: out)
     }
 
-    /// `fitSigned` on the 16 sub-blocks at once: each lane's scale and the step its best levels came from
-    /// (`negligible` lanes, max |x| below ggml's GROUP_MAX_EPS, have scale 0 and levels 0).
+    /// `fitSigned` on 8 sub-blocks at once (values `lanes8[base..<base + 16]`): each lane's scale and the step its
+    /// best levels came from (`negligible` lanes, max |x| below ggml's GROUP_MAX_EPS, have scale 0 and levels 0).
+    /// The weights `x²` and `x²·x` are the same products in every step, so they are computed once.
     @inline(__always)
-    func fitSignedLanes() -> (scale: Lanes16, inverse: Lanes16, negligible: SIMD16<Int32>) {
-        let zero = Lanes16(repeating: 0)
+    func fitSignedLanes(base: Int) -> (scale: Lanes8, inverse: Lanes8, negligible: SIMD8<Int32>) {
+        let zero = Lanes8(repeating: 0)
         var maxValue = zero, amax = zero
         for i in 0..<16 {
-            let a = Self.magnitude(lanes16[i])
+            let v = lanes8[base + i]
+            let a = Self.magnitude(v)
             let larger = Self.mask(a .> amax)
             amax = Self.select(larger, a, amax)
-            maxValue = Self.select(larger, lanes16[i], maxValue)
+            maxValue = Self.select(larger, v, maxValue)
+            weights8[i] = v * v
+            candidate8[i] = weights8[i] * v
         }
         let negligible = Self.mask(amax .< KQuants.groupMaxEpsilon)
-        var inverse = Lanes16(repeating: -32) / maxValue
+        var inverse = Lanes8(repeating: -32) / maxValue
         var sumLX = zero, sumL2 = zero
         for i in 0..<16 {
-            let v = lanes16[i]
-            let fl = Lanes16(Self.clamp(Self.nearestInt(inverse * v), -32, 31))
-            let w = v * v
-            sumLX = sumLX + w * v * fl
-            sumL2 = sumL2 + w * fl * fl
+            let fl = Self.float(Self.clamp(Self.nearestInt(inverse * lanes8[base + i]), -32, 31))
+            sumLX = sumLX + candidate8[i] * fl
+            sumL2 = sumL2 + weights8[i] * fl * fl
         }
         var scale = Self.select(Self.mask(sumL2 .!= 0), sumLX / sumL2, zero)
         var best = scale * sumLX
         var bestInverse = inverse
         for step in -9...9 where step != 0 {
-            inverse = Lanes16(repeating: -(32 + 0.1 * Float(step))) / maxValue
+            inverse = Lanes8(repeating: -(32 + 0.1 * Float(step))) / maxValue
             sumLX = zero
             sumL2 = zero
             for i in 0..<16 {
-                let v = lanes16[i]
-                let fl = Lanes16(Self.clamp(Self.nearestInt(inverse * v), -32, 31))
-                let w = v * v
-                sumLX = sumLX + w * v * fl
-                sumL2 = sumL2 + w * fl * fl
+                let fl = Self.float(Self.clamp(Self.nearestInt(inverse * lanes8[base + i]), -32, 31))
+                sumLX = sumLX + candidate8[i] * fl
+                sumL2 = sumL2 + weights8[i] * fl * fl
             }
             let better = Self.mask(sumL2 .> 0) & Self.mask(sumLX * sumLX .> best * sumL2)
             let thisScale = sumLX / sumL2
@@ -198,7 +203,6 @@ extension KQuants.Workspace {
     // MARK: Lane helpers (integer masks and bit selects: the generic `SIMDMask` / `replacing` paths vectorise badly)
 
     @inline(__always) static func mask(_ m: SIMDMask<SIMD8<Int32>>) -> SIMD8<Int32> { unsafeBitCast(m, to: SIMD8<Int32>.self) }
-    @inline(__always) static func mask(_ m: SIMDMask<SIMD16<Int32>>) -> SIMD16<Int32> { unsafeBitCast(m, to: SIMD16<Int32>.self) }
 
     /// `ifTrue` where `mask` is all ones, `ifFalse` where it is zero.
     @inline(__always) static func select(_ mask: SIMD8<Int32>, _ ifTrue: Lanes8, _ ifFalse: Lanes8) -> Lanes8 {
@@ -206,29 +210,26 @@ extension KQuants.Workspace {
         return unsafeBitCast((a & mask) | (b & ~mask), to: Lanes8.self)
     }
 
-    @inline(__always) static func select(_ mask: SIMD16<Int32>, _ ifTrue: Lanes16, _ ifFalse: Lanes16) -> Lanes16 {
-        let a = unsafeBitCast(ifTrue, to: SIMD16<Int32>.self), b = unsafeBitCast(ifFalse, to: SIMD16<Int32>.self)
-        return unsafeBitCast((a & mask) | (b & ~mask), to: Lanes16.self)
-    }
-
     /// `abs` of each lane (the sign bit cleared, as `abs(Float)` does).
     @inline(__always) static func magnitude(_ v: Lanes8) -> Lanes8 { unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Lanes8.self) }
-    @inline(__always) static func magnitude(_ v: Lanes16) -> Lanes16 { unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Lanes16.self) }
 
     /// `KQuants.nearestInt` of each lane.
     @inline(__always) static func nearestInt(_ v: Lanes8) -> SIMD8<Int32> {
         (unsafeBitCast(v + 12_582_912, to: SIMD8<Int32>.self) & 0x007F_FFFF) &- 0x0040_0000
     }
 
-    @inline(__always) static func nearestInt(_ v: Lanes16) -> SIMD16<Int32> {
-        (unsafeBitCast(v + 12_582_912, to: SIMD16<Int32>.self) & 0x007F_FFFF) &- 0x0040_0000
-    }
-
+    /// `max(low, min(high, l))` of each lane, by integer arithmetic (the generic `pointwiseMin` / `pointwiseMax`
+    /// are not inlined); for |l| < 2^30, which `nearestInt`'s results (below 2^22) are.
     @inline(__always) static func clamp(_ l: SIMD8<Int32>, _ low: Int32, _ high: Int32) -> SIMD8<Int32> {
-        pointwiseMax(SIMD8(repeating: low), pointwiseMin(SIMD8(repeating: high), l))
+        let over = l &- high
+        let below = high &+ (over & (over &>> 31))
+        let under = below &- low
+        return low &+ (under & ~(under &>> 31))
     }
 
-    @inline(__always) static func clamp(_ l: SIMD16<Int32>, _ low: Int32, _ high: Int32) -> SIMD16<Int32> {
-        pointwiseMax(SIMD16(repeating: low), pointwiseMin(SIMD16(repeating: high), l))
+    /// `Float(l)` of each lane for |l| < 2^22: l added to the bits of 1.5·2^23 is the float 1.5·2^23 + l, exactly,
+    /// and taking 1.5·2^23 off leaves l (the generic integer-to-float conversion is not inlined).
+    @inline(__always) static func float(_ l: SIMD8<Int32>) -> Lanes8 {
+        unsafeBitCast(l &+ 0x4B40_0000, to: Lanes8.self) - 12_582_912
     }
 }

@@ -68,11 +68,9 @@ public enum KQuants {
         let lanes8 = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 32)
         let weights8 = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 32)
         let candidate8 = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 32)
-        let lanes16 = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: 16)
 
         init() {
             for p in [lanes8, weights8, candidate8] { p.initialize(repeating: .zero, count: 32) }
-            lanes16.initialize(repeating: .zero, count: 16)
             x.initialize(repeating: 0, count: 256)
             levels.initialize(repeating: 0, count: 256)
             candidate.initialize(repeating: 0, count: 32)
@@ -86,7 +84,6 @@ public enum KQuants {
             packed.deallocate()
             packedScales.deallocate()
             for p in [lanes8, weights8, candidate8] { p.deallocate() }
-            lanes16.deallocate()
         }
 
         /// Q4_K (`levels` 0…15) and Q5_K (0…31): per 32-value sub-block `x ≈ scale·q − min`.
