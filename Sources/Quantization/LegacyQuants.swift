@@ -38,7 +38,7 @@ public enum BlockQuantizer {
                         }
                     }
                 }
-                if (seen & 0x8000_0000) != .zero { nonFinite.store(true, ordering: .relaxed) }
+                if anyLane(seen & 0x8000_0000) { nonFinite.store(true, ordering: .relaxed) }
             }
         }
         // The blocks noted a NaN or infinity as they passed (one read of the input); the first is looked up to be named.
@@ -62,7 +62,7 @@ public enum BlockQuantizer {
         // An all-ones exponent plus one exponent step carries into bit 31; no finite exponent does.
         let exponents = ((unsafeBitCast(lo, to: SIMD16<UInt32>.self) & 0x7F80_0000) &+ 0x0080_0000)
             | ((unsafeBitCast(hi, to: SIMD16<UInt32>.self) & 0x7F80_0000) &+ 0x0080_0000)
-        if (exponents & 0x8000_0000) != .zero {
+        if anyLane(exponents & 0x8000_0000) {
             nonFinite |= exponents
             return true
         }
@@ -74,8 +74,14 @@ public enum BlockQuantizer {
             let ahi = unsafeBitCast(hi, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
             let amax = max(alo.max(), ahi.max())  // magnitudes' bits: integer order is float order
             var maxValue: Float = 0
-            if amax > 0 {  // the first value of that magnitude, as `encode` keeps it
-                if let j = (0..<16).first(where: { alo[$0] == amax }) { maxValue = lo[j] } else if let j = (0..<16).first(where: { ahi[$0] == amax }) { maxValue = hi[j] }
+            if amax > 0 {  // the first value of that magnitude, as `encode` keeps it: the only one's sign, or a search
+                let bitsLo = unsafeBitCast(lo, to: SIMD16<UInt32>.self), bitsHi = unsafeBitCast(hi, to: SIMD16<UInt32>.self)
+                let negative = amax | 0x8000_0000
+                let hasPositive = anyLane(LaneMask.isZero(bitsLo ^ amax) | LaneMask.isZero(bitsHi ^ amax))
+                let hasNegative = anyLane(LaneMask.isZero(bitsLo ^ negative) | LaneMask.isZero(bitsHi ^ negative))
+                if hasPositive != hasNegative {
+                    maxValue = Float(bitPattern: hasPositive ? amax : negative)
+                } else if let j = (0..<16).first(where: { alo[$0] == amax }) { maxValue = lo[j] } else if let j = (0..<16).first(where: { ahi[$0] == amax }) { maxValue = hi[j] }
             }
             let d = maxValue / (type == .q4_0 ? -8 : -16)
             let id: Float = d == 0 ? 0 : 1 / d
@@ -110,6 +116,15 @@ public enum BlockQuantizer {
         let packed = (qlo & 0x0F) | ((qhi & 0x0F) &<< 4)
         out.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: packed), toByteOffset: at, as: SIMD16<UInt8>.self)
         return true
+    }
+
+    /// Whether any lane is non-zero, by folding halves together (`!= .zero` on a vector is a loop through memory).
+    @inline(__always)
+    static func anyLane(_ v: SIMD16<UInt32>) -> Bool {
+        let (a, b) = unsafeBitCast(v, to: (SIMD8<UInt32>, SIMD8<UInt32>).self)
+        let (c, d) = unsafeBitCast(a | b, to: (SIMD4<UInt32>, SIMD4<UInt32>).self)
+        let words = unsafeBitCast(c | d, to: (UInt64, UInt64).self)
+        return (words.0 | words.1) != 0
     }
 
     /// The least and the greatest of 32 finite values, as a tree of lane-wise selects (the horizontal `min()` /
