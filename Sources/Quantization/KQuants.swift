@@ -30,7 +30,7 @@ public enum KQuants {
                         workspace.x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * superBlock + j) * 4, as: UInt32.self)))
                     }
                     let out = UnsafeMutableRawBufferPointer(rebasing: destination[(block * type.blockBytes)..<((block + 1) * type.blockBytes)])
-                    if type == .q6_K { workspace.encodeQ6K(into: out) } else { workspace.encodeAffine(type, into: out) }
+                    if type == .q6_K { workspace.encodeQ6KLanes(into: out) } else { workspace.encodeAffineLanes(type, into: out) }
                 }
             }
         }
@@ -64,8 +64,13 @@ public enum KQuants {
         let mins = UnsafeMutablePointer<Float>.allocate(capacity: 8)
         let packed = UnsafeMutablePointer<UInt8>.allocate(capacity: 12)
         let packedScales = UnsafeMutablePointer<Int8>.allocate(capacity: 16)
+        // The lane kernels' transposed values (`KQuantLanes.swift`).
+        let lanes8 = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 32)
+        let weights8 = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 32)
+        let candidate8 = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 32)
 
         init() {
+            for p in [lanes8, weights8, candidate8] { p.initialize(repeating: .zero, count: 32) }
             x.initialize(repeating: 0, count: 256)
             levels.initialize(repeating: 0, count: 256)
             candidate.initialize(repeating: 0, count: 32)
@@ -78,6 +83,7 @@ public enum KQuants {
             candidate.deallocate()
             packed.deallocate()
             packedScales.deallocate()
+            for p in [lanes8, weights8, candidate8] { p.deallocate() }
         }
 
         /// Q4_K (`levels` 0…15) and Q5_K (0…31): per 32-value sub-block `x ≈ scale·q − min`.
@@ -97,6 +103,24 @@ public enum KQuants {
                 if fit.scale > maxScale { maxScale = fit.scale }
                 if fit.min > maxMin { maxMin = fit.min }
             }
+            let (dBits, dminBits) = packScalesAndMins(maxScale: maxScale, maxMin: maxMin)
+            let d = KQuants.float(fromHalf: dBits), dmin = KQuants.float(fromHalf: dminBits)
+            for j in 0..<8 {
+                let (sc, m) = KQuants.scaleAndMin(j) { packed[$0] }
+                let step = d * Float(sc)
+                if step == 0 { continue }
+                let shift = dmin * Float(m)
+                for i in 0..<32 {
+                    let l = KQuants.nearestInt((x[32 * j + i] + shift) / step)
+                    levels[32 * j + i] = UInt8(max(0, min(top, l)))
+                }
+            }
+            storeAffine(type, dBits: dBits, dminBits: dminBits, into: out)
+        }
+
+        /// The 6-bit scales and minimums of `scales` / `mins` against the largest of each, packed into `packed`;
+        /// returns the f16 super-scale and super-minimum.
+        func packScalesAndMins(maxScale: Float, maxMin: Float) -> (d: UInt16, dmin: UInt16) {
             let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
             let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
             for i in 0..<12 { packed[i] = 0 }
@@ -112,18 +136,11 @@ public enum KQuants {
                     packed[j] |= (lm >> 4) << 6
                 }
             }
-            let dBits = BlockQuantizer.half(maxScale / 63), dminBits = BlockQuantizer.half(maxMin / 63)
-            let d = KQuants.float(fromHalf: dBits), dmin = KQuants.float(fromHalf: dminBits)
-            for j in 0..<8 {
-                let (sc, m) = KQuants.scaleAndMin(j) { packed[$0] }
-                let step = d * Float(sc)
-                if step == 0 { continue }
-                let shift = dmin * Float(m)
-                for i in 0..<32 {
-                    let l = KQuants.nearestInt((x[32 * j + i] + shift) / step)
-                    levels[32 * j + i] = UInt8(max(0, min(top, l)))
-                }
-            }
+            return (BlockQuantizer.half(maxScale / 63), BlockQuantizer.half(maxMin / 63))
+        }
+
+        /// Writes a Q4_K / Q5_K super-block from its header, `packed` and `levels`.
+        func storeAffine(_ type: DType, dBits: UInt16, dminBits: UInt16, into out: UnsafeMutableRawBufferPointer) {
             out.storeBytes(of: dBits.littleEndian, toByteOffset: 0, as: UInt16.self)
             out.storeBytes(of: dminBits.littleEndian, toByteOffset: 2, as: UInt16.self)
             for i in 0..<12 { out[4 + i] = packed[i] }
@@ -218,16 +235,8 @@ public enum KQuants {
                     maxScale = scale
                 }
             }
-            if maxAbsScale < KQuants.groupMaxEpsilon {
-                for i in 0..<out.count { out[i] = 0 }
-                return
-            }
-            let inverse: Float = -128 / maxScale
-            let dBits = BlockQuantizer.half(1 / inverse)
+            guard let dBits = packSignedScales(maxScale: maxScale, maxAbsScale: maxAbsScale, into: out) else { return }
             let d = KQuants.float(fromHalf: dBits)
-            for block in 0..<16 {
-                packedScales[block] = Int8(truncatingIfNeeded: min(127, KQuants.nearestInt(inverse * scales[block])))
-            }
             for block in 0..<16 {
                 let step = d * Float(packedScales[block])
                 if step == 0 { continue }
@@ -236,6 +245,25 @@ public enum KQuants {
                     levels[16 * block + i] = UInt8(l + 32)
                 }
             }
+            storeQ6K(dBits: dBits, into: out)
+        }
+
+        /// The int8 scales of `scales` against the one of largest magnitude, into `packedScales`; returns the f16
+        /// super-scale, or nil after zeroing `out` when every scale is negligible.
+        func packSignedScales(maxScale: Float, maxAbsScale: Float, into out: UnsafeMutableRawBufferPointer) -> UInt16? {
+            if maxAbsScale < KQuants.groupMaxEpsilon {
+                for i in 0..<out.count { out[i] = 0 }
+                return nil
+            }
+            let inverse: Float = -128 / maxScale
+            for block in 0..<16 {
+                packedScales[block] = Int8(truncatingIfNeeded: min(127, KQuants.nearestInt(inverse * scales[block])))
+            }
+            return BlockQuantizer.half(1 / inverse)
+        }
+
+        /// Writes a Q6_K super-block from `levels`, `packedScales` and its f16 scale.
+        func storeQ6K(dBits: UInt16, into out: UnsafeMutableRawBufferPointer) {
             for half in 0..<2 {
                 let base = 128 * half
                 for l in 0..<32 {

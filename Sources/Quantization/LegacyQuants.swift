@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import Synchronization
 
 /// GGUF's 32-element block types Q4_0, Q4_1, Q5_0 and Q5_1 (ggml's `ggml-quants.c`), computed exactly as
 /// gguf-py's `quants.py` does (all arithmetic in f32, `trunc(x·id + 8.5)` style rounding), so the bytes match it.
@@ -14,17 +15,21 @@ public enum BlockQuantizer {
         precondition(types.contains(type), "no quantizer for \(type)")
         if type == .q8_0 { return try Q8_0.quantize(source) }
         if KQuants.types.contains(type) { return try KQuants.quantize(source, to: type) }
+        #if !_endian(little)
         try NonFiniteValue.check(source)
+        #endif
         let blocks = source.count / 4 / 32
         let output = TensorBuffer(count: blocks * type.blockBytes)
+        let nonFinite = Atomic<Bool>(false)
         output.withMutableBytes { destination in
             Parallel.forEachChunk(of: blocks, size: 4096, lending: (source, destination)) { range, buffers in
                 let (source, destination) = buffers
+                var seen = SIMD16<UInt32>.zero
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { x in
                     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { q in
                         for block in range {
                             #if _endian(little)
-                            if encodeLanes(source, block, type, into: destination) { continue }
+                            if encodeLanes(source, block, type, into: destination, nonFinite: &seen) { continue }
                             #endif
                             for j in 0..<32 {
                                 x[j] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: (block * 32 + j) * 4, as: UInt32.self)))
@@ -33,8 +38,11 @@ public enum BlockQuantizer {
                         }
                     }
                 }
+                if anyLane(seen & 0x8000_0000) { nonFinite.store(true, ordering: .relaxed) }
             }
         }
+        // The blocks noted a NaN or infinity as they passed (one read of the input); the first is looked up to be named.
+        if nonFinite.load(ordering: .relaxed) { try NonFiniteValue.check(source) }
         return output
     }
 
@@ -42,12 +50,22 @@ public enum BlockQuantizer {
 
     /// `encode` for one block, 16 lanes at a time (little-endian hosts). Every step is element-wise, or a maximum /
     /// minimum (exact in any order), so the bytes are `encode`'s; it returns false, leaving the block to `encode`,
-    /// where the order could show: a minimum or maximum of zero (its sign is that of the first zero met).
+    /// where the order could show: a minimum or maximum of zero (its sign is that of the first zero met). A block
+    /// holding a NaN or an infinity sets bit 31 of a lane of `nonFinite` and is skipped (returns true, bytes unset):
+    /// the caller refuses the tensor.
     @inline(__always)
-    static func encodeLanes(_ source: UnsafeRawBufferPointer, _ block: Int, _ type: DType, into out: UnsafeMutableRawBufferPointer) -> Bool {
+    static func encodeLanes(_ source: UnsafeRawBufferPointer, _ block: Int, _ type: DType, into out: UnsafeMutableRawBufferPointer,
+                            nonFinite: inout SIMD16<UInt32>) -> Bool {
         let first = block * 128
         let lo = source.loadUnaligned(fromByteOffset: first, as: SIMD16<Float>.self)
         let hi = source.loadUnaligned(fromByteOffset: first + 64, as: SIMD16<Float>.self)
+        // An all-ones exponent plus one exponent step carries into bit 31; no finite exponent does.
+        let exponents = ((unsafeBitCast(lo, to: SIMD16<UInt32>.self) & 0x7F80_0000) &+ 0x0080_0000)
+            | ((unsafeBitCast(hi, to: SIMD16<UInt32>.self) & 0x7F80_0000) &+ 0x0080_0000)
+        if anyLane(exponents & 0x8000_0000) {
+            nonFinite |= exponents
+            return true
+        }
         var at = block * type.blockBytes
         let qlo: SIMD16<Int32>, qhi: SIMD16<Int32>
         switch type {
@@ -56,8 +74,14 @@ public enum BlockQuantizer {
             let ahi = unsafeBitCast(hi, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
             let amax = max(alo.max(), ahi.max())  // magnitudes' bits: integer order is float order
             var maxValue: Float = 0
-            if amax > 0 {  // the first value of that magnitude, as `encode` keeps it
-                if let j = (0..<16).first(where: { alo[$0] == amax }) { maxValue = lo[j] } else if let j = (0..<16).first(where: { ahi[$0] == amax }) { maxValue = hi[j] }
+            if amax > 0 {  // the first value of that magnitude, as `encode` keeps it: the only one's sign, or a search
+                let bitsLo = unsafeBitCast(lo, to: SIMD16<UInt32>.self), bitsHi = unsafeBitCast(hi, to: SIMD16<UInt32>.self)
+                let negative = amax | 0x8000_0000
+                let hasPositive = anyLane(LaneMask.isZero(bitsLo ^ amax) | LaneMask.isZero(bitsHi ^ amax))
+                let hasNegative = anyLane(LaneMask.isZero(bitsLo ^ negative) | LaneMask.isZero(bitsHi ^ negative))
+                if hasPositive != hasNegative {
+                    maxValue = Float(bitPattern: hasPositive ? amax : negative)
+                } else if let j = (0..<16).first(where: { alo[$0] == amax }) { maxValue = lo[j] } else if let j = (0..<16).first(where: { ahi[$0] == amax }) { maxValue = hi[j] }
             }
             let d = maxValue / (type == .q4_0 ? -8 : -16)
             let id: Float = d == 0 ? 0 : 1 / d
@@ -69,7 +93,7 @@ public enum BlockQuantizer {
             out.storeBytes(of: half(d).littleEndian, toByteOffset: at, as: UInt16.self)
             at += 2
         default:  // q4_1, q5_1
-            let low = min(lo.min(), hi.min()), high = max(lo.max(), hi.max())
+            let (low, high) = extremes(lo, hi)
             if low == 0 || high == 0 { return false }
             let d = (high - low) / (type == .q4_1 ? 15 : 31)
             let id: Float = d == 0 ? 0 : 1 / d
@@ -92,6 +116,47 @@ public enum BlockQuantizer {
         let packed = (qlo & 0x0F) | ((qhi & 0x0F) &<< 4)
         out.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: packed), toByteOffset: at, as: SIMD16<UInt8>.self)
         return true
+    }
+
+    /// Whether any lane is non-zero, by folding halves together (`!= .zero` on a vector is a loop through memory).
+    @inline(__always)
+    static func anyLane(_ v: SIMD16<UInt32>) -> Bool {
+        let (a, b) = unsafeBitCast(v, to: (SIMD8<UInt32>, SIMD8<UInt32>).self)
+        let (c, d) = unsafeBitCast(a | b, to: (SIMD4<UInt32>, SIMD4<UInt32>).self)
+        let words = unsafeBitCast(c | d, to: (UInt64, UInt64).self)
+        return (words.0 | words.1) != 0
+    }
+
+    /// The least and the greatest of 32 finite values, as a tree of lane-wise selects (the horizontal `min()` /
+    /// `max()` of a SIMD vector is a branchy scalar loop). Exact in any order, but for the sign of a zero result.
+    @inline(__always)
+    static func extremes(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> (min: Float, max: Float) {
+        let low16 = select(a .< b, a, b), high16 = select(a .> b, a, b)
+        let (l1, l2) = unsafeBitCast(low16, to: (SIMD8<Float>, SIMD8<Float>).self)
+        let (h1, h2) = unsafeBitCast(high16, to: (SIMD8<Float>, SIMD8<Float>).self)
+        let low8 = select(l1 .< l2, l1, l2), high8 = select(h1 .> h2, h1, h2)
+        let (l3, l4) = unsafeBitCast(low8, to: (SIMD4<Float>, SIMD4<Float>).self)
+        let (h3, h4) = unsafeBitCast(high8, to: (SIMD4<Float>, SIMD4<Float>).self)
+        let low4 = select(l3 .< l4, l3, l4), high4 = select(h3 .> h4, h3, h4)
+        return (min(min(low4[0], low4[1]), min(low4[2], low4[3])), max(max(high4[0], high4[1]), max(high4[2], high4[3])))
+    }
+
+    @inline(__always)
+    static func select(_ mask: SIMDMask<SIMD16<Int32>>, _ ifTrue: SIMD16<Float>, _ ifFalse: SIMD16<Float>) -> SIMD16<Float> {
+        let m = unsafeBitCast(mask, to: SIMD16<UInt32>.self)
+        return unsafeBitCast((unsafeBitCast(ifTrue, to: SIMD16<UInt32>.self) & m) | (unsafeBitCast(ifFalse, to: SIMD16<UInt32>.self) & ~m), to: SIMD16<Float>.self)
+    }
+
+    @inline(__always)
+    static func select(_ mask: SIMDMask<SIMD8<Int32>>, _ ifTrue: SIMD8<Float>, _ ifFalse: SIMD8<Float>) -> SIMD8<Float> {
+        let m = unsafeBitCast(mask, to: SIMD8<UInt32>.self)
+        return unsafeBitCast((unsafeBitCast(ifTrue, to: SIMD8<UInt32>.self) & m) | (unsafeBitCast(ifFalse, to: SIMD8<UInt32>.self) & ~m), to: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func select(_ mask: SIMDMask<SIMD4<Int32>>, _ ifTrue: SIMD4<Float>, _ ifFalse: SIMD4<Float>) -> SIMD4<Float> {
+        let m = unsafeBitCast(mask, to: SIMD4<UInt32>.self)
+        return unsafeBitCast((unsafeBitCast(ifTrue, to: SIMD4<UInt32>.self) & m) | (unsafeBitCast(ifFalse, to: SIMD4<UInt32>.self) & ~m), to: SIMD4<Float>.self)
     }
 
     /// `min(top, y.rounded(.towardZero))` of each lane, for 0 < y < 2^22 (finite values times a finite `1 / d`, plus
