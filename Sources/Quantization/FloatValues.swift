@@ -22,6 +22,32 @@ public enum FloatValues {
         }
     }
 
+    /// Lends the values of `bytes` holding `dtype` as f32 without a copy where there is nothing to convert (aligned
+    /// little-endian f32), else from one decoded buffer; nil (and `body` not run) for types `decode` does not read.
+    package static func withValues<R>(_ bytes: UnsafeRawBufferPointer, from dtype: DType,
+                                      _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R? {
+        #if _endian(little)
+        if dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+            return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: bytes.count / 4))
+        }
+        let decoded: TensorBuffer
+        switch dtype {
+        case let type where BlockQuantizer.types.contains(type): decoded = BlockQuantizer.dequantize(bytes, from: type)
+        case .f16, .bf16, .f64: decoded = FloatCast.convert(bytes, from: dtype, to: .f32)
+        default:
+            guard let values = decode(bytes, from: dtype) else { return nil }
+            return try values.withUnsafeBufferPointer(body)
+        }
+        // The buffer is freshly allocated (malloc alignment), so it can be read as Float.
+        return try decoded.withBytes { raw in
+            try body(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Float.self), count: raw.count / 4))
+        }
+        #else
+        guard let values = decode(bytes, from: dtype) else { return nil }
+        return try values.withUnsafeBufferPointer(body)
+        #endif
+    }
+
     /// Little-endian f32 values (one copy; the bytes may be unaligned).
     package static func littleEndian(_ bytes: UnsafeRawBufferPointer) -> [Float] {
         let n = bytes.count / 4

@@ -41,29 +41,52 @@ enum Kernels {
     /// Rows below which a product or an element-wise pass stays on one core.
     static let minimumRowsPerCore = 16
 
+    /// Rows below which a product is split by output columns rather than by rows: with few rows (the quality check's
+    /// 2 × 16 tokens) the time goes into packing W, and a row split would have every core pack all of it.
+    static let columnSplitRows = 128
+
     /// `y[rows, out] = x[rows, in] · Wᵀ` with `W` stored `[out, in]` (PyTorch's Linear), then the epilogue.
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: UnsafePointer<Float>, outFeatures: Int,
                        into y: UnsafeMutableBufferPointer<Float>, epilogue: Epilogue) {
         precondition(y.count == rows * outFeatures)
+        if rows < columnSplitRows, Parallel.cores > 1, outFeatures >= 64 * Parallel.cores, let out = y.baseAddress {
+            // Each core multiplies every row by its own band of W's rows (a band of y's columns: disjoint memory).
+            let band = (outFeatures + Parallel.cores - 1) / Parallel.cores
+            Parallel.forEachChunk(of: outFeatures, size: (band + 15) / 16 * 16, lending: out) { columns, out in
+                BLAS.sgemm(transposeB: true, m: rows, n: columns.count, k: inFeatures, alpha: 1, a: x, lda: inFeatures,
+                           b: weight + columns.lowerBound * inFeatures, ldb: inFeatures, beta: 0, c: out + columns.lowerBound,
+                           ldc: outFeatures)
+            }
+            Parallel.fill(y, rows: rows, minimumRows: minimumRowsPerCore) { range, slice in
+                guard let out = slice.baseAddress, !range.isEmpty else { return }
+                finish(out, range: range, outFeatures: outFeatures, epilogue: epilogue)
+            }
+            return
+        }
         Parallel.fill(y, rows: rows, minimumRows: minimumRowsPerCore) { range, slice in
             guard let out = slice.baseAddress, !range.isEmpty else { return }
             BLAS.sgemm(transposeB: true, m: range.count, n: outFeatures, k: inFeatures, alpha: 1, a: x + range.lowerBound * inFeatures,
                        lda: inFeatures, b: weight, ldb: inFeatures, beta: 0, c: out, ldc: outFeatures)
-            for r in 0..<range.count {
-                let row = out + r * outFeatures
-                switch epilogue {
-                case .none:
-                    break
-                case .bias(let bias):
-                    Vector.add(bias, to: row, count: outFeatures)
-                case .biasActivation(let bias, let activation):
-                    Vector.add(bias, to: row, count: outFeatures)
-                    Vector.activate(row, count: outFeatures, activation)
-                case let .biasResidualNorm(bias, residual, weight, shift, eps):
-                    Vector.add(bias, to: row, count: outFeatures)
-                    Vector.add(residual + (range.lowerBound + r) * outFeatures, to: row, count: outFeatures)
-                    Vector.layerNorm(row, count: outFeatures, weight: weight, shift: shift, eps: eps)
-                }
+            finish(out, range: range, outFeatures: outFeatures, epilogue: epilogue)
+        }
+    }
+
+    /// The epilogue on the product's rows `range` (held at `out`, `outFeatures` a row).
+    private static func finish(_ out: UnsafeMutablePointer<Float>, range: Range<Int>, outFeatures: Int, epilogue: Epilogue) {
+        for r in 0..<range.count {
+            let row = out + r * outFeatures
+            switch epilogue {
+            case .none:
+                break
+            case .bias(let bias):
+                Vector.add(bias, to: row, count: outFeatures)
+            case .biasActivation(let bias, let activation):
+                Vector.add(bias, to: row, count: outFeatures)
+                Vector.activate(row, count: outFeatures, activation)
+            case let .biasResidualNorm(bias, residual, weight, shift, eps):
+                Vector.add(bias, to: row, count: outFeatures)
+                Vector.add(residual + (range.lowerBound + r) * outFeatures, to: row, count: outFeatures)
+                Vector.layerNorm(row, count: outFeatures, weight: weight, shift: shift, eps: eps)
             }
         }
     }

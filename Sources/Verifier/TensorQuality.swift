@@ -38,11 +38,16 @@ public struct TensorQuality: Sendable {
                             let (a, b, slots) = lent
                             for c in range {
                                 let start = c * chunk, n = min(chunk, count - start)
-                                guard let x = decode(a, reference.dtype, start, n), let y = decode(b, candidate.dtype, start, n)
+                                guard let x = slice(a, reference.dtype, start, n), let y = slice(b, candidate.dtype, start, n)
                                 else { continue }
-                                var sums = Sums()
-                                sums.add(x, y)
-                                slots[c] = sums
+                                slots[c] = FloatValues.withValues(x, from: reference.dtype) { x in
+                                    FloatValues.withValues(y, from: candidate.dtype) { y -> Sums? in
+                                        guard x.count == n, y.count == n else { return nil }
+                                        var sums = Sums()
+                                        sums.add(x, y)
+                                        return sums
+                                    } ?? nil
+                                } ?? nil
                             }
                         }
                     }
@@ -61,43 +66,39 @@ public struct TensorQuality: Sendable {
         var sums = Sums()
         let a = try Weights.floats(of: reference), b = try Weights.floats(of: candidate)
         guard a.count == b.count else { throw VerifierError("tensor '\(name)': \(a.count) vs \(b.count) elements") }
-        sums.add(a, b)
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in sums.add(a, b) } }
         return sums.quality(name: name, dtype: candidate.dtype, count: a.count)
     }
 
-    /// Elements `start ..< start + count` of `bytes` holding `dtype`, as f32 (whole blocks: `start` and `count` are
-    /// multiples of every block size, or `count` runs to the end).
-    private static func decode(_ bytes: UnsafeRawBufferPointer, _ dtype: DType, _ start: Int, _ count: Int) -> [Float]? {
+    /// The bytes of elements `start ..< start + count` of `bytes` holding `dtype` (whole blocks: `start` and `count`
+    /// are multiples of every block size, or `count` runs to the end).
+    private static func slice(_ bytes: UnsafeRawBufferPointer, _ dtype: DType, _ start: Int, _ count: Int) -> UnsafeRawBufferPointer? {
         guard let from = dtype.byteCount(elements: start), let length = dtype.byteCount(elements: count),
               from + length <= bytes.count else { return nil }
-        return FloatValues.decode(UnsafeRawBufferPointer(rebasing: bytes[from..<(from + length)]), from: dtype)
+        return UnsafeRawBufferPointer(rebasing: bytes[from..<(from + length)])
     }
 
     /// Running sums of the comparison, in element order.
     private struct Sums {
         var squared = 0.0, worst = 0.0, dot = 0.0, na = 0.0, nb = 0.0
 
-        mutating func add(_ a: [Float], _ b: [Float]) {
+        mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
             // Four lanes, each a running sum in element order over every fourth element.
             var squared4 = SIMD4<Double>(), dot4 = SIMD4<Double>()
             var na4 = SIMD4<Double>(), nb4 = SIMD4<Double>()
             var w0 = 0.0, w1 = 0.0, w2 = 0.0, w3 = 0.0
             let whole = a.count / 4 * 4
-            a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    var i = 0
-                    while i < whole {
-                        let x = SIMD4<Double>(Double(a[i]), Double(a[i + 1]), Double(a[i + 2]), Double(a[i + 3]))
-                        let y = SIMD4<Double>(Double(b[i]), Double(b[i + 1]), Double(b[i + 2]), Double(b[i + 3]))
-                        let d = x - y
-                        squared4 += d * d
-                        w0 = max(w0, abs(d[0])); w1 = max(w1, abs(d[1])); w2 = max(w2, abs(d[2])); w3 = max(w3, abs(d[3]))
-                        dot4 += x * y
-                        na4 += x * x
-                        nb4 += y * y
-                        i += 4
-                    }
-                }
+            var i = 0
+            while i < whole {
+                let x = SIMD4<Double>(Double(a[i]), Double(a[i + 1]), Double(a[i + 2]), Double(a[i + 3]))
+                let y = SIMD4<Double>(Double(b[i]), Double(b[i + 1]), Double(b[i + 2]), Double(b[i + 3]))
+                let d = x - y
+                squared4 += d * d
+                w0 = max(w0, abs(d[0])); w1 = max(w1, abs(d[1])); w2 = max(w2, abs(d[2])); w3 = max(w3, abs(d[3]))
+                dot4 += x * y
+                na4 += x * x
+                nb4 += y * y
+                i += 4
             }
             squared += squared4.sum()
             worst = max(worst, w0, w1, w2, w3)
