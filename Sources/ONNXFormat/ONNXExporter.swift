@@ -27,6 +27,20 @@ public enum ONNXExternalData: Sendable, Equatable {
     case always
 }
 
+/// How each layer's self-attention is written.
+public enum ONNXAttention: String, Sendable, CaseIterable {
+    /// Standard operators at opset 17 (MatMul, Softmax, the additive mask): every runtime runs it. ONNX Runtime's
+    /// session optimizer fuses its LayerNorm and GELU but cannot fuse its attention at any opset ≥ 14 (why, with
+    /// references to ORT's source: `EncoderGraph.additiveMask()`); its offline optimizer
+    /// (`python -m onnxruntime.transformers.optimizer --model_type bert`) does.
+    case standard
+    /// ONNX Runtime's fused kernel, written directly: Q, K and V as one Linear (the three weights stacked, so one
+    /// product), split, then `com.microsoft.MultiHeadAttention` with the padding mask as its `key_padding_mask`
+    /// (ORT `docs/ContribOperators.md`). Runs on ONNX Runtime only; COCO-LM (relative-position bias) keeps the
+    /// standard form.
+    case onnxRuntime = "ort"
+}
+
 /// Where the graph goes in a folder destination; `config.json` and the tokenizer files sit at the top either way.
 public enum ONNXFolderLayout: String, Sendable, CaseIterable {
     /// `model.onnx` at the top, as `optimum-cli export onnx` writes and optimum's `ORTModel*` classes load.
@@ -55,10 +69,13 @@ public struct ONNXExportOptions: Sendable {
     public var precision: ONNXPrecision = .fp32
     public var externalData: ONNXExternalData = .automatic
     public var layout: ONNXFolderLayout = .optimum
-    public init(precision: ONNXPrecision = .fp32, externalData: ONNXExternalData = .automatic, layout: ONNXFolderLayout = .optimum) {
+    public var attention: ONNXAttention = .standard
+    public init(precision: ONNXPrecision = .fp32, externalData: ONNXExternalData = .automatic, layout: ONNXFolderLayout = .optimum,
+                attention: ONNXAttention = .standard) {
         self.precision = precision
         self.externalData = externalData
         self.layout = layout
+        self.attention = attention
     }
 }
 
@@ -95,6 +112,7 @@ public enum ONNXExporter {
         graph.output = exporter.b.outputs
         var metadata: [(String, String)] = [("modelport.config", model.config.huggingFaceText(weightsDType: nil))]
         metadata.append(("modelport.precision", options.precision.rawValue))
+        if exporter.fusesAttention { metadata.append(("modelport.attention", options.attention.rawValue)) }
         if let pipeline = model.pipeline {
             metadata.append(("modelport.pooling", pipeline.pooling.rawValue))
         }
@@ -123,6 +141,10 @@ struct EncoderGraph {
     var b = GraphBuilder()
     /// Activations already quantized per token, by the value they came from.
     var tokenQuantized: [String: (values: String, scale: String)] = [:]
+    /// The int32 `attention_mask` that `MultiHeadAttention` takes, once made.
+    var keyPaddingMask: String?
+    /// Whether layers use ONNX Runtime's fused attention (`ONNXAttention.onnxRuntime`).
+    var fusesAttention: Bool { options.attention == .onnxRuntime && architecture != .cocolm }
     /// The encoder's tensor prefix (`bert.`, `roberta.`, or none).
     let prefix: String
     var index: [String: Tensor]
@@ -316,7 +338,7 @@ struct EncoderGraph {
         if hasTypes { b.input("token_type_ids", type: .int64, dims: dynamic) }
 
         var x = try embeddings(hasTypes: hasTypes)
-        let mask = additiveMask()
+        let mask = fusesAttention ? "" : additiveMask()
         switch architecture {
         case .albert:
             x = try linear(x, p + "encoder.embedding_hidden_mapping_in", inFeatures: config.embeddingSize ?? hidden, outFeatures: hidden)
@@ -416,6 +438,25 @@ struct EncoderGraph {
     }
 
     /// `(1 − mask) · float32.min`, `[batch, 1, 1, seq]`: transformers' extended attention mask.
+    ///
+    /// ONNX Runtime's session optimizer cannot fuse an attention block with a padding mask into its `Attention` kernel
+    /// in any graph of opset ≥ 14, whatever form the mask takes; read in onnxruntime v1.32.0's source
+    /// (github.com/microsoft/onnxruntime, `onnxruntime/core/optimizer/`) and confirmed with its verbose log
+    /// (`SessionOptions.log_severity_level = 0`, which prints the file and line where each match stops):
+    /// - `AttentionFusion::FuseSubGraph` (`attention_fusion.cc`; it gives up at line 1362) takes the mask from
+    ///   `AttentionFusionHelper::MatchInputMaskSubgraph` (`attention_fusion_helper.h`, lines 613–677). That walks
+    ///   Softmax ← Add ← Mul ← Sub (opset-14 Add/Mul/Sub are accepted: line 648 passes), then Sub's second input
+    ///   through Cast → Unsqueeze → Unsqueeze or Unsqueeze → Unsqueeze (`mask_path_format_1`, `_2`), accepting Cast only
+    ///   at since-version 9 and Unsqueeze only at since-versions 1 and 11. From opset 13 on, Cast and Unsqueeze are
+    ///   version 13, so every graph stops at line 677: this one, one with no Cast, one with the Cast first, one with the
+    ///   Mul constant −10000.
+    /// - Its DistilBERT form (Equal → Reshape → Expand → Where(−∞) → Softmax, lines 733–744) accepts Reshape at
+    ///   since-versions 1, 5 and 13 and Where at 9: written at opset 17 it stops at line 744; the same graph declared
+    ///   opset 13 passes that step, so Reshape-14 (opset ≥ 14) is what stops it.
+    /// - `TryFuseMobileClipMHA` (`attention_fusion.cc`) yields a MultiHeadAttention with no mask input: no use for
+    ///   padded batches.
+    /// The mask keeps the two-Unsqueeze form, which the offline optimizer (`onnxruntime/python/tools/transformers/
+    /// fusion_attention.py`) does fuse, and `ONNXAttention.onnxRuntime` writes ORT's fused kernel directly.
     mutating func additiveMask() -> String {
         // Two Unsqueezes (axes 1, then 2), then Cast, Sub, Mul: with this form onnxruntime's offline BERT optimizer
         // (`python -m onnxruntime.transformers.optimizer --model_type bert`, onnxruntime 1.32) fuses Attention; one
@@ -438,35 +479,11 @@ struct EncoderGraph {
                o: p + "attention.output.dense", ln1: p + "attention.output.LayerNorm", up: p + "intermediate.dense",
                down: p + "output.dense", ln2: p + "output.LayerNorm")
         let before = b.initializers.count
-        let H = hidden, headSize = hidden / heads
+        let H = hidden
         let path = "/" + p.dropLast().replacingOccurrences(of: ".", with: "/") + "/attention"
-        var q: String, k: String, v: String
-        if architecture == .cocolm {
-            let qkv = try linear(x, p + "attention.self_attn.in_proj", inFeatures: H, outFeatures: 3 * H)
-            let parts = b.node("Split", [qkv, b.ints([Int64(H), Int64(H), Int64(H)])], outputs: 3, name: path + "/Split",
-                               attributes: [Attribute.int("axis", -1)])
-            (q, k, v) = (parts[0], parts[1], parts[2])
-        } else {
-            q = try linear(x, names.q, inFeatures: H, outFeatures: H)
-            k = try linear(x, names.k, inFeatures: H, outFeatures: H)
-            v = try linear(x, names.v, inFeatures: H, outFeatures: H)
-        }
-        let headShape = b.ints([0, 0, Int64(heads), Int64(headSize)])
-        let qh = b.op("Transpose", [b.op("Reshape", [q, headShape], name: path + "/q/Reshape")], name: path + "/q/Transpose",
-                      Attribute.ints("perm", [0, 2, 1, 3]))
-        let kh = b.op("Transpose", [b.op("Reshape", [k, headShape], name: path + "/k/Reshape")], name: path + "/k/Transpose",
-                      Attribute.ints("perm", [0, 2, 3, 1]))
-        let vh = b.op("Transpose", [b.op("Reshape", [v, headShape], name: path + "/v/Reshape")], name: path + "/v/Transpose",
-                      Attribute.ints("perm", [0, 2, 1, 3]))
-        var scores = b.op("MatMul", [qh, kh], name: path + "/scores/MatMul")
-        scores = b.op("Div", [scores, b.floats([Float(headSize).squareRoot()])], name: path + "/scores/Div")
-        if architecture == .cocolm { scores = b.op("Add", [scores, try relativeBias()], name: path + "/scores/AddBias") }
-        scores = b.op("Add", [scores, mask], name: path + "/scores/Add")
-        // axis 3 (the last of [batch, heads, S, S]): ORT's AttentionFusion asks for it spelled so.
-        let probs = b.op("Softmax", [scores], name: path + "/Softmax", Attribute.int("axis", 3))
-        let context = b.op("MatMul", [probs, vh], name: path + "/context/MatMul")
-        let merged = b.op("Reshape", [b.op("Transpose", [context], name: path + "/context/Transpose", Attribute.ints("perm", [0, 2, 1, 3])),
-                                      b.ints([0, 0, Int64(H)])], name: path + "/context/Reshape")
+        let merged = fusesAttention
+            ? try fusedAttention(x, q: names.q, k: names.k, v: names.v, path: path)
+            : try standardAttention(x, mask: mask, q: names.q, k: names.k, v: names.v, prefix: p, path: path)
         let outName = architecture == .cocolm ? p + "attention.self_attn.out_proj" : names.o
         let lnName = architecture == .cocolm ? p + "attention.LayerNorm" : names.ln1
         let attended = try linear(merged, outName, inFeatures: H, outFeatures: H)
@@ -482,6 +499,96 @@ struct EncoderGraph {
         for i in b.initializers[before...] where planned.insert(i.name).inserted { kept.append(i) }
         b.initializers = kept
         return result
+    }
+
+    /// Self-attention in standard operators: Q, K, V Linears, heads split by Reshape and Transpose, scaled scores plus
+    /// the additive mask, Softmax, the weighted sum, heads merged; `[batch, seq, hidden]`.
+    mutating func standardAttention(_ x: String, mask: String, q qName: String, k kName: String, v vName: String, prefix p: String,
+                                    path: String) throws -> String {
+        let H = hidden, headSize = hidden / heads
+        var q: String, k: String, v: String
+        if architecture == .cocolm {
+            let qkv = try linear(x, p + "attention.self_attn.in_proj", inFeatures: H, outFeatures: 3 * H)
+            let parts = b.node("Split", [qkv, b.ints([Int64(H), Int64(H), Int64(H)])], outputs: 3, name: path + "/Split",
+                               attributes: [Attribute.int("axis", -1)])
+            (q, k, v) = (parts[0], parts[1], parts[2])
+        } else {
+            q = try linear(x, qName, inFeatures: H, outFeatures: H)
+            k = try linear(x, kName, inFeatures: H, outFeatures: H)
+            v = try linear(x, vName, inFeatures: H, outFeatures: H)
+        }
+        let headShape = b.ints([0, 0, Int64(heads), Int64(headSize)])
+        let qh = b.op("Transpose", [b.op("Reshape", [q, headShape], name: path + "/q/Reshape")], name: path + "/q/Transpose",
+                      Attribute.ints("perm", [0, 2, 1, 3]))
+        let kh = b.op("Transpose", [b.op("Reshape", [k, headShape], name: path + "/k/Reshape")], name: path + "/k/Transpose",
+                      Attribute.ints("perm", [0, 2, 3, 1]))
+        let vh = b.op("Transpose", [b.op("Reshape", [v, headShape], name: path + "/v/Reshape")], name: path + "/v/Transpose",
+                      Attribute.ints("perm", [0, 2, 1, 3]))
+        var scores = b.op("MatMul", [qh, kh], name: path + "/scores/MatMul")
+        scores = b.op("Div", [scores, b.floats([Float(headSize).squareRoot()])], name: path + "/scores/Div")
+        if architecture == .cocolm { scores = b.op("Add", [scores, try relativeBias()], name: path + "/scores/AddBias") }
+        scores = b.op("Add", [scores, mask], name: path + "/scores/Add")
+        // axis 3 (the last of [batch, heads, S, S]): ORT's AttentionFusion asks for it spelled so.
+        let probs = b.op("Softmax", [scores], name: path + "/Softmax", Attribute.int("axis", 3))
+        let context = b.op("MatMul", [probs, vh], name: path + "/context/MatMul")
+        return b.op("Reshape", [b.op("Transpose", [context], name: path + "/context/Transpose", Attribute.ints("perm", [0, 2, 1, 3])),
+                                b.ints([0, 0, Int64(H)])], name: path + "/context/Reshape")
+    }
+
+    /// Self-attention as ONNX Runtime's fused kernel (`ONNXAttention.onnxRuntime`): one Linear `[3·hidden, hidden]`
+    /// whose rows are the query, key and value weights in turn (biases likewise), split into three `[batch, seq,
+    /// hidden]` values, then `com.microsoft.MultiHeadAttention` (inputs query, key, value, bias, key_padding_mask;
+    /// ORT `docs/ContribOperators.md`) with the mask cast to int32. Scaling by 1/√head_size and masking are the
+    /// kernel's; measured against the standard graph with ORT 1.32 the outputs are bit-identical on real tokens.
+    mutating func fusedAttention(_ x: String, q: String, k: String, v: String, path: String) throws -> String {
+        let H = hidden
+        let stacked = String(q.dropLast("query".count)) + "qkv"
+        let weights = try [q, k, v].map { try tensor($0 + ".weight") }
+        for (name, w) in zip([q, k, v], weights) where w.shape.dimensions != [H, H] {
+            throw ONNXError(.cannotExport, "tensor '\(name).weight' has shape \(w.shape), expected [\(H), \(H)]")
+        }
+        index[stacked + ".weight"] = Self.stackedRows(weights, name: stacked + ".weight")
+        let biases = [q, k, v].compactMap { index[$0 + ".bias"] }
+        if biases.count == 3 {
+            for (name, t) in zip([q, k, v], biases) where t.shape.dimensions != [H] {
+                throw ONNXError(.cannotExport, "tensor '\(name).bias' has shape \(t.shape), expected [\(H)]")
+            }
+            index[stacked + ".bias"] = Self.stackedRows(biases, name: stacked + ".bias")
+        } else if !biases.isEmpty {
+            throw ONNXError(.cannotExport, "'\(q)' has biases on some of query, key and value only; export with the standard attention")
+        }
+        let qkv = try linear(x, stacked, inFeatures: H, outFeatures: 3 * H)
+        let parts = b.node("Split", [qkv, b.ints([Int64(H), Int64(H), Int64(H)])], outputs: 3, name: path + "/qkv/Split",
+                           attributes: [Attribute.int("axis", -1)])
+        if keyPaddingMask == nil {
+            keyPaddingMask = b.op("Cast", ["attention_mask"], name: "/mask/CastInt32", Attribute.int("to", Int(ONNXElementType.int32.rawValue)))
+        }
+        b.usesMicrosoft = true
+        return b.op("MultiHeadAttention", [parts[0], parts[1], parts[2], "", keyPaddingMask ?? "attention_mask"],
+                    name: path + "/MultiHeadAttention", domain: "com.microsoft", Attribute.int("num_heads", heads))
+    }
+
+    /// Tensors of one dtype stacked along their first axis, byte for byte (so the stacked initializer is bit-exact to
+    /// its sources), read only when the writer pulls it.
+    static func stackedRows(_ parts: [Tensor], name: String) -> Tensor {
+        let rows = parts.reduce(0) { $0 + $1.shape[0] }
+        let dims = [rows] + parts[0].shape.dimensions.dropFirst()
+        let sameType = parts.allSatisfy { $0.dtype == parts[0].dtype }
+        let dtype = sameType ? parts[0].dtype : .f32
+        return Tensor(name: name, dtype: dtype, shape: Shape(dims), data: .producer {
+            var bytes: [UInt8] = []
+            for t in parts {
+                if sameType {
+                    try t.withBytes { bytes += $0 }
+                } else {
+                    guard let values = try t.withBytes({ FloatValues.decode($0, from: t.dtype) }) else {
+                        throw ONNXError(.cannotExport, "tensor '\(t.name)' is \(t.dtype.rawValue), which cannot be stacked")
+                    }
+                    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+                }
+            }
+            return TensorBuffer(bytes)
+        })
     }
 
     /// COCO-LM's relative-position bias `[1, heads, L, L]`, computed in the graph from the sequence length:
