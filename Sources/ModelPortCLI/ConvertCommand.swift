@@ -195,7 +195,7 @@ struct ConvertCommand: ParsableCommand {
         }
         var type: DType?
         if outputID == "onnx" {
-            // The graph stores its own precision: f32 (or keep), f16 weights, int8 blocks for MatMulNBits.
+            // The graph stores its own precision: f32 (or keep), f16 weights, int8 per-channel weights for MatMulInteger.
             let precision: ONNXPrecision
             switch dtype.lowercased() {
             case "keep", "f32", "fp32", "float32": precision = .fp32

@@ -71,23 +71,27 @@ import Testing
         #expect(!initializers.keys.contains(prefix + "query.weight"), "the separate weights are not stored too")
     }
 
-    /// int8: blocks run along each output row's inputs, so stacking rows before quantizing gives exactly the separate
-    /// Linears' blocks and scales, concatenated.
-    @Test func int8StackedBlocksAreTheSeparateBlocks() throws {
+    /// int8: one scale per output channel, so stacking the rows before quantizing gives exactly the separate Linears'
+    /// int8 weights side by side (`[in, out]` rows joined) and their scales in turn.
+    @Test func int8StackedChannelsAreTheSeparateChannels() throws {
         let model = try Self.load("bert-tiny")
         let fused = try ONNXExporter.plan(model, options: ONNXExportOptions(precision: .int8, attention: .onnxRuntime))
         let standard = try ONNXExporter.plan(model, options: ONNXExportOptions(precision: .int8))
         let f = Dictionary(fused.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let s = Dictionary(standard.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let prefix = "encoder.layer.0.attention.self."
-        for suffix in [".weight_quantized", ".weight_scale"] {
-            var expected: [UInt8] = []
-            for role in ["query", "key", "value"] { expected += try Self.bytes(try #require(s[prefix + role + suffix]).data) }
-            #expect(try Self.bytes(try #require(f[prefix + "qkv" + suffix]).data) == expected, "\(suffix)")
-        }
-        let node = try #require(fused.graph.node.first { $0.input.contains(prefix + "qkv.weight_quantized") })
         let hidden = try #require(model.config.hiddenSize)
-        #expect(node.opType == "MatMulNBits" && node.attribute.contains { $0.name == "N" && $0.i == Int64(3 * hidden) })
+        let prefix = "encoder.layer.0.attention.self."
+        let parts = try ["query", "key", "value"].map { try Self.bytes(try #require(s[prefix + $0 + ".weight_quantized"]).data) }
+        var expected: [UInt8] = []
+        for row in 0..<hidden { for part in parts { expected += part[(row * hidden)..<((row + 1) * hidden)] } }
+        let stacked = try #require(f[prefix + "qkv.weight_quantized"])
+        #expect(stacked.dims == [hidden, 3 * hidden])
+        #expect(try Self.bytes(stacked.data) == expected)
+        var scales: [UInt8] = []
+        for role in ["query", "key", "value"] { scales += try Self.bytes(try #require(s[prefix + role + ".weight_scale"]).data) }
+        #expect(try Self.bytes(try #require(f[prefix + "qkv.weight_scale"]).data) == scales)
+        let node = try #require(fused.graph.node.first { $0.input.contains(prefix + "qkv.weight_quantized") })
+        #expect(node.opType == "MatMulInteger")
     }
 
     @Test func albertSharesItsStackedWeightAcrossLayers() throws {
@@ -110,5 +114,38 @@ import Testing
     @Test func theStandardGraphHasNoMicrosoftAttention() throws {
         let plan = try ONNXExporter.plan(try Self.load("bert-tiny"))
         #expect(!plan.nodeTypes.contains("MultiHeadAttention") && !plan.usesMicrosoftDomain)
+    }
+}
+
+/// A graph written with the fused attention reads back with the query, key and value parameters, so `verify`,
+/// `--min-cosine` and the quality report work on it.
+@Suite struct ONNXAttentionReadBackTests {
+    @Test(arguments: [ONNXPrecision.fp32, .int8])
+    func stackedQKVReadsBackAsQueryKeyValue(precision: ONNXPrecision) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let source = try ModelLoader.load(Samples.path("bert-tiny"))
+        try ONNXWriter.write(try ONNXExporter.plan(source, options: .init(precision: precision, attention: .onnxRuntime)), to: folder.file("m.onnx"))
+        let back = try ModelLoader.load(folder.file("m.onnx"))
+        #expect(!back.tensors.contains { $0.name.contains(".qkv.") })
+        for role in ["query", "key", "value"] {
+            for suffix in [".weight", ".bias"] {
+                let name = "encoder.layer.1.attention.self." + role + suffix
+                let original = try #require(source[name]), read = try #require(back[name])
+                #expect(read.shape == original.shape, "\(name)")
+                if precision == .fp32 {
+                    #expect(try read.withBytes { Array($0) } == original.withBytes { Array($0) }, "\(name) bit-exact")
+                }
+            }
+        }
+    }
+
+    @Test func minimumCosineWorksOnTheFusedGraph() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let options = ConversionOptions(output: ONNXOutput(export: ONNXExportOptions(precision: .int8, attention: .onnxRuntime)),
+                                        quality: .require(minimumCosine: 0.99))
+        _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("m.onnx"), options: options)
+        #expect(folder.contents() == ["m.onnx"])
     }
 }
