@@ -455,8 +455,8 @@ struct EncoderGraph {
     ///   Softmax ← Add ← Mul ← Sub (opset-14 Add/Mul/Sub are accepted: line 648 passes), then Sub's second input
     ///   through Cast → Unsqueeze → Unsqueeze or Unsqueeze → Unsqueeze (`mask_path_format_1`, `_2`), accepting Cast only
     ///   at since-version 9 and Unsqueeze only at since-versions 1 and 11. From opset 13 on, Cast and Unsqueeze are
-    ///   version 13, so every graph stops at line 677: this one, one with no Cast, one with the Cast first, one with the
-    ///   Mul constant −10000.
+    ///   version 13, so every graph stops at line 677: this one, one with the Cast moved before the Unsqueezes (the
+    ///   second form), one with the Mul constant −10000.
     /// - Its DistilBERT form (Equal → Reshape → Expand → Where(−∞) → Softmax, lines 733–744) accepts Reshape at
     ///   since-versions 1, 5 and 13 and Where at 9: written at opset 17 it stops at line 744; the same graph declared
     ///   opset 13 passes that step, so Reshape-14 (opset ≥ 14) is what stops it.
