@@ -6,7 +6,7 @@ torch, transformers, sentence-transformers; pinned in Samples/requirements-onnx.
 
 For every sample (TF, PyTorch, Paddle, safetensors sources; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM; task
 heads, masked-LM and pre-training heads, and a sentence-transformers folder) it writes an .onnx with `modelport convert --to onnx` (fp32, --dtype f16,
---dtype int8) and the Hugging Face folder of the same source (ModelPort's HF output is checked against transformers
+--dtype int8; fp32 and int8 again with --onnx-attention ort) and the Hugging Face folder of the same source (ModelPort's HF output is checked against transformers
 by check_outputs.py; COCO-LM, which transformers lacks, against its committed golden), then runs both on random
 inputs with padding at batch 1 and 8, lengths 1 and 128 (cut to the position table):
 fp32 max |error| ≤ 1e-4, fp16 cosine ≥ 0.999, int8 smallest per-token cosine ≥ 0.99. It also lists the node types
@@ -203,26 +203,29 @@ def main():
             else:
                 forward = None
             config = json.load(open(os.path.join(source if sample == "cocolm-tiny" else hf, "config.json")))
-            for precision, args in (("fp32", []), ("fp16", ["--dtype", "f16"]), ("int8", ["--dtype", "int8", "--no-quality"])):
-                path = os.path.join(work, f"{name}-{precision}.onnx")
+            ort_attention = ["--onnx-attention", "ort"]
+            for precision, args, form in (("fp32", [], ""), ("fp16", ["--dtype", "f16"], ""), ("int8", ["--dtype", "int8", "--no-quality"], ""),
+                                          ("fp32", ort_attention, " ort-attention"),
+                                          ("int8", ["--dtype", "int8", "--no-quality", *ort_attention], " ort-attention")):
+                path = os.path.join(work, f"{name}-{precision}{form.replace(' ', '-')}.onnx")
                 run(binary, "convert", source, path, "--to", "onnx", *extra, *args)
                 onnx.checker.check_model(onnx.load(path), full_check=True)
                 size = os.path.getsize(path)
                 if forward is None:
-                    check_cocolm(path, source, precision)
+                    check_cocolm(path, source, precision, form)
                     continue
                 plain = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-                compare(f"{label} {precision} ({size} bytes)", plain, forward, config, precision)
+                compare(f"{label} {precision}{form} ({size} bytes)", plain, forward, config, precision)
                 fused, types = optimized_types(path, work)
-                print(f"      {label} {precision}: optimized graph " + ", ".join(f"{k}×{v}" for k, v in sorted(types.items())))
-                compare(f"{label} {precision} fused", fused, forward, config, precision)
+                print(f"      {label} {precision}{form}: optimized graph " + ", ".join(f"{k}×{v}" for k, v in sorted(types.items())))
+                compare(f"{label} {precision}{form} fused", fused, forward, config, precision)
         except Exception as error:  # one failing sample does not hide the others
             check(False, f"{label}: {error}")
     print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
     sys.exit(1 if RESULTS["failed"] else 0)
 
 
-def check_cocolm(path, source, precision):
+def check_cocolm(path, source, precision, form=""):
     """COCO-LM has no transformers class: its committed golden (the reference implementation's outputs) is the bar."""
     from safetensors.numpy import load_file
     golden = load_file(os.path.join(source, "golden.safetensors"))
@@ -238,7 +241,7 @@ def check_cocolm(path, source, precision):
     value, ref = value.reshape(ref.shape)[m], ref[m]
     err, worst = float(np.abs(value - ref).max()), float(cosines(value, ref).min())
     ok = err <= 1e-4 if precision == "fp32" else worst >= (0.999 if precision == "fp16" else 0.99)
-    check(ok, f"cocolm-tiny {precision} golden: max |error| {err:.3g}, smallest cosine {worst:.6f}")
+    check(ok, f"cocolm-tiny {precision}{form} golden: max |error| {err:.3g}, smallest cosine {worst:.6f}")
 
 
 if __name__ == "__main__":

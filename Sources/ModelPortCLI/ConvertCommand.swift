@@ -156,6 +156,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("ONNX into a folder: optimum (model.onnx at the top) or transformers.js (onnx/model.onnx, onnx/model_fp16.onnx for --dtype f16, onnx/model_quantized.onnx for --dtype int8); config.json and the tokenizer files at the top either way.", valueName: "layout"))
     var onnxLayout: String?
 
+    @Option(name: .customLong("onnx-attention"), help: ArgumentHelp("ONNX: standard (opset-17 operators, any runtime) or ort (ONNX Runtime's fused com.microsoft.MultiHeadAttention).", valueName: "form"))
+    var onnxAttention: String?
+
     @Flag(help: "Replace DEST if it exists.")
     var force = false
 
@@ -192,7 +195,7 @@ struct ConvertCommand: ParsableCommand {
         }
         var type: DType?
         if outputID == "onnx" {
-            // The graph stores its own precision: f32 (or keep), f16 weights, int8 blocks for MatMulNBits.
+            // The graph stores its own precision: f32 (or keep), f16 weights, int8 per-channel weights for MatMulInteger.
             let precision: ONNXPrecision
             switch dtype.lowercased() {
             case "keep", "f32", "fp32", "float32": precision = .fp32
@@ -207,8 +210,11 @@ struct ConvertCommand: ParsableCommand {
                 }
                 layout = given
             }
+            guard let attention = ONNXAttention(rawValue: onnxAttention?.lowercased() ?? "standard") else {
+                throw ModelError(kind: .invalidRequest, "--onnx-attention takes standard or ort, not \(onnxAttention ?? "")")
+            }
             options.output = ONNXOutput(export: ONNXExportOptions(precision: precision, externalData: externalData ? .always : .automatic,
-                                                                  layout: layout))
+                                                                  layout: layout, attention: attention))
         } else if packing == nil, dtype.lowercased() != "keep" {
             guard let parsed = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
             type = parsed
@@ -217,6 +223,7 @@ struct ConvertCommand: ParsableCommand {
         if onnxLayout != nil, destination.lowercased().hasSuffix(".onnx") {
             throw ModelError(kind: .invalidRequest, "--onnx-layout lays out a folder DEST; \(destination) is one .onnx file")
         }
+        if onnxAttention != nil, outputID != "onnx" { throw ModelError(kind: .invalidRequest, "--onnx-attention applies to ONNX output (--to onnx)") }
         if maxShardSize != nil, outputID != "hf" { throw ModelError(kind: .invalidRequest, "--max-shard-size applies to Hugging Face folder output (--to hf)") }
         if !isGGUF {
             for (flag, given) in [("--preset", preset != nil), ("--keep-f32", !keepF32.isEmpty), ("--tensor-type", !tensorTypes.isEmpty),

@@ -20,26 +20,6 @@ enum Int8Weights {
         return (q, scale)
     }
 
-    /// Elements per scale in `blockwise`.
-    static let blockSize = 32
-
-    /// A Linear weight `[out, in]` as MatMulNBits' B `[out, in / 32, 32]` uint8 (`q + 128`, ORT's default zero point
-    /// for 8 bits, com.microsoft `MatMulNBits` in ORT's `docs/ContribOperators.md`) and `[out · in / 32]` fp32 scales,
-    /// symmetric per block: `scale = max|w| / 127`, `w ≈ (q − 128) · scale`.
-    static func blockwise(_ w: Tensor, name: String) -> (ONNXInitializer, ONNXInitializer) {
-        let (rows, columns) = (w.shape[0], w.shape[1])
-        let blocks = rows * columns / blockSize
-        let q = ONNXInitializer(name: name + "_quantized", type: .uint8, dims: [rows, columns / blockSize, blockSize], data: .producer {
-            let values = try floats(w)
-            return quantizedRows(values, scales: rowScales(values, rows: blocks, columns: blockSize), rows: blocks, columns: blockSize,
-                                 zeroPoint: 128) { block, i in block * blockSize + i }
-        })
-        let scale = ONNXInitializer(name: name + "_scale", type: .float, dims: [blocks], data: .producer {
-            floatBuffer(rowScales(try floats(w), rows: blocks, columns: blockSize))
-        })
-        return (q, scale)
-    }
-
     /// An embedding table `[rows, width]` as int8 rows and one scale per row.
     static func perRow(_ t: Tensor, name: String) -> (ONNXInitializer, ONNXInitializer) {
         let (rows, columns) = (t.shape[0], t.shape[1])
@@ -55,7 +35,7 @@ enum Int8Weights {
     }
 
     /// Row-major values, `rows` rows of `columns`, quantized symmetrically to −127…127 with their row's scale, plus
-    /// `zeroPoint` (0 for int8, 128 for MatMulNBits' uint8); value (r, c) lands at byte `place(r, c)`.
+    /// `zeroPoint` (0 for int8); value (r, c) lands at byte `place(r, c)`.
     static func quantizedRows(_ values: [Float], scales: [Float], rows: Int, columns: Int, zeroPoint: Int,
                               place: (Int, Int) -> Int) -> TensorBuffer {
         let out = TensorBuffer(count: rows * columns)

@@ -156,6 +156,7 @@ public enum ONNXReader {
             }
             tensors.append(try dequantized(q, scale: scale, name: name, transposed: transposed))
         }
+        tensors = try tensors.flatMap(unstackedQKV)
         if tensors.isEmpty { notes.append("the graph holds no weights as initializers") }
         return ONNXContents(tensors: tensors, configText: configText, notes: notes, nodeTypes: graph.node.map(\.opType),
                             inputNames: graph.input.map(\.name), outputNames: graph.output.map(\.name))
@@ -263,6 +264,27 @@ public enum ONNXReader {
             guard elements == 0 else { throw fail(.malformed, "no data for \(type.dtype.rawValue) \(shape)") }
         }
         return Tensor(name: name, dtype: type.dtype, shape: shape, data: .owned(TensorBuffer(buffer)))
+    }
+
+    /// A Linear stacked by `--onnx-attention ort` (`….qkv.weight` `[3·hidden, hidden]`, `….qkv.bias`) as the query, key
+    /// and value parameters it holds, each a third of its rows; any other tensor unchanged.
+    static func unstackedQKV(_ t: Tensor) throws -> [Tensor] {
+        guard t.name.hasSuffix(".qkv.weight") || t.name.hasSuffix(".qkv.bias") else { return [t] }
+        guard t.shape.rank >= 1, t.shape[0] % 3 == 0, let bytes = t.info.byteCount, bytes % 3 == 0 else {
+            throw ONNXError(.malformed, "initializer '\(t.name)' does not split into query, key and value (shape \(t.shape))")
+        }
+        let third = bytes / 3
+        let dims = [t.shape[0] / 3] + t.shape.dimensions.dropFirst()
+        let base = t.name.dropLast(t.name.hasSuffix(".weight") ? ".qkv.weight".count : ".qkv.bias".count)
+        let role = t.name.hasSuffix(".weight") ? ".weight" : ".bias"
+        return ["query", "key", "value"].enumerated().map { i, part in
+            Tensor(name: base + "." + part + role, dtype: t.dtype, shape: Shape(dims), data: .producer {
+                try t.withBytes { raw in
+                    guard raw.count == bytes else { throw ONNXError(.malformed, "initializer '\(t.name)' holds \(raw.count) bytes, not \(bytes)") }
+                    return TensorBuffer(copying: UnsafeRawBufferPointer(rebasing: raw[(i * third)..<((i + 1) * third)]))
+                }
+            })
+        }
     }
 
     /// The fp32 `[out, in]` weight behind quantized initializers: MatMulNBits' `[out, in / 32, 32]` uint8 with a scale

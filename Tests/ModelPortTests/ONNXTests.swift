@@ -157,25 +157,54 @@ import Testing
         #expect(try word.withBytes { Array($0) } == original.withBytes { Array($0) })
     }
 
-    @Test func int8WeightsAreWithinHalfAStepOfTheirBlock() throws {
+    @Test func int8WeightsAreWithinHalfAStepOfTheirChannel() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let source = try Self.load("bert-tiny")
         let plan = try ONNXExporter.plan(source, options: .init(precision: .int8))
-        #expect(plan.nodeTypes.contains("MatMulNBits") && plan.usesMicrosoftDomain)
+        #expect(plan.nodeTypes.contains("MatMulInteger") && !plan.usesMicrosoftDomain, "standard operators only")
         try ONNXWriter.write(plan, to: folder.file("q.onnx"))
         let back = try ModelLoader.load(folder.file("q.onnx"))
         for name in ["encoder.layer.1.intermediate.dense.weight", "encoder.layer.1.output.dense.weight", "embeddings.word_embeddings.weight"] {
             let original = try #require(source[name])
             let w = try Self.floats(original), q = try Self.floats(try #require(back[name]))
             #expect(try #require(back[name]).shape == original.shape)
-            // Linear weights: one scale per 32 inputs; embedding rows: one per row.
-            let block = name.hasPrefix("embeddings") ? original.shape[1] : Int8Weights.blockSize
-            #expect(w.count == q.count && w.count % block == 0)
-            for start in stride(from: 0, to: w.count, by: block) {
-                let step = w[start..<(start + block)].map(abs).max()! / 127
-                for i in start..<(start + block) { #expect(abs(w[i] - q[i]) <= step / 2 * 1.0001 + 1e-12, "\(name) [\(i)]") }
+            // Linear weights [out, in] and embedding rows alike: one scale per row.
+            let row = original.shape[1]
+            #expect(w.count == q.count && w.count % row == 0)
+            for start in stride(from: 0, to: w.count, by: row) {
+                let step = w[start..<(start + row)].map(abs).max()! / 127
+                for i in start..<(start + row) { #expect(abs(w[i] - q[i]) <= step / 2 * 1.0001 + 1e-12, "\(name) [\(i)]") }
             }
+        }
+    }
+
+    /// Activations are quantized per token to uint8 around 128 (MatMulInteger's a_zero_point, so ORT runs its u8·s8
+    /// integer GEMM); Q, K and V share their input's quantization.
+    @Test func int8ActivationsAreUInt8PerTokenAroundZeroPoint128() throws {
+        let model = try Self.load("bert-tiny")
+        let plan = try ONNXExporter.plan(model, options: .init(precision: .int8))
+        let producer = Dictionary(plan.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+        let constants = Dictionary(plan.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let products = plan.graph.node.filter { $0.opType == "MatMulInteger" }
+        let layers = try #require(model.config.numHiddenLayers)
+        #expect(products.count == 6 * layers + 1)  // Q K V O up down per layer, the pooler
+        #expect(Set(products.map { $0.input[0] }).count == 4 * layers + 1, "Q, K and V share one quantized input")
+        for node in products {
+            let zero = try #require(constants[node.input[2]])
+            #expect(zero.type == .uint8 && zero.dims.isEmpty)
+            #expect(try zero.data.withBytes { Array($0) } == [128])
+            let cast = try #require(producer[node.input[0]])
+            #expect(cast.opType == "Cast" && cast.attribute.contains { $0.name == "to" && $0.i == Int64(ONNXElementType.uint8.rawValue) })
+            // Cast(Round(x / s) + 128), s = max(ReduceMax(|x|, last axis), ε) / 127: one scale per token.
+            let add = try #require(producer[cast.input[0]]), round = try #require(producer[add.input[0]])
+            let div = try #require(producer[round.input[0]])
+            #expect(add.opType == "Add" && round.opType == "Round" && div.opType == "Div")
+            let scale = try #require(producer[div.input[1]]), floor = try #require(producer[scale.input[0]])
+            let reduceMax = try #require(producer[floor.input[0]])
+            #expect(reduceMax.opType == "ReduceMax" && reduceMax.attribute.contains { $0.name == "axes" && $0.ints == [-1] })
+            #expect(reduceMax.attribute.contains { $0.name == "keepdims" && $0.i == 1 })
+            #expect(constants[node.input[1]]?.type == .int8)
         }
     }
 
