@@ -1,5 +1,6 @@
 import BinaryIO
 import ModelIR
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -114,8 +115,14 @@ public enum Encoder {
     /// advised for transparent huge pages: its first touch costs a fault per 2 MiB rather than per 4 KiB page
     /// (measured on MiniLM 8×128: zero-filling 16 MB of 4 KiB pages took the first 10 % of the forward pass, on one
     /// core, before the first product).
-    final class Workspace {
+    ///
+    /// The last pass's workspace is kept for the next pass of the same shape (`verify` runs two; a caller in a loop
+    /// many), up to `keptBytes`, so that its pages are touched once rather than once a pass. `@unchecked Sendable`:
+    /// one forward pass uses it at a time; `taken` hands it over under a lock.
+    final class Workspace: @unchecked Sendable {
         let rows: Int
+        let hidden: Int
+        let intermediate: Int
         /// `[rows, 3·hidden]`: queries, keys and values side by side.
         let qkv: UnsafeMutableBufferPointer<Float>
         /// `[batch·heads, length, headSize]`: each head's context before concatenation.
@@ -127,13 +134,37 @@ public enum Encoder {
         let up: UnsafeMutableBufferPointer<Float>
         private let region: UnsafeMutableRawPointer
 
-        init(rows: Int, _ d: Dimensions) {
+        /// The largest workspace kept between passes.
+        static let keptBytes = 64 << 20
+        private static let spare = Mutex<Workspace?>(nil)
+        private let bytes: Int
+
+        /// A workspace for `rows` rows of `d`: the kept one when it has that shape, else a new one.
+        static func taken(rows: Int, _ d: Dimensions) -> Workspace {
+            let kept = spare.withLock { spare -> Workspace? in
+                guard let w = spare, w.rows == rows, w.hidden == d.hidden, w.intermediate == d.intermediate else { return nil }
+                spare = nil
+                return w
+            }
+            return kept ?? Workspace(rows: rows, d)
+        }
+
+        /// Keeps this workspace for the next pass (replacing any kept one) when it is small enough.
+        func giveBack() {
+            guard bytes <= Self.keptBytes else { return }
+            Self.spare.withLock { $0 = self }
+        }
+
+        private init(rows: Int, _ d: Dimensions) {
             self.rows = rows
+            hidden = d.hidden
+            intermediate = d.intermediate
             let counts = [rows * 3 * d.hidden, rows * d.hidden, rows * d.hidden, rows * d.hidden, rows * d.intermediate]
             let hugePage = 2 << 20
             // Each buffer starts on a cache line; the region is a whole number of huge pages.
             let offsets = counts.reduce(into: [0]) { $0.append($0.last! + ($1 * MemoryLayout<Float>.size + 63) / 64 * 64) }
             let bytes = max((offsets.last! + hugePage - 1) / hugePage * hugePage, hugePage)
+            self.bytes = bytes
             let region = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: hugePage)
             #if os(Linux)
             _ = madvise(region, bytes, Int32(MADV_HUGEPAGE))  // a hint: without THP it changes nothing
@@ -230,11 +261,12 @@ public enum Encoder {
         var x = try embeddings(w, inputs: inputs, width: d.hidden, eps: d.eps, roberta: roberta, padId: padId)
         var states = [x]
         let masks = keyMasks(inputs)
-        let workspace = Workspace(rows: inputs.batch * inputs.length, d)
+        let workspace = Workspace.taken(rows: inputs.batch * inputs.length, d)
         for i in 0..<d.layers {
             x = try layer(x, w, "encoder.layer.\(i).", d, inputs, masks: masks, albert: false, workspace: workspace)
             states.append(x)
         }
+        workspace.giveBack()
         let pooled = try pooler(x, w, name: "pooler.dense", batch: inputs.batch, length: inputs.length, width: d.hidden)
         var output = ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
                                    rowMask: inputs.attentionMask)
@@ -259,7 +291,7 @@ public enum Encoder {
                                bias: try w.floats("encoder.embedding_hidden_mapping_in.bias"), inFeatures: embedding, outFeatures: d.hidden)
         var states = [x]
         let masks = keyMasks(inputs)
-        let workspace = Workspace(rows: inputs.batch * inputs.length, d)
+        let workspace = Workspace.taken(rows: inputs.batch * inputs.length, d)
         for i in 0..<d.layers {
             let group = Int(Double(i) / (Double(d.layers) / Double(groups)))
             for k in 0..<inner {
@@ -267,6 +299,7 @@ public enum Encoder {
             }
             states.append(x)
         }
+        workspace.giveBack()
         let pooled = try pooler(x, w, name: "pooler", batch: inputs.batch, length: inputs.length, width: d.hidden)
         var output = ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
                                    rowMask: inputs.attentionMask)
