@@ -136,6 +136,7 @@ const modelport_blas_info *modelport_blas_load(void) {
 
 void modelport_blas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                           const float *b, int ldb, float beta, float *c, int ldc) {
+    pthread_once(&once, load);  // waits for a load in progress on another thread (a no-op once loaded)
     sgemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 

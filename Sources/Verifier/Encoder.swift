@@ -10,14 +10,22 @@ import Glibc
 public enum Encoder {
     /// Runs `model` on `inputs`.
     public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
+        // The BLAS loads on another thread meanwhile (its first load is a dlopen of 8–18 ms measured here: OpenBLAS
+        // binds some 14 000 symbols). BERT computes its embeddings, which need no product, before it waits; the
+        // other architectures wait at once.
+        BLASLibrary.loadInBackground()
+        switch model.config.architecture {
+        case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
+        case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
+            return try bert(model, inputs: inputs)
+        default:
+            break
+        }
         _ = try BLASLibrary.loaded()
         switch model.config.architecture {
         case .albert: return try albert(model, inputs: inputs)
-        case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
         case .cocolm: return try COCOLM.forward(model, inputs: inputs)
         case .perceiver: return try Perceiver.forward(model, inputs: inputs)
-        case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
-            return try bert(model, inputs: inputs)
         default:
             throw VerifierError("no forward pass for architecture '\(model.config.architecture.rawValue)' yet")
         }
@@ -259,6 +267,7 @@ public enum Encoder {
         if present.count != d.layers { d.layers = present.count }
         let padId = model.config.padTokenId ?? (roberta ? 1 : 0)
         var x = try embeddings(w, inputs: inputs, width: d.hidden, eps: d.eps, roberta: roberta, padId: padId)
+        _ = try BLASLibrary.loaded()  // waits for `forward`'s background load
         var states = [x]
         let masks = keyMasks(inputs)
         let workspace = Workspace.taken(rows: inputs.batch * inputs.length, d)
