@@ -10,8 +10,8 @@ import Glibc
 public enum Encoder {
     /// Runs `model` on `inputs`.
     public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
-        // The BLAS loads on another thread meanwhile (its first load is a dlopen of 8–18 ms measured here: OpenBLAS
-        // binds some 14 000 symbols). BERT computes its embeddings, which need no product, before it waits; the
+        // The BLAS loads on another thread meanwhile (its first load is a dlopen of 2–18 ms of CPU measured here, by
+        // load: OpenBLAS binds some 14 000 symbols). BERT computes its embeddings, which need no product, before it waits; the
         // other architectures wait at once.
         BLASLibrary.loadInBackground()
         switch model.config.architecture {
@@ -121,8 +121,8 @@ public enum Encoder {
     ///
     /// One region for all of them, never zero-filled (every buffer is written before it is read), and on Linux
     /// advised for transparent huge pages: its first touch costs a fault per 2 MiB rather than per 4 KiB page
-    /// (measured on MiniLM 8×128: zero-filling 16 MB of 4 KiB pages took the first 10 % of the forward pass, on one
-    /// core, before the first product).
+    /// (measured on MiniLM 8×128: zero-filling its 16 MB in 4 KiB pages kept one core busy for about 3 % of the pass
+    /// while the other waited for the first product).
     ///
     /// The last pass's workspace is kept for the next pass of the same shape (`verify` runs two; a caller in a loop
     /// many), up to `keptBytes`, so that its pages are touched once rather than once a pass. `@unchecked Sendable`:
