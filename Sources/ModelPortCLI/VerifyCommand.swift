@@ -243,9 +243,13 @@ struct ForwardCommand: ParsableCommand {
     @Flag(help: "Print shapes and statistics as one JSON object.")
     var json = false
 
+    @Flag(help: "Run the pass once untimed first, so that the seconds --json prints leave out loading (the BLAS library, the weights' pages).")
+    var warmUp = false
+
     func run() throws {
         let loaded = try ModelLoader.load(model, options: LoadOptions(task: try task.options()))
         let batch = try Verification.inputs(from: inputs, texts: texts, pairs: pairs, for: [loaded])
+        if warmUp { _ = try Verification.forward(loaded, inputs: batch, source: model) }
         let start = ContinuousClock.now
         let result = try Verification.forward(loaded, inputs: batch, source: model)
         let elapsed = ContinuousClock.now - start
@@ -263,7 +267,7 @@ struct ForwardCommand: ParsableCommand {
         if json {
             var members: [(key: String, value: JSON)] = [("model", .string(model)), ("architecture", .string(loaded.config.architecture.rawValue)),
                                                          ("batch", .integer(result.batch)), ("length", .integer(result.length)),
-                                                         ("seconds", .double(seconds))]
+                                                         ("seconds", .double(seconds)), ("warm_up", .bool(warmUp))]
             if let blas = try? BLASLibrary.loaded() {
                 members.append(("blas", .object([("library", .string(blas.library)), ("kernel", .string(blas.kernel)),
                                                  ("kernel_choice", .string(blas.kernelChoice)), ("cpuid_kernel", .string(blas.detectedKernel)),

@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Accelerate)
 import Accelerate  // macOS: the system BLAS, linked
 #else
@@ -25,6 +26,14 @@ public struct BLASLibrary: Sendable {
     public var kernelChoice: String
     /// The library's own threads per call (the forward passes split rows over the cores themselves).
     public var threads: Int
+
+    /// Starts loading the library on another thread, so that work before the first product overlaps it; `loaded()`
+    /// waits for it to finish.
+    static func loadInBackground() {
+        #if !canImport(Accelerate)
+        DispatchQueue.global(qos: .userInitiated).async { _ = modelport_blas_load() }
+        #endif
+    }
 
     /// Loads the library once (later calls return the same), or says why none could be loaded.
     public static func loaded() throws -> BLASLibrary {

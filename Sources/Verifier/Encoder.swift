@@ -1,19 +1,31 @@
 import BinaryIO
 import ModelIR
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reference forward passes of the encoder architectures (transformers' `modeling_bert.py`, `modeling_roberta.py`, `modeling_albert.py`), in fp32,
 /// from the IR of any format.
 public enum Encoder {
     /// Runs `model` on `inputs`.
     public static func forward(_ model: Model, inputs: EncoderInputs) throws -> ForwardOutput {
+        // The BLAS loads on another thread meanwhile (its first load is a dlopen of 2–18 ms of CPU measured here, by
+        // load: OpenBLAS binds some 14 000 symbols). BERT computes its embeddings, which need no product, before it waits; the
+        // other architectures wait at once.
+        BLASLibrary.loadInBackground()
+        switch model.config.architecture {
+        case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
+        case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
+            return try bert(model, inputs: inputs)
+        default:
+            break
+        }
         _ = try BLASLibrary.loaded()
         switch model.config.architecture {
         case .albert: return try albert(model, inputs: inputs)
-        case .bert, .structbert, .roberta: return try bert(model, inputs: inputs)
         case .cocolm: return try COCOLM.forward(model, inputs: inputs)
         case .perceiver: return try Perceiver.forward(model, inputs: inputs)
-        case .unknown where model.tensors.contains(where: { $0.name.contains("encoder.layer.") }):
-            return try bert(model, inputs: inputs)
         default:
             throw VerifierError("no forward pass for architecture '\(model.config.architecture.rawValue)' yet")
         }
@@ -106,8 +118,19 @@ public enum Encoder {
     }
 
     /// The activations of one encoder layer, allocated once per forward pass and reused by every layer.
-    final class Workspace {
+    ///
+    /// One region for all of them, never zero-filled (every buffer is written before it is read), and on Linux
+    /// advised for transparent huge pages: its first touch costs a fault per 2 MiB rather than per 4 KiB page
+    /// (measured on MiniLM 8×128: zero-filling its 16 MB in 4 KiB pages kept one core busy for about 3 % of the pass
+    /// while the other waited for the first product).
+    ///
+    /// The last pass's workspace is kept for the next pass of the same shape (`verify` runs two; a caller in a loop
+    /// many), up to `keptBytes`, so that its pages are touched once rather than once a pass. `@unchecked Sendable`:
+    /// one forward pass uses it at a time; `taken` hands it over under a lock.
+    final class Workspace: @unchecked Sendable {
         let rows: Int
+        let hidden: Int
+        let intermediate: Int
         /// `[rows, 3·hidden]`: queries, keys and values side by side.
         let qkv: UnsafeMutableBufferPointer<Float>
         /// `[batch·heads, length, headSize]`: each head's context before concatenation.
@@ -117,24 +140,51 @@ public enum Encoder {
         let attended: UnsafeMutableBufferPointer<Float>
         /// `[rows, intermediate]`.
         let up: UnsafeMutableBufferPointer<Float>
+        private let region: UnsafeMutableRawPointer
 
-        init(rows: Int, _ d: Dimensions) {
-            self.rows = rows
-            func buffer(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-                let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
-                b.initialize(repeating: 0)
-                return b
+        /// The largest workspace kept between passes.
+        static let keptBytes = 64 << 20
+        private static let spare = Mutex<Workspace?>(nil)
+        private let bytes: Int
+
+        /// A workspace for `rows` rows of `d`: the kept one when it has that shape, else a new one.
+        static func taken(rows: Int, _ d: Dimensions) -> Workspace {
+            let kept = spare.withLock { spare -> Workspace? in
+                guard let w = spare, w.rows == rows, w.hidden == d.hidden, w.intermediate == d.intermediate else { return nil }
+                spare = nil
+                return w
             }
-            qkv = buffer(rows * 3 * d.hidden)
-            headMajor = buffer(rows * d.hidden)
-            context = buffer(rows * d.hidden)
-            attended = buffer(rows * d.hidden)
-            up = buffer(rows * d.intermediate)
+            return kept ?? Workspace(rows: rows, d)
         }
 
-        deinit {
-            for b in [qkv, headMajor, context, attended, up] { b.deallocate() }
+        /// Keeps this workspace for the next pass (replacing any kept one) when it is small enough.
+        func giveBack() {
+            guard bytes <= Self.keptBytes else { return }
+            Self.spare.withLock { $0 = self }
         }
+
+        private init(rows: Int, _ d: Dimensions) {
+            self.rows = rows
+            hidden = d.hidden
+            intermediate = d.intermediate
+            let counts = [rows * 3 * d.hidden, rows * d.hidden, rows * d.hidden, rows * d.hidden, rows * d.intermediate]
+            let hugePage = 2 << 20
+            // Each buffer starts on a cache line; the region is a whole number of huge pages.
+            let offsets = counts.reduce(into: [0]) { $0.append($0.last! + ($1 * MemoryLayout<Float>.size + 63) / 64 * 64) }
+            let bytes = max((offsets.last! + hugePage - 1) / hugePage * hugePage, hugePage)
+            self.bytes = bytes
+            let region = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: hugePage)
+            #if os(Linux)
+            _ = madvise(region, bytes, Int32(MADV_HUGEPAGE))  // a hint: without THP it changes nothing
+            #endif
+            self.region = region
+            let buffers = counts.indices.map {
+                UnsafeMutableBufferPointer(start: (region + offsets[$0]).bindMemory(to: Float.self, capacity: counts[$0]), count: counts[$0])
+            }
+            (qkv, headMajor, context, attended, up) = (buffers[0], buffers[1], buffers[2], buffers[3], buffers[4])
+        }
+
+        deinit { region.deallocate() }
     }
 
     /// One post-LN encoder layer with the weights under `p` (BERT names, or ALBERT's with `albert` set):
@@ -217,13 +267,15 @@ public enum Encoder {
         if present.count != d.layers { d.layers = present.count }
         let padId = model.config.padTokenId ?? (roberta ? 1 : 0)
         var x = try embeddings(w, inputs: inputs, width: d.hidden, eps: d.eps, roberta: roberta, padId: padId)
+        _ = try BLASLibrary.loaded()  // waits for `forward`'s background load
         var states = [x]
         let masks = keyMasks(inputs)
-        let workspace = Workspace(rows: inputs.batch * inputs.length, d)
+        let workspace = Workspace.taken(rows: inputs.batch * inputs.length, d)
         for i in 0..<d.layers {
             x = try layer(x, w, "encoder.layer.\(i).", d, inputs, masks: masks, albert: false, workspace: workspace)
             states.append(x)
         }
+        workspace.giveBack()
         let pooled = try pooler(x, w, name: "pooler.dense", batch: inputs.batch, length: inputs.length, width: d.hidden)
         var output = ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
                                    rowMask: inputs.attentionMask)
@@ -248,7 +300,7 @@ public enum Encoder {
                                bias: try w.floats("encoder.embedding_hidden_mapping_in.bias"), inFeatures: embedding, outFeatures: d.hidden)
         var states = [x]
         let masks = keyMasks(inputs)
-        let workspace = Workspace(rows: inputs.batch * inputs.length, d)
+        let workspace = Workspace.taken(rows: inputs.batch * inputs.length, d)
         for i in 0..<d.layers {
             let group = Int(Double(i) / (Double(d.layers) / Double(groups)))
             for k in 0..<inner {
@@ -256,6 +308,7 @@ public enum Encoder {
             }
             states.append(x)
         }
+        workspace.giveBack()
         let pooled = try pooler(x, w, name: "pooler", batch: inputs.batch, length: inputs.length, width: d.hidden)
         var output = ForwardOutput(batch: inputs.batch, length: inputs.length, width: d.hidden, hiddenStates: states, pooler: pooled,
                                    rowMask: inputs.attentionMask)

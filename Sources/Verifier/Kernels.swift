@@ -81,8 +81,7 @@ enum Kernels {
             case .bias(let bias):
                 Vector.add(bias, to: row, count: outFeatures)
             case .biasActivation(let bias, let activation):
-                Vector.add(bias, to: row, count: outFeatures)
-                Vector.activate(row, count: outFeatures, activation)
+                Vector.activate(row, adding: bias, count: outFeatures, activation)
             case let .biasResidualNorm(bias, residual, weight, shift, eps):
                 Vector.add(bias, to: row, count: outFeatures)
                 Vector.add(residual + (range.lowerBound + r) * outFeatures, to: row, count: outFeatures)

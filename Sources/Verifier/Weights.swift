@@ -73,6 +73,16 @@ struct Weights {
            FloatValues.decodes(tensor.dtype) {
             try tensor.withBytes { bytes in
                 guard bytes.count >= rowBytes * count else { throw VerifierError("tensor '\(tensor.name)' is truncated") }
+                #if _endian(little)
+                if tensor.dtype == .f32, let base = bytes.baseAddress {  // the rows' bytes are the values: copy them
+                    out.withUnsafeMutableBytes { destination in
+                        for (k, id) in picking.enumerated() where id >= 0 && id < count {
+                            (destination.baseAddress! + k * rowBytes).copyMemory(from: base + id * rowBytes, byteCount: rowBytes)
+                        }
+                    }
+                    return
+                }
+                #endif
                 for (k, id) in picking.enumerated() where id >= 0 && id < count {
                     let slice = UnsafeRawBufferPointer(rebasing: bytes[(id * rowBytes)..<((id + 1) * rowBytes)])
                     guard let values = FloatValues.decode(slice, from: tensor.dtype), values.count >= width else {

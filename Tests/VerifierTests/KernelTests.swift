@@ -28,13 +28,17 @@ import Testing
         #expect(Vector.exp(Vector.Lanes(repeating: .nan))[0].isNaN)
     }
 
-    @Test func geluMatchesTheErfDefinition() {
-        let out = Self.apply(Self.grid) { Vector.activate($0, count: $1, .gelu) }
+    /// The Swift lanes, and the AVX2 + FMA C kernels (Sources/CBLAS/vector_kernels.c) where this CPU runs them.
+    static let paths = Vector.native ? [false, true] : [false]
+
+    @Test(arguments: paths)
+    func geluMatchesTheErfDefinition(native: Bool) {
+        let out = Self.apply(Self.grid) { Vector.activate($0, count: $1, .gelu, native: native) }
         for (x, y) in zip(Self.grid, out) {
             let exact = 0.5 * Double(x) * (1 + Foundation.erf(Double(x) / 2.0.squareRoot()))
             #expect(abs(Double(y) - exact) <= 2e-7 * max(1, abs(Double(x))), "gelu(\(x)) = \(y), expected \(exact)")
         }
-        let edges = Self.apply([.nan, .infinity, -.infinity, 40, -40]) { Vector.activate($0, count: $1, .gelu) }
+        let edges = Self.apply([.nan, .infinity, -.infinity, 40, -40]) { Vector.activate($0, count: $1, .gelu, native: native) }
         #expect(edges[0].isNaN && edges[1] == .infinity && edges[3] == 40 && edges[4] == 0)
     }
 
@@ -66,18 +70,18 @@ import Testing
         }
     }
 
-    static func softmax(_ row: [Float], mask: [Float]? = nil) -> [Float] {
+    static func softmax(_ row: [Float], mask: [Float]? = nil, native: Bool = Vector.native) -> [Float] {
         apply(row) { p, n in
-            if let mask { mask.withUnsafeBufferPointer { Vector.softmax(p, count: n, adding: $0.baseAddress, and: nil) } }
-            else { Vector.softmax(p, count: n, adding: nil, and: nil) }
+            if let mask { mask.withUnsafeBufferPointer { Vector.softmax(p, count: n, adding: $0.baseAddress, and: nil, native: native) } }
+            else { Vector.softmax(p, count: n, adding: nil, and: nil, native: native) }
         }
     }
 
-    @Test(arguments: [1, 5, 8, 13, 128])
-    func softmaxMatchesADoubleReferenceWithAMask(count: Int) {
+    @Test(arguments: [1, 5, 8, 13, 128], paths)
+    func softmaxMatchesADoubleReferenceWithAMask(count: Int, native: Bool) {
         let row = (0..<count).map { Float(cos(Double($0) * 0.9) * 6) }
         let mask = (0..<count).map { $0 % 3 == 2 ? -Float.greatestFiniteMagnitude : 0 }
-        let out = Self.softmax(row, mask: mask)
+        let out = Self.softmax(row, mask: mask, native: native)
         let kept = (0..<count).filter { mask[$0] == 0 }
         let top = kept.map { Double(row[$0]) }.max()!
         let total = kept.reduce(0.0) { $0 + Foundation.exp(Double(row[$1]) - top) }
@@ -87,11 +91,38 @@ import Testing
         }
     }
 
-    @Test func softmaxRowsFollowPyTorchOnNaNInfinityAndFullMasks() {
-        let poisoned = Self.softmax([1, .nan, 2]).filter(\.isNaN).count, infinite = Self.softmax([1, .infinity, 2]).filter(\.isNaN).count
-        #expect(poisoned == 3 && infinite == 3)
-        #expect(Self.softmax([1, 2, 3], mask: [-.infinity, -.infinity, -.infinity]) == [0, 0, 0])
-        #expect(Self.softmax([-.infinity, 0, -.infinity]) == [0, 1, 0])
+    @Test(arguments: paths)
+    func softmaxRowsFollowPyTorchOnNaNInfinityAndFullMasks(native: Bool) {
+        for count in [3, 11] {  // within one set of lanes, and across a whole set and a tail
+            for bad in [Float.nan, .infinity] {
+                let row = (0..<count).map { $0 == 1 ? bad : Float($0) }
+                let out = Self.softmax(row, native: native)
+                #expect(out.filter(\.isNaN).count == count, "\(bad) in \(count) scores")
+            }
+            #expect(Self.softmax((0..<count).map(Float.init), mask: Array(repeating: -.infinity, count: count), native: native)
+                    == Array(repeating: 0, count: count))
+            let one = (0..<count).map { $0 == 1 ? Float(0) : -.infinity }
+            #expect(Self.softmax(one, native: native) == one.map { $0 == 0 ? 1 : 0 })
+        }
+    }
+
+    /// The C kernels and the Swift lanes compute the same formulas; only the fused multiply-adds round differently.
+    @Test(.enabled(if: Vector.native), arguments: [1, 7, 8, 13, 128, 1536])
+    func theNativeKernelsAgreeWithTheSwiftLanes(count: Int) {
+        let row = (0..<count).map { Float(sin(Double($0) * 0.37) * 7) }
+        let bias = (0..<count).map { Float(cos(Double($0) * 0.11)) }
+        let mask = (0..<count).map { $0 % 5 == 3 ? -Float.greatestFiniteMagnitude : 0 }
+        func run(_ native: Bool) -> (gelu: [Float], softmax: [Float]) {
+            bias.withUnsafeBufferPointer { b in mask.withUnsafeBufferPointer { m in
+                (Self.apply(row) { Vector.activate($0, adding: b.baseAddress!, count: $1, .gelu, native: native) },
+                 Self.apply(row) { Vector.softmax($0, count: $1, adding: m.baseAddress, and: b.baseAddress, native: native) })
+            }}
+        }
+        let (native, portable) = (run(true), run(false))
+        for i in 0..<count {
+            #expect(abs(native.gelu[i] - portable.gelu[i]) <= 4e-7 * max(1, abs(portable.gelu[i])), "gelu at \(i)")
+            #expect(abs(native.softmax[i] - portable.softmax[i]) <= 1e-7, "softmax at \(i)")
+        }
     }
 
     @Test func theBLASLibraryAndItsKernelAreReported() throws {

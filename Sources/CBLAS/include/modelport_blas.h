@@ -38,6 +38,16 @@ void modelport_blas_sgemm(int order, int trans_a, int trans_b, int m, int n, int
 /// The library's thread count (openblas_get_num_threads), or 1 when it has no such call.
 int modelport_blas_threads(void);
 
+/// 1 when this CPU (and its OS) runs AVX2 with FMA, the instructions of the row operations below (vector_kernels.c).
+int modelport_vector_avx2(void);
+
+/// `values[i] = gelu(values[i] + bias[i])` (erf GELU; `bias` may be NULL). Only when modelport_vector_avx2() is 1.
+void modelport_vector_bias_gelu(float *values, const float *bias, long count);
+
+/// Softmax of one row in place after adding `mask` and `bias` (either may be NULL); a NaN or +∞ makes the row NaN, a
+/// row of −∞ becomes zeros. Only when modelport_vector_avx2() is 1.
+void modelport_vector_softmax(float *scores, long count, const float *mask, const float *bias);
+
 #ifdef __cplusplus
 }
 #endif
