@@ -77,6 +77,9 @@ public struct Model: Sendable {
     public var sourceFormat: String
     /// The sentence-transformers modules after the encoder (pooling, Dense, Normalize), when the source has them.
     public var pipeline: SentencePipeline? = nil
+    /// The type the reader expanded the weights from, when they are stored quantized but read as floats (an int8
+    /// ONNX graph's weights come back as f32): what a comparison of this model should expect of its accuracy.
+    public var expandedFrom: DType? = nil
 
     public init(
         tensors: [Tensor], config: ModelConfig = ModelConfig(), metadata: Metadata = [:],

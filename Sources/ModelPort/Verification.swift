@@ -165,6 +165,7 @@ public enum Verification {
         let actual = try forward(candidate, inputs: candidateInputs ?? inputs, source: name)
         let packed = candidate.config["quantization_config"] != nil || candidate.config["quantization"] != nil
         let quantized = candidate.tensors.first { $0.dtype.isQuantized || (packed && ($0.dtype == .i8 || $0.dtype == .u32)) }?.dtype
+            ?? candidate.expandedFrom
         let limits = tolerance ?? Tolerance.default(for: quantized ?? candidate.mainFloatType)
         return try wrap { try Parity.compare(reference: expected, candidate: actual, inputs: inputs, tolerance: limits) }
     }

@@ -38,6 +38,7 @@ public struct ONNXSource: ModelReader {
         let contents = try ONNXReader.read(path: file)
         let folder = splitPath(file).folder
         var model = Model(tensors: contents.tensors, notes: contents.notes.map { Note(.info, $0) }, sourceFormat: "ONNX")
+        if contents.hasQuantizedWeights { model.expandedFrom = .i8 }
         if let text = contents.configText, !fileExists(folder + "/config.json") {
             model.config = try ModelConfig(huggingFaceJSON: try JSON.parse(Array(text.utf8), path: file), file: file)
         } else {

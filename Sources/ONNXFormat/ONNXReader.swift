@@ -14,6 +14,8 @@ public struct ONNXContents: Sendable {
     public var nodeTypes: [String]
     public var inputNames: [String]
     public var outputNames: [String]
+    /// Whether some weights were stored as int8 (or MatMulNBits' 8-bit blocks) and are read back dequantized.
+    public var hasQuantizedWeights = false
 }
 
 /// Reads an ONNX ModelProto (`Schemas/onnx.proto`) back into the IR: ModelPort's own graphs and optimum / torch.onnx
@@ -159,7 +161,8 @@ public enum ONNXReader {
         tensors = try tensors.flatMap(unstackedQKV)
         if tensors.isEmpty { notes.append("the graph holds no weights as initializers") }
         return ONNXContents(tensors: tensors, configText: configText, notes: notes, nodeTypes: graph.node.map(\.opType),
-                            inputNames: graph.input.map(\.name), outputNames: graph.output.map(\.name))
+                            inputNames: graph.input.map(\.name), outputNames: graph.output.map(\.name),
+                            hasQuantizedWeights: !quantized.isEmpty)
     }
 
     /// The parameter a node's input is, from the node's module path and the input's role (nil when they say nothing):

@@ -25,6 +25,24 @@ import Testing
         #expect(folder.contents().isEmpty)
     }
 
+    /// An int8 graph reads back as f32 weights, but `verify` judges it as the int8 model it is (cosine ≥ 0.999, not
+    /// fp32's 1e-5), and an fp32 graph stays under fp32's bound.
+    @Test func verifyJudgesAnInt8GraphByInt8Tolerances() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        for (precision, name) in [(ONNXPrecision.int8, "q.onnx"), (.fp32, "f.onnx")] {
+            let options = ConversionOptions(output: ONNXOutput(export: ONNXExportOptions(precision: precision)), quality: .off)
+            _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file(name), options: options)
+        }
+        #expect(try ModelLoader.load(folder.file("q.onnx")).expandedFrom == .i8)
+        #expect(try ModelLoader.load(folder.file("f.onnx")).expandedFrom == nil)
+        let int8 = try Verification.verify(reference: Samples.path("bert-tiny"), candidate: folder.file("q.onnx"))
+        #expect(int8.tolerance.minCosine == 0.999 && int8.tolerance.maxError == nil)
+        #expect(int8.passed)
+        let fp32 = try Verification.verify(reference: Samples.path("bert-tiny"), candidate: folder.file("f.onnx"))
+        #expect(fp32.tolerance.maxError == 1e-5 && fp32.passed)
+    }
+
     @Test func bertGraphHasOptimumInputsOutputsAndOneLayerNormPerSublayer() throws {
         let model = try Self.load("bert-tiny")
         let plan = try ONNXExporter.plan(model)
