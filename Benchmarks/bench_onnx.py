@@ -10,7 +10,9 @@ written here; pass a real folder (all-MiniLM-L6-v2) for accuracy figures that me
 of every real token's last hidden state against PyTorch fp32 (smallest and mean), on a fixed set of sentences.
 Latency is the median of ORT CPU runs (graph optimizations on), batch 1 and 8 at 128 tokens; `BENCH_ROUNDS` (default
 1) repeats the whole table interleaved (A B C … A B C …) and reports the median of the rounds, for a shared machine.
-Rows: ModelPort's standard graphs, the same with `--onnx-attention ort` (ORT's fused MultiHeadAttention) and fp32 after
+`BENCH_ONLY` (comma-separated row names) keeps only those rows.
+Rows: ModelPort's standard graphs, int8 with `--onnx-int8 fast` (per-tensor activations, fused by ORT into
+DynamicQuantizeMatMul), the same with `--onnx-attention ort` (ORT's fused MultiHeadAttention) and fp32 after
 ORT's offline optimizer; torch.onnx and quantize_dynamic as the reference.
 """
 import json
@@ -102,7 +104,8 @@ def main():
     runs = int(os.environ.get("BENCH_RUNS", "30"))
     from onnxruntime.quantization import QuantType, quantize_dynamic
     paths = {}
-    for precision, args in (("fp32", []), ("fp16", ["--dtype", "f16"]), ("int8", ["--dtype", "int8", "--no-quality"])):
+    for precision, args in (("fp32", []), ("fp16", ["--dtype", "f16"]), ("int8", ["--dtype", "int8", "--no-quality"]),
+                            ("int8 fast", ["--dtype", "int8", "--onnx-int8", "fast", "--no-quality"])):
         for attention in ("standard", "ort"):
             if attention == "ort" and precision == "fp16":
                 continue
@@ -144,6 +147,9 @@ def main():
 
     print(f"model: {folder}; ORT {ort.__version__}, 2 threads, median of {runs} runs")
     print(os.popen("uptime").read().strip())
+    only = [w for w in os.environ.get("BENCH_ONLY", "").split(",") if w]
+    if only:
+        paths = {name: path for name, path in paths.items() if name in only}
     sessions = {name: session(path) for name, path in paths.items()}
     measured = {name: accuracy(s, reference, tokenizer) for name, s in sessions.items()}
     timings = {name: ([], []) for name in paths}

@@ -40,7 +40,8 @@ struct ConvertCommand: ParsableCommand {
             the decoder tied to the word-embedding initializer), start_logits / end_logits, prediction_logits with \
             seq_relationship_logits (ALBERT: sop_logits) for pre-training checkpoints (--task masked-lm gives the \
             fill-mask graph, --task encoder no head), sentence_embedding. --dtype f16 stores fp16 weights, --dtype int8 stores \
-            int8 blocks for ONNX Runtime's MatMulNBits. A folder DEST gets model.onnx, config.json and the \
+            per-channel int8 weights for MatMulInteger (activations per token; --onnx-int8 fast: per tensor, the \
+            pattern ONNX Runtime fuses into DynamicQuantizeMatMul). A folder DEST gets model.onnx, config.json and the \
             tokenizer files (optimum's ORTModel layout); --onnx-layout transformers.js puts the graph in onnx/ \
             under the name transformers.js loads for the dtype (model.onnx, model_fp16.onnx, model_quantized.onnx).
 
@@ -159,6 +160,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("onnx-attention"), help: ArgumentHelp("ONNX: standard (opset-17 operators, any runtime) or ort (ONNX Runtime's fused com.microsoft.MultiHeadAttention).", valueName: "form"))
     var onnxAttention: String?
 
+    @Option(name: .customLong("onnx-int8"), help: ArgumentHelp("ONNX --dtype int8: per-token (activations quantized per token, standard operators; the default) or fast (DynamicQuantizeLinear per tensor, the pattern ONNX Runtime fuses into DynamicQuantizeMatMul).", valueName: "form"))
+    var onnxInt8: String?
+
     @Flag(help: "Replace DEST if it exists.")
     var force = false
 
@@ -213,8 +217,12 @@ struct ConvertCommand: ParsableCommand {
             guard let attention = ONNXAttention(rawValue: onnxAttention?.lowercased() ?? "standard") else {
                 throw ModelError(kind: .invalidRequest, "--onnx-attention takes standard or ort, not \(onnxAttention ?? "")")
             }
+            guard let activations = ONNXInt8Activations(rawValue: onnxInt8?.lowercased() ?? "per-token") else {
+                throw ModelError(kind: .invalidRequest, "--onnx-int8 takes per-token or fast, not \(onnxInt8 ?? "")")
+            }
+            if onnxInt8 != nil, precision != .int8 { throw ModelError(kind: .invalidRequest, "--onnx-int8 applies to --dtype int8") }
             options.output = ONNXOutput(export: ONNXExportOptions(precision: precision, externalData: externalData ? .always : .automatic,
-                                                                  layout: layout, attention: attention))
+                                                                  layout: layout, attention: attention, int8Activations: activations))
         } else if packing == nil, dtype.lowercased() != "keep" {
             guard let parsed = DType(name: dtype) else { throw ValidationError("unknown --dtype '\(dtype)'") }
             type = parsed
@@ -224,6 +232,7 @@ struct ConvertCommand: ParsableCommand {
             throw ModelError(kind: .invalidRequest, "--onnx-layout lays out a folder DEST; \(destination) is one .onnx file")
         }
         if onnxAttention != nil, outputID != "onnx" { throw ModelError(kind: .invalidRequest, "--onnx-attention applies to ONNX output (--to onnx)") }
+        if onnxInt8 != nil, outputID != "onnx" { throw ModelError(kind: .invalidRequest, "--onnx-int8 applies to ONNX output (--to onnx)") }
         if maxShardSize != nil, outputID != "hf" { throw ModelError(kind: .invalidRequest, "--max-shard-size applies to Hugging Face folder output (--to hf)") }
         if !isGGUF {
             for (flag, given) in [("--preset", preset != nil), ("--keep-f32", !keepF32.isEmpty), ("--tensor-type", !tensorTypes.isEmpty),

@@ -18,6 +18,17 @@ public enum ONNXPrecision: String, Sendable, CaseIterable {
     case int8
 }
 
+/// How an int8 graph quantizes the activations entering each Linear at run time.
+public enum ONNXInt8Activations: String, Sendable, CaseIterable {
+    /// One scale per token (row), symmetric, written in standard operators: the closest to fp32, but ONNX Runtime runs
+    /// the quantizing subgraph op by op.
+    case perToken = "per-token"
+    /// One scale and zero point per tensor from `DynamicQuantizeLinear`, each Linear written as the pattern ONNX Runtime's
+    /// session optimizer fuses into `com.microsoft.DynamicQuantizeMatMul` (`ONNXExporter.fusableInt8Linear`): faster,
+    /// one outlier token sets the step for the whole batch.
+    case perTensor = "fast"
+}
+
 /// Where initializer bytes go.
 public enum ONNXExternalData: Sendable, Equatable {
     /// Inside `model.onnx`, unless the file would pass protobuf's 2 GiB limit; then in `model.onnx_data`.
@@ -69,12 +80,15 @@ public struct ONNXExportOptions: Sendable {
     public var externalData: ONNXExternalData = .automatic
     public var layout: ONNXFolderLayout = .optimum
     public var attention: ONNXAttention = .standard
+    /// For `precision` int8: how activations are quantized.
+    public var int8Activations: ONNXInt8Activations = .perToken
     public init(precision: ONNXPrecision = .fp32, externalData: ONNXExternalData = .automatic, layout: ONNXFolderLayout = .optimum,
-                attention: ONNXAttention = .standard) {
+                attention: ONNXAttention = .standard, int8Activations: ONNXInt8Activations = .perToken) {
         self.precision = precision
         self.externalData = externalData
         self.layout = layout
         self.attention = attention
+        self.int8Activations = int8Activations
     }
 }
 
@@ -256,6 +270,9 @@ struct EncoderGraph {
             // 4 bits no faster), which this graph used before; int8 activations (s8·s8) fall to a far slower kernel.
             let (q, scale) = Int8Weights.perOutputChannel(w, name: name + ".weight")
             b.initializers += [q, scale]
+            if options.int8Activations == .perTensor {
+                return try fusableInt8Linear(x, name, path: path, quantized: q.name, scale: scale.name, outFeatures: outFeatures)
+            }
             let (xq, rowScale) = quantizedPerToken(x, path: path)
             let integer = b.op("MatMulInteger", [xq, q.name, activationZeroPoint()], name: path + "/MatMulInteger")
             let float = b.op("Cast", [integer], name: path + "/Cast", Attribute.int("to", Int(ONNXElementType.float.rawValue)))

@@ -341,3 +341,37 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
         #expect(folder.contents().isEmpty)
     }
 }
+
+@Suite struct ONNXInt8FormCommandTests {
+    /// `--onnx-int8 fast` writes DynamicQuantizeLinear before each MatMulInteger; the default writes none.
+    @Test func fastWritesDynamicQuantizeLinear() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let fast = run("convert", Samples.path("bert-tiny"), folder.file("f.onnx"), "--dtype", "int8", "--onnx-int8", "fast")
+        #expect(fast.status == 0, "\(fast.err)")
+        let plain = run("convert", Samples.path("bert-tiny"), folder.file("p.onnx"), "--dtype", "int8")
+        #expect(plain.status == 0, "\(plain.err)")
+        let marker = Array("DynamicQuantizeLinear".utf8)
+        func holds(_ path: String) throws -> Bool {
+            let bytes = try MappedFile(path: path).withBytes { Array($0) }
+            return bytes.count >= marker.count && (0...(bytes.count - marker.count)).contains { bytes[$0..<($0 + marker.count)].elementsEqual(marker) }
+        }
+        #expect(try holds(folder.file("f.onnx")))
+        #expect(try !holds(folder.file("p.onnx")))
+        #expect(try ModelLoader.load(folder.file("f.onnx")).expandedFrom == .i8)
+    }
+
+    @Test(arguments: [["--onnx-int8", "fastest", "--dtype", "int8"], ["--onnx-int8", "fast"], ["--onnx-int8", "fast", "--dtype", "f16"]])
+    func aWrongFormOrPrecisionIsRefused(extra: [String]) {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let console = Console.capturing()
+        let status = Console.$current.withValue(console) {
+            ModelPortCommand.execute(["convert", Samples.path("bert-tiny"), folder.file("m.onnx")] + extra)
+        }
+        let result = (status: status, err: console.capturedError)
+        #expect(result.status != 0)
+        #expect(result.err.contains("--onnx-int8"))
+        #expect(folder.contents().isEmpty)
+    }
+}
