@@ -19,13 +19,9 @@ public enum CRC32C {
     /// The CRC of `bytes`, continuing from `crc` (0 to start). A large buffer is checksummed in 8 MB parts over the
     /// cores and the parts joined with `combine`.
     package static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-        let part = 8 << 20
-        guard bytes.count > part else { return serialChecksum(bytes, continuing: crc) }
-        var value = crc
-        for (i, partCRC) in Parallel.mapChunks(of: bytes, size: part, { serialChecksum($0) }).enumerated() {
-            value = combine(value, partCRC, secondLength: min(part, bytes.count - i * part))
+        Parallel.checksum(of: bytes, continuing: crc, serial: { serialChecksum($0, continuing: $1) }, initial: 0) {
+            combine($0, $1, secondLength: $2)
         }
-        return value
     }
 
     /// The CRC of `a ‖ b` from `crc(a)`, `crc(b)` and the length of `b`: `crc(a)` carried over `b`'s length in zero

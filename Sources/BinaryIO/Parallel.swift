@@ -50,6 +50,22 @@ extension Parallel {
         }
     }
 
+    /// A checksum of `bytes` continuing from `start`: `serial` itself for up to 8 MB, else 8 MB parts checksummed over
+    /// the cores from `initial` and joined in order by `combine` (the checksum of a concatenation from its parts'
+    /// checksums and the later part's length, as CRCs allow).
+    package static func checksum<C>(
+        of bytes: UnsafeRawBufferPointer, continuing start: C, serial: (UnsafeRawBufferPointer, C) -> C,
+        initial: C, combine: (_ running: C, _ part: C, _ partLength: Int) -> C
+    ) -> C {
+        let part = 8 << 20
+        guard bytes.count > part else { return serial(bytes, start) }
+        var value = start
+        for (i, partChecksum) in mapChunks(of: bytes, size: part, { serial($0, initial) }).enumerated() {
+            value = combine(value, partChecksum, min(part, bytes.count - i * part))
+        }
+        return value
+    }
+
     /// Splits `bytes` into consecutive chunks of `chunk` bytes (the last one shorter), runs `body` on each over the
     /// cores, and returns the results in chunk order: for checksums whose parts combine (zip CRC-32) and other work on
     /// large read-only buffers. `body` only reads.

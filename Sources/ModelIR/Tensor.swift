@@ -121,17 +121,21 @@ public struct TensorData: Sendable {
     public func withPieces(of size: Int, _ body: (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(size > 0)
         guard case let .mapped(file, range, check) = storage else {
-            return try withBytes { bytes in
-                for start in stride(from: 0, to: bytes.count, by: size) {
-                    try body(start, UnsafeRawBufferPointer(rebasing: bytes[start..<min(bytes.count, start + size)]))
-                }
-            }
+            return try withBytes { try TensorData.lendPieces(of: $0, size: size, body) }
         }
         if let check { try file.withBytesReleasing(in: range) { try check($0) } }
         for start in stride(from: range.lowerBound, to: range.upperBound, by: size) {
             let piece = start..<min(range.upperBound, start + size)
             try file.withBytes(in: piece) { try body(start - range.lowerBound, $0) }
             file.releasePages(in: piece)
+        }
+    }
+
+    /// Lends `bytes` to `body` in consecutive pieces of at most `size` bytes, each with its offset.
+    static func lendPieces(of bytes: UnsafeRawBufferPointer, size: Int,
+                           _ body: (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
+        for start in stride(from: 0, to: bytes.count, by: size) {
+            try body(start, UnsafeRawBufferPointer(rebasing: bytes[start..<min(bytes.count, start + size)]))
         }
     }
 
@@ -192,11 +196,7 @@ public struct Tensor: Sendable {
             }
             return try data.withPieces(of: size, body)
         }
-        try withBytes { bytes in
-            for start in stride(from: 0, to: bytes.count, by: size) {
-                try body(start, UnsafeRawBufferPointer(rebasing: bytes[start..<min(bytes.count, start + size)]))
-            }
-        }
+        try withBytes { try TensorData.lendPieces(of: $0, size: size, body) }
     }
 
     /// Lends the bytes, after checking that their count matches the declared dtype and shape.

@@ -298,7 +298,8 @@ public enum ONNXReader {
         guard scale.dtype == .f32, let scaleCount = scale.shape.elementCount else { throw bad }
         if q.dtype == .u8, q.shape.rank == 3 {
             let (rows, blocks, block) = (q.shape[0], q.shape[1], q.shape[2])
-            guard block > 0, scaleCount == rows * blocks, let count = q.shape.elementCount else { throw bad }
+            let (blockCount, overflow) = rows.multipliedReportingOverflow(by: blocks)
+            guard block > 0, !overflow, scaleCount == blockCount, let count = q.shape.elementCount else { throw bad }
             return Tensor(name: name, dtype: .f32, shape: [rows, blocks * block], data: .producer {
                 let s = try scale.withBytes { b in (0..<scaleCount).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
                 let out = TensorBuffer(count: count * 4)

@@ -230,15 +230,9 @@ final class ZipArchive: @unchecked Sendable {
 /// The standard zip CRC-32 (zlib's), continuing from `crc`. A large buffer is checksummed in 8 MB parts over the
 /// cores and the parts joined with zlib's `crc32_combine` (the CRC of a concatenation from the CRCs of its halves).
 func zipCRC32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-    let part = 8 << 20
-    guard bytes.count > part else { return serialCRC32(bytes, continuing: crc) }
-    let parts = Parallel.mapChunks(of: bytes, size: part) { serialCRC32($0) }
-    var value = UInt(crc)
-    for (i, partCRC) in parts.enumerated() {
-        let length = min(part, bytes.count - i * part)
-        value = crc32_combine(value, UInt(partCRC), off_t(length))
+    Parallel.checksum(of: bytes, continuing: crc, serial: { serialCRC32($0, continuing: $1) }, initial: 0) {
+        UInt32(truncatingIfNeeded: crc32_combine(UInt($0), UInt($1), off_t($2)))
     }
-    return UInt32(truncatingIfNeeded: value)
 }
 
 private func serialCRC32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {

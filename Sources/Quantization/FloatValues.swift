@@ -10,41 +10,34 @@ public enum FloatValues {
 
     /// The values of `bytes` holding `dtype` (f32, f16, bf16, f64 or any GGUF block type) as f32; nil for other types.
     package static func decode(_ bytes: UnsafeRawBufferPointer, from dtype: DType) -> [Float]? {
-        switch dtype {
-        case .f32:
-            return littleEndian(bytes)
-        case let type where BlockQuantizer.types.contains(type):
-            return BlockQuantizer.dequantize(bytes, from: type).withBytes(littleEndian)
-        case .f16, .bf16, .f64:
-            return FloatCast.convert(bytes, from: dtype, to: .f32).withBytes(littleEndian)
-        default:
-            return nil
-        }
+        if dtype == .f32 { return littleEndian(bytes) }
+        return withValues(bytes, from: dtype) { Array($0) }
     }
 
     /// Lends the values of `bytes` holding `dtype` as f32 without a copy where there is nothing to convert (aligned
     /// little-endian f32), else from one decoded buffer; nil (and `body` not run) for types `decode` does not read.
     package static func withValues<R>(_ bytes: UnsafeRawBufferPointer, from dtype: DType,
                                       _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R? {
-        #if _endian(little)
-        if dtype == .f32, let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
-            return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: bytes.count / 4))
-        }
         let decoded: TensorBuffer
         switch dtype {
+        case .f32:
+            #if _endian(little)
+            if let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: bytes.count / 4))
+            }
+            #endif
+            return try littleEndian(bytes).withUnsafeBufferPointer(body)
         case let type where BlockQuantizer.types.contains(type): decoded = BlockQuantizer.dequantize(bytes, from: type)
         case .f16, .bf16, .f64: decoded = FloatCast.convert(bytes, from: dtype, to: .f32)
-        default:
-            guard let values = decode(bytes, from: dtype) else { return nil }
-            return try values.withUnsafeBufferPointer(body)
+        default: return nil
         }
-        // The buffer is freshly allocated (malloc alignment), so it can be read as Float.
+        #if _endian(little)
+        // The buffer is freshly allocated (malloc alignment) and holds little-endian f32, so it can be read as Float.
         return try decoded.withBytes { raw in
             try body(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Float.self), count: raw.count / 4))
         }
         #else
-        guard let values = decode(bytes, from: dtype) else { return nil }
-        return try values.withUnsafeBufferPointer(body)
+        return try decoded.withBytes { try littleEndian($0).withUnsafeBufferPointer(body) }
         #endif
     }
 
