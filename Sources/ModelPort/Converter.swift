@@ -175,11 +175,11 @@ public enum Converter {
                 candidate.config = model.config
                 // A cast or quantized tensor is measured as written (read back, mapped) rather than by computing it
                 // again; packed weights (stored as codes and scales) through their expansion.
-                let written = Dictionary(candidate.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                let written = writtenTensors(candidate, prepared: prepared)
                 quality = try pairs.filter { $0.source.dtype.isFloatingPoint }.map {
                     var read = $0.expanded
-                    if $0.stored.dtype == $0.expanded.dtype, let back = written[$0.source.name], back.dtype == $0.stored.dtype,
-                       back.info.elementCount == $0.expanded.info.elementCount {
+                    if $0.stored.dtype == $0.expanded.dtype, let back = written[$0.name] ?? written[$0.source.name],
+                       back.dtype == $0.stored.dtype, back.info.elementCount == $0.expanded.info.elementCount {
                         read = back
                     }
                     var measured = try TensorQuality.measure(name: $0.name, reference: $0.source, candidate: read)
@@ -215,6 +215,21 @@ public enum Converter {
             tensorCount: model.tensors.count, bytesWritten: model.byteCount ?? 0, dropped: model.dropped, notes: model.notes,
             parametersBefore: loaded.parameterCount ?? 0, parametersAfter: model.parameterCount ?? 0,
             layersBefore: loaded.layerCount, layersKept: selection, tensorQuality: quality, parity: parity)
+    }
+
+    /// The tensors read back from the written output, by name. An output that renames its tensors (GGUF's
+    /// `blk.N.…`) is read back under the library's names, so there the written tensors are matched with the
+    /// prepared ones by position: the writers keep the prepared order, and the match is used only when every
+    /// tensor's type and shape agree (otherwise a tensor is measured by computing it again, which is slower but
+    /// gives the same figures).
+    package static func writtenTensors(_ candidate: Model, prepared: PreparedOutput) -> [String: Tensor] {
+        var written = Dictionary(candidate.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let stored = prepared.model.tensors
+        if prepared.correspondence != nil, stored.count == candidate.tensors.count,
+           zip(stored, candidate.tensors).allSatisfy({ $0.dtype == $1.dtype && $0.shape == $1.shape }) {
+            for (kept, back) in zip(stored, candidate.tensors) { written[kept.name] = back }
+        }
+        return written
     }
 
     /// The stored tensors whose type differs from the reference's: (name, reference, stored, stored expanded to

@@ -1,4 +1,5 @@
 import BinaryIO
+import CBLAS
 
 /// The numeric building blocks of the reference forward passes (as `torch.nn.functional` computes them), in fp32.
 ///
@@ -45,17 +46,27 @@ enum Kernels {
     /// 2 × 16 tokens) the time goes into packing W, and a row split would have every core pack all of it.
     static let columnSplitRows = 128
 
+    /// Rows up to which a product runs in `modelport_small_gemm_nt` (where AVX2 and FMA are there) instead of BLAS:
+    /// it streams W once without packing it, which wins while there are too few rows to pay for the packing.
+    static let smallProductRows = 64
+
     /// `y[rows, out] = x[rows, in] · Wᵀ` with `W` stored `[out, in]` (PyTorch's Linear), then the epilogue.
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: UnsafePointer<Float>, outFeatures: Int,
                        into y: UnsafeMutableBufferPointer<Float>, epilogue: Epilogue) {
         precondition(y.count == rows * outFeatures)
-        if rows < columnSplitRows, Parallel.cores > 1, outFeatures >= 64 * Parallel.cores, let out = y.baseAddress {
+        let small = rows <= smallProductRows && Vector.native
+        if small || (rows < columnSplitRows && Parallel.cores > 1 && outFeatures >= 64 * Parallel.cores), let out = y.baseAddress {
             // Each core multiplies every row by its own band of W's rows (a band of y's columns: disjoint memory).
             let band = (outFeatures + Parallel.cores - 1) / Parallel.cores
             Parallel.forEachChunk(of: outFeatures, size: (band + 15) / 16 * 16, lending: out) { columns, out in
-                BLAS.sgemm(transposeB: true, m: rows, n: columns.count, k: inFeatures, alpha: 1, a: x, lda: inFeatures,
-                           b: weight + columns.lowerBound * inFeatures, ldb: inFeatures, beta: 0, c: out + columns.lowerBound,
-                           ldc: outFeatures)
+                if small {
+                    modelport_small_gemm_nt(x, rows, inFeatures, weight + columns.lowerBound * inFeatures, columns.count,
+                                            out + columns.lowerBound, outFeatures)
+                } else {
+                    BLAS.sgemm(transposeB: true, m: rows, n: columns.count, k: inFeatures, alpha: 1, a: x, lda: inFeatures,
+                               b: weight + columns.lowerBound * inFeatures, ldb: inFeatures, beta: 0, c: out + columns.lowerBound,
+                               ldc: outFeatures)
+                }
             }
             Parallel.fill(y, rows: rows, minimumRows: minimumRowsPerCore) { range, slice in
                 guard let out = slice.baseAddress, !range.isEmpty else { return }

@@ -41,4 +41,22 @@ import Testing
         #expect(try ModelLoader.load(folder.file("hf")).tensors.allSatisfy { $0.dtype == .f32 })
         #expect(folder.contents("hf").contains("vocab.txt"))
     }
+
+    /// The quality check measures each quantized tensor as written: GGUF renames tensors (`blk.N.…`) and is read
+    /// back under the library's names, so the written tensors are found by position, not computed again.
+    @Test func qualityCheckFindsTheWrittenGGUFTensors() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let output = GGUFOutput(types: .uniform(.q8_0))
+        let prepared = try output.prepare(try ModelLoader.load(Samples.path("bert-tiny")))
+        _ = try output.write(prepared, to: folder.file("b.gguf"), options: .init())
+        let written = Converter.writtenTensors(try ModelLoader.load(folder.file("b.gguf")), prepared: prepared)
+        let quantized = prepared.model.tensors.filter { $0.dtype == .q8_0 }
+        #expect(!quantized.isEmpty)
+        for tensor in quantized {
+            let back = try #require(written[tensor.name], "\(tensor.name)")
+            #expect(back.dtype == .q8_0 && back.shape == tensor.shape)
+            #expect(try back.withBytes { Array($0) } == (try tensor.withBytes { Array($0) }), "\(tensor.name)")
+        }
+    }
 }

@@ -48,6 +48,10 @@ void modelport_vector_bias_gelu(float *values, const float *bias, long count);
 /// row of −∞ becomes zeros. Only when modelport_vector_avx2() is 1.
 void modelport_vector_softmax(float *scores, long count, const float *mask, const float *bias);
 
+/// `y[i·ldy + j] = Σ_p x[i·k + p] · w[j·k + p]` for i < rows, j < columns: the product x · Wᵀ with both row-major,
+/// W streamed once without packing, for few rows of x. Only when modelport_vector_avx2() is 1.
+void modelport_small_gemm_nt(const float *x, long rows, long k, const float *w, long columns, float *y, long ldy);
+
 #ifdef __cplusplus
 }
 #endif
