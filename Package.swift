@@ -40,7 +40,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "KerasFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms", "CHDF5"]),
         .target(name: "FlaxFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms"]),
-        .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO"]),
+        .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO", "CSystemShims"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
         .target(name: "Tokenizers", dependencies: [
             "BinaryIO", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -146,11 +146,37 @@ AVX2 static void softmax(float *s, long count, const float *mask, const float *b
 
 void modelport_vector_bias_gelu(float *values, const float *bias, long count) { bias_gelu(values, bias, count); }
 
+// The running sums of a tensor comparison in four double lanes, lane l over elements l, l + 4, l + 8, … in order:
+// (x − y)², max |x − y|, x·y, x², y² (TensorQuality.Sums, which adds the lanes and the tail). Products and sums are
+// rounded separately, as the Swift loop does, so the figures are the same bit for bit.
+AVX2 void modelport_vector_quality_lanes(const float *a, const float *b, long count, double lanes[20]) {
+    __m256d squared = _mm256_setzero_pd(), worst = _mm256_setzero_pd(), dot = _mm256_setzero_pd();
+    __m256d na = _mm256_setzero_pd(), nb = _mm256_setzero_pd();
+    const __m256d magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+    for (long i = 0; i + 4 <= count; i += 4) {
+        const __m256d x = _mm256_cvtps_pd(_mm_loadu_ps(a + i)), y = _mm256_cvtps_pd(_mm_loadu_ps(b + i));
+        const __m256d d = _mm256_sub_pd(x, y);
+        squared = _mm256_add_pd(squared, _mm256_mul_pd(d, d));
+        worst = _mm256_max_pd(_mm256_and_pd(d, magnitude), worst);  // a NaN difference keeps the running maximum
+        dot = _mm256_add_pd(dot, _mm256_mul_pd(x, y));
+        na = _mm256_add_pd(na, _mm256_mul_pd(x, x));
+        nb = _mm256_add_pd(nb, _mm256_mul_pd(y, y));
+    }
+    _mm256_storeu_pd(lanes, squared);
+    _mm256_storeu_pd(lanes + 4, worst);
+    _mm256_storeu_pd(lanes + 8, dot);
+    _mm256_storeu_pd(lanes + 12, na);
+    _mm256_storeu_pd(lanes + 16, nb);
+}
+
 void modelport_vector_softmax(float *scores, long count, const float *mask, const float *bias) { softmax(scores, count, mask, bias); }
 
 #else
 
 int modelport_vector_avx2(void) { return 0; }
+void modelport_vector_quality_lanes(const float *a, const float *b, long count, double lanes[20]) {
+    (void)a, (void)b, (void)count, (void)lanes;
+}
 void modelport_vector_bias_gelu(float *values, const float *bias, long count) { (void)values, (void)bias, (void)count; }
 void modelport_vector_softmax(float *scores, long count, const float *mask, const float *bias) {
     (void)scores, (void)count, (void)mask, (void)bias;

@@ -307,3 +307,52 @@ size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length) 
     return 0;
 }
 #endif
+
+/* GGUF Q8_0 (ggml's block_q8_0: ggml_half d; int8_t qs[32]) expanded to floats, as ggml's dequantize_row_q8_0. */
+static inline float modelport_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x03FF, bits;
+    if (exponent == 0x1F) {
+        bits = sign | 0x7F800000u | (mantissa << 13);
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;
+    } else {
+        uint32_t e = 113;
+        while ((mantissa & 0x0400) == 0) { mantissa <<= 1; e--; }
+        bits = sign | (e << 23) | ((mantissa & 0x03FF) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+#define MODELPORT_Q8_0_BODY                                                                                         \
+    const unsigned char *p = (const unsigned char *)source;                                                         \
+    for (size_t b = 0; b < blocks; b++, p += 34, destination += 32) {                                              \
+        const float d = modelport_half_to_float((uint16_t)(p[0] | (p[1] << 8)));                                  \
+        const signed char *q = (const signed char *)(p + 2);                                                        \
+        for (int j = 0; j < 32; j++) destination[j] = d * (float)q[j];                                              \
+    }
+
+static void modelport_q8_0_dequantize_generic(const void *source, size_t blocks, float *destination) {
+    MODELPORT_Q8_0_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_q8_0_dequantize_avx2(const void *source, size_t blocks, float *destination) {
+    MODELPORT_Q8_0_BODY
+}
+#endif
+
+void modelport_q8_0_dequantize(const void *source, size_t blocks, float *destination) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) {
+        modelport_q8_0_dequantize_avx2(source, blocks, destination);
+        return;
+    }
+#endif
+    modelport_q8_0_dequantize_generic(source, blocks, destination);
+}

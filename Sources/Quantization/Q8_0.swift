@@ -1,4 +1,5 @@
 import BinaryIO
+import CSystemShims
 import ModelIR
 import Synchronization
 
@@ -98,6 +99,10 @@ public enum Q8_0 {
         let blocks = source.count / blockBytes
         let output = TensorBuffer(count: blocks * blockSize * 4)
         output.withMutableBytes { destination in
+            guard let from = source.baseAddress, let to = destination.baseAddress, blocks > 0 else { return }
+            #if _endian(little)
+            modelport_q8_0_dequantize(from, blocks, to.assumingMemoryBound(to: Float.self))
+            #else
             for block in 0..<blocks {
                 let base = block * blockBytes
                 let d = Float(bitPattern: FloatBits.floatBits(fromHalfBits: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: base, as: UInt16.self))))
@@ -106,6 +111,7 @@ public enum Q8_0 {
                     destination.storeBytes(of: (d * q).bitPattern.littleEndian, toByteOffset: (block * blockSize + j) * 4, as: UInt32.self)
                 }
             }
+            #endif
         }
         return output
     }

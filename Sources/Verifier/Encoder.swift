@@ -205,6 +205,16 @@ public enum Encoder {
         try w.withFloats([(names.q + ".weight", [H, H]), (names.k + ".weight", [H, H]), (names.v + ".weight", [H, H]),
                           (names.q + ".bias", [H]), (names.k + ".bias", [H]), (names.v + ".bias", [H])]) { t in
             x.withUnsafeBufferPointer { xp in
+                if Kernels.splitsColumns(rows: rows, outFeatures: H), let out = ws.qkv.baseAddress {
+                    for part in 0..<3 {
+                        Kernels.productByColumns(xp.baseAddress!, rows: rows, inFeatures: H, weight: t[part].baseAddress!, outFeatures: H,
+                                                 into: out + part * H, ldy: 3 * H)
+                    }
+                    for r in 0..<rows {
+                        for part in 0..<3 { Vector.add(t[3 + part].baseAddress!, to: out + r * 3 * H + part * H, count: H) }
+                    }
+                    return
+                }
                 Parallel.fill(ws.qkv, rows: rows, minimumRows: Kernels.minimumRowsPerCore) { range, slice in
                     guard let out = slice.baseAddress, !range.isEmpty else { return }
                     for part in 0..<3 {

@@ -50,24 +50,36 @@ enum Kernels {
     /// it streams W once without packing it, which wins while there are too few rows to pay for the packing.
     static let smallProductRows = 64
 
+    /// Whether a product with `rows` rows is split by output columns over the cores (see `columnSplitRows`,
+    /// `smallProductRows`) rather than by rows.
+    static func splitsColumns(rows: Int, outFeatures: Int) -> Bool {
+        (rows <= smallProductRows && Vector.native) || (rows < columnSplitRows && Parallel.cores > 1 && outFeatures >= 64 * Parallel.cores)
+    }
+
+    /// `y = x · Wᵀ` (row stride of y `ldy`), split by output columns: each core multiplies every row by its own band
+    /// of W's rows (a band of y's columns: disjoint memory). With few rows and AVX2 + FMA the small-product kernel
+    /// runs, else BLAS.
+    static func productByColumns(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: UnsafePointer<Float>,
+                                 outFeatures: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let small = rows <= smallProductRows && Vector.native
+        let band = (outFeatures + Parallel.cores - 1) / Parallel.cores
+        Parallel.forEachChunk(of: outFeatures, size: (band + 15) / 16 * 16, lending: y) { columns, y in
+            if small {
+                modelport_small_gemm_nt(x, rows, inFeatures, weight + columns.lowerBound * inFeatures, columns.count,
+                                        y + columns.lowerBound, ldy)
+            } else {
+                BLAS.sgemm(transposeB: true, m: rows, n: columns.count, k: inFeatures, alpha: 1, a: x, lda: inFeatures,
+                           b: weight + columns.lowerBound * inFeatures, ldb: inFeatures, beta: 0, c: y + columns.lowerBound, ldc: ldy)
+            }
+        }
+    }
+
     /// `y[rows, out] = x[rows, in] · Wᵀ` with `W` stored `[out, in]` (PyTorch's Linear), then the epilogue.
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: UnsafePointer<Float>, outFeatures: Int,
                        into y: UnsafeMutableBufferPointer<Float>, epilogue: Epilogue) {
         precondition(y.count == rows * outFeatures)
-        let small = rows <= smallProductRows && Vector.native
-        if small || (rows < columnSplitRows && Parallel.cores > 1 && outFeatures >= 64 * Parallel.cores), let out = y.baseAddress {
-            // Each core multiplies every row by its own band of W's rows (a band of y's columns: disjoint memory).
-            let band = (outFeatures + Parallel.cores - 1) / Parallel.cores
-            Parallel.forEachChunk(of: outFeatures, size: (band + 15) / 16 * 16, lending: out) { columns, out in
-                if small {
-                    modelport_small_gemm_nt(x, rows, inFeatures, weight + columns.lowerBound * inFeatures, columns.count,
-                                            out + columns.lowerBound, outFeatures)
-                } else {
-                    BLAS.sgemm(transposeB: true, m: rows, n: columns.count, k: inFeatures, alpha: 1, a: x, lda: inFeatures,
-                               b: weight + columns.lowerBound * inFeatures, ldb: inFeatures, beta: 0, c: out + columns.lowerBound,
-                               ldc: outFeatures)
-                }
-            }
+        if splitsColumns(rows: rows, outFeatures: outFeatures), let out = y.baseAddress {
+            productByColumns(x, rows: rows, inFeatures: inFeatures, weight: weight, outFeatures: outFeatures, into: out, ldy: outFeatures)
             Parallel.fill(y, rows: rows, minimumRows: minimumRowsPerCore) { range, slice in
                 guard let out = slice.baseAddress, !range.isEmpty else { return }
                 finish(out, range: range, outFeatures: outFeatures, epilogue: epilogue)

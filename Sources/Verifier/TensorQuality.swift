@@ -1,4 +1,5 @@
 import BinaryIO
+import CBLAS
 import ModelIR
 import Quantization
 
@@ -79,16 +80,27 @@ public struct TensorQuality: Sendable {
     }
 
     /// Running sums of the comparison, in element order.
-    private struct Sums {
+    struct Sums {
         var squared = 0.0, worst = 0.0, dot = 0.0, na = 0.0, nb = 0.0
 
-        mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
+        mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, native: Bool = Vector.native) {
             // Four lanes, each a running sum in element order over every fourth element.
             var squared4 = SIMD4<Double>(), dot4 = SIMD4<Double>()
             var na4 = SIMD4<Double>(), nb4 = SIMD4<Double>()
             var w0 = 0.0, w1 = 0.0, w2 = 0.0, w3 = 0.0
             let whole = a.count / 4 * 4
             var i = 0
+            if native, whole > 0, let pa = a.baseAddress, let pb = b.baseAddress {
+                // The same lanes in AVX registers (vector_kernels.c), bit for bit.
+                var lanes = [Double](repeating: 0, count: 20)
+                modelport_vector_quality_lanes(pa, pb, whole, &lanes)
+                squared4 = SIMD4(lanes[0..<4])
+                (w0, w1, w2, w3) = (lanes[4], lanes[5], lanes[6], lanes[7])
+                dot4 = SIMD4(lanes[8..<12])
+                na4 = SIMD4(lanes[12..<16])
+                nb4 = SIMD4(lanes[16..<20])
+                i = whole
+            }
             while i < whole {
                 let x = SIMD4<Double>(Double(a[i]), Double(a[i + 1]), Double(a[i + 2]), Double(a[i + 3]))
                 let y = SIMD4<Double>(Double(b[i]), Double(b[i + 1]), Double(b[i + 2]), Double(b[i + 3]))

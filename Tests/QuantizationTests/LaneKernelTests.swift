@@ -75,3 +75,30 @@ import Testing
         #expect(first == nil, "\(type) block \(first ?? -1): \(first.map { blocks[$0] } ?? []) (seed \(seed))")
     }
 }
+
+/// Q8_0 blocks expand to d · q exactly, d converted from half bit for bit (normal, subnormal, zero, infinite and NaN
+/// scales), whichever kernel the CPU runs.
+@Suite struct Q8_0ExpansionTests {
+    @Test func everyScaleKindExpandsExactly() {
+        var generator = SeededGenerator(seed: 34)
+        let scales: [UInt16] = [0x3C00, 0x0001, 0x03FF, 0x8000, 0x0000, 0x7C00, 0xFC00, 0x7E01, 0x7C01, 0x2E66, 0xBA00, 0x7BFF]
+            + (0..<53).map { _ in UInt16.random(in: 0...UInt16.max, using: &generator) }
+        var bytes: [UInt8] = []
+        for scale in scales {
+            bytes += [UInt8(scale & 0xFF), UInt8(scale >> 8)]
+            bytes += (0..<32).map { j in j < 4 ? [0x80, 0x7F, 0x00, 0xFF][j] : UInt8.random(in: 0...255, using: &generator) }
+        }
+        let expanded = bytes.withUnsafeBytes { Q8_0.dequantize($0) }
+        expanded.withBytes { out in
+            for (b, scale) in scales.enumerated() {
+                let d = Float(bitPattern: FloatBits.floatBits(fromHalfBits: scale))
+                for j in 0..<32 {
+                    let expected = d * Float(Int8(bitPattern: bytes[b * 34 + 2 + j]))
+                    let got = Float(bitPattern: UInt32(littleEndian: out.loadUnaligned(fromByteOffset: (b * 32 + j) * 4, as: UInt32.self)))
+                    #expect(got.bitPattern == expected.bitPattern || (got.isNaN && expected.isNaN && got.bitPattern == expected.bitPattern),
+                            "block \(b) (scale 0x\(String(scale, radix: 16))) value \(j): \(got) vs \(expected)")
+                }
+            }
+        }
+    }
+}

@@ -135,4 +135,45 @@ import Testing
         }
         #endif
     }
+
+    /// The few-rows product kernel against a Double reference, over row counts and widths that hit every block and
+    /// tail (4 rows × 3 columns blocks, k not a multiple of 8), with W split into column bands as the linear layer
+    /// does.
+    @Test(.enabled(if: Vector.native), arguments: [(1, 1, 1), (3, 5, 7), (4, 3, 8), (5, 7, 13), (32, 96, 64), (17, 50, 1024), (64, 130, 37)])
+    func smallProductMatchesADoubleReference(rows: Int, columns: Int, k: Int) {
+        let x = (0..<(rows * k)).map { Float(sin(Double($0) * 0.37) * 2) }
+        let w = (0..<(columns * k)).map { Float(cos(Double($0) * 0.11) * 0.5) }
+        var y = [Float](repeating: .nan, count: rows * columns)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
+            Kernels.productByColumns(xp.baseAddress!, rows: rows, inFeatures: k, weight: wp.baseAddress!, outFeatures: columns,
+                                     into: yp.baseAddress!, ldy: columns)
+        }}}
+        for r in 0..<rows {
+            for c in 0..<columns {
+                var exact = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    exact += Double(x[r * k + p]) * Double(w[c * k + p])
+                    magnitude += abs(Double(x[r * k + p]) * Double(w[c * k + p]))
+                }
+                #expect(abs(Double(y[r * columns + c]) - exact) <= 1e-6 * max(1, magnitude), "y[\(r), \(c)] = \(y[r * columns + c]), expected \(exact)")
+            }
+        }
+    }
+
+    /// The tensor-comparison sums in AVX registers give the Swift lanes' figures bit for bit.
+    @Test(.enabled(if: Vector.native), arguments: [4, 7, 1000, 4099])
+    func qualitySumsMatchTheSwiftLanes(count: Int) {
+        let a = (0..<count).map { Float(sin(Double($0) * 0.7) * 3) }
+        var b = a.enumerated().map { $0.element + Float(cos(Double($0.offset) * 1.3) * 1e-3) }
+        if count > 5 { b[5] = .nan }
+        var swift = TensorQuality.Sums(), native = TensorQuality.Sums()
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
+            swift.add(a, b, native: false)
+            native.add(a, b, native: true)
+        }}
+        #expect(swift.squared.bitPattern == native.squared.bitPattern || (swift.squared.isNaN && native.squared.isNaN))
+        #expect(swift.worst.bitPattern == native.worst.bitPattern)
+        #expect(swift.dot.bitPattern == native.dot.bitPattern || (swift.dot.isNaN && native.dot.isNaN))
+        #expect(swift.na.bitPattern == native.na.bitPattern && swift.nb.bitPattern == native.nb.bitPattern || swift.nb.isNaN && native.nb.isNaN)
+    }
 }

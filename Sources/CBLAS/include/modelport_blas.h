@@ -48,6 +48,11 @@ void modelport_vector_bias_gelu(float *values, const float *bias, long count);
 /// row of −∞ becomes zeros. Only when modelport_vector_avx2() is 1.
 void modelport_vector_softmax(float *scores, long count, const float *mask, const float *bias);
 
+/// Sums for comparing `count` values of `a` with `b` (whole groups of four), in four double lanes (lane l over
+/// elements l, l + 4, …): lanes[0..<4] Σ(a − b)², [4..<8] max |a − b|, [8..<12] Σ a·b, [12..<16] Σ a², [16..<20]
+/// Σ b². Only when modelport_vector_avx2() is 1.
+void modelport_vector_quality_lanes(const float *a, const float *b, long count, double lanes[20]);
+
 /// `y[i·ldy + j] = Σ_p x[i·k + p] · w[j·k + p]` for i < rows, j < columns: the product x · Wᵀ with both row-major,
 /// W streamed once without packing, for few rows of x. Only when modelport_vector_avx2() is 1.
 void modelport_small_gemm_nt(const float *x, long rows, long k, const float *w, long columns, float *y, long ldy);

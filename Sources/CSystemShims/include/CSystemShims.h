@@ -44,4 +44,9 @@ size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length);
 /// are moved, never interpreted. Works in 8 x 8 blocks held in vector registers, AVX2 when the processor has it.
 void modelport_transpose32(const void *source, void *destination, size_t rows, size_t columns,
                            size_t first_row, size_t end_row);
+
+/// Expands `blocks` GGUF Q8_0 blocks at `source` (34 bytes each: an IEEE half scale d, little-endian, then 32 int8
+/// codes q) into 32 floats each at `destination`: d · q, with d converted exactly from half (its NaN payload kept).
+/// Vectorised with AVX2 when the processor has it; the values are the same either way.
+void modelport_q8_0_dequantize(const void *source, size_t blocks, float *destination);
 #endif
