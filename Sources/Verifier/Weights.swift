@@ -47,6 +47,20 @@ struct Weights {
             }
         }
         #endif
+        // Other float and block types from one decoded buffer, lent as it is (no copy into an array).
+        if FloatValues.decodes(tensor.dtype), let count = tensor.info.elementCount, let expected = tensor.dtype.byteCount(elements: count) {
+            // The result boxed in a one-element array, so that a body returning nil is not taken for "not lent".
+            let lent: [R]? = try tensor.withBytes { bytes -> [R]? in
+                guard bytes.count >= expected else { return nil }
+                let decoded = try FloatValues.withValues(UnsafeRawBufferPointer(rebasing: bytes[0..<expected]), from: tensor.dtype) {
+                    values -> [R]? in
+                    guard values.count >= count else { return nil }
+                    return [try body(UnsafeBufferPointer(rebasing: values.prefix(count)))]
+                }
+                return decoded ?? nil
+            }
+            if let lent, let value = lent.first { return value }
+        }
         return try Self.floats(of: tensor).withUnsafeBufferPointer(body)
     }
 
