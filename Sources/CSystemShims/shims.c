@@ -308,6 +308,21 @@ size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length) 
 }
 #endif
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+static int modelport_has_avx2(void) {
+    static int avx2 = -1; /* threads that race here store the same answer */
+    int known = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&avx2, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+#endif
+
 /* GGUF Q8_0 (ggml's block_q8_0: ggml_half d; int8_t qs[32]) expanded to floats, as ggml's dequantize_row_q8_0. */
 static inline float modelport_half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x03FF, bits;
@@ -348,11 +363,137 @@ static void modelport_q8_0_dequantize_avx2(const void *source, size_t blocks, fl
 
 void modelport_q8_0_dequantize(const void *source, size_t blocks, float *destination) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) {
+    if (modelport_has_avx2()) {
         modelport_q8_0_dequantize_avx2(source, blocks, destination);
         return;
     }
 #endif
     modelport_q8_0_dequantize_generic(source, blocks, destination);
+}
+
+/* Per-channel int8 (Sources/Quantization/PackedQuants.swift, Int8PerChannel): row ranges and codes. */
+#include <math.h>
+
+static inline float modelport_load_f32(const unsigned char *p) {
+    float v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static int modelport_f32_row_ranges_generic(const void *source, size_t columns, size_t first_row, size_t end_row, float *lo,
+                                            float *hi) {
+    const unsigned char *base = (const unsigned char *)source;
+    int bad = 0;
+    for (size_t r = first_row; r < end_row; r++) {
+        float l = 0, h = 0;
+        for (size_t c = 0; c < columns; c++) {
+            const float v = modelport_load_f32(base + (r * columns + c) * 4);
+            uint32_t bits;
+            memcpy(&bits, &v, 4);
+            bad |= (bits & 0x7F800000u) == 0x7F800000u;
+            l = v < l ? v : l;
+            h = v > h ? v : h;
+        }
+        lo[r] = l;
+        hi[r] = h;
+    }
+    return bad;
+}
+
+static void modelport_int8_quantize_rows_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                                 const float *scales, signed char *codes) {
+    const unsigned char *base = (const unsigned char *)source;
+    for (size_t r = first_row; r < end_row; r++) {
+        const float scale = scales[r];
+        for (size_t c = 0; c < columns; c++) {
+            float x = modelport_load_f32(base + (r * columns + c) * 4) / scale;
+            x = x < -128.0f ? -128.0f : (x > 127.0f ? 127.0f : x);
+            codes[r * columns + c] = (signed char)nearbyintf(x);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static int modelport_f32_row_ranges_avx2(const void *source, size_t columns, size_t first_row, size_t end_row, float *lo,
+                                         float *hi) {
+    const unsigned char *base = (const unsigned char *)source;
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    __m256i bad = _mm256_setzero_si256();
+    int tail_bad = 0;
+    for (size_t r = first_row; r < end_row; r++) {
+        const unsigned char *row = base + r * columns * 4;
+        __m256 l = _mm256_setzero_ps(), h = _mm256_setzero_ps();
+        size_t c = 0;
+        for (; c + 8 <= columns; c += 8) {
+            const __m256 v = _mm256_loadu_ps((const float *)(row + c * 4));
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exponent), exponent));
+            l = _mm256_min_ps(l, v);
+            h = _mm256_max_ps(h, v);
+        }
+        float lanes_l[8], lanes_h[8];
+        _mm256_storeu_ps(lanes_l, l);
+        _mm256_storeu_ps(lanes_h, h);
+        float fl = 0, fh = 0;
+        for (int j = 0; j < 8; j++) {
+            fl = lanes_l[j] < fl ? lanes_l[j] : fl;
+            fh = lanes_h[j] > fh ? lanes_h[j] : fh;
+        }
+        for (; c < columns; c++) {
+            const float v = modelport_load_f32(row + c * 4);
+            uint32_t bits;
+            memcpy(&bits, &v, 4);
+            tail_bad |= (bits & 0x7F800000u) == 0x7F800000u;
+            fl = v < fl ? v : fl;
+            fh = v > fh ? v : fh;
+        }
+        lo[r] = fl;
+        hi[r] = fh;
+    }
+    return tail_bad || !_mm256_testz_si256(bad, bad);
+}
+
+__attribute__((target("avx2")))
+static void modelport_int8_quantize_rows_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                              const float *scales, signed char *codes) {
+    const unsigned char *base = (const unsigned char *)source;
+    const __m256 low = _mm256_set1_ps(-128.0f), high = _mm256_set1_ps(127.0f);
+    for (size_t r = first_row; r < end_row; r++) {
+        const unsigned char *row = base + r * columns * 4;
+        signed char *out = codes + r * columns;
+        const __m256 scale = _mm256_set1_ps(scales[r]);
+        size_t c = 0;
+        for (; c + 8 <= columns; c += 8) {
+            __m256 x = _mm256_div_ps(_mm256_loadu_ps((const float *)(row + c * 4)), scale);
+            x = _mm256_min_ps(_mm256_max_ps(x, low), high);
+            const __m256i q = _mm256_cvtps_epi32(_mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            _mm_storel_epi64((__m128i *)(out + c), _mm_packs_epi16(q16, q16));
+        }
+        for (; c < columns; c++) {
+            float x = modelport_load_f32(row + c * 4) / scales[r];
+            x = x < -128.0f ? -128.0f : (x > 127.0f ? 127.0f : x);
+            out[c] = (signed char)nearbyintf(x);
+        }
+    }
+}
+
+#endif
+
+int modelport_f32_row_ranges(const void *source, size_t columns, size_t first_row, size_t end_row, float *lo, float *hi) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) return modelport_f32_row_ranges_avx2(source, columns, first_row, end_row, lo, hi);
+#endif
+    return modelport_f32_row_ranges_generic(source, columns, first_row, end_row, lo, hi);
+}
+
+void modelport_int8_quantize_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *scales,
+                                  signed char *codes) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) {
+        modelport_int8_quantize_rows_avx2(source, columns, first_row, end_row, scales, codes);
+        return;
+    }
+#endif
+    modelport_int8_quantize_rows_generic(source, columns, first_row, end_row, scales, codes);
 }

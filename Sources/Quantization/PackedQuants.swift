@@ -1,6 +1,8 @@
 import BinaryIO
+import CSystemShims
 import Dispatch
 import ModelIR
+import Synchronization
 
 /// Per-channel symmetric int8 in the compressed-tensors `int-quantized` layout (compressed-tensors' `int-quantized` format):
 /// one f32 scale per output row, `scale = max(|min(row, 0)|, max(row, 0)) / 127.5` (machine epsilon when the row is
@@ -10,20 +12,29 @@ public enum Int8PerChannel {
     /// The scale of each of `rows` rows of f32 values, alone: what the `weight_scale` tensor holds, computed without
     /// keeping the codes (a writer may ask for the scales long before the codes). A non-finite value is refused.
     package static func checkedScales(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> [Float] {
-        try NonFiniteValue.check(source)
-        return scales(source, rows: rows)
+        try scales(source, rows: rows)
     }
 
-    /// The scale of each of `rows` rows of (finite) f32 values.
-    static func scales(_ source: UnsafeRawBufferPointer, rows: Int) -> [Float] {
+    /// The scale of each of `rows` rows of f32 values, from one pass that also looks for non-finite values (the
+    /// first one is then found and thrown); rows are split over the cores.
+    static func scales(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> [Float] {
         let columns = rows > 0 ? source.count / 4 / rows : 0
-        return (0..<rows).map { r in
-            var lo: Float = 0, hi: Float = 0
-            for c in 0..<columns {
-                let v = value(source, r * columns + c)
-                lo = min(lo, v)
-                hi = max(hi, v)
+        var lo = [Float](repeating: 0, count: rows), hi = [Float](repeating: 0, count: rows)
+        let bad = Atomic<Bool>(false)
+        if let base = source.baseAddress, columns > 0 {
+            lo.withUnsafeMutableBufferPointer { lo in
+                hi.withUnsafeMutableBufferPointer { hi in
+                    Parallel.forEachChunk(of: rows, size: max(1, rows / 64), lending: (lo, hi)) { range, out in
+                        if modelport_f32_row_ranges(base, columns, range.lowerBound, range.upperBound, out.0.baseAddress!,
+                                                    out.1.baseAddress!) != 0 {
+                            bad.store(true, ordering: .relaxed)
+                        }
+                    }
+                }
             }
+        }
+        if bad.load(ordering: .relaxed) { try NonFiniteValue.check(source) }
+        return zip(lo, hi).map { lo, hi in
             let scale = max(abs(lo), abs(hi)) / 127.5
             return scale == 0 ? Float.ulpOfOne : scale
         }
@@ -32,19 +43,15 @@ public enum Int8PerChannel {
     /// int8 codes of `rows` rows of f32 values, with the scales of `scales(_:rows:)`; rows are split over the cores.
     /// A NaN or infinite value is refused (it would become a finite code, or make its row's scale infinite).
     package static func quantize(_ source: UnsafeRawBufferPointer, rows: Int) throws(NonFiniteValue) -> (codes: TensorBuffer, scales: [Float]) {
-        try NonFiniteValue.check(source)
-        let scales = scales(source, rows: rows)
+        let scales = try scales(source, rows: rows)
         let columns = rows > 0 ? source.count / 4 / rows : 0
         let output = TensorBuffer(count: rows * columns)
         output.withMutableBytes { destination in
-            Parallel.forEachChunk(of: rows, size: max(1, rows / 64), lending: (source, destination)) { range, buffers in
-                let (source, destination) = buffers
-                for r in range {
-                    for c in 0..<columns {
-                        let scaled = min(127, max(-128, value(source, r * columns + c) / scales[r]))
-                        let q = scaled.isNaN ? 0 : scaled.rounded(.toNearestOrEven)
-                        destination[r * columns + c] = UInt8(bitPattern: Int8(q))
-                    }
+            guard let from = source.baseAddress, let to = destination.baseAddress, columns > 0 else { return }
+            scales.withUnsafeBufferPointer { scales in
+                Parallel.forEachChunk(of: rows, size: max(1, rows / 64), lending: scales) { range, scales in
+                    modelport_int8_quantize_rows(from, columns, range.lowerBound, range.upperBound, scales.baseAddress!,
+                                                 to.assumingMemoryBound(to: CChar.self))
                 }
             }
         }

@@ -49,4 +49,15 @@ void modelport_transpose32(const void *source, void *destination, size_t rows, s
 /// codes q) into 32 floats each at `destination`: d · q, with d converted exactly from half (its NaN payload kept).
 /// Vectorised with AVX2 when the processor has it; the values are the same either way.
 void modelport_q8_0_dequantize(const void *source, size_t blocks, float *destination);
+
+/// For rows [first_row, end_row) of a row-major matrix of little-endian f32 with `columns` columns at `source`
+/// (any alignment): lo[r] = min(0, row r), hi[r] = max(0, row r). Returns 1 when one of those rows holds a NaN or an
+/// infinity (lo and hi are then meaningless), else 0. AVX2 when the processor has it.
+int modelport_f32_row_ranges(const void *source, size_t columns, size_t first_row, size_t end_row, float *lo, float *hi);
+
+/// int8 codes of rows [first_row, end_row) (finite f32 values, `columns` a row): code = round-half-even(clamp(x /
+/// scales[r], −128, 127)), the division rounded as IEEE binary32. AVX2 when the processor has it; the codes are the
+/// same either way.
+void modelport_int8_quantize_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *scales,
+                                  signed char *codes);
 #endif
