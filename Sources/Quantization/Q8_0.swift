@@ -101,7 +101,11 @@ public enum Q8_0 {
         output.withMutableBytes { destination in
             guard let from = source.baseAddress, let to = destination.baseAddress, blocks > 0 else { return }
             #if _endian(little)
-            modelport_q8_0_dequantize(from, blocks, to.assumingMemoryBound(to: Float.self))
+            // Blocks over the cores, 64 Ki blocks (8 MB of floats) a chunk.
+            let floats = to.assumingMemoryBound(to: Float.self)
+            Parallel.forEachChunk(of: blocks, size: 1 << 16, lending: floats) { range, floats in
+                modelport_q8_0_dequantize(from + range.lowerBound * blockBytes, range.count, floats + range.lowerBound * blockSize)
+            }
             #else
             for block in 0..<blocks {
                 let base = block * blockBytes
