@@ -219,6 +219,32 @@ enum GGUFConversion {
         guard tensor.dtype != type else { return tensor }
         let source = tensor
         let name = tensor.name
+        if type.isQuantized, source.dtype == .f32, let count = source.info.elementCount, count % type.blockSize == 0,
+           let outputBytes = type.byteCount(elements: count) {
+            // f32 quantized 8 MB of source at a time (whole blocks), each piece's pages released once it is done, so
+            // the source never sits in memory whole.
+            let piece = (8 << 20) / (type.blockSize * 4) * (type.blockSize * 4)
+            return Tensor(name: tensor.name, dtype: type, shape: tensor.shape, data: .producer {
+                let output = TensorBuffer(count: outputBytes)
+                try source.withPieces(of: piece) { offset, bytes in
+                    let first = offset / 4
+                    guard bytes.count % (type.blockSize * 4) == 0, let at = type.byteCount(elements: first) else {
+                        throw ModelError(location: .tensor(name), "is not a whole number of \(type.rawValue.uppercased()) blocks")
+                    }
+                    let quantized: TensorBuffer
+                    do {
+                        quantized = try BlockQuantizer.quantize(bytes, to: type)
+                    } catch let bad as NonFiniteValue {
+                        throw NonFiniteValue(index: first + bad.index, kind: bad.kind).error(tensor: name, target: type.rawValue.uppercased())
+                    }
+                    try quantized.withBytes { q in
+                        guard at + q.count <= outputBytes else { throw ModelError(location: .tensor(name), "quantized size overflows") }
+                        output.withMutableBytes { $0.baseAddress!.advanced(by: at).copyMemory(from: q.baseAddress!, byteCount: q.count) }
+                    }
+                }
+                return output
+            })
+        }
         return Tensor(name: tensor.name, dtype: type, shape: tensor.shape, data: .producer {
             try source.withBytes { bytes in
                 guard type.isQuantized else { return FloatCast.convert(bytes, from: source.dtype, to: type) }

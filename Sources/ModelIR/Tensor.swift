@@ -83,6 +83,19 @@ public struct TensorData: Sendable {
         }
     }
 
+    /// Whether `withMappedBytes(in:_:)` lends parts of the data: it is a mapping with no whole-record check.
+    public var lendsRanges: Bool {
+        if case .mapped(_, _, nil) = storage { return true }
+        return false
+    }
+
+    /// Lends bytes `range` (offsets into this data) straight from the mapping, then releases their pages; nil (and
+    /// `body` not run) when the data is not a mapping without a check (`lendsRanges`) or the range lies outside it.
+    public func withMappedBytes<R>(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard case .mapped(let file, let whole, nil) = storage, range.lowerBound >= 0, range.upperBound <= whole.count else { return nil }
+        return try file.withBytesReleasing(in: (whole.lowerBound + range.lowerBound)..<(whole.lowerBound + range.upperBound), body)
+    }
+
     /// Appends the bytes to `output`: mapped bytes go file to file (no copy through this process), after their
     /// check when they have one; the rest are computed, then written.
     public func write(to output: AtomicFile) throws {

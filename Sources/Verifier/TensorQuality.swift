@@ -32,26 +32,48 @@ public struct TensorQuality: Sendable {
            FloatValues.decodes(reference.dtype), FloatValues.decodes(candidate.dtype) {
             let chunks = (count + chunk - 1) / chunk
             var parts = [Sums?](repeating: nil, count: chunks)
-            try reference.withBytes { a in
-                try candidate.withBytes { b in
-                    parts.withUnsafeMutableBufferPointer { slots in
-                        Parallel.forEachChunk(of: chunks, size: 1, lending: (a, b, slots)) { range, lent in
-                            let (a, b, slots) = lent
-                            for c in range {
-                                let start = c * chunk, n = min(chunk, count - start)
-                                guard let x = slice(a, reference.dtype, start, n), let y = slice(b, candidate.dtype, start, n)
-                                else { continue }
-                                slots[c] = FloatValues.withValues(x, from: reference.dtype) { x in
-                                    FloatValues.withValues(y, from: candidate.dtype) { y -> Sums? in
-                                        guard x.count == n, y.count == n else { return nil }
-                                        var sums = Sums()
-                                        sums.add(x, y)
-                                        return sums
-                                    } ?? nil
+            // Chunks `range` from `a` and `b`, which hold elements `first ..<` of each tensor.
+            func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, first: Int, chunks range: Range<Int>) {
+                parts.withUnsafeMutableBufferPointer { slots in
+                    Parallel.forEachChunk(of: range.count, size: 1, lending: (a, b, slots)) { local, lent in
+                        let (a, b, slots) = lent
+                        for c in local.lowerBound + range.lowerBound..<local.upperBound + range.lowerBound {
+                            let start = c * chunk, n = min(chunk, count - start)
+                            guard let x = slice(a, reference.dtype, start - first, n), let y = slice(b, candidate.dtype, start - first, n)
+                            else { continue }
+                            slots[c] = FloatValues.withValues(x, from: reference.dtype) { x in
+                                FloatValues.withValues(y, from: candidate.dtype) { y -> Sums? in
+                                    guard x.count == n, y.count == n else { return nil }
+                                    var sums = Sums()
+                                    sums.add(x, y)
+                                    return sums
                                 } ?? nil
-                            }
+                            } ?? nil
                         }
                     }
+                }
+            }
+            if reference.data.lendsRanges, candidate.data.lendsRanges {
+                // Both mapped: a window of chunks at a time, each window's pages released once compared, so the
+                // resident memory stays at a window of each whatever the tensor's size.
+                let window = 8
+                for firstChunk in stride(from: 0, to: chunks, by: window) {
+                    let range = firstChunk..<min(chunks, firstChunk + window)
+                    let first = firstChunk * chunk, n = min(count, range.upperBound * chunk) - first
+                    guard let aFrom = reference.dtype.byteCount(elements: first), let aLength = reference.dtype.byteCount(elements: n),
+                          let bFrom = candidate.dtype.byteCount(elements: first), let bLength = candidate.dtype.byteCount(elements: n)
+                    else { break }
+                    let done: Bool? = try reference.data.withMappedBytes(in: aFrom..<(aFrom + aLength)) { a in
+                        try candidate.data.withMappedBytes(in: bFrom..<(bFrom + bLength)) { b in
+                            compare(a, b, first: first, chunks: range)
+                            return true
+                        } ?? false
+                    }
+                    guard done == true else { break }  // outside the mapping: those chunks stay nil and are named below
+                }
+            } else {
+                try reference.withBytes { a in
+                    try candidate.withBytes { b in compare(a, b, first: 0, chunks: 0..<chunks) }
                 }
             }
             var sums = Sums()

@@ -125,6 +125,20 @@ enum WideBERT {
         #expect(!fileExists(folder.file("m.gguf")))
     }
 
+    /// A tensor larger than one 8 MB piece of the quantizer: the element is named by its index in the whole tensor.
+    @Test(arguments: [DType.q8_0, .q4_K])
+    func ggufQuantizationNamesTheElementPastTheFirstPiece(type: DType) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        try WideBERT.write(to: folder.file("wide"), layers: 1, vocab: 9000, poison: ("embeddings.word_embeddings.weight", 2_200_001, .infinity))
+        let error = #expect(throws: ModelError.self) {
+            try Converter.convert(source: folder.file("wide"), destination: folder.file("m.gguf"), options: ConversionOptions(output: GGUFOutput(types: .uniform(try #require(GGUFType(type))))))
+        }
+        #expect(error?.location == .tensor("token_embd.weight"))
+        #expect(error?.cause as? NonFiniteValue == NonFiniteValue(index: 2_200_001, kind: .positiveInfinity))
+        #expect(!fileExists(folder.file("m.gguf")))
+    }
+
     @Test(arguments: [PackedScheme.int8PerChannel, .mlxAffine(bits: 4, groupSize: 64)])
     func packedQuantizationNamesTheTensorAndElement(scheme: PackedScheme) throws {
         let folder = TemporaryFolder()

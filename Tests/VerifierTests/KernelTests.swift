@@ -1,4 +1,7 @@
+import BinaryIO
 import Foundation
+import ModelIR
+import TestSupport
 import Testing
 @testable import Verifier
 
@@ -175,5 +178,35 @@ import Testing
         #expect(swift.worst.bitPattern == native.worst.bitPattern)
         #expect(swift.dot.bitPattern == native.dot.bitPattern || (swift.dot.isNaN && native.dot.isNaN))
         #expect(swift.na.bitPattern == native.na.bitPattern && swift.nb.bitPattern == native.nb.bitPattern || swift.nb.isNaN && native.nb.isNaN)
+    }
+}
+
+/// A tensor comparison over mapped data runs a window of chunks at a time (releasing each window's pages); its figures
+/// are the ones the whole-buffer path gives, bit for bit.
+@Suite struct TensorQualityWindowTests {
+    @Test func windowedMappedComparisonMatchesTheWholeBufferOne() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let count = 9 * (1 << 18) + 1234  // more than one window of 8 chunks, and a partial chunk
+        var reference = [UInt8](), candidate = [UInt8]()
+        reference.reserveCapacity(count * 4)
+        candidate.reserveCapacity(count * 2)
+        for i in 0..<count {
+            let x = Float(sin(Double(i) * 0.001) * 2)
+            withUnsafeBytes(of: x.bitPattern.littleEndian) { reference += $0 }
+            withUnsafeBytes(of: FloatBits.halfBits(fromFloatBits: x.bitPattern).littleEndian) { candidate += $0 }
+        }
+        let path = folder.file("pair.bin")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(reference + candidate)))
+        let file = try MappedFile(path: path)
+        let a = Tensor(name: "a", dtype: .f32, shape: [count], data: .mapped(file, range: 0..<(count * 4)))
+        let b = Tensor(name: "b", dtype: .f16, shape: [count], data: .mapped(file, range: (count * 4)..<(count * 6)))
+        #expect(a.data.lendsRanges && b.data.lendsRanges)
+        let windowed = try TensorQuality.measure(name: "t", reference: a, candidate: b)
+        let whole = try TensorQuality.measure(name: "t", reference: Tensor(name: "a", dtype: .f32, shape: [count], data: .owned(TensorBuffer(reference))),
+                                              candidate: Tensor(name: "b", dtype: .f16, shape: [count], data: .owned(TensorBuffer(candidate))))
+        #expect(windowed.rmsError.bitPattern == whole.rmsError.bitPattern && windowed.maxError == whole.maxError)
+        #expect(windowed.cosineSimilarity.bitPattern == whole.cosineSimilarity.bitPattern)
+        #expect(windowed.maxError > 0)
     }
 }
