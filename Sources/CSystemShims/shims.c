@@ -497,3 +497,35 @@ void modelport_int8_quantize_rows(const void *source, size_t columns, size_t fir
 #endif
     modelport_int8_quantize_rows_generic(source, columns, first_row, end_row, scales, codes);
 }
+
+#define MODELPORT_INT8_DEQUANTIZE_BODY                                                                             \
+    for (size_t r = first_row; r < end_row; r++) {                                                                 \
+        const float scale = scales[r];                                                                             \
+        const signed char *in = codes + r * columns;                                                               \
+        float *out = values + r * columns;                                                                         \
+        for (size_t c = 0; c < columns; c++) out[c] = (float)in[c] * scale;                                        \
+    }
+
+static void modelport_int8_dequantize_rows_generic(const signed char *codes, size_t columns, size_t first_row,
+                                                   size_t end_row, const float *scales, float *values) {
+    MODELPORT_INT8_DEQUANTIZE_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_int8_dequantize_rows_avx2(const signed char *codes, size_t columns, size_t first_row,
+                                                size_t end_row, const float *scales, float *values) {
+    MODELPORT_INT8_DEQUANTIZE_BODY
+}
+#endif
+
+void modelport_int8_dequantize_rows(const signed char *codes, size_t columns, size_t first_row, size_t end_row,
+                                    const float *scales, float *values) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) {
+        modelport_int8_dequantize_rows_avx2(codes, columns, first_row, end_row, scales, values);
+        return;
+    }
+#endif
+    modelport_int8_dequantize_rows_generic(codes, columns, first_row, end_row, scales, values);
+}

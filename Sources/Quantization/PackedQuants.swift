@@ -63,8 +63,17 @@ public enum Int8PerChannel {
         let columns = scales.isEmpty ? 0 : codes.count / scales.count
         let output = TensorBuffer(count: codes.count * 4)
         output.withMutableBytes { out in
-            for i in 0..<codes.count {
-                let v = Float(Int8(bitPattern: codes[i])) * scales[i / max(columns, 1)]
+            guard let from = codes.baseAddress, let to = out.baseAddress, columns > 0 else { return }
+            let rows = min(scales.count, codes.count / columns)
+            scales.withUnsafeBufferPointer { scales in
+                Parallel.forEachChunk(of: rows, size: max(1, (1 << 21) / columns), lending: scales) { range, scales in
+                    modelport_int8_dequantize_rows(from.assumingMemoryBound(to: CChar.self), columns, range.lowerBound, range.upperBound,
+                                                   scales.baseAddress!, to.assumingMemoryBound(to: Float.self))
+                }
+            }
+            // A tail that is not a whole row (not written by ModelPort) keeps the old rule: the last row's scale.
+            for i in (rows * columns)..<codes.count {
+                let v = Float(Int8(bitPattern: codes[i])) * scales[min(i / columns, scales.count - 1)]
                 out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
             }
         }

@@ -102,3 +102,21 @@ import Testing
         }
     }
 }
+
+/// Per-channel int8 codes expand to code · scale exactly, row by row, whichever kernel the CPU runs.
+@Suite struct Int8ExpansionTests {
+    @Test(arguments: [(1, 1), (7, 37), (3, 64), (130, 9)])
+    func codesExpandToCodeTimesScale(rows: Int, columns: Int) {
+        var generator = SeededGenerator(seed: UInt64(rows * 1000 + columns))
+        let codes = (0..<(rows * columns)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let scales = (0..<rows).map { _ in Float.random(in: 1e-6..<0.5, using: &generator) }
+        let expanded = codes.withUnsafeBytes { Int8PerChannel.dequantize($0, scales: scales) }
+        expanded.withBytes { out in
+            for i in 0..<codes.count {
+                let expected = Float(Int8(bitPattern: codes[i])) * scales[i / columns]
+                let got = Float(bitPattern: UInt32(littleEndian: out.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                #expect(got.bitPattern == expected.bitPattern, "value \(i): \(got) vs \(expected)")
+            }
+        }
+    }
+}

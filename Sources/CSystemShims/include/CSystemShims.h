@@ -60,4 +60,9 @@ int modelport_f32_row_ranges(const void *source, size_t columns, size_t first_ro
 /// same either way.
 void modelport_int8_quantize_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *scales,
                                   signed char *codes);
+
+/// f32 values code · scales[r] of rows [first_row, end_row) of int8 codes (`columns` a row) into `values` (same
+/// layout). AVX2 when the processor has it; the values are the same either way (one exact product each).
+void modelport_int8_dequantize_rows(const signed char *codes, size_t columns, size_t first_row, size_t end_row,
+                                    const float *scales, float *values);
 #endif
