@@ -380,20 +380,23 @@ static inline float modelport_load_f32(const unsigned char *p) {
     return v;
 }
 
+/* One value into a running minimum and maximum; 1 when it is a NaN or an infinity (all-ones exponent). */
+static inline int modelport_range_step(const unsigned char *p, float *lo, float *hi) {
+    const float v = modelport_load_f32(p);
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    *lo = v < *lo ? v : *lo;
+    *hi = v > *hi ? v : *hi;
+    return (bits & 0x7F800000u) == 0x7F800000u;
+}
+
 static int modelport_f32_row_ranges_generic(const void *source, size_t columns, size_t first_row, size_t end_row, float *lo,
                                             float *hi) {
     const unsigned char *base = (const unsigned char *)source;
     int bad = 0;
     for (size_t r = first_row; r < end_row; r++) {
         float l = 0, h = 0;
-        for (size_t c = 0; c < columns; c++) {
-            const float v = modelport_load_f32(base + (r * columns + c) * 4);
-            uint32_t bits;
-            memcpy(&bits, &v, 4);
-            bad |= (bits & 0x7F800000u) == 0x7F800000u;
-            l = v < l ? v : l;
-            h = v > h ? v : h;
-        }
+        for (size_t c = 0; c < columns; c++) bad |= modelport_range_step(base + (r * columns + c) * 4, &l, &h);
         lo[r] = l;
         hi[r] = h;
     }
@@ -439,14 +442,7 @@ static int modelport_f32_row_ranges_avx2(const void *source, size_t columns, siz
             fl = lanes_l[j] < fl ? lanes_l[j] : fl;
             fh = lanes_h[j] > fh ? lanes_h[j] : fh;
         }
-        for (; c < columns; c++) {
-            const float v = modelport_load_f32(row + c * 4);
-            uint32_t bits;
-            memcpy(&bits, &v, 4);
-            tail_bad |= (bits & 0x7F800000u) == 0x7F800000u;
-            fl = v < fl ? v : fl;
-            fh = v > fh ? v : fh;
-        }
+        for (; c < columns; c++) tail_bad |= modelport_range_step(row + c * 4, &fl, &fh);
         lo[r] = fl;
         hi[r] = fh;
     }
