@@ -8,8 +8,14 @@
 
 #if __has_include(<hdf5.h>)
 #include <hdf5.h>
-#else
+#elif __has_include(<hdf5/serial/hdf5.h>)
 #include <hdf5/serial/hdf5.h>
+#elif __has_include("/opt/homebrew/include/hdf5.h")
+// Homebrew on Apple silicon: not on the default include path, and pkg-config flags are only for system-library
+// targets (which would also link the library).
+#include "/opt/homebrew/include/hdf5.h"
+#else
+#error "the HDF5 headers are missing: install libhdf5-dev (Debian/Ubuntu) or hdf5 (Homebrew)"
 #endif
 #include <stddef.h>
 #include <stdint.h>
