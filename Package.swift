@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "BinaryIO", dependencies: ["CSystemShims"]),
         .target(name: "ModelIR", dependencies: ["BinaryIO"]),
         .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms"]),
-        .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
+        // libzip, loaded at run time when a zip archive is read (Sources/CLibzip/zip.c says why); libzip-dev to build.
+        .target(name: "CLibzip", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // The BLAS of the verifier, loaded at run time after a cpuid check (Sources/CBLAS/blas_loader.c says why).
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
