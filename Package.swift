@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -11,17 +11,20 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        // No traits: the default BinaryDelimitedStreams imports all of Foundation (and so links libFoundation and its
+        // ICU data into modelport, loaded at every start); nothing here uses the delimited streams or FieldMask helpers.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
         // `make docs`: DocC documentation of the library (swift package generate-documentation).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // read → normalize → transform → write → verify; each target depends only on those above it.
-        .target(name: "CSystemShims"),
+        .target(name: "CSystemShims", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "BinaryIO", dependencies: ["CSystemShims"]),
         .target(name: "ModelIR", dependencies: ["BinaryIO"]),
         .target(name: "SafetensorsFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms"]),
-        .systemLibrary(name: "CLibzip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"]), .brew(["libzip"])]),
+        // libzip, loaded at run time when a zip archive is read (Sources/CLibzip/zip.c says why); libzip-dev to build.
+        .target(name: "CLibzip", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // The BLAS of the verifier, loaded at run time after a cpuid check (Sources/CBLAS/blas_loader.c says why).
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
@@ -37,13 +40,15 @@ let package = Package(
             "ModelIR", "BinaryIO", "Quantization", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO", "Quantization", "Transforms"]),
-        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // libhdf5, loaded at run time when a Keras .h5 is read (Sources/CHDF5/hdf5.c says why); its headers come
+        // from libhdf5-dev.
+        .target(name: "CHDF5", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "KerasFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms", "CHDF5"]),
         .target(name: "FlaxFormat", dependencies: ["ModelIR", "BinaryIO", "Transforms"]),
         .target(name: "Quantization", dependencies: ["ModelIR", "BinaryIO", "CSystemShims"]),
         .target(name: "Transforms", dependencies: ["ModelIR", "BinaryIO", "Quantization"]),
         .target(name: "Tokenizers", dependencies: [
-            "BinaryIO", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "BinaryIO", "CSystemShims", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "Verifier", dependencies: [
             "ModelIR", "BinaryIO", "Quantization", "Tokenizers", .target(name: "CBLAS", condition: .when(platforms: [.linux])),

@@ -35,7 +35,7 @@ final class HDF5File: @unchecked Sendable {
 
     /// libhdf5 1.10.8 crashes on some damaged files (a SEGV in H5Literate on a damaged symbol-table group:
     /// Samples/broken/fuzz/keras/libhdf5/README.md), and a crash cannot be caught in-process. So before this process
-    /// calls the library on a file, `modelport_h5_probe` (CHDF5/shim.h) fork()s a child that runs, in C only, the
+    /// calls the library on a file, `modelport_h5_probe` (Sources/CHDF5/hdf5.c) fork()s a child that runs, in C only, the
     /// library calls the reader makes, in the reader's order (open, `layer_names` lookups, the hard-link walk, every
     /// dataset's description, and H5Dread of every dataset not lent by the mapping). A signal or hang there becomes
     /// one `.malformed` error; a library *error* there is left for this process to report in its own words.
@@ -43,6 +43,7 @@ final class HDF5File: @unchecked Sendable {
     /// Call with `hdf5Lock` held, so that no thread of this process is inside the library when it forks.
     /// `timeoutMs` replaces that limit (tests).
     static func isolatedCheck(path: String, fileSize: Int, limits: ReaderLimits, timeoutMs: Int? = nil) throws {
+        try loadLibrary(for: path)
         let timeoutMs = timeoutMs ?? 10_000 + Swift.min(fileSize / 50_000, 600_000)
         var detail: Int32 = 0
         let result = modelport_h5_probe(path, Swift.max(limits.maxTensors, 0), Int32(clamping: limits.maxNestingDepth),
@@ -56,9 +57,17 @@ final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Loads libhdf5, which is not linked (Sources/CHDF5/hdf5.c: it brings some thirty libraries that every other
+    /// run would map for nothing), or throws the one-line reason it cannot be loaded, naming the package to install.
+    static func loadLibrary(for path: String) throws {
+        guard modelport_h5_load() == 0 else {
+            throw ModelError(kind: .unsupported, file: path, String(cString: modelport_h5_load_error()))
+        }
+    }
+
     deinit {
         let id = self.id
-        hdf5Lock.withLock { _ in _ = H5Fclose(id) }
+        hdf5Lock.withLock { _ in _ = modelport_H5Fclose(id) }
     }
 
     func error(_ object: String, _ reason: String, kind: ModelError.Kind = .malformed) -> ModelError {
@@ -82,9 +91,9 @@ final class HDF5File: @unchecked Sendable {
     func withObject<R>(_ objectPath: String, _ body: (hid_t) throws -> R) throws -> R {
         if objectPath.isEmpty { return try body(id) }
         try checkHardLinks(objectPath)
-        let object = H5Oopen(id, objectPath, 0)
+        let object = modelport_H5Oopen(id, objectPath, 0)
         guard object >= 0 else { throw error(objectPath, "cannot be opened") }
-        defer { H5Oclose(object) }
+        defer { modelport_H5Oclose(object) }
         return try body(object)
     }
 
@@ -97,7 +106,7 @@ final class HDF5File: @unchecked Sendable {
     func hasAttribute(_ name: String, of objectPath: String) throws -> Bool {
         try hdf5Lock.withLock { _ in
             try withObject(objectPath) { object in
-                H5Aexists(object, name) > 0 || H5Aexists(object, name + "0") > 0
+                modelport_H5Aexists(object, name) > 0 || modelport_H5Aexists(object, name + "0") > 0
             }
         }
     }
@@ -187,9 +196,9 @@ final class HDF5File: @unchecked Sendable {
                     guard groups.insert(link.identity).inserted else {
                         throw file.error(childPath, "is a group reached a second time (a hard-link cycle, or a group with two parents); refused")
                     }
-                    let child = H5Gopen2(group, link.name, 0)
+                    let child = modelport_H5Gopen2(group, link.name, 0)
                     guard child >= 0 else { throw file.error(childPath, "is a group that cannot be opened") }
-                    defer { H5Gclose(child) }
+                    defer { modelport_H5Gclose(child) }
                     try visit(child, path: childPath, relative: childRelative, depth: depth + 1, top: depth == 0 ? link.identity : top)
                 case 2:
                     datasets.append((childRelative, link.identity, depth == 0 ? link.identity : top))
@@ -223,9 +232,9 @@ final class HDF5File: @unchecked Sendable {
     func dataset(_ objectPath: String, fileSize: Int) throws -> DatasetInfo {
         try hdf5Lock.withLock { _ in
             try checkHardLinks(objectPath)
-            let dataset = H5Dopen2(id, objectPath, 0)
+            let dataset = modelport_H5Dopen2(id, objectPath, 0)
             guard dataset >= 0 else { throw error(objectPath, "is not a dataset that can be opened") }
-            defer { H5Dclose(dataset) }
+            defer { modelport_H5Dclose(dataset) }
             return try describe(dataset, objectPath, fileSize: fileSize)
         }
     }
@@ -247,20 +256,20 @@ final class HDF5File: @unchecked Sendable {
             let ids = listed.filter { !(1...3).contains($0) }.map(String.init).joined(separator: ", ")
             throw error(objectPath, "uses HDF5 filter \(ids.isEmpty ? "pipeline of \(filterCount)" : ids); ModelPort reads deflate, shuffle and fletcher32 only", kind: .unsupported)
         }
-        let type = H5Dget_type(dataset)
+        let type = modelport_H5Dget_type(dataset)
         guard type >= 0 else { throw error(objectPath, "has no readable element type") }
-        defer { H5Tclose(type) }
+        defer { modelport_H5Tclose(type) }
         let (dtype, bigEndian) = try elementType(type, objectPath)
-        let space = H5Dget_space(dataset)
+        let space = modelport_H5Dget_space(dataset)
         guard space >= 0 else { throw error(objectPath, "has no readable shape") }
-        defer { H5Sclose(space) }
-        guard H5Sget_simple_extent_type(space) == H5S_SIMPLE || H5Sget_simple_extent_type(space) == H5S_SCALAR else {
+        defer { modelport_H5Sclose(space) }
+        guard modelport_H5Sget_simple_extent_type(space) == H5S_SIMPLE || modelport_H5Sget_simple_extent_type(space) == H5S_SCALAR else {
             throw error(objectPath, "has a null or unknown dataspace")
         }
-        let rank = H5Sget_simple_extent_ndims(space)
+        let rank = modelport_H5Sget_simple_extent_ndims(space)
         guard rank >= 0, rank <= limits.maxRank else { throw error(objectPath, "has rank \(rank) (at most \(limits.maxRank))", kind: .limitExceeded) }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
-        guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else { throw error(objectPath, "has no readable shape") }
+        guard modelport_H5Sget_simple_extent_dims(space, &dims, nil) == rank else { throw error(objectPath, "has no readable shape") }
         let shape = Shape(try dims.map { d -> Int in
             guard let n = Int(exactly: d) else { throw error(objectPath, "dimension \(d) is out of range") }
             return n
@@ -275,7 +284,7 @@ final class HDF5File: @unchecked Sendable {
         guard chunkElements <= Int64(Swift.max(shape.elementCount ?? 0, 1 << 20)) else {
             throw error(objectPath, "has chunks of \(chunkElements) elements, more than the dataset's \(shape.elementCount ?? 0)", kind: .limitExceeded)
         }
-        let storage = H5Dget_storage_size(dataset)
+        let storage = modelport_H5Dget_storage_size(dataset)
         var mapped: Range<Int>? = nil
         if layout == 1, !bigEndian, storage == UInt64(byteCount) {
             let offset = modelport_h5_offset(dataset)
@@ -299,12 +308,12 @@ final class HDF5File: @unchecked Sendable {
     /// The IR type of an HDF5 numeric type: IEEE floats (by their bit fields: half, bfloat16, single, double) and
     /// integers of 1–8 bytes.
     private func elementType(_ type: hid_t, _ objectPath: String) throws -> (DType, Bool) {
-        let size = H5Tget_size(type)
-        let bigEndian = H5Tget_order(type) == H5T_ORDER_BE
-        switch H5Tget_class(type) {
+        let size = modelport_H5Tget_size(type)
+        let bigEndian = modelport_H5Tget_order(type) == H5T_ORDER_BE
+        switch modelport_H5Tget_class(type) {
         case H5T_FLOAT:
             var (spos, epos, esize, mpos, msize) = (0, 0, 0, 0, 0)
-            guard H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0 else { throw error(objectPath, "has an unreadable float type") }
+            guard modelport_H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0 else { throw error(objectPath, "has an unreadable float type") }
             switch (size, spos, epos, esize, mpos, msize) {
             case (2, 15, 10, 5, 0, 10): return (.f16, bigEndian)
             case (2, 15, 7, 8, 0, 7): return (.bf16, bigEndian)
@@ -313,7 +322,7 @@ final class HDF5File: @unchecked Sendable {
             default: throw error(objectPath, "has a \(size)-byte float layout ModelPort does not read")
             }
         case H5T_INTEGER:
-            let signed = H5Tget_sign(type) == H5T_SGN_2
+            let signed = modelport_H5Tget_sign(type) == H5T_SGN_2
             switch (size, signed) {
             case (1, true): return (.i8, bigEndian)
             case (1, false): return (.u8, bigEndian)
@@ -326,7 +335,7 @@ final class HDF5File: @unchecked Sendable {
             default: throw error(objectPath, "has a \(size)-byte integer type ModelPort does not read")
             }
         default:
-            throw error(objectPath, "holds neither numbers nor floats (class \(H5Tget_class(type).rawValue))")
+            throw error(objectPath, "holds neither numbers nor floats (class \(modelport_H5Tget_class(type).rawValue))")
         }
     }
 
@@ -334,17 +343,17 @@ final class HDF5File: @unchecked Sendable {
     func read(_ objectPath: String, expected: DatasetInfo, fileSize: Int) throws -> TensorBuffer {
         try hdf5Lock.withLock { _ in
             try checkHardLinks(objectPath)
-            let dataset = H5Dopen2(id, objectPath, 0)
+            let dataset = modelport_H5Dopen2(id, objectPath, 0)
             guard dataset >= 0 else { throw error(objectPath, "is not a dataset that can be opened") }
-            defer { H5Dclose(dataset) }
+            defer { modelport_H5Dclose(dataset) }
             let info = try describe(dataset, objectPath, fileSize: fileSize)
             guard info.dtype == expected.dtype, info.shape == expected.shape else { throw error(objectPath, "changed since it was listed") }
-            let fileType = H5Dget_type(dataset)
+            let fileType = modelport_H5Dget_type(dataset)
             guard fileType >= 0 else { throw error(objectPath, "has no readable element type") }
-            defer { H5Tclose(fileType) }
-            let memtype = H5Tcopy(fileType)
-            guard memtype >= 0, H5Tset_order(memtype, H5T_ORDER_LE) >= 0 else { throw error(objectPath, "no little-endian memory type") }
-            defer { H5Tclose(memtype) }
+            defer { modelport_H5Tclose(fileType) }
+            let memtype = modelport_H5Tcopy(fileType)
+            guard memtype >= 0, modelport_H5Tset_order(memtype, H5T_ORDER_LE) >= 0 else { throw error(objectPath, "no little-endian memory type") }
+            defer { modelport_H5Tclose(memtype) }
             let buffer = TensorBuffer(count: info.byteCount)
             guard info.byteCount > 0 else { return buffer }
             let status = buffer.withMutableBytes { modelport_h5_read(dataset, memtype, $0.baseAddress) }

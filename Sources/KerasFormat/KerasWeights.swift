@@ -169,9 +169,9 @@ public enum KerasWeights {
         }
         var levels = name.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         for i in levels.indices.dropLast() {
-            if let range = levels[i].range(of: "___", options: .backwards) { levels[i] = String(levels[i][range.upperBound...]) }
+            levels[i] = afterLastTripleUnderscore(levels[i])
         }
-        levels = levels.flatMap { $0.components(separatedBy: "_._") }.filter { !$0.isEmpty }
+        levels = levels.flatMap { $0.split(separator: "_._", omittingEmptySubsequences: true).map(String.init) }
         if levels.count > 1 { levels.removeFirst() }
         var transpose = false
         if let last = levels.last, let rule = lastComponentRules.first(where: { $0.keras == last }) {
@@ -179,5 +179,18 @@ public enum KerasWeights {
             transpose = rule.transpose
         }
         return (levels.joined(separator: "."), transpose)
+    }
+
+    /// What follows the last `___` in `component` (searched from the end, so `a____b` gives `b`), or all of it.
+    static func afterLastTripleUnderscore(_ component: String) -> String {
+        let bytes = Array(component.utf8)
+        var start = bytes.count - 3
+        while start >= 0 {
+            if bytes[start] == UInt8(ascii: "_"), bytes[start + 1] == UInt8(ascii: "_"), bytes[start + 2] == UInt8(ascii: "_") {
+                return String(decoding: bytes[(start + 3)...], as: UTF8.self)
+            }
+            start -= 1
+        }
+        return component
     }
 }

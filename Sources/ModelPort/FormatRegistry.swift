@@ -36,7 +36,7 @@ public enum FormatRegistry {
     /// The formats read and written, one row each (for help texts and documentation).
     public static var formats: [FormatDescription] {
         var rows: [FormatDescription] = []
-        for description in outputs.map(\.description) + readers.map(\.description) where !rows.contains(where: { $0.id == description.id }) {
+        for description in outputs.map({ $0.description }) + readers.map({ $0.description }) where !rows.contains(where: { $0.id == description.id }) {
             rows.append(description)
         }
         return rows

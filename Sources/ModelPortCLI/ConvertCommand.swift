@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import BinaryIO
 import ModelIR
 import ModelPort
@@ -91,10 +95,10 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The model to read: a file, checkpoint prefix or folder.")
     var source: String
 
-    @Argument(help: "Where to write: a folder, or a \(FormatRegistry.outputs.flatMap(\.description.destinationSuffixes).joined(separator: ", ")) file.")
+    @Argument(help: "Where to write: a folder, or a \(FormatRegistry.outputs.flatMap { $0.description.destinationSuffixes }.joined(separator: ", ")) file.")
     var destination: String
 
-    @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: \(FormatRegistry.outputs.map(\.description.id).joined(separator: ", ")) (modelport formats).", valueName: "kind"))
+    @Option(name: .customLong("to"), help: ArgumentHelp("Output kind: \(FormatRegistry.outputs.map { $0.description.id }.joined(separator: ", ")) (modelport formats).", valueName: "kind"))
     var format: String?
 
     @Option(help: ArgumentHelp("Cast floating-point tensors: keep, f32, f16 or bf16; for GGUF also q8_0, q6_k, q5_k, q5_1, q5_0, q4_k, q4_1, q4_0; for HF/safetensors also int8, mlx4, mlx8.", valueName: "type"))

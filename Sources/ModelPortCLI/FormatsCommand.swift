@@ -39,7 +39,7 @@ struct FormatsCommand: ParsableCommand {
 
     /// The formats in a few lines, for `modelport --help` too.
     static var summary: String {
-        let read = FormatRegistry.formats.filter { $0.reads != nil }.map(\.name)
+        let read = FormatRegistry.formats.filter { $0.reads != nil }.map { $0.name }
         let written = FormatRegistry.formats.filter { $0.writes != nil }.map { "\($0.name) (--to \($0.id))" }
         return "Reads:  " + read.joined(separator: ", ") + "\nWrites: " + written.joined(separator: ", ")
     }

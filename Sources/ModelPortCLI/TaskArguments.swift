@@ -8,7 +8,7 @@ extension HeadKind: ExpressibleByArgument {}
 /// `--task`, `--labels` and `--labels-file`: what a fine-tuned checkpoint is for when its files do not say (a TF
 /// `run_classifier.py` checkpoint has neither a class name nor labels).
 struct TaskArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("The head to assume: \(HeadKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: the config's class, else the head tensors; run_classifier.py's output_weights read as sequence-classification).", valueName: "kind"))
+    @Option(help: ArgumentHelp("The head to assume: \(HeadKind.allCases.map { $0.rawValue }.joined(separator: ", ")) (default: the config's class, else the head tensors; run_classifier.py's output_weights read as sequence-classification).", valueName: "kind"))
     var task: HeadKind?
 
     @Option(help: ArgumentHelp("Classifier labels in id order, comma-separated (when the source's config has none).", valueName: "a,b,c"))

@@ -1,5 +1,9 @@
 import BinaryIO
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModelIR
 import Quantization
 import Transforms
@@ -256,7 +260,7 @@ struct EncoderGraph {
 
     /// `x · Wᵀ + b` for the Linear `name` (`name.weight` [out, in], `name.bias`).
     mutating func linear(_ x: String, _ name: String, inFeatures: Int, outFeatures: Int) throws -> String {
-        let path = "/" + name.replacingOccurrences(of: ".", with: "/")
+        let path = "/" + name.replacing(".", with: "/")
         let product: String
         if options.precision == .int8 {
             let w = try tensor(name + ".weight")
@@ -315,7 +319,7 @@ struct EncoderGraph {
     }
 
     mutating func layerNorm(_ x: String, _ name: String) throws -> String {
-        let path = "/" + name.replacingOccurrences(of: ".", with: "/")
+        let path = "/" + name.replacing(".", with: "/")
         let scale = try weight(name + ".weight"), bias = try weight(name + ".bias")
         return b.op("LayerNormalization", [x, scale, bias], name: path + "/LayerNormalization",
                     Attribute.int("axis", -1), Attribute.float("epsilon", eps))
@@ -438,7 +442,7 @@ struct EncoderGraph {
 
     /// Rows of an embedding table for `ids`, in fp32 (int8 tables: rows gathered, then scaled by their row's scale).
     mutating func storedTable(_ name: String, ids: String) throws -> String {
-        let path = "/" + name.replacingOccurrences(of: ".", with: "/")
+        let path = "/" + name.replacing(".", with: "/")
         if options.precision == .int8 {
             let t = try tensor(name)
             guard t.shape.rank == 2 else { throw ONNXError(.cannotExport, "tensor '\(name)' is not a table") }
@@ -504,7 +508,7 @@ struct EncoderGraph {
                down: p + "output.dense", ln2: p + "output.LayerNorm")
         let before = b.initializers.count
         let H = hidden
-        let path = "/" + p.dropLast().replacingOccurrences(of: ".", with: "/") + "/attention"
+        let path = "/" + p.dropLast().replacing(".", with: "/") + "/attention"
         let merged = fusesAttention
             ? try fusedAttention(x, q: names.q, k: names.k, v: names.v, path: path)
             : try standardAttention(x, mask: mask, q: names.q, k: names.k, v: names.v, prefix: p, path: path)
@@ -514,9 +518,9 @@ struct EncoderGraph {
         let residual = b.op("Add", [attended, x], name: path + "/output/Add")
         let a = try layerNorm(residual, lnName)
         let up = try linear(a, names.up, inFeatures: H, outFeatures: intermediate)
-        let act = try activate(up, activation, path: "/" + names.up.replacingOccurrences(of: ".", with: "/") + "/act")
+        let act = try activate(up, activation, path: "/" + names.up.replacing(".", with: "/") + "/act")
         let down = try linear(act, names.down, inFeatures: intermediate, outFeatures: H)
-        let out = b.op("Add", [down, a], name: "/" + names.down.replacingOccurrences(of: ".", with: "/") + "/Add_residual")
+        let out = b.op("Add", [down, a], name: "/" + names.down.replacing(".", with: "/") + "/Add_residual")
         let result = try layerNorm(out, names.ln2)
         // A shared (ALBERT) layer's weights are initializers once.
         var kept: [ONNXInitializer] = Array(b.initializers[..<before])
@@ -813,7 +817,7 @@ extension EncoderGraph {
             throw ONNXError(.cannotExport, "the masked-LM head needs '\(transform).weight' taking the hidden size \(hidden)")
         }
         let width = dense.shape[0]
-        let path = "/" + p.dropLast().replacingOccurrences(of: ".", with: "/")
+        let path = "/" + p.dropLast().replacing(".", with: "/")
         var x = try linear(last, transform, inFeatures: hidden, outFeatures: width)
         x = try activate(x, act, path: path + "/act")
         x = try layerNorm(x, norm)

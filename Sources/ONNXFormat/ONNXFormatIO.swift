@@ -1,5 +1,9 @@
 import BinaryIO
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModelIR
 
 /// ONNX as a ModelPort source: `*.onnx` (ModelPort's graphs, torch.onnx / optimum exports of BERT-family models) and
@@ -90,7 +94,7 @@ public struct ONNXOutput: ModelOutput {
                 return try ONNXWriter.write(plan, to: destination, external: export.externalData, options: options, allowExternal: !staged)
             } catch var error as ModelError where staged {
                 // Name the destination the user gave, not its staging name (`.NAME.onnx.modelport-….staged`).
-                if let end = name.range(of: ".modelport-") { error.file = splitPath(destination).folder + "/" + name[..<end.lowerBound].dropFirst() }
+                if let end = name.firstRange(of: ".modelport-") { error.file = splitPath(destination).folder + "/" + name[..<end.lowerBound].dropFirst() }
                 throw error
             }
         }

@@ -1,5 +1,9 @@
 import BinaryIO
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModelIR
 
 /// ONNX element types (`TensorProto.DataType` in `Schemas/onnx.proto`) for the IR's types.

@@ -1,5 +1,9 @@
 import BinaryIO
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModelIR
 import SwiftProtobuf
 
@@ -84,8 +88,8 @@ public enum LoDTensor {
         var tensors: [Tensor] = []
         var prefixes = Set<String>()
         for file in names {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder + "/" + file, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            var info = stat()
+            guard stat(folder + "/" + file, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { continue }
             if let prefix = strippingHubPrefix(file).prefix { prefixes.insert(prefix) }
             tensors.append(try variableFile(folder + "/" + file, name: file))
         }

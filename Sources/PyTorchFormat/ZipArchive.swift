@@ -35,22 +35,24 @@ final class ZipArchive: @unchecked Sendable {
     init(path: String, file: MappedFile) throws {
         self.path = path
         self.file = file
+        // libzip is loaded here, not linked (Sources/CLibzip/zip.c).
+        guard modelport_zip_load() == 0 else { throw ModelError(kind: .unsupported, file: path, String(cString: modelport_zip_load_error())) }
         var error: Int32 = 0
-        guard let archive = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &error) else {
+        guard let archive = modelport_zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &error) else {
             var details = zip_error_t()
-            zip_error_init_with_code(&details, error)
-            defer { zip_error_fini(&details) }
-            throw ModelError(file: path, "not a readable zip archive: \(String(cString: zip_error_strerror(&details)))")
+            modelport_zip_error_init_with_code(&details, error)
+            defer { modelport_zip_error_fini(&details) }
+            throw ModelError(file: path, "not a readable zip archive: \(String(cString: modelport_zip_error_strerror(&details)))")
         }
         handle = archive
-        let count = zip_get_num_entries(archive, 0)
+        let count = modelport_zip_get_num_entries(archive, 0)
         guard count >= 0, count <= ReaderLimits.current.maxTensors else {
             throw ModelError(kind: .limitExceeded, file: path, "zip archive lists \(count) entries (limit \(ReaderLimits.current.maxTensors))")
         }
         for i in 0..<UInt64(count) {
             var stat = zip_stat_t()
-            zip_stat_init(&stat)
-            guard zip_stat_index(archive, i, 0, &stat) == 0, let rawName = stat.name else {
+            modelport_zip_stat_init(&stat)
+            guard modelport_zip_stat_index(archive, i, 0, &stat) == 0, let rawName = stat.name else {
                 throw ModelError(file: path, location: .entry("zip entry \(i)"), "cannot be read: \(lastError())")
             }
             let name = String(cString: rawName)
@@ -82,9 +84,9 @@ final class ZipArchive: @unchecked Sendable {
         try locateStoredData()
     }
 
-    deinit { zip_discard(handle) }
+    deinit { modelport_zip_discard(handle) }
 
-    private func lastError() -> String { String(cString: zip_strerror(handle)) }
+    private func lastError() -> String { String(cString: modelport_zip_strerror(handle)) }
 
     /// The data of an entry, inflated and CRC-checked by libzip (for small records and deflated storages).
     func read(_ entry: Entry, limit: Int = 1 << 30) throws -> TensorBuffer {
@@ -95,10 +97,10 @@ final class ZipArchive: @unchecked Sendable {
         guard entry.size <= limit else {
             throw ModelError(file: path, location: .entry(entry.name), "record of \(entry.size) bytes exceeds the \(limit)-byte limit")
         }
-        guard let opened = zip_fopen_index(handle, entry.index, 0) else {
+        guard let opened = modelport_zip_fopen_index(handle, entry.index, 0) else {
             throw ModelError(file: path, location: .entry(entry.name), "cannot open: \(lastError())")
         }
-        defer { zip_fclose(opened) }
+        defer { modelport_zip_fclose(opened) }
         // A highly compressed entry may lie about its size: inflate it once without keeping the bytes before
         // allocating what it claims, so a small file cannot make us reserve gigabytes.
         if !entry.stored, entry.size > 1 << 24, entry.size / 16 > entry.compressedSize {
@@ -108,15 +110,15 @@ final class ZipArchive: @unchecked Sendable {
         var done = 0
         try buffer.withMutableBytes { bytes in
             while done < entry.size {
-                let n = zip_fread(opened, bytes.baseAddress! + done, UInt64(entry.size - done))
+                let n = modelport_zip_fread(opened, bytes.baseAddress! + done, UInt64(entry.size - done))
                 guard n > 0 else {
-                    throw ModelError(file: path, location: .entry(entry.name), "read failed: \(String(cString: zip_file_strerror(opened)))")
+                    throw ModelError(file: path, location: .entry(entry.name), "read failed: \(String(cString: modelport_zip_file_strerror(opened)))")
                 }
                 done += Int(n)
             }
             // Reading to the end lets libzip compare the CRC.
             var probe: UInt8 = 0
-            guard zip_fread(opened, &probe, 1) == 0 else {
+            guard modelport_zip_fread(opened, &probe, 1) == 0 else {
                 throw ModelError(file: path, location: .entry(entry.name), "data does not match its size or checksum")
             }
         }
@@ -125,16 +127,16 @@ final class ZipArchive: @unchecked Sendable {
 
     /// Inflates `entry` into a small scratch buffer and checks that it yields exactly the size it claims.
     private func verifyInflatedSize(_ entry: Entry) throws {
-        guard let opened = zip_fopen_index(handle, entry.index, 0) else {
+        guard let opened = modelport_zip_fopen_index(handle, entry.index, 0) else {
             throw ModelError(file: path, location: .entry(entry.name), "cannot open: \(lastError())")
         }
-        defer { zip_fclose(opened) }
+        defer { modelport_zip_fclose(opened) }
         var scratch = [UInt8](repeating: 0, count: 1 << 20)
         var total = 0
         while true {
-            let n = scratch.withUnsafeMutableBytes { zip_fread(opened, $0.baseAddress!, UInt64($0.count)) }
+            let n = scratch.withUnsafeMutableBytes { modelport_zip_fread(opened, $0.baseAddress!, UInt64($0.count)) }
             guard n >= 0 else {
-                throw ModelError(file: path, location: .entry(entry.name), "read failed: \(String(cString: zip_file_strerror(opened)))")
+                throw ModelError(file: path, location: .entry(entry.name), "read failed: \(String(cString: modelport_zip_file_strerror(opened)))")
             }
             if n == 0 { break }
             total += Int(n)

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SwiftProtobuf
 
 /// A SentencePiece model file (`spiece.model`): the pieces with their scores and types, the trainer's reserved ids
@@ -192,10 +196,10 @@ public struct UnigramTokenizer: Tokenizer {
             switch step {
             case .replace(let target, let replacement): scalars = Self.replacing(scalars, target, replacement)
             case .collapseSpaces: scalars = Self.collapsingSpaces(scalars)
-            case .nfkd: scalars = Array(string().decomposedStringWithCompatibilityMapping.unicodeScalars)
-            case .nfd: scalars = Array(string().decomposedStringWithCanonicalMapping.unicodeScalars)
-            case .nfkc: scalars = Array(string().precomposedStringWithCompatibilityMapping.unicodeScalars)
-            case .nfc: scalars = Array(string().precomposedStringWithCanonicalMapping.unicodeScalars)
+            case .nfkd: scalars = Array(string().normalized(.nfkd).unicodeScalars)
+            case .nfd: scalars = Array(string().normalized(.nfd).unicodeScalars)
+            case .nfkc: scalars = Array(string().normalized(.nfkc).unicodeScalars)
+            case .nfc: scalars = Array(string().normalized(.nfc).unicodeScalars)
             case .stripAccents: scalars = scalars.filter { !Self.isMark($0) }
             case .lowercase: scalars = scalars.flatMap { WordPieceTokenizer.lowercased($0) }
             case .precompiled(let map): scalars = Array(map.normalize(string()).unicodeScalars)

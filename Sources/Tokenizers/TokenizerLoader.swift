@@ -1,5 +1,9 @@
 import BinaryIO
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Picks and builds a model folder's tokenizer from its files, as transformers' `AutoTokenizer` would:
 /// `tokenizer_config.json` (the class and its settings), `config.json`'s `model_type`, then the vocabulary files —

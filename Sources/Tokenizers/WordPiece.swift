@@ -108,7 +108,7 @@ public struct WordPieceTokenizer: Tokenizer {
             }
         }
         if options.stripAccents ?? options.lowercase {
-            let decomposed = String(String.UnicodeScalarView(out)).decomposedStringWithCanonicalMapping.unicodeScalars
+            let decomposed = String(String.UnicodeScalarView(out)).normalized(.nfd).unicodeScalars
             out = decomposed.filter { $0.properties.generalCategory != .nonspacingMark }
         }
         if options.lowercase {

@@ -1,5 +1,10 @@
 import BinaryIO
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Synchronization
 import ModelIR
 import Quantization
 
@@ -234,7 +239,7 @@ extension Model {
 /// be pulled, handed to the others, and dropped after the last, so it is neither computed again nor kept.
 /// Pulled again later (a second reader), it is simply computed again.
 final class SharedResult<Value>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Mutex<Void>(())
     private let make: () throws -> Value
     private let consumers: Int
     private var value: Value?
@@ -246,11 +251,11 @@ final class SharedResult<Value>: @unchecked Sendable {
     }
 
     func take() throws -> Value {
-        lock.lock()
-        defer { lock.unlock() }
-        let result = try value ?? make()
-        taken += 1
-        value = taken % consumers == 0 ? nil : result
-        return result
+        try lock.withLock { _ in
+            let result = try value ?? make()
+            taken += 1
+            value = taken % consumers == 0 ? nil : result
+            return result
+        }
     }
 }

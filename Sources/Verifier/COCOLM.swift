@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ModelIR
 
 /// COCO-LM (microsoft/COCO-LM's `cocolm/modeling_cocolm.py`): a post-LN BERT with a fused QKV projection, padded rows zeroed

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ModelIR
 
 /// One head output of a forward pass, under the name transformers' model outputs give it (`logits`,

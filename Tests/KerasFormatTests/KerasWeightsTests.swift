@@ -1,4 +1,5 @@
 import BinaryIO
+import CHDF5
 @testable import KerasFormat
 import ModelIR
 import SafetensorsFormat
@@ -18,6 +19,21 @@ func expectEqualToReference(_ model: Model, reference: String) throws {
     func readsTransformersTFWeightsAsThePyTorchWeightsTheyCameFrom(folder: String, reference: String) throws {
         let model = try KerasWeights.read(path: Samples.path("keras-flax/\(folder)/tf_model.h5"))
         try expectEqualToReference(model, reference: reference)
+    }
+
+    /// libhdf5 is loaded with dlopen when a Keras file is read, not linked (Sources/CHDF5/hdf5.c): a machine without
+    /// it gets one line naming the package to install, and every other format still works there.
+    @Test func aMissingHDF5LibraryIsOneLineNamingThePackage() {
+        var message = [CChar](repeating: 0, count: 512)
+        #expect(modelport_h5_check_library("libhdf5-not-installed.so.0", &message, message.count) == -1)
+        let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #expect(text.contains("libhdf5-103-1"))
+        #expect(text.hasPrefix("reading a Keras .h5 file needs the HDF5 library"))
+        #expect(!text.contains("\n"))
+    }
+
+    @Test func theInstalledHDF5LibraryLoadsAndMatchesTheHeaders() {
+        #expect(modelport_h5_load() == 0, "\(String(cString: modelport_h5_load_error()))")
     }
 
     @Test func contiguousDatasetsAreMappedNotCopied() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import BinaryIO
 import ModelIR
 import ModelPort

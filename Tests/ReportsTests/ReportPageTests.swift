@@ -1,3 +1,4 @@
+import Foundation
 import ModelIR
 import Reports
 import Testing

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "modelport_unicode.h"
 
 /// copy_file_range(2) on Linux (glibc declares it only under _GNU_SOURCE, which Swift's Glibc module
 /// does not set). Returns -1 with errno ENOSYS elsewhere.
