@@ -21,7 +21,7 @@
 // H5Literate2 from HDF5 1.12 on, H5Lget_info → H5Lget_info2) is expanded before use, so the table holds the
 // versioned symbol and dlsym asks for it by that name.
 #define MODELPORT_H5_CALLS(X) \
-    X(H5open) X(H5get_libversion) X(H5PLset_loading_state) X(H5Eset_auto2) X(H5Fopen) X(H5Fclose) \
+    X(H5dont_atexit) X(H5open) X(H5get_libversion) X(H5PLset_loading_state) X(H5Eset_auto2) X(H5Fopen) X(H5Fclose) \
     X(H5Lexists) X(H5Lget_info) X(H5Literate) X(H5Iget_type) X(H5Oopen) X(H5Oclose) X(H5Aexists) \
     X(H5Gopen2) X(H5Gclose) X(H5Dopen2) X(H5Dclose) X(H5Dget_create_plist) X(H5Dget_offset) X(H5Dget_type) \
     X(H5Dget_space) X(H5Dget_storage_size) X(H5Dread) X(H5Pclose) X(H5Pget_layout) X(H5Pget_external_count) \
@@ -83,6 +83,10 @@ static void *open_library(const char *const *names, size_t count, modelport_h5_t
     }
     MODELPORT_H5_CALLS(MODELPORT_H5_RESOLVE)
 #undef MODELPORT_H5_RESOLVE
+    // Before any other call (H5public.h): no atexit clean-up. The process's exit frees everything anyway, a
+    // library closed again below must leave no handler behind, and the clean-up of a library a test or a failed
+    // read left with open objects ends in "HDF5: infinite loop closing library" on stderr.
+    table->H5dont_atexit();
     unsigned major = 0, minor = 0, release = 0;
     if (table->H5get_libversion(&major, &minor, &release) < 0 || major != H5_VERS_MAJOR || minor != H5_VERS_MINOR) {
         snprintf(message, size,
