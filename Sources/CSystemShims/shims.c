@@ -29,6 +29,33 @@ int modelport_start_writeback(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+int modelport_reserve_range(int fd, int64_t offset, int64_t length) {
+#if defined(__linux__)
+    return fallocate(fd, 0, (off_t)offset, (off_t)length);
+#else
+    (void)fd; (void)offset; (void)length;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int modelport_populate_for_writing(void *address, size_t length) {
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    return madvise(address, length, MADV_POPULATE_WRITE);
+#else
+    (void)address; (void)length;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 #include <string.h>
 #include <signal.h>
 #include <stdio.h>
