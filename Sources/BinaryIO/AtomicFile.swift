@@ -135,15 +135,18 @@ public final class AtomicFile {
         let (end, overflow) = start.addingReportingOverflow(count)
         precondition(!overflow, "file of more than Int.max bytes")
         if modelport_reserve_range(fd, Int64(start), Int64(count)) != 0 {
-            if errno == ENOSPC || errno == EFBIG || errno == EIO {
+            if [ENOSPC, EDQUOT, EFBIG, EIO].contains(errno) {
                 throw BinaryIOError.system(temporaryPath, "cannot reserve \(count) bytes")
             }
             guard ftruncate(fd, off_t(end)) == 0 else {
                 throw BinaryIOError.system(temporaryPath, "cannot extend to \(end) bytes")
             }
         }
-        // Later `write`s continue after whatever was filled, even when `fill` throws.
-        defer { lseek(fd, off_t(inFile), SEEK_SET) }
+        // When `fill` throws, the file is cut back to what was filled, and later `write`s continue from there.
+        defer {
+            if inFile < end { _ = ftruncate(fd, off_t(inFile)) }
+            lseek(fd, off_t(inFile), SEEK_SET)
+        }
         var offset = 0
         while offset < count {
             let n = min(window, count - offset)
@@ -494,4 +497,3 @@ public func realPath(_ path: String) -> String? {
 public func isPlainFileName(_ name: String) -> Bool {
     !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
 }
-

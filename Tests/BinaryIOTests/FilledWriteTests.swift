@@ -93,6 +93,26 @@ import Testing
         #expect(try MappedFile(path: folder.file("out.bin")).withBytes { Array($0) } == [42])
     }
 
+    /// A mapped fill that throws leaves the file holding what was filled and no more (its reserved tail cut off), so
+    /// bytes written after it follow on.
+    @Test func aFailedMappedFillIsCutBackToWhatWasFilled() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let file = try AtomicFile(destination: folder.file("out.bin"))
+        try file.write([5])
+        #expect(throws: Refused.self) {
+            try file.write(count: 3 << 20, window: 1 << 20) { offset, bytes in
+                if offset > 0 { throw Refused() }
+                bytes.initializeMemory(as: UInt8.self, repeating: 6)
+            }
+        }
+        #expect(file.bytesWritten == 1 + (1 << 20))
+        try file.write([7])
+        try file.commit()
+        let written = try MappedFile(path: folder.file("out.bin")).withBytes { Array($0) }
+        #expect(written == [5] + Array(repeating: 6, count: 1 << 20) + [7])
+    }
+
     @Test func aFileDroppedAfterAFillLeavesNothing() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
