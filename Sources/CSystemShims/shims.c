@@ -29,6 +29,33 @@ int modelport_start_writeback(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+int modelport_reserve_range(int fd, int64_t offset, int64_t length) {
+#if defined(__linux__)
+    return fallocate(fd, 0, (off_t)offset, (off_t)length);
+#else
+    (void)fd; (void)offset; (void)length;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int modelport_populate_for_writing(void *address, size_t length) {
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    return madvise(address, length, MADV_POPULATE_WRITE);
+#else
+    (void)address; (void)length;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 #include <string.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,9 +122,47 @@ void modelport_release_temporary(int id) {
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
+/* a * b modulo the Castagnoli polynomial, both bit-reflected (bit 31 is the constant term). */
+static uint32_t crc32c_multiply(uint32_t a, uint32_t b) {
+    uint32_t product = 0;
+    for (uint32_t bit = 0x80000000u; bit != 0; bit >>= 1) {
+        if (a & bit) product ^= b;
+        b = (b & 1) ? (b >> 1) ^ 0x82F63B78u : b >> 1;
+    }
+    return product;
+}
+
+/* Bytes per lane of the three-way loop below: long enough that joining the lanes costs nothing next to them. */
+#define CRC32C_LANE 8192
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t n) {
     uint64_t c = crc;
+    /* The CRC instruction takes 3 cycles but can start every cycle, so three independent registers over three
+       consecutive lanes run about three times as fast as one. The register is linear in its start value and the
+       data: crc(s, A | B | C) = ((crc(s, A) * x^8L + crc(0, B)) * x^8L) + crc(0, C), with L the lane length (Intel,
+       "Fast CRC Computation for iSCSI Polynomial Using CRC32 Instruction", 2011). */
+    if (n >= 3 * CRC32C_LANE) {
+        /* x^(8 * 8192) mod P, bit-reflected: a register times this is the register after 8192 zero bytes
+           (CRC32C.combine computes the same operator for any length). */
+        const uint32_t shift = 0x28461564u;
+        while (n >= 3 * CRC32C_LANE) {
+            uint64_t c1 = 0, c2 = 0;
+            for (size_t i = 0; i < CRC32C_LANE; i += 8) {
+                uint64_t w0, w1, w2;
+                memcpy(&w0, p + i, 8);
+                memcpy(&w1, p + CRC32C_LANE + i, 8);
+                memcpy(&w2, p + 2 * CRC32C_LANE + i, 8);
+                c = _mm_crc32_u64(c, w0);
+                c1 = _mm_crc32_u64(c1, w1);
+                c2 = _mm_crc32_u64(c2, w2);
+            }
+            uint32_t joined = crc32c_multiply(crc32c_multiply((uint32_t)c, shift) ^ (uint32_t)c1, shift) ^ (uint32_t)c2;
+            c = joined;
+            p += 3 * CRC32C_LANE;
+            n -= 3 * CRC32C_LANE;
+        }
+    }
     while (n >= 8) {
         uint64_t word;
         memcpy(&word, p, 8);

@@ -7,6 +7,8 @@ extension TensorData {
         if case let .mapped(file, range, check) = storage {
             if let check { try file.withBytesReleasing(in: range) { try check($0) } }
             try writer.writeContents(of: file, range: range)
+        } else if let (count, window, fill) = fillPlan {
+            try writer.writeFilled(count: count, window: window, fill)
         } else {
             try withBytes { try writer.writeBytes($0) }
         }
@@ -23,7 +25,10 @@ extension Tensor {
         if case let .mapped(_, range, _) = data.storage, range.count != expected {
             throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
         }
-        if data.isMapped {
+        if let count = data.fillPlan?.count, count != expected {
+            throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
+        }
+        if data.isMapped || data.fillPlan != nil {
             try data.write(to: &writer)
         } else {
             try withBytes { try writer.writeBytes($0) }

@@ -30,7 +30,11 @@ public struct TensorData: Sendable {
         case mapped(MappedFile, Range<Int>, check: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?)
         case owned(TensorBuffer)
         case producer(@Sendable () throws -> TensorBuffer)
+        case filled(count: Int, piece: Int?, Fill)
     }
+
+    /// Computes bytes `offset ..< offset + destination.count` of a filled tensor into `destination`, every byte of it.
+    public typealias Fill = @Sendable (_ offset: Int, _ destination: UnsafeMutableRawBufferPointer) throws -> Void
 
     let storage: Storage
 
@@ -60,6 +64,22 @@ public struct TensorData: Sendable {
         TensorData(storage: .producer(produce))
     }
 
+    /// `count` bytes computed straight into wherever they go: a writer lends `fill` the output's own pages
+    /// (`ByteWriter.writeFilled`), so a transform (a transpose, a cast) writes its result once, with no buffer in
+    /// between; reading the bytes (`withBytes`, `buffer()`) fills a buffer instead. `fill` is called for consecutive
+    /// pieces of `piece` bytes (the last may be shorter), or once for all of them when `piece` is `nil`.
+    /// - Precondition: `count >= 0` and `piece`, when given, is positive.
+    public static func filled(count: Int, piece: Int? = nil, _ fill: @escaping Fill) -> TensorData {
+        precondition(count >= 0 && (piece ?? 1) > 0, "filled data of \(count) bytes in pieces of \(piece ?? count)")
+        return TensorData(storage: .filled(count: count, piece: piece, fill))
+    }
+
+    /// For filled data: the byte count, the window to fill at a time and the fill.
+    var fillPlan: (count: Int, window: Int, fill: Fill)? {
+        guard case let .filled(count, piece, fill) = storage else { return nil }
+        return (count, max(1, piece ?? count), fill)
+    }
+
     /// Whether the bytes come straight from a file mapping.
     public var isMapped: Bool {
         if case .mapped = storage { return true }
@@ -80,6 +100,8 @@ public struct TensorData: Sendable {
             return try buffer.withBytes(body)
         case .producer(let produce):
             return try produce().withBytes(body)
+        case .filled:
+            return try buffer().withBytes(body)
         }
     }
 
@@ -102,6 +124,8 @@ public struct TensorData: Sendable {
         if case let .mapped(file, range, check) = storage {
             if let check { try file.withBytesReleasing(in: range) { try check($0) } }
             try output.write(file, range: range)
+        } else if let (count, window, fill) = fillPlan {
+            try output.write(count: count, window: window, fill)
         } else {
             try withBytes { try output.write($0) }
         }
@@ -158,6 +182,15 @@ public struct TensorData: Sendable {
         case .owned(let buffer): return buffer
         case .producer(let produce): return try produce()
         case .mapped: return try withBytes { TensorBuffer(copying: $0) }
+        case let .filled(count, piece, fill):
+            let output = TensorBuffer(count: count)
+            try output.withMutableBytes { whole in
+                let step = max(1, piece ?? count)
+                for offset in stride(from: 0, to: count, by: step) {
+                    try fill(offset, UnsafeMutableRawBufferPointer(rebasing: whole[offset..<min(count, offset + step)]))
+                }
+            }
+            return output
         }
     }
 }
@@ -191,7 +224,10 @@ public struct Tensor: Sendable {
         if case let .mapped(_, range, _) = data.storage, range.count != expected {
             throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
         }
-        if data.isMapped {
+        if let count = data.fillPlan?.count, count != expected {
+            throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
+        }
+        if data.isMapped || data.fillPlan != nil {
             try data.write(to: output)
         } else {
             try withBytes { try output.write($0) }

@@ -7,16 +7,24 @@ import ModelIR
 /// bulk of every checkpoint) through 8 × 8 register blocks (`transposeWords`).
 package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: Int, width: Int) -> TensorBuffer {
     let output = TensorBuffer(count: rows * columns * width)
+    output.withMutableBytes { transpose2D(source, into: $0, rows: rows, columns: columns, width: width) }
+    return output
+}
+
+/// `transposed2D` into `destination` (a writer's output pages, say), which receives all `rows · columns · width`
+/// bytes.
+/// - Precondition: `source` and `destination` hold `rows · columns · width` bytes.
+package func transpose2D(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+                         rows: Int, columns: Int, width: Int) {
+    precondition(source.count == rows * columns * width && destination.count == source.count, "transpose outside its buffers")
     let tile = 32
     if width == 4 {
-        output.withMutableBytes { destination in
-            Parallel.forEachChunk(of: rows, size: 128, lending: (source, destination)) { rowRange, buffers in
-                transposeWords(buffers.0, into: buffers.1, rows: rows, columns: columns, rowRange: rowRange)
-            }
+        Parallel.forEachChunk(of: rows, size: 128, lending: (source, destination)) { rowRange, buffers in
+            transposeWords(buffers.0, into: buffers.1, rows: rows, columns: columns, rowRange: rowRange)
         }
-        return output
+        return
     }
-    output.withMutableBytes { destination in
+    do {
         // Each band of rows writes its own columns of every output row: disjoint bytes.
         Parallel.forEachChunk(of: rows, size: tile, lending: (source, destination)) { rowRange, buffers in
             let (source, destination) = buffers
@@ -33,7 +41,6 @@ package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: 
             }
         }
     }
-    return output
 }
 
 private func transposeBand<T: FixedWidthInteger>(
@@ -53,15 +60,20 @@ private func transposeBand<T: FixedWidthInteger>(
 }
 
 extension Tensor {
-    /// The tensor with its two axes swapped, lazily.
+    /// The tensor with its two axes swapped, lazily: computed straight into a writer's output
+    /// (`TensorData.filled`), or into a buffer when read.
     public func transposed() throws -> Tensor {
         guard shape.rank == 2, !dtype.isQuantized else {
             throw ModelError(location: .tensor(name), "only unquantized rank-2 tensors can be transposed (shape \(shape))")
         }
         let source = self
         let (rows, columns) = (shape[0], shape[1])
-        return Tensor(name: name, dtype: dtype, shape: [columns, rows], data: .producer {
-            try source.withBytes { transposed2D($0, rows: rows, columns: columns, width: source.dtype.blockBytes) }
+        guard let count = info.byteCount else {
+            throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
+        }
+        let width = dtype.blockBytes
+        return Tensor(name: name, dtype: dtype, shape: [columns, rows], data: .filled(count: count) { _, destination in
+            try source.withBytes { transpose2D($0, into: destination, rows: rows, columns: columns, width: width) }
         })
     }
 }

@@ -15,6 +15,18 @@ long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t le
 /// returning 0 elsewhere; -1 with errno on failure (callers ignore it: it is only a hint).
 int modelport_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Makes bytes [offset, offset + length) of `fd` part of the file with disk blocks reserved for them (Linux
+/// fallocate(2), mode 0: the file grows to offset + length if it is shorter), so that a later store through a shared
+/// mapping cannot fail for want of space. Returns 0, or -1 with errno (ENOSPC when the disk is full; EOPNOTSUPP,
+/// ENOSYS elsewhere or when the file system cannot, and the caller extends the file with ftruncate instead).
+int modelport_reserve_range(int fd, int64_t offset, int64_t length);
+
+/// Faults in the pages of [address, address + length) of a shared writable file mapping ready for writing
+/// (madvise(2) MADV_POPULATE_WRITE, Linux 5.14): one system call instead of a fault per page, and a failure (no
+/// space, an I/O error) is returned as -1 with errno EFAULT instead of a SIGBUS on the first store. -1 with errno
+/// EINVAL or ENOSYS where the kernel lacks it.
+int modelport_populate_for_writing(void *address, size_t length);
+
 /// Renames `from` to `to` only if `to` does not exist (renameat2 with RENAME_NOREPLACE on Linux, renamex_np
 /// with RENAME_EXCL on Darwin). Returns 0 on success, -1 with errno (EEXIST when `to` appeared; EINVAL or
 /// ENOSYS when the file system or kernel cannot do it, so the caller falls back).
