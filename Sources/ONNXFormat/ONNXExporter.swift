@@ -275,8 +275,9 @@ struct EncoderGraph {
             guard w.shape.dimensions == [outFeatures, inFeatures] else {
                 throw ONNXError(.cannotExport, "tensor '\(name).weight' has shape \(w.shape), expected [\(outFeatures), \(inFeatures)]")
             }
-            // Per-channel int8 weights, per-token activations: MatMulInteger with uint8 A (zero point 128) and int8 B
-            // runs on ORT's u8·s8 integer GEMM, the kernel quantize_dynamic's graphs reach. Measured on this project's
+            // Per-channel int8 weights; the smooth and fast forms quantize activations per tensor in the pattern ORT
+            // fuses (`fusableInt8Linear`), per-token below. MatMulInteger with uint8 A and int8 B runs on ORT's u8·s8
+            // integer GEMM, the kernel quantize_dynamic's graphs reach. Measured on this project's
             // 2-core Zen 4 with ORT 1.32 (Benchmarks/bench_onnx.py): on par with quantize_dynamic's per-channel model
             // and about 1.5× faster than MatMulNBits (8 bits, blocks of 32, accuracy_level 4; blocks of 64 or 128 and
             // 4 bits no faster), which this graph used before; int8 activations (s8·s8) fall to a far slower kernel.

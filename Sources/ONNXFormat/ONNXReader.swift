@@ -105,9 +105,11 @@ public enum ONNXReader {
         var consumers: [String: [(op: String, slot: Int, node: String)]] = [:]
         var firstOutput: [String: String] = [:]
         var producer: [String: Onnx_NodeProto] = [:]
+        var integerProduct: [String: Onnx_NodeProto] = [:]  // MatMulInteger by its B input
         for node in graph.node {
             if let out = node.output.first { firstOutput[node.name] = out }
             for out in node.output { producer[out] = node }
+            if node.opType == "MatMulInteger", node.input.count > 1 { integerProduct[node.input[1]] = node }
             for (slot, input) in node.input.enumerated() { consumers[input, default: []].append((node.opType, slot, node.name)) }
         }
         var tensors: [Tensor] = []
@@ -169,7 +171,7 @@ public enum ONNXReader {
             }
             // A smoothed Linear (`ONNXInt8Activations.smoothed`) reads Mul(x, m) through its DynamicQuantizeLinear and
             // stores W · diag(1 / m): the weight is given back with its columns times m.
-            let multipliers = graph.node.first { $0.opType == "MatMulInteger" && $0.input.count > 1 && $0.input[1] == name + "_quantized" }
+            let multipliers = integerProduct[name + "_quantized"]
                 .flatMap { producer[$0.input[0]] }
                 .flatMap { $0.opType == "DynamicQuantizeLinear" ? producer[$0.input[0]] : nil }
                 .flatMap { $0.opType == "Mul" ? $0.input.lazy.compactMap { smoothing[$0] }.first : nil }
