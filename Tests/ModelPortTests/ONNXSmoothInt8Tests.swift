@@ -129,6 +129,20 @@ import Testing
         #expect(result.tolerance.minCosine == 0.999 && result.passed)
     }
 
+    /// Multipliers that do not match the weight's input channels are refused when the graph is read, naming the weight.
+    @Test func mismatchedMultipliersAreRefused() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        var plan = try ONNXExporter.plan(try ModelLoader.load(Samples.path("bert-tiny")), options: Self.smooth)
+        let i = try #require(plan.initializers.firstIndex { $0.name == "encoder.layer.0.intermediate.dense.input_smooth" })
+        plan.initializers[i] = ONNXInitializer(name: plan.initializers[i].name, type: .float, dims: [3],
+                                               data: .owned(Int8Weights.floatBuffer([1, 1, 1])))
+        try ONNXWriter.write(plan, to: folder.file("bad.onnx"))
+        #expect {
+            _ = try ModelLoader.load(folder.file("bad.onnx"))
+        } throws: { "\($0)".contains("encoder.layer.0.intermediate.dense.weight") && "\($0)".contains("smoothing multipliers") }
+    }
+
     /// ALBERT (shared layers behind a mapping Linear) and COCO-LM keep the plain per-tensor form.
     @Test func albertAndCOCOLMAreNotSmoothed() throws {
         for sample in ["pytorch/albert-tiny-zip", "cocolm-tiny"] {
