@@ -6,8 +6,8 @@ torch, transformers, sentence-transformers; pinned in Samples/requirements-onnx.
 
 For every sample (TF, PyTorch, Paddle, safetensors sources; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM; task
 heads, masked-LM and pre-training heads, and a sentence-transformers folder) it writes an .onnx with `modelport convert --to onnx` (fp32, --dtype f16,
---dtype int8; fp32 and int8 again with --onnx-attention ort; int8 with --onnx-int8 fast, whose optimized graph must hold
-DynamicQuantizeMatMul and no MatMulInteger) and the Hugging Face folder of the same source (ModelPort's HF output is checked against transformers
+--dtype int8 (the smoothed form); fp32 and int8 again with --onnx-attention ort; int8 with --onnx-int8 fast and
+per-token; the optimized graph of every int8 form but per-token must hold DynamicQuantizeMatMul and no MatMulInteger) and the Hugging Face folder of the same source (ModelPort's HF output is checked against transformers
 by check_outputs.py; COCO-LM, which transformers lacks, against its committed golden), then runs both on random
 inputs with padding at batch 1 and 8, lengths 1 and 128 (cut to the position table):
 fp32 max |error| ≤ 1e-4, fp16 cosine ≥ 0.999, int8 smallest per-token cosine ≥ 0.99. It also lists the node types
@@ -208,7 +208,8 @@ def main():
             for precision, args, form in (("fp32", [], ""), ("fp16", ["--dtype", "f16"], ""), ("int8", ["--dtype", "int8", "--no-quality"], ""),
                                           ("fp32", ort_attention, " ort-attention"),
                                           ("int8", ["--dtype", "int8", "--no-quality", *ort_attention], " ort-attention"),
-                                          ("int8", ["--dtype", "int8", "--no-quality", "--onnx-int8", "fast"], " fast")):
+                                          ("int8", ["--dtype", "int8", "--no-quality", "--onnx-int8", "fast"], " fast"),
+                                          ("int8", ["--dtype", "int8", "--no-quality", "--onnx-int8", "per-token"], " per-token")):
                 path = os.path.join(work, f"{name}-{precision}{form.replace(' ', '-')}.onnx")
                 run(binary, "convert", source, path, "--to", "onnx", *extra, *args)
                 onnx.checker.check_model(onnx.load(path), full_check=True)
@@ -220,9 +221,9 @@ def main():
                 compare(f"{label} {precision}{form} ({size} bytes)", plain, forward, config, precision)
                 fused, types = optimized_types(path, work)
                 print(f"      {label} {precision}{form}: optimized graph " + ", ".join(f"{k}×{v}" for k, v in sorted(types.items())))
-                if form == " fast":  # every Linear fused: DynamicQuantizeLinear → MatMulInteger → Cast → Mul → Add
+                if precision == "int8" and form != " per-token":  # smooth (the default) and fast: every Linear fused
                     check(types.get("DynamicQuantizeMatMul", 0) > 0 and "MatMulInteger" not in types,
-                          f"{label} int8 fast: ORT fuses every Linear (DynamicQuantizeMatMul, MatMulIntegerToFloat)")
+                          f"{label} int8{form}: ORT fuses every Linear (DynamicQuantizeMatMul, MatMulIntegerToFloat)")
                 compare(f"{label} {precision}{form} fused", fused, forward, config, precision)
         except Exception as error:  # one failing sample does not hide the others
             check(False, f"{label}: {error}")

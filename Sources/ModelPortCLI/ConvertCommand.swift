@@ -44,8 +44,9 @@ struct ConvertCommand: ParsableCommand {
             the decoder tied to the word-embedding initializer), start_logits / end_logits, prediction_logits with \
             seq_relationship_logits (ALBERT: sop_logits) for pre-training checkpoints (--task masked-lm gives the \
             fill-mask graph, --task encoder no head), sentence_embedding. --dtype f16 stores fp16 weights, --dtype int8 stores \
-            per-channel int8 weights for MatMulInteger (activations per token; --onnx-int8 fast: per tensor, the \
-            pattern ONNX Runtime fuses into DynamicQuantizeMatMul). A folder DEST gets model.onnx, config.json and the \
+            per-channel int8 weights for MatMulInteger in the pattern ONNX Runtime fuses into DynamicQuantizeMatMul, \
+            smoothed per channel (SmoothQuant) so outlier activation channels keep their accuracy (--onnx-int8 fast: \
+            not smoothed; per-token: activations quantized per token). A folder DEST gets model.onnx, config.json and the \
             tokenizer files (optimum's ORTModel layout); --onnx-layout transformers.js puts the graph in onnx/ \
             under the name transformers.js loads for the dtype (model.onnx, model_fp16.onnx, model_quantized.onnx).
 
@@ -164,7 +165,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("onnx-attention"), help: ArgumentHelp("ONNX: standard (opset-17 operators, any runtime) or ort (ONNX Runtime's fused com.microsoft.MultiHeadAttention).", valueName: "form"))
     var onnxAttention: String?
 
-    @Option(name: .customLong("onnx-int8"), help: ArgumentHelp("ONNX --dtype int8: per-token (activations quantized per token, standard operators; the default) or fast (DynamicQuantizeLinear per tensor, the pattern ONNX Runtime fuses into DynamicQuantizeMatMul).", valueName: "form"))
+    @Option(name: .customLong("onnx-int8"), help: ArgumentHelp("ONNX --dtype int8: smooth (the default: fast with SmoothQuant's per-channel migration from activations to weights, so outlier channels keep their accuracy), fast (DynamicQuantizeLinear per tensor, the pattern ONNX Runtime fuses into DynamicQuantizeMatMul) or per-token (activations quantized per token in standard operators).", valueName: "form"))
     var onnxInt8: String?
 
     @Flag(help: "Replace DEST if it exists.")
@@ -221,8 +222,8 @@ struct ConvertCommand: ParsableCommand {
             guard let attention = ONNXAttention(rawValue: onnxAttention?.lowercased() ?? "standard") else {
                 throw ModelError(kind: .invalidRequest, "--onnx-attention takes standard or ort, not \(onnxAttention ?? "")")
             }
-            guard let activations = ONNXInt8Activations(rawValue: onnxInt8?.lowercased() ?? "per-token") else {
-                throw ModelError(kind: .invalidRequest, "--onnx-int8 takes per-token or fast, not \(onnxInt8 ?? "")")
+            guard let activations = ONNXInt8Activations(rawValue: onnxInt8?.lowercased() ?? "smooth") else {
+                throw ModelError(kind: .invalidRequest, "--onnx-int8 takes smooth, fast or per-token, not \(onnxInt8 ?? "")")
             }
             if onnxInt8 != nil, precision != .int8 { throw ModelError(kind: .invalidRequest, "--onnx-int8 applies to --dtype int8") }
             options.output = ONNXOutput(export: ONNXExportOptions(precision: precision, externalData: externalData ? .always : .automatic,

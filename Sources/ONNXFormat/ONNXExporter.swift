@@ -16,9 +16,10 @@ public enum ONNXPrecision: String, Sendable, CaseIterable {
     /// every execution provider runs (ORT folds the casts into fp32 constants when it loads the model); LayerNorm
     /// parameters and biases stay fp32.
     case fp16
-    /// int8 Linear weights with one scale per output channel and activations quantized per token at run time, through
-    /// the standard `MatMulInteger` (uint8 activations, int8 weights: ORT's integer GEMM); embedding tables int8 with
-    /// one scale per row, gathered then scaled. Standard operators only.
+    /// int8 Linear weights with one scale per output channel and activations quantized at run time as
+    /// `ONNXExportOptions.int8Activations` says, through the standard `MatMulInteger` (uint8 activations, int8
+    /// weights: ORT's integer GEMM); embedding tables int8 with one scale per row, gathered then scaled. Standard
+    /// operators only.
     case int8
 }
 
@@ -31,6 +32,11 @@ public enum ONNXInt8Activations: String, Sendable, CaseIterable {
     /// session optimizer fuses into `com.microsoft.DynamicQuantizeMatMul` (`ONNXExporter.fusableInt8Linear`): faster,
     /// one outlier token sets the step for the whole batch.
     case perTensor = "fast"
+    /// The `fast` pattern with SmoothQuant's per-channel migration in every encoder layer (`Smoothing`): each Linear's
+    /// input divided per channel by `s` (one `Mul`, Q, K and V sharing it), its weight columns multiplied by `s` before
+    /// the per-channel int8 rounding, so the outlier channels of trained encoders no longer set the per-tensor step.
+    /// ALBERT and COCO-LM layers keep the `fast` form.
+    case smoothed = "smooth"
 }
 
 /// Where initializer bytes go.
@@ -85,9 +91,9 @@ public struct ONNXExportOptions: Sendable {
     public var layout: ONNXFolderLayout = .optimum
     public var attention: ONNXAttention = .standard
     /// For `precision` int8: how activations are quantized.
-    public var int8Activations: ONNXInt8Activations = .perToken
+    public var int8Activations: ONNXInt8Activations = .smoothed
     public init(precision: ONNXPrecision = .fp32, externalData: ONNXExternalData = .automatic, layout: ONNXFolderLayout = .optimum,
-                attention: ONNXAttention = .standard, int8Activations: ONNXInt8Activations = .perToken) {
+                attention: ONNXAttention = .standard, int8Activations: ONNXInt8Activations = .smoothed) {
         self.precision = precision
         self.externalData = externalData
         self.layout = layout
@@ -162,6 +168,8 @@ struct EncoderGraph {
     var hasActivationZeroPoint = false
     /// The int32 `attention_mask` that `MultiHeadAttention` takes, once made.
     var keyPaddingMask: String?
+    /// The LayerNorm whose output is the value the next encoder layer reads (nil when something else comes between).
+    var inputNorm: String?
     /// Whether layers use ONNX Runtime's fused attention (`ONNXAttention.onnxRuntime`).
     var fusesAttention: Bool { options.attention == .onnxRuntime && architecture != .cocolm }
     /// The encoder's tensor prefix (`bert.`, `roberta.`, or none).
@@ -267,14 +275,15 @@ struct EncoderGraph {
             guard w.shape.dimensions == [outFeatures, inFeatures] else {
                 throw ONNXError(.cannotExport, "tensor '\(name).weight' has shape \(w.shape), expected [\(outFeatures), \(inFeatures)]")
             }
-            // Per-channel int8 weights, per-token activations: MatMulInteger with uint8 A (zero point 128) and int8 B
-            // runs on ORT's u8·s8 integer GEMM, the kernel quantize_dynamic's graphs reach. Measured on this project's
+            // Per-channel int8 weights; the smooth and fast forms quantize activations per tensor in the pattern ORT
+            // fuses (`fusableInt8Linear`), per-token below. MatMulInteger with uint8 A and int8 B runs on ORT's u8·s8
+            // integer GEMM, the kernel quantize_dynamic's graphs reach. Measured on this project's
             // 2-core Zen 4 with ORT 1.32 (Benchmarks/bench_onnx.py): on par with quantize_dynamic's per-channel model
             // and about 1.5× faster than MatMulNBits (8 bits, blocks of 32, accuracy_level 4; blocks of 64 or 128 and
             // 4 bits no faster), which this graph used before; int8 activations (s8·s8) fall to a far slower kernel.
             let (q, scale) = Int8Weights.perOutputChannel(w, name: name + ".weight")
             b.initializers += [q, scale]
-            if options.int8Activations == .perTensor {
+            if options.int8Activations != .perToken {
                 return try fusableInt8Linear(x, name, path: path, quantized: q.name, scale: scale.name, outFeatures: outFeatures)
             }
             let (xq, rowScale) = quantizedPerToken(x, path: path)
@@ -433,7 +442,9 @@ struct EncoderGraph {
             sum = b.op("Add", [sum, types], name: "/embeddings/Add_2")
         }
         var x = try layerNorm(sum, p + "LayerNorm")
+        inputNorm = p + "LayerNorm"
         if architecture == .cocolm {
+            inputNorm = nil
             let m = maskFloat(unsqueezeLast: true)
             x = b.op("Mul", [x, m], name: "/embeddings/MaskMul")
         }
@@ -509,19 +520,29 @@ struct EncoderGraph {
         let before = b.initializers.count
         let H = hidden
         let path = "/" + p.dropLast().replacing(".", with: "/") + "/attention"
-        let merged = fusesAttention
-            ? try fusedAttention(x, q: names.q, k: names.k, v: names.v, path: path)
-            : try standardAttention(x, mask: mask, q: names.q, k: names.k, v: names.v, prefix: p, path: path)
         let outName = architecture == .cocolm ? p + "attention.self_attn.out_proj" : names.o
         let lnName = architecture == .cocolm ? p + "attention.LayerNorm" : names.ln1
+        var smoothing: (attention: [Float], output: [Float], up: [Float], down: [Float])?
+        if smoothsLayers, let norm = inputNorm {
+            smoothing = try layerSmoothing(q: names.q, k: names.k, v: names.v, o: outName, up: names.up, down: names.down, ln1: lnName,
+                                           inputNorm: norm)
+        }
+        let attentionInput = smoothing.map { smoothedInput(x, multipliers: $0.attention, name: p + "attention.self") } ?? x
+        var merged = fusesAttention
+            ? try fusedAttention(attentionInput, q: names.q, k: names.k, v: names.v, path: path)
+            : try standardAttention(attentionInput, mask: mask, q: names.q, k: names.k, v: names.v, prefix: p, path: path)
+        if let smoothing { merged = smoothedInput(merged, multipliers: smoothing.output, name: outName) }
         let attended = try linear(merged, outName, inFeatures: H, outFeatures: H)
         let residual = b.op("Add", [attended, x], name: path + "/output/Add")
         let a = try layerNorm(residual, lnName)
-        let up = try linear(a, names.up, inFeatures: H, outFeatures: intermediate)
-        let act = try activate(up, activation, path: "/" + names.up.replacing(".", with: "/") + "/act")
+        let upInput = smoothing.map { smoothedInput(a, multipliers: $0.up, name: names.up) } ?? a
+        let up = try linear(upInput, names.up, inFeatures: H, outFeatures: intermediate)
+        var act = try activate(up, activation, path: "/" + names.up.replacing(".", with: "/") + "/act")
+        if let smoothing { act = smoothedInput(act, multipliers: smoothing.down, name: names.down) }
         let down = try linear(act, names.down, inFeatures: intermediate, outFeatures: H)
         let out = b.op("Add", [down, a], name: "/" + names.down.replacing(".", with: "/") + "/Add_residual")
         let result = try layerNorm(out, names.ln2)
+        inputNorm = names.ln2
         // A shared (ALBERT) layer's weights are initializers once.
         var kept: [ONNXInitializer] = Array(b.initializers[..<before])
         for i in b.initializers[before...] where planned.insert(i.name).inserted { kept.append(i) }

@@ -15,7 +15,7 @@ public struct ONNXSource: ModelReader {
     public var description: FormatDescription {
         FormatDescription(id: "onnx", name: "ONNX",
                           reads: "`*.onnx` and folders with `model.onnx` or transformers.js's `onnx/` (ModelPort's graphs, torch.onnx / optimum exports of BERT-family models; external data inside the folder)",
-                          writes: "`*.onnx`, an optimum folder or transformers.js's `onnx/` layout: a graph written from the architecture (opset 17; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM; masked-LM and pre-training heads), fp32, fp16 weights, int8 (MatMulInteger, per-token activations)",
+                          writes: "`*.onnx`, an optimum folder or transformers.js's `onnx/` layout: a graph written from the architecture (opset 17; BERT, StructBERT, RBT, RoBERTa, ALBERT, COCO-LM; masked-LM and pre-training heads), fp32, fp16 weights, int8 (MatMulInteger, per-tensor activations smoothed per channel; per-token on request)",
                           destinationSuffixes: [".onnx"])
     }
 

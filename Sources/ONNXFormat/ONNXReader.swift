@@ -104,8 +104,12 @@ public enum ONNXReader {
         // Who uses each initializer: MatMul's right operand is stored transposed; anonymous names take their node's path.
         var consumers: [String: [(op: String, slot: Int, node: String)]] = [:]
         var firstOutput: [String: String] = [:]
+        var producer: [String: Onnx_NodeProto] = [:]
+        var integerProduct: [String: Onnx_NodeProto] = [:]  // MatMulInteger by its B input
         for node in graph.node {
             if let out = node.output.first { firstOutput[node.name] = out }
+            for out in node.output { producer[out] = node }
+            if node.opType == "MatMulInteger", node.input.count > 1 { integerProduct[node.input[1]] = node }
             for (slot, input) in node.input.enumerated() { consumers[input, default: []].append((node.opType, slot, node.name)) }
         }
         var tensors: [Tensor] = []
@@ -113,6 +117,7 @@ public enum ONNXReader {
         var scales: [String: Tensor] = [:]
         var seen = Set<String>()
         var quantized: [(name: String, tensor: Tensor, transposed: Bool)] = []
+        var smoothing: [String: Tensor] = [:]
         let folder = splitPath(path).folder
         for (proto, raw, offset) in initializers {
             let tensor = try makeTensor(proto, raw: raw, file: file, folder: folder, path: path, offset: offset)
@@ -125,6 +130,10 @@ public enum ONNXReader {
                 continue  // a graph constant, not a weight
             }
             if proto.name.hasSuffix(".weight_zero_point") { continue }
+            if proto.name.hasSuffix(".input_smooth") {
+                smoothing[proto.name] = tensor
+                continue
+            }
             if proto.name.hasSuffix("_scale"), proto.name.contains(".weight") {
                 scales[String(proto.name.dropLast("_scale".count))] = tensor
                 continue
@@ -160,7 +169,13 @@ public enum ONNXReader {
                 notes.append("\(name)_quantized has no scale; left out")
                 continue
             }
-            tensors.append(try dequantized(q, scale: scale, name: name, transposed: transposed))
+            // A smoothed Linear (`ONNXInt8Activations.smoothed`) reads Mul(x, m) through its DynamicQuantizeLinear and
+            // stores W · diag(1 / m): the weight is given back with its columns times m.
+            let multipliers = integerProduct[name + "_quantized"]
+                .flatMap { producer[$0.input[0]] }
+                .flatMap { $0.opType == "DynamicQuantizeLinear" ? producer[$0.input[0]] : nil }
+                .flatMap { $0.opType == "Mul" ? $0.input.lazy.compactMap { smoothing[$0] }.first : nil }
+            tensors.append(try dequantized(q, scale: scale, name: name, transposed: transposed, columnMultipliers: multipliers))
         }
         tensors = try tensors.flatMap(unstackedQKV)
         if tensors.isEmpty { notes.append("the graph holds no weights as initializers") }
@@ -297,7 +312,7 @@ public enum ONNXReader {
     /// The fp32 `[out, in]` weight behind quantized initializers: MatMulNBits' `[out, in / 32, 32]` uint8 with a scale
     /// per block (`(q − 128) · scale`), MatMulInteger's `[in, out]` int8 or an embedding table's `[rows, width]` int8 with
     /// a scale per output channel or row (`q · scale`).
-    static func dequantized(_ q: Tensor, scale: Tensor, name: String, transposed: Bool) throws -> Tensor {
+    static func dequantized(_ q: Tensor, scale: Tensor, name: String, transposed: Bool, columnMultipliers: Tensor? = nil) throws -> Tensor {
         let bad = ONNXError(.unsupported, "initializer '\(name)_quantized' is not an int8 matrix / uint8 blocks with fp32 scales")
         guard scale.dtype == .f32, let scaleCount = scale.shape.elementCount else { throw bad }
         if q.dtype == .u8, q.shape.rank == 3 {
@@ -322,15 +337,21 @@ public enum ONNXReader {
         guard scaleCount == rows else {
             throw ONNXError(.malformed, "initializer '\(name)_scale' has \(scaleCount) values for \(rows) channels")
         }
+        if let m = columnMultipliers, m.dtype != .f32 || m.shape.elementCount != columns {
+            throw ONNXError(.malformed, "the smoothing multipliers of '\(name)' are not \(columns) fp32 values")
+        }
         return Tensor(name: name, dtype: .f32, shape: [rows, columns], data: .producer {
             let s: [Float] = try scale.withBytes { b in (0..<rows).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+            let m: [Float] = try columnMultipliers?.withBytes { b in
+                (0..<columns).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            } ?? [Float](repeating: 1, count: columns)
             let out = TensorBuffer(count: rows * columns * 4)
             try q.withBytes { b in
                 out.withMutableBytes { o in
                     for r in 0..<rows {
                         for c in 0..<columns {
                             let v = Int8(bitPattern: b[transposed ? c * rows + r : r * columns + c])
-                            o.storeBytes(of: (Float(v) * s[r]).bitPattern.littleEndian, toByteOffset: (r * columns + c) * 4, as: UInt32.self)
+                            o.storeBytes(of: (Float(v) * s[r] * m[c]).bitPattern.littleEndian, toByteOffset: (r * columns + c) * 4, as: UInt32.self)
                         }
                     }
                 }

@@ -343,21 +343,25 @@ func run(_ arguments: String...) -> (status: Int32, out: String, err: String) {
 }
 
 @Suite struct ONNXInt8FormCommandTests {
-    /// `--onnx-int8 fast` writes DynamicQuantizeLinear before each MatMulInteger; the default writes none.
-    @Test func fastWritesDynamicQuantizeLinear() throws {
+    /// `--onnx-int8 fast` writes DynamicQuantizeLinear before each MatMulInteger, the default (smooth) too with its
+    /// `.input_smooth` multipliers, `--onnx-int8 per-token` neither.
+    @Test func eachFormWritesItsOwnQuantization() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let fast = run("convert", Samples.path("bert-tiny"), folder.file("f.onnx"), "--dtype", "int8", "--onnx-int8", "fast")
-        #expect(fast.status == 0, "\(fast.err)")
-        let plain = run("convert", Samples.path("bert-tiny"), folder.file("p.onnx"), "--dtype", "int8")
-        #expect(plain.status == 0, "\(plain.err)")
-        let marker = Array("DynamicQuantizeLinear".utf8)
-        func holds(_ path: String) throws -> Bool {
+        let source = Samples.path("bert-tiny")
+        for result in [run("convert", source, folder.file("f.onnx"), "--dtype", "int8", "--onnx-int8", "fast"),
+                       run("convert", source, folder.file("s.onnx"), "--dtype", "int8"),
+                       run("convert", source, folder.file("t.onnx"), "--dtype", "int8", "--onnx-int8", "per-token")] {
+            #expect(result.status == 0, "\(result.err)")
+        }
+        func holds(_ path: String, _ text: String) throws -> Bool {
+            let marker = Array(text.utf8)
             let bytes = try MappedFile(path: path).withBytes { Array($0) }
             return bytes.count >= marker.count && (0...(bytes.count - marker.count)).contains { bytes[$0..<($0 + marker.count)].elementsEqual(marker) }
         }
-        #expect(try holds(folder.file("f.onnx")))
-        #expect(try !holds(folder.file("p.onnx")))
+        #expect(try holds(folder.file("f.onnx"), "DynamicQuantizeLinear") && !holds(folder.file("f.onnx"), ".input_smooth"))
+        #expect(try holds(folder.file("s.onnx"), "DynamicQuantizeLinear") && holds(folder.file("s.onnx"), ".input_smooth"))
+        #expect(try !holds(folder.file("t.onnx"), "DynamicQuantizeLinear"))
         #expect(try ModelLoader.load(folder.file("f.onnx")).expandedFrom == .i8)
     }
 

@@ -79,11 +79,13 @@ import Testing
         #expect(result.tolerance.minCosine == 0.999 && result.passed)
     }
 
-    /// The default stays per token; the choice matters only for int8.
-    @Test func perTokenStaysTheDefaultAndFP32IgnoresTheChoice() throws {
+    /// The default is the smoothed form (`ONNXSmoothInt8Tests`); the choice matters only for int8.
+    @Test func smoothIsTheDefaultAndFP32IgnoresTheChoice() throws {
         let model = try ModelLoader.load(Samples.path("bert-tiny"))
-        #expect(ONNXExportOptions().int8Activations == .perToken)
-        #expect(!(try ONNXExporter.plan(model, options: .init(precision: .int8))).nodeTypes.contains("DynamicQuantizeLinear"))
+        #expect(ONNXExportOptions().int8Activations == .smoothed)
+        let plan = try ONNXExporter.plan(model, options: .init(precision: .int8))
+        #expect(plan.nodeTypes.contains("DynamicQuantizeLinear") && plan.initializers.contains { $0.name.hasSuffix(".input_smooth") })
+        #expect(!(try ONNXExporter.plan(model, options: .init(precision: .int8, int8Activations: .perToken))).nodeTypes.contains("DynamicQuantizeLinear"))
         let fp32 = try ONNXExporter.plan(model, options: .init(int8Activations: .perTensor))
         #expect(!fp32.nodeTypes.contains("DynamicQuantizeLinear") && !fp32.nodeTypes.contains("MatMulInteger"))
     }

@@ -179,7 +179,7 @@ import Testing
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let source = try Self.load("bert-tiny")
-        let plan = try ONNXExporter.plan(source, options: .init(precision: .int8))
+        let plan = try ONNXExporter.plan(source, options: .init(precision: .int8, int8Activations: .perToken))
         #expect(plan.nodeTypes.contains("MatMulInteger") && !plan.usesMicrosoftDomain, "standard operators only")
         try ONNXWriter.write(plan, to: folder.file("q.onnx"))
         let back = try ModelLoader.load(folder.file("q.onnx"))
@@ -201,7 +201,7 @@ import Testing
     /// integer GEMM); Q, K and V share their input's quantization.
     @Test func int8ActivationsAreUInt8PerTokenAroundZeroPoint128() throws {
         let model = try Self.load("bert-tiny")
-        let plan = try ONNXExporter.plan(model, options: .init(precision: .int8))
+        let plan = try ONNXExporter.plan(model, options: .init(precision: .int8, int8Activations: .perToken))
         let producer = Dictionary(plan.graph.node.flatMap { n in n.output.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
         let constants = Dictionary(plan.initializers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let products = plan.graph.node.filter { $0.opType == "MatMulInteger" }
