@@ -491,12 +491,13 @@ def rss_rows(binary, python, work, size_mb, runs=2):
 
 
 def print_table(rows):
-    print(f"{'job':<52} {'ModelPort s':>11} {'reference':<44} {'ref s':>7} {'ratio':>6} {'goal':>5} {'peak RSS MB':>11} {'RSS limit':>9}")
+    width = max([52] + [len(row[0]) for row in rows])
+    print(f"{'job':<{width}} {'ModelPort s':>11} {'reference':<44} {'ref s':>7} {'ratio':>6} {'goal':>5} {'peak RSS MB':>11} {'RSS limit':>9}")
     for job, ours, ref_name, ref, goal, rss, limit in rows:
         ratio = f"{ours / ref:.2f}" if ref else "-"
         flag = "" if not ref or ours / ref <= goal else " !"
         rss_flag = "" if limit is None or rss <= limit else " !"
-        print(f"{job:<52} {ours:>11.3f} {ref_name:<44} {(f'{ref:.3f}' if ref else '-'):>7} {ratio:>6} {goal:>4.1f}×"
+        print(f"{job:<{width}} {ours:>11.3f} {ref_name:<44} {(f'{ref:.3f}' if ref else '-'):>7} {ratio:>6} {goal:>4.1f}×"
               f" {rss:>9.0f}{rss_flag:<2} {(f'{limit:.0f}' if limit else ''):>9}{flag}")
 
 

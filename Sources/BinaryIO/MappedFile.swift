@@ -39,6 +39,14 @@ public final class MappedFile: @unchecked Sendable {
             close(fd)
             throw BinaryIOError.system(path, "cannot map \(size) bytes")
         }
+        #if os(Linux)
+        // No huge-page (PMD) mappings of the file's pages. Since Linux 6.x a file written in large buffered writes
+        // sits in the page cache as large folios, and a read fault may then map a whole 2 MB folio at once: a
+        // reader touching a few bytes of each small tensor (a pickle's opcodes, a 4 KB bias's checksum) would keep
+        // megabytes of every region resident, far more than the one tensor the writers hold
+        // (madvise(2): MADV_NOHUGEPAGE).
+        _ = madvise(address, size, MappedFile.noHugePages)
+        #endif
         base = UnsafeRawPointer(address)
     }
 
@@ -95,6 +103,10 @@ public final class MappedFile: @unchecked Sendable {
         let size = sysconf(Int32(_SC_PAGESIZE))
         return size > 0 ? size : 4096
     }()
+
+    #if os(Linux)
+    private static let noHugePages = Int32(MADV_NOHUGEPAGE)
+    #endif
 
     #if canImport(Darwin)
     private static let dontNeed = MADV_DONTNEED
