@@ -248,8 +248,8 @@ RSS_SPLIT = {}
 def sample_rss(process):
     """Polls the child of `/usr/bin/time` (process) every 2 ms until it exits: the peaks of RssAnon, RssFile and
     RssShmem from /proc/PID/status (MB). A sampled peak, so it can miss a short spike that time -v still counts."""
-    peaks = {"RssAnon": 0, "RssFile": 0, "RssShmem": 0}
-    child = None
+    peaks = {"RssAnon": 0, "RssFile": 0, "RssShmem": 0, "mappings": ""}
+    child, captured = None, 0.0
     while process.poll() is None:
         try:
             if child is None:
@@ -258,14 +258,32 @@ def sample_rss(process):
                 child = pids[0] if pids else None
             if child is not None:
                 with open(f"/proc/{child}/status") as f:
-                    for line in f:
-                        key = line.split(":")[0]
-                        if key in peaks:
-                            peaks[key] = max(peaks[key], int(line.split()[1]) / 1024)
-        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                    status = {line.split(":")[0]: line for line in f}
+                file_mb = int(status["RssFile"].split()[1]) / 1024
+                if file_mb > captured + 16:  # which files the file-backed pages belong to, as the peak grows
+                    peaks["mappings"], captured = largest_mappings(child), file_mb
+                for key in ("RssAnon", "RssFile", "RssShmem"):
+                    peaks[key] = max(peaks[key], int(status[key].split()[1]) / 1024)
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError, KeyError):
             pass
         time.sleep(0.002)
     return peaks
+
+
+def largest_mappings(pid, count=3):
+    """The mappings of /proc/PID/smaps with the most resident memory: "file MB (huge-page mapped MB)", largest first."""
+    found, name = [], None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if fields and "-" in fields[0] and not fields[0].endswith(":"):
+                name = os.path.basename(fields[5]) if len(fields) > 5 else "[anonymous]"
+            elif fields and fields[0] == "Rss:":
+                found.append([int(fields[1]) // 1024, name, 0])
+            elif fields and fields[0] == "FilePmdMapped:" and found:
+                found[-1][2] = int(fields[1]) // 1024
+    found.sort(reverse=True)
+    return ", ".join(f"{n} {mb} MB" + (f" ({pmd} MB huge-page mapped)" if pmd else "") for mb, n, pmd in found[:count])
 
 
 def timed(command, runs, cleanup=lambda: None):
@@ -289,7 +307,9 @@ def timed(command, runs, cleanup=lambda: None):
             kb = next(int(l.split(":")[1]) for l in stderr.splitlines() if "Maximum resident set size" in l)
             key = " ".join(command)
             previous = RSS_SPLIT.get(key, {})
-            RSS_SPLIT[key] = {k: max(v, previous.get(k, 0)) for k, v in split.items()}
+            merged = {k: max(v, previous.get(k, 0)) for k, v in split.items() if k != "mappings"}
+            merged["mappings"] = split["mappings"] if split["RssFile"] >= previous.get("RssFile", 0) else previous.get("mappings", "")
+            RSS_SPLIT[key] = merged
         else:
             elapsed, kb = measure(command, 1, lambda: None)
         peak = max(peak, kb / 1024)
@@ -486,7 +506,8 @@ def rss_rows(binary, python, work, size_mb, runs=2):
         split = RSS_SPLIT.get(" ".join(command))
         if split and rss > limit:
             notes.append(f"{label}: peak RSS {rss:.0f} MB over the limit; sampled peaks: anonymous {split['RssAnon']:.0f} MB, "
-                         f"file-backed {split['RssFile']:.0f} MB, shared {split['RssShmem']:.0f} MB")
+                         f"file-backed {split['RssFile']:.0f} MB, shared {split['RssShmem']:.0f} MB; largest mappings then: "
+                         f"{split['mappings'] or 'not sampled'}")
     return rows, notes
 
 

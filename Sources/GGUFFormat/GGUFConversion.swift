@@ -149,7 +149,7 @@ enum GGUFConversion {
             guard t.name.hasPrefix("blk.") else { return nil }
             return Int(t.name.dropFirst(4).prefix { $0.isNumber })
         }).count
-        let mixed: [DType?]? = try policy.llamaMix?.types(for: named.map { tensor in
+        let mixed: [DType?]? = policy.llamaMix?.types(for: named.map { tensor in
             LlamaFileType.TensorShape(name: tensor.name, rowLength: tensor.shape.dimensions.last ?? 0,
                                       quantizable: tensor.dtype.isFloatingPoint && !tensor.dtype.isQuantized && !staysF32(tensor))
         }, blocks: blocks, manual: { policy.type(for: $0) != nil })
