@@ -93,7 +93,7 @@ public final class AtomicFile {
                 return
             }
         }
-        try file.withBytes(in: range) { try write($0) }
+        try file.withBytesReleasing(in: range) { try write($0) }
     }
 
     /// The window `write(count:window:_:)` maps at a time unless told otherwise: large enough that the system calls

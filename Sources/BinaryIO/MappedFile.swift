@@ -87,17 +87,14 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MappedFile.dontNeed)
     }
 
-    /// Lends the bytes of `range` to `body`, then releases their pages (`releasePages(in:)`) when the range is large
-    /// enough for that to matter: for reading a tensor once, as writers and casts do.
+    /// Lends the bytes of `range` to `body`, then releases their pages (`releasePages(in:)`): for reading a tensor
+    /// once, as writers and casts do. Small ranges too: the kernel may map a whole large folio of the page cache
+    /// (up to megabytes) for a read of a few bytes, so a skipped release of a 4 KB bias can keep far more resident.
     @inlinable
     public func withBytesReleasing<R>(in range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        defer { if range.count >= MappedFile.releaseThreshold { releasePages(in: range) } }
+        defer { releasePages(in: range) }
         return try withBytes(in: range, body)
     }
-
-    /// Ranges smaller than this are not worth a system call to release.
-    @usableFromInline
-    static let releaseThreshold = 1 << 20
 
     private static let pageSize: Int = {
         let size = sysconf(Int32(_SC_PAGESIZE))

@@ -31,6 +31,7 @@ public enum PyTorchCheckpoint {
     public static func read(path: String) throws -> Contents {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
+        defer { file.releasePages(in: 0..<file.count) }  // what parsing the archive and the pickle touched
         let head = file.withBytes(in: 0..<min(file.count, 512)) { Array($0) }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try readZip(path: path, file: file) }
         if head.starts(with: legacyMagic) { return try readLegacy(path: path, file: file) }
