@@ -154,6 +154,9 @@ final class ZipArchive: @unchecked Sendable {
             guard let header = offsets[name] else {
                 throw ModelError(file: path, location: .entry(name), "missing from the central directory")
             }
+            // Each header's page is released once read: the kernel may map a whole large page-cache folio (megabytes)
+            // for these few bytes, and a checkpoint has hundreds of entries.
+            defer { if header >= 0, header < file.count { file.releasePages(in: header..<min(file.count, header + 4096)) } }
             let data: Int = try file.withBytes { bytes in
                 guard header <= bytes.count - 30 else { throw ModelError(file: path, location: .entry(name), "local header lies outside the file") }
                 var reader = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[header...]), path: path, baseOffset: header)
