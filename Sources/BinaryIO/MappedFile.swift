@@ -87,6 +87,28 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MappedFile.dontNeed)
     }
 
+    /// Lends the bytes of `range` to `body` in consecutive pieces of at most `size` bytes, read with `pread` into one
+    /// buffer rather than through the mapping: for a pass that only reads (a checksum), so that none of the file's
+    /// page-cache folios (megabytes each in a freshly written file) is mapped into this process.
+    public func withReadPieces(in range: Range<Int>, size: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count && size > 0, "range \(range) outside \(path) (\(count) bytes)")
+        guard !range.isEmpty else { return }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(size, range.count), alignment: 64)
+        defer { buffer.deallocate() }
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let wanted = min(buffer.count, range.upperBound - offset)
+            let got = pread(descriptor, buffer.baseAddress, wanted, off_t(offset))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw BinaryIOError.system(path, "cannot read \(wanted) bytes at offset \(offset)")
+            }
+            guard got > 0 else { throw BinaryIOError(path: path, reason: "file shrank while being read (offset \(offset))") }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+            offset += got
+        }
+    }
+
     /// Lends the bytes of `range` to `body`, then releases their pages (`releasePages(in:)`): for reading a tensor
     /// once, as writers and casts do. Small ranges too: the kernel may map a whole large folio of the page cache
     /// (up to megabytes) for a read of a few bytes, so a skipped release of a 4 KB bias can keep far more resident.

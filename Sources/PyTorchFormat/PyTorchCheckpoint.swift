@@ -100,12 +100,10 @@ public enum PyTorchCheckpoint {
             let crc = record.crc, path = archive.path, name = record.name, file = archive.file
             let range = offset..<(offset + record.size)
             data = .mapped(file, range: range, check: { _ in
-                // Read 32 MB at a time from the mapping, each piece's pages released once summed, so checking a
-                // large record holds one piece of it in memory.
+                // Read 32 MB at a time into one buffer (not through the mapping), so checking a large record holds
+                // one piece of it in memory and maps none of the file's pages.
                 var sum: UInt32 = 0
-                for start in stride(from: range.lowerBound, to: range.upperBound, by: 32 << 20) {
-                    sum = file.withBytesReleasing(in: start..<min(range.upperBound, start + (32 << 20))) { zipCRC32($0, continuing: sum) }
-                }
+                try file.withReadPieces(in: range, size: 32 << 20) { sum = zipCRC32($0, continuing: sum) }
                 guard sum == crc else {
                     throw ModelError(file: path, location: .entry(name), "CRC-32 mismatch: the data is corrupt")
                 }

@@ -165,3 +165,27 @@ import Testing
         #expect(folder.contents().isEmpty)
     }
 }
+
+/// `MappedFile.withReadPieces` reads a range with pread in pieces that join to the mapped bytes.
+@Suite struct ReadPiecesTests {
+    @Test(arguments: [(0, 200_000, 65_536), (7, 150_007, 1000), (199_999, 200_000, 4096), (10, 10, 8), (0, 5, 1 << 20)])
+    func piecesJoinToTheMappedBytes(start: Int, end: Int, size: Int) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        var rng = SeededGenerator(seed: 12)
+        let bytes = (0..<200_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let path = folder.file("source.bin")
+        let file = try AtomicFile(destination: path)
+        try file.write(bytes)
+        try file.commit()
+        let mapped = try MappedFile(path: path)
+        var joined: [UInt8] = [], pieces = 0
+        try mapped.withReadPieces(in: start..<end, size: size) { piece in
+            #expect(piece.count <= size && !piece.isEmpty)
+            joined += piece
+            pieces += 1
+        }
+        #expect(joined == Array(bytes[start..<end]))
+        #expect(pieces == (end - start + size - 1) / size)
+    }
+}
