@@ -275,6 +275,18 @@ static void modelport_transpose32_generic(const void *source, void *destination,
 }
 
 #if defined(__x86_64__)
+/* Whether this CPU runs AVX2, asked once (every AVX2 kernel below is chosen by it). */
+static int modelport_has_avx2(void) {
+    static int avx2 = -1; /* threads that race here store the same answer */
+    int known = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&avx2, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
 __attribute__((target("avx2")))
 static void modelport_transpose32_avx2(const void *source, void *destination, size_t rows, size_t columns,
                                        size_t first_row, size_t end_row) {
@@ -285,14 +297,7 @@ static void modelport_transpose32_avx2(const void *source, void *destination, si
 void modelport_transpose32(const void *source, void *destination, size_t rows, size_t columns,
                            size_t first_row, size_t end_row) {
 #if defined(__x86_64__)
-    static int avx2 = -1; /* -1: not asked yet; threads that race here store the same answer */
-    int known = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&avx2, known, __ATOMIC_RELAXED);
-    }
-    if (known) {
+    if (modelport_has_avx2()) {
         modelport_transpose32_avx2(source, destination, rows, columns, first_row, end_row);
         return;
     }
@@ -375,17 +380,6 @@ size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length) 
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-static int modelport_has_avx2(void) {
-    static int avx2 = -1; /* threads that race here store the same answer */
-    int known = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&avx2, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
 #endif
 
 /* GGUF Q8_0 (ggml's block_q8_0: ggml_half d; int8_t qs[32]) expanded to floats, as ggml's dequantize_row_q8_0. */
