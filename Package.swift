@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "TensorFlowFormatTests", dependencies: ["TestSupport", "TensorFlowFormat", "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms"]),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "ModelIR", "BinaryIO", "SafetensorsFormat"]),
         .testTarget(name: "TransformsTests", dependencies: ["TestSupport", "Transforms", "ModelIR", "BinaryIO", "SafetensorsFormat", "Quantization"]),
-        .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ONNXFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf"), "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms", "PaddleFormat", "Pickle", "Quantization", "GGUFFormat", "Verifier"]),
+        .testTarget(name: "ModelPortTests", dependencies: ["TestSupport", "ModelPort", "ONNXFormat", .product(name: "SwiftProtobuf", package: "swift-protobuf"), "ModelIR", "BinaryIO", "SafetensorsFormat", "Transforms", "PaddleFormat", "Pickle", "Quantization", "GGUFFormat", "Verifier", "TensorFlowFormat"]),
         .testTarget(name: "ModelPortCLITests", dependencies: ["TestSupport", "ModelPortCLI", "ModelPort", "ModelIR", "SafetensorsFormat", "Verifier"]),
     ],
     swiftLanguageModes: [.v6]

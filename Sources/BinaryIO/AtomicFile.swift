@@ -27,9 +27,6 @@ public final class AtomicFile {
     /// The slot under which a fatal signal removes the temporary file.
     private var cleanupSlot: Int32 = -1
     private var kernelCopyWorks = true
-    /// Whether `write(count:window:_:)` can fill the file's own pages through a shared mapping (it falls back to a
-    /// buffer and `write` once a mapping or its pre-faulting is refused).
-    private var mappedFillWorks = true
     /// The bytes in the file so far (written or kernel-copied; `pending` not yet), and the offset up to which
     /// writeback to disk has been started (`startWriteback`).
     private var inFile = 0
@@ -95,97 +92,6 @@ public final class AtomicFile {
         }
         try file.withBytesReleasing(in: range) { try write($0) }
     }
-
-    /// The window `write(count:window:_:)` maps at a time unless told otherwise: large enough that the system calls
-    /// per window cost nothing next to filling it, small enough to stay well inside the memory bound.
-    public static let fillWindow = 64 << 20
-
-    /// Appends `count` bytes that `fill` computes in place: it is called for consecutive windows of at most `window`
-    /// bytes, with each window's offset from the start of the `count` bytes, and must write every byte of each.
-    ///
-    /// On Linux the windows are the file's own pages: the range is reserved on disk (`fallocate`, so a full disk is
-    /// an error here, not a crash later), each window is mapped shared, faulted in at once (`MADV_POPULATE_WRITE`,
-    /// which reports a failure as an error instead of a `SIGBUS` on the first store) and unmapped after `fill`, so a
-    /// transform writes its result straight into the page cache: no buffer to fill and no second copy into the
-    /// kernel by `write`, and no more than one window of the output resident. Elsewhere, for small counts, or when the
-    /// kernel refuses the mapping, `fill` fills a buffer of one window that is then written.
-    package func write(count: Int, window: Int = AtomicFile.fillWindow,
-                       _ fill: (_ offset: Int, _ bytes: UnsafeMutableRawBufferPointer) throws -> Void) throws {
-        precondition(count >= 0 && window > 0, "fill of \(count) bytes in windows of \(window)")
-        guard count > 0 else { return }
-        if count >= Self.bufferCapacity, mappedFillWorks {
-            try flush()
-            if try fillMapped(count: count, window: window, fill) { return }
-        }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(window, count), alignment: 64)
-        defer { buffer.deallocate() }
-        for offset in stride(from: 0, to: count, by: window) {
-            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(window, count - offset)])
-            piece.initializeMemory(as: UInt8.self, repeating: 0)
-            try fill(offset, piece)
-            try write(UnsafeRawBufferPointer(piece))
-        }
-    }
-
-    /// `write(count:window:_:)` through shared mappings of the file; `false` (and the file as it was) when the
-    /// first window cannot be mapped or pre-faulted this way, and the caller writes through a buffer instead.
-    private func fillMapped(count: Int, window: Int,
-                            _ fill: (_ offset: Int, _ bytes: UnsafeMutableRawBufferPointer) throws -> Void) throws -> Bool {
-        let start = inFile
-        let (end, overflow) = start.addingReportingOverflow(count)
-        precondition(!overflow, "file of more than Int.max bytes")
-        if modelport_reserve_range(fd, Int64(start), Int64(count)) != 0 {
-            if [ENOSPC, EDQUOT, EFBIG, EIO].contains(errno) {
-                throw BinaryIOError.system(temporaryPath, "cannot reserve \(count) bytes")
-            }
-            guard ftruncate(fd, off_t(end)) == 0 else {
-                throw BinaryIOError.system(temporaryPath, "cannot extend to \(end) bytes")
-            }
-        }
-        // When `fill` throws, the file is cut back to what was filled, and later `write`s continue from there.
-        defer {
-            if inFile < end { _ = ftruncate(fd, off_t(inFile)) }
-            lseek(fd, off_t(inFile), SEEK_SET)
-        }
-        var offset = 0
-        while offset < count {
-            let n = min(window, count - offset)
-            let position = start + offset
-            let mapStart = position / Self.pageSize * Self.pageSize
-            let length = position + n - mapStart
-            guard let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(mapStart)),
-                  address != MAP_FAILED else {
-                if offset == 0 { return refuseMappedFill(truncatingTo: start) }
-                throw BinaryIOError.system(temporaryPath, "cannot map \(length) bytes at offset \(mapStart)")
-            }
-            defer { munmap(address, length) }
-            if modelport_populate_for_writing(address, length) != 0 {
-                if errno == EINVAL || errno == ENOSYS {
-                    if offset == 0 { return refuseMappedFill(truncatingTo: start) }
-                } else {
-                    throw BinaryIOError.system(temporaryPath, "cannot prepare \(length) bytes at offset \(mapStart) for writing")
-                }
-            }
-            try fill(offset, UnsafeMutableRawBufferPointer(start: address + (position - mapStart), count: n))
-            offset += n
-            inFile = start + offset
-            bytesWritten += n
-            startWriteback()
-        }
-        return true
-    }
-
-    /// Gives up on mapped fills for this file, cutting it back to `size` (what it held before the attempt).
-    private func refuseMappedFill(truncatingTo size: Int) -> Bool {
-        mappedFillWorks = false
-        _ = ftruncate(fd, off_t(size))
-        return false
-    }
-
-    private static let pageSize: Int = {
-        let size = sysconf(Int32(_SC_PAGESIZE))
-        return size > 0 ? size : 4096
-    }()
 
     /// Appends the bytes of an array.
     public func write(_ bytes: [UInt8]) throws {

@@ -122,28 +122,6 @@ public struct ByteWriter {
         }
     }
 
-    /// Appends `count` bytes that `fill` computes in place, in consecutive windows of at most `window` bytes (each
-    /// with its offset from the start of the `count` bytes); `fill` must write every byte of each. For a file output
-    /// the windows are the file's own pages where the system allows (`AtomicFile.write(count:window:_:)`), so a
-    /// transformed tensor is computed straight into the output instead of into a buffer that is then copied.
-    package mutating func writeFilled(count: Int, window: Int = AtomicFile.fillWindow,
-                                      _ fill: (_ offset: Int, _ bytes: UnsafeMutableRawBufferPointer) throws -> Void) throws {
-        precondition(count >= 0 && window > 0, "fill of \(count) bytes in windows of \(window)")
-        if let file {
-            try flush()
-            try file.write(count: count, window: window, fill)
-            return
-        }
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: count))
-        try buffer.withUnsafeMutableBytes { whole in
-            for offset in stride(from: 0, to: count, by: window) {
-                let piece = (start + offset)..<(start + min(count, offset + window))
-                try fill(offset, UnsafeMutableRawBufferPointer(rebasing: whole[piece]))
-            }
-        }
-    }
-
     /// Appends `count` copies of `byte`.
     public mutating func writeRepeating(_ byte: UInt8, count: Int) throws {
         guard count >= 0 else { throw error("cannot write \(count) bytes") }

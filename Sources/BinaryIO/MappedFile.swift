@@ -93,19 +93,30 @@ public final class MappedFile: @unchecked Sendable {
     public func withReadPieces(in range: Range<Int>, size: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(range.lowerBound >= 0 && range.upperBound <= count && size > 0, "range \(range) outside \(path) (\(count) bytes)")
         guard !range.isEmpty else { return }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(size, range.count), alignment: 64)
-        defer { buffer.deallocate() }
-        var offset = range.lowerBound
-        while offset < range.upperBound {
-            let wanted = min(buffer.count, range.upperBound - offset)
-            let got = pread(descriptor, buffer.baseAddress, wanted, off_t(offset))
+        try Scratch.withBuffer(bytes: min(size, range.count)) { buffer in
+            for offset in stride(from: range.lowerBound, to: range.upperBound, by: buffer.count) {
+                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, range.upperBound - offset)])
+                try read(at: offset, into: piece)
+                try body(UnsafeRawBufferPointer(piece))
+            }
+        }
+    }
+
+    /// Reads bytes `offset ..< offset + destination.count` of the file into `destination` with `pread`: a copy out
+    /// of the page cache, with no page of the file mapped into this process (no fault per page going in, no
+    /// unmapping and no flush of other cores' address caches going out).
+    /// - Precondition: the range lies inside the file.
+    public func read(at offset: Int, into destination: UnsafeMutableRawBufferPointer) throws {
+        precondition(offset >= 0 && offset <= count - destination.count, "read of \(destination.count) bytes at \(offset) outside \(path) (\(count) bytes)")
+        var done = 0
+        while done < destination.count {
+            let got = pread(descriptor, destination.baseAddress! + done, destination.count - done, off_t(offset + done))
             if got < 0 {
                 if errno == EINTR { continue }
-                throw BinaryIOError.system(path, "cannot read \(wanted) bytes at offset \(offset)")
+                throw BinaryIOError.system(path, "cannot read \(destination.count - done) bytes at offset \(offset + done)")
             }
-            guard got > 0 else { throw BinaryIOError(path: path, reason: "file shrank while being read (offset \(offset))") }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
-            offset += got
+            guard got > 0 else { throw BinaryIOError(path: path, reason: "file shrank while being read (offset \(offset + done))") }
+            done += got
         }
     }
 

@@ -29,33 +29,6 @@ int modelport_start_writeback(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
-int modelport_reserve_range(int fd, int64_t offset, int64_t length) {
-#if defined(__linux__)
-    return fallocate(fd, 0, (off_t)offset, (off_t)length);
-#else
-    (void)fd; (void)offset; (void)length;
-    errno = EOPNOTSUPP;
-    return -1;
-#endif
-}
-
-int modelport_populate_for_writing(void *address, size_t length) {
-#if defined(__linux__)
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-    return madvise(address, length, MADV_POPULATE_WRITE);
-#else
-    (void)address; (void)length;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 #include <string.h>
 #include <signal.h>
 #include <stdio.h>
@@ -220,14 +193,14 @@ typedef uint32_t modelport_v8u __attribute__((vector_size(32), aligned(4)));
                 size_t c = column_tile;                                                                              \
                 for (; c < column_blocks_end; c += 8) {                                                              \
                     modelport_v8u r0, r1, r2, r3, r4, r5, r6, r7;                                                    \
-                    memcpy(&r0, src + (r + 0) * columns + c, 32);                                                    \
-                    memcpy(&r1, src + (r + 1) * columns + c, 32);                                                    \
-                    memcpy(&r2, src + (r + 2) * columns + c, 32);                                                    \
-                    memcpy(&r3, src + (r + 3) * columns + c, 32);                                                    \
-                    memcpy(&r4, src + (r + 4) * columns + c, 32);                                                    \
-                    memcpy(&r5, src + (r + 5) * columns + c, 32);                                                    \
-                    memcpy(&r6, src + (r + 6) * columns + c, 32);                                                    \
-                    memcpy(&r7, src + (r + 7) * columns + c, 32);                                                    \
+                    memcpy(&r0, src + (r + 0) * src_stride + c, 32);                                                    \
+                    memcpy(&r1, src + (r + 1) * src_stride + c, 32);                                                    \
+                    memcpy(&r2, src + (r + 2) * src_stride + c, 32);                                                    \
+                    memcpy(&r3, src + (r + 3) * src_stride + c, 32);                                                    \
+                    memcpy(&r4, src + (r + 4) * src_stride + c, 32);                                                    \
+                    memcpy(&r5, src + (r + 5) * src_stride + c, 32);                                                    \
+                    memcpy(&r6, src + (r + 6) * src_stride + c, 32);                                                    \
+                    memcpy(&r7, src + (r + 7) * src_stride + c, 32);                                                    \
                     modelport_v8u t0 = MP_SHUFFLE(r0, r1, 0, 8, 1, 9, 4, 12, 5, 13);                                 \
                     modelport_v8u t1 = MP_SHUFFLE(r0, r1, 2, 10, 3, 11, 6, 14, 7, 15);                               \
                     modelport_v8u t2 = MP_SHUFFLE(r2, r3, 0, 8, 1, 9, 4, 12, 5, 13);                                 \
@@ -252,25 +225,25 @@ typedef uint32_t modelport_v8u __attribute__((vector_size(32), aligned(4)));
                     modelport_v8u o5 = MP_SHUFFLE(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);                               \
                     modelport_v8u o6 = MP_SHUFFLE(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15);                               \
                     modelport_v8u o7 = MP_SHUFFLE(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15);                               \
-                    memcpy(dst + (c + 0) * rows + r, &o0, 32);                                                       \
-                    memcpy(dst + (c + 1) * rows + r, &o1, 32);                                                       \
-                    memcpy(dst + (c + 2) * rows + r, &o2, 32);                                                       \
-                    memcpy(dst + (c + 3) * rows + r, &o3, 32);                                                       \
-                    memcpy(dst + (c + 4) * rows + r, &o4, 32);                                                       \
-                    memcpy(dst + (c + 5) * rows + r, &o5, 32);                                                       \
-                    memcpy(dst + (c + 6) * rows + r, &o6, 32);                                                       \
-                    memcpy(dst + (c + 7) * rows + r, &o7, 32);                                                       \
+                    memcpy(dst + (c + 0) * dst_stride + r, &o0, 32);                                                       \
+                    memcpy(dst + (c + 1) * dst_stride + r, &o1, 32);                                                       \
+                    memcpy(dst + (c + 2) * dst_stride + r, &o2, 32);                                                       \
+                    memcpy(dst + (c + 3) * dst_stride + r, &o3, 32);                                                       \
+                    memcpy(dst + (c + 4) * dst_stride + r, &o4, 32);                                                       \
+                    memcpy(dst + (c + 5) * dst_stride + r, &o5, 32);                                                       \
+                    memcpy(dst + (c + 6) * dst_stride + r, &o6, 32);                                                       \
+                    memcpy(dst + (c + 7) * dst_stride + r, &o7, 32);                                                       \
                 }                                                                                                    \
                 for (size_t rr = r; rr < r + 8; rr++)                                                                \
-                    for (size_t cc = c; cc < column_end; cc++) dst[cc * rows + rr] = src[rr * columns + cc];         \
+                    for (size_t cc = c; cc < column_end; cc++) dst[cc * dst_stride + rr] = src[rr * src_stride + cc];         \
             }                                                                                                        \
             for (size_t rr = row_blocks_end; rr < row_end; rr++)                                                     \
-                for (size_t cc = column_tile; cc < column_end; cc++) dst[cc * rows + rr] = src[rr * columns + cc];   \
+                for (size_t cc = column_tile; cc < column_end; cc++) dst[cc * dst_stride + rr] = src[rr * src_stride + cc];   \
         }                                                                                                            \
     }
 
-static void modelport_transpose32_generic(const void *source, void *destination, size_t rows, size_t columns,
-                                          size_t first_row, size_t end_row) {
+static void modelport_transpose32_generic(const void *source, size_t src_stride, void *destination,
+                                          size_t dst_stride, size_t columns, size_t first_row, size_t end_row) {
     MODELPORT_TRANSPOSE_BODY
 }
 
@@ -288,21 +261,21 @@ static int modelport_has_avx2(void) {
 }
 
 __attribute__((target("avx2")))
-static void modelport_transpose32_avx2(const void *source, void *destination, size_t rows, size_t columns,
-                                       size_t first_row, size_t end_row) {
+static void modelport_transpose32_avx2(const void *source, size_t src_stride, void *destination,
+                                       size_t dst_stride, size_t columns, size_t first_row, size_t end_row) {
     MODELPORT_TRANSPOSE_BODY
 }
 #endif
 
-void modelport_transpose32(const void *source, void *destination, size_t rows, size_t columns,
-                           size_t first_row, size_t end_row) {
+void modelport_transpose32(const void *source, size_t source_stride, void *destination, size_t destination_stride,
+                           size_t columns, size_t first_row, size_t end_row) {
 #if defined(__x86_64__)
     if (modelport_has_avx2()) {
-        modelport_transpose32_avx2(source, destination, rows, columns, first_row, end_row);
+        modelport_transpose32_avx2(source, source_stride, destination, destination_stride, columns, first_row, end_row);
         return;
     }
 #endif
-    modelport_transpose32_generic(source, destination, rows, columns, first_row, end_row);
+    modelport_transpose32_generic(source, source_stride, destination, destination_stride, columns, first_row, end_row);
 }
 
 /* The zip/zlib CRC-32 (reflected polynomial 0xEDB88320) by carry-less multiplication, after Intel's white paper

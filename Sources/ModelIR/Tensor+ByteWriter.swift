@@ -5,10 +5,10 @@ extension TensorData {
     /// check when they have one; the rest are computed, then written.
     public func write(to writer: inout ByteWriter) throws {
         if case let .mapped(file, range, check) = storage {
-            if let check { try file.withBytesReleasing(in: range) { try check($0) } }
+            try check?.run()
             try writer.writeContents(of: file, range: range)
-        } else if let (count, window, fill) = fillPlan {
-            try writer.writeFilled(count: count, window: window, fill)
+        } else if let (count, stream) = streamPlan {
+            try TensorData.run(stream, count: count) { _, piece in try writer.writeBytes(piece) }
         } else {
             try withBytes { try writer.writeBytes($0) }
         }
@@ -25,10 +25,10 @@ extension Tensor {
         if case let .mapped(_, range, _) = data.storage, range.count != expected {
             throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
         }
-        if let count = data.fillPlan?.count, count != expected {
+        if let count = data.computedCount, count != expected {
             throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
         }
-        if data.isMapped || data.fillPlan != nil {
+        if data.isMapped || data.computedCount != nil {
             try data.write(to: &writer)
         } else {
             try withBytes { try writer.writeBytes($0) }

@@ -27,26 +27,22 @@ public struct TensorInfo: Hashable, Sendable {
 /// renamed and planned at the cost of its header.
 public struct TensorData: Sendable {
     enum Storage: Sendable {
-        case mapped(MappedFile, Range<Int>, check: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?)
+        case mapped(MappedFile, Range<Int>, check: RecordCheck?)
         case owned(TensorBuffer)
         case producer(@Sendable () throws -> TensorBuffer)
-        case filled(count: Int, piece: Int?, Fill)
+        case streamed(count: Int, Stream)
     }
 
-    /// Computes bytes `offset ..< offset + destination.count` of a filled tensor into `destination`, every byte of it.
-    public typealias Fill = @Sendable (_ offset: Int, _ destination: UnsafeMutableRawBufferPointer) throws -> Void
+    /// Produces a streamed tensor's bytes in order, handing consecutive pieces of them to `emit`.
+    public typealias Stream = @Sendable (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
 
     let storage: Storage
 
-    /// Bytes `range` of a mapped file. `check`, when given, runs over them the first time they are read
-    /// (a checksum, say) and throws on a mismatch; once it has passed, later reads (and slices) skip it, so
-    /// many views of one checked record cost one check.
-    public static func mapped(
-        _ file: MappedFile, range: Range<Int>, check: (@Sendable (UnsafeRawBufferPointer) throws -> Void)? = nil
-    ) -> TensorData {
-        guard let check else { return TensorData(storage: .mapped(file, range, check: nil)) }
-        let once = OnceCheck(check)
-        return TensorData(storage: .mapped(file, range, check: { try once.run($0) }))
+    /// Bytes `range` of a mapped file. `checksum`, when given, is computed over them the first time they are read
+    /// and a mismatch throws; once it has passed, later reads (and slices) skip it, so many views of one checked
+    /// record cost one check.
+    public static func mapped(_ file: MappedFile, range: Range<Int>, checksum: RecordChecksum? = nil) -> TensorData {
+        TensorData(storage: .mapped(file, range, check: checksum.map { RecordCheck($0, file: file, record: range) }))
     }
 
     /// Bytes computed on first use and then kept (a deflated record that several views share): one
@@ -64,20 +60,39 @@ public struct TensorData: Sendable {
         TensorData(storage: .producer(produce))
     }
 
-    /// `count` bytes computed straight into wherever they go: a writer lends `fill` the output's own pages
-    /// (`ByteWriter.writeFilled`), so a transform (a transpose, a cast) writes its result once, with no buffer in
-    /// between; reading the bytes (`withBytes`, `buffer()`) fills a buffer instead. `fill` is called for consecutive
-    /// pieces of `piece` bytes (the last may be shorter), or once for all of them when `piece` is `nil`.
-    /// - Precondition: `count >= 0` and `piece`, when given, is positive.
-    public static func filled(count: Int, piece: Int? = nil, _ fill: @escaping Fill) -> TensorData {
-        precondition(count >= 0 && (piece ?? 1) > 0, "filled data of \(count) bytes in pieces of \(piece ?? count)")
-        return TensorData(storage: .filled(count: count, piece: piece, fill))
+    /// `count` bytes that `stream` computes piece by piece, in order, into a buffer of its own: a writer writes each
+    /// piece as it comes (`AtomicFile.write`), so a transform whose result is cheap to compute in cache-sized pieces
+    /// (a transpose in strips of output rows) holds one piece at a time and never fills the output twice. Reading the
+    /// bytes (`withBytes`, `buffer()`) gathers them into a buffer instead. A stream that hands over more or fewer
+    /// than `count` bytes is an error.
+    /// - Precondition: `count >= 0`.
+    public static func streamed(count: Int, _ stream: @escaping Stream) -> TensorData {
+        precondition(count >= 0, "streamed data of \(count) bytes")
+        return TensorData(storage: .streamed(count: count, stream))
     }
 
-    /// For filled data: the byte count, the window to fill at a time and the fill.
-    var fillPlan: (count: Int, window: Int, fill: Fill)? {
-        guard case let .filled(count, piece, fill) = storage else { return nil }
-        return (count, max(1, piece ?? count), fill)
+    /// Runs `stream`, handing each piece to `body` with its offset, and checks that the pieces add up to `count` bytes.
+    static func run(_ stream: Stream, count: Int, _ body: (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
+        var offset = 0
+        try withoutActuallyEscaping(body) { body in
+            try stream { piece in
+                guard piece.count <= count - offset else {
+                    throw ModelError("a transform produced more than the \(count) bytes it declared")
+                }
+                try body(offset, piece)
+                offset += piece.count
+            }
+        }
+        guard offset == count else { throw ModelError("a transform produced \(offset) of the \(count) bytes it declared") }
+    }
+
+    /// The byte count of data computed as it is written (streamed), known before computing it.
+    var computedCount: Int? { streamPlan?.count }
+
+    /// For streamed data: the byte count and the stream.
+    var streamPlan: (count: Int, stream: Stream)? {
+        guard case let .streamed(count, stream) = storage else { return nil }
+        return (count, stream)
     }
 
     /// Whether the bytes come straight from a file mapping.
@@ -93,15 +108,40 @@ public struct TensorData: Sendable {
         switch storage {
         case let .mapped(file, range, check):
             return try file.withBytesReleasing(in: range) { bytes in
-                try check?(bytes)
+                try check?.run(over: bytes, at: range)
                 return try body(bytes)
             }
         case .owned(let buffer):
             return try buffer.withBytes(body)
         case .producer(let produce):
             return try produce().withBytes(body)
-        case .filled:
+        case .streamed:
             return try buffer().withBytes(body)
+        }
+    }
+
+    /// `withBytes`, except that mapped bytes are copied out of the file with `pread` (`MappedFile.read(at:into:)`)
+    /// into a reused buffer (`Scratch`) instead of being lent from the mapping. For a pass that reads the whole
+    /// tensor out of order (a transpose): a copy costs less than faulting each page of the mapping in and releasing
+    /// it again, and no page of the file stays mapped. The check, when there is one, runs on the copy.
+    public func withReadBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard case let .mapped(file, range, check) = storage else { return try withBytes(body) }
+        return try Scratch.withBuffer(bytes: range.count) { buffer in
+            if let check, check.needsRun, check.record == range {
+                // Checksummed piece by piece as each arrives, while it is still in cache.
+                let piece = 4 << 20
+                var running = check.checksum.initial
+                for start in stride(from: 0, to: range.count, by: piece) {
+                    let part = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<min(range.count, start + piece)])
+                    try file.read(at: range.lowerBound + start, into: part)
+                    running = check.checksum.update(running, UnsafeRawBufferPointer(part))
+                }
+                try check.finish(running)
+            } else {
+                try file.read(at: range.lowerBound, into: buffer)
+                try check?.run()
+            }
+            return try body(UnsafeRawBufferPointer(buffer))
         }
     }
 
@@ -122,10 +162,10 @@ public struct TensorData: Sendable {
     /// check when they have one; the rest are computed, then written.
     public func write(to output: AtomicFile) throws {
         if case let .mapped(file, range, check) = storage {
-            if let check { try file.withBytesReleasing(in: range) { try check($0) } }
+            try check?.run()
             try output.write(file, range: range)
-        } else if let (count, window, fill) = fillPlan {
-            try output.write(count: count, window: window, fill)
+        } else if let (count, stream) = streamPlan {
+            try TensorData.run(stream, count: count) { _, piece in try output.write(piece) }
         } else {
             try withBytes { try output.write($0) }
         }
@@ -136,9 +176,8 @@ public struct TensorData: Sendable {
     public func slice(_ range: Range<Int>) -> TensorData {
         if case let .mapped(file, whole, check) = storage, range.upperBound <= whole.count {
             let part = (whole.lowerBound + range.lowerBound)..<(whole.lowerBound + range.upperBound)
-            guard let check else { return .mapped(file, range: part) }
-            // The check covers the whole record; it runs once (`OnceCheck`) whichever slice is read first.
-            return TensorData(storage: .mapped(file, part, check: { _ in try file.withBytesReleasing(in: whole) { try check($0) } }))
+            // The check covers the whole record; it runs once whichever slice is read first.
+            return TensorData(storage: .mapped(file, part, check: check))
         }
         let source = self
         return .producer {
@@ -160,7 +199,7 @@ public struct TensorData: Sendable {
         guard case let .mapped(file, range, check) = storage else {
             return try withBytes { try TensorData.lendPieces(of: $0, size: size, body) }
         }
-        if let check { try file.withBytesReleasing(in: range) { try check($0) } }
+        try check?.run()
         for start in stride(from: range.lowerBound, to: range.upperBound, by: size) {
             let piece = start..<min(range.upperBound, start + size)
             try file.withBytes(in: piece) { try body(start - range.lowerBound, $0) }
@@ -182,12 +221,11 @@ public struct TensorData: Sendable {
         case .owned(let buffer): return buffer
         case .producer(let produce): return try produce()
         case .mapped: return try withBytes { TensorBuffer(copying: $0) }
-        case let .filled(count, piece, fill):
+        case let .streamed(count, stream):
             let output = TensorBuffer(count: count)
             try output.withMutableBytes { whole in
-                let step = max(1, piece ?? count)
-                for offset in stride(from: 0, to: count, by: step) {
-                    try fill(offset, UnsafeMutableRawBufferPointer(rebasing: whole[offset..<min(count, offset + step)]))
+                try TensorData.run(stream, count: count) { offset, piece in
+                    UnsafeMutableRawBufferPointer(rebasing: whole[offset..<(offset + piece.count)]).copyMemory(from: piece)
                 }
             }
             return output
@@ -224,10 +262,10 @@ public struct Tensor: Sendable {
         if case let .mapped(_, range, _) = data.storage, range.count != expected {
             throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
         }
-        if let count = data.fillPlan?.count, count != expected {
+        if let count = data.computedCount, count != expected {
             throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
         }
-        if data.isMapped || data.fillPlan != nil {
+        if data.isMapped || data.computedCount != nil {
             try data.write(to: output)
         } else {
             try withBytes { try output.write($0) }
@@ -269,17 +307,62 @@ public struct Tensor: Sendable {
     }
 }
 
-/// A check that runs until it passes once.
-private final class OnceCheck: Sendable {
-    let check: @Sendable (UnsafeRawBufferPointer) throws -> Void
-    let passed = Atomic<Bool>(false)
+/// A checksum that a record's bytes must match, computed over them piece by piece in order.
+public struct RecordChecksum: Sendable {
+    /// Advances the running value over the next piece of the record.
+    public typealias Update = @Sendable (_ running: UInt32, _ piece: UnsafeRawBufferPointer) -> UInt32
 
-    init(_ check: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) { self.check = check }
+    let initial: UInt32
+    let update: Update
+    let verify: @Sendable (_ value: UInt32) throws -> Void
 
-    func run(_ bytes: UnsafeRawBufferPointer) throws {
-        if passed.load(ordering: .acquiring) { return }
-        try check(bytes)
+    /// A checksum that starts from `initial`, advances with `update` and is judged by `verify`, which throws when the
+    /// final value is not the one the file stores.
+    public init(initial: UInt32 = 0, update: @escaping Update, verify: @escaping @Sendable (_ value: UInt32) throws -> Void) {
+        self.initial = initial
+        self.update = update
+        self.verify = verify
+    }
+}
+
+/// The check of one mapped record, shared by every view of it (slices): runs until it passes once.
+final class RecordCheck: Sendable {
+    let checksum: RecordChecksum
+    let file: MappedFile
+    /// The checked bytes of `file`.
+    let record: Range<Int>
+    private let passed = Atomic<Bool>(false)
+
+    init(_ checksum: RecordChecksum, file: MappedFile, record: Range<Int>) {
+        self.checksum = checksum
+        self.file = file
+        self.record = record
+    }
+
+    /// Whether the check has yet to pass.
+    var needsRun: Bool { !passed.load(ordering: .acquiring) }
+
+    /// Judges a checksum computed over the whole record.
+    func finish(_ value: UInt32) throws {
+        try checksum.verify(value)
         passed.store(true, ordering: .releasing)
+    }
+
+    /// Checks the record, reading it with `pread` 32 MB at a time into one buffer (not through the mapping), so a
+    /// large record costs one piece of memory and maps none of the file's pages.
+    func run() throws {
+        guard needsRun else { return }
+        var running = checksum.initial
+        try file.withReadPieces(in: record, size: 32 << 20) { running = checksum.update(running, $0) }
+        try finish(running)
+    }
+
+    /// Checks the record, given `bytes` of the file (at `range`) that are already at hand: they are checksummed
+    /// when they are the whole record, else the record is read (`run()`).
+    func run(over bytes: UnsafeRawBufferPointer, at range: Range<Int>) throws {
+        guard needsRun else { return }
+        guard range == record else { return try run() }
+        try finish(checksum.update(checksum.initial, bytes))
     }
 }
 

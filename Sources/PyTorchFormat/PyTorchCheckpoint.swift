@@ -97,17 +97,13 @@ public enum PyTorchCheckpoint {
         }
         var data: TensorData
         if record.stored, let offset = record.dataOffset {
-            let crc = record.crc, path = archive.path, name = record.name, file = archive.file
-            let range = offset..<(offset + record.size)
-            data = .mapped(file, range: range, check: { _ in
-                // Read 32 MB at a time into one buffer (not through the mapping), so checking a large record holds
-                // one piece of it in memory and maps none of the file's pages.
-                var sum: UInt32 = 0
-                try file.withReadPieces(in: range, size: 32 << 20) { sum = zipCRC32($0, continuing: sum) }
+            let crc = record.crc, path = archive.path, name = record.name
+            let checksum = RecordChecksum(update: { zipCRC32($1, continuing: $0) }) { sum in
                 guard sum == crc else {
                     throw ModelError(file: path, location: .entry(name), "CRC-32 mismatch: the data is corrupt")
                 }
-            })
+            }
+            data = .mapped(archive.file, range: offset..<(offset + record.size), checksum: checksum)
         } else {
             data = .cached { try archive.read(record, limit: .max) }  // inflated once, however many views slice it
         }

@@ -171,14 +171,14 @@ public enum TensorBundle {
         }
         let crc = proto.crc32C
         let path = file.path
-        let check: @Sendable (UnsafeRawBufferPointer) throws -> Void = { bytes in
-            let actual = CRC32C.mask(CRC32C.checksum(bytes))
+        let checksum = RecordChecksum(update: { CRC32C.checksum($1, continuing: $0) }) { value in
+            let actual = CRC32C.mask(value)
             guard actual == crc else {
                 throw ModelError(file: path, location: .tensor(name),
                                  "checksum mismatch (stored \(hex(crc)), computed \(hex(actual))): the data is corrupt")
             }
         }
-        let mapped = TensorData.mapped(file, range: offset..<(offset + size), check: check)
+        let mapped = TensorData.mapped(file, range: offset..<(offset + size), checksum: checksum)
         guard bigEndian, dtype.blockBytes > 1 else { return mapped }
         let width = dtype.blockBytes
         return .producer {

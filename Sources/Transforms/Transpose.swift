@@ -11,32 +11,37 @@ package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: 
     return output
 }
 
-/// `transposed2D` into `destination` (a writer's output pages, say), which receives all `rows · columns · width`
-/// bytes.
+/// `transposed2D` into `destination`, which receives all `rows · columns · width` bytes.
 /// - Precondition: `source` and `destination` hold `rows · columns · width` bytes.
 package func transpose2D(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
                          rows: Int, columns: Int, width: Int) {
-    precondition(source.count == rows * columns * width && destination.count == source.count, "transpose outside its buffers")
-    let tile = 32
-    if width == 4 {
-        Parallel.forEachChunk(of: rows, size: 128, lending: (source, destination)) { rowRange, buffers in
-            transposeWords(buffers.0, into: buffers.1, rows: rows, columns: columns, rowRange: rowRange)
-        }
-        return
-    }
-    do {
-        // Each band of rows writes its own columns of every output row: disjoint bytes.
-        Parallel.forEachChunk(of: rows, size: tile, lending: (source, destination)) { rowRange, buffers in
-            let (source, destination) = buffers
-            switch width {
-            case 1: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt8.self)
-            case 2: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt16.self)
-            case 8: transposeBand(source, destination, rowRange, rows, columns, tile, as: UInt64.self)
-            default:
-                for r in rowRange {
-                    for c in 0..<columns {
-                        for b in 0..<width { destination[(c * rows + r) * width + b] = source[(r * columns + c) * width + b] }
-                    }
+    precondition(destination.count == source.count, "transpose outside its buffers")
+    transposeColumns(columns: 0..<columns, of: source, rows: rows, totalColumns: columns, width: width, into: destination)
+}
+
+/// Rows `outputRows` of the transpose of the row-major `rows × totalColumns` matrix `source` (its columns
+/// `outputRows`), into `destination`, which receives exactly those `outputRows.count · rows · width` bytes: element
+/// (r, c) of the source lands at `(c − outputRows.lowerBound) · rows + r`. Bands of source rows run on the cores at once.
+/// - Precondition: `source` holds `rows · totalColumns · width` bytes and `outputRows` lies in `0..<totalColumns`.
+package func transposeColumns(columns outputRows: Range<Int>, of source: UnsafeRawBufferPointer, rows: Int,
+                              totalColumns: Int, width: Int, into destination: UnsafeMutableRawBufferPointer) {
+    precondition(rows >= 0 && width > 0 && outputRows.lowerBound >= 0 && outputRows.upperBound <= totalColumns
+                 && source.count == rows * totalColumns * width && destination.count == outputRows.count * rows * width,
+                 "transpose outside its buffers")
+    guard !outputRows.isEmpty, rows > 0 else { return }
+    // Each band of source rows writes its own columns of every output row: disjoint bytes.
+    Parallel.forEachChunk(of: rows, size: width == 4 ? 128 : 32, lending: (source, destination)) { band, buffers in
+        let (source, destination) = buffers
+        switch width {
+        case 4: transposeWords(buffers.0, columns: outputRows, totalColumns: totalColumns, into: buffers.1, rows: rows, band: band)
+        case 1: transposeBand(source, destination, band, outputRows, rows, totalColumns, as: UInt8.self)
+        case 2: transposeBand(source, destination, band, outputRows, rows, totalColumns, as: UInt16.self)
+        case 8: transposeBand(source, destination, band, outputRows, rows, totalColumns, as: UInt64.self)
+        default:
+            for r in band {
+                for c in outputRows {
+                    let from = (r * totalColumns + c) * width, to = ((c - outputRows.lowerBound) * rows + r) * width
+                    for b in 0..<width { destination[to + b] = source[from + b] }
                 }
             }
         }
@@ -44,24 +49,34 @@ package func transpose2D(_ source: UnsafeRawBufferPointer, into destination: Uns
 }
 
 private func transposeBand<T: FixedWidthInteger>(
-    _ source: UnsafeRawBufferPointer, _ destination: UnsafeMutableRawBufferPointer, _ rowRange: Range<Int>,
-    _ rows: Int, _ columns: Int, _ tile: Int, as _: T.Type
+    _ source: UnsafeRawBufferPointer, _ destination: UnsafeMutableRawBufferPointer, _ band: Range<Int>,
+    _ outputRows: Range<Int>, _ rows: Int, _ totalColumns: Int, as _: T.Type
 ) {
     let size = MemoryLayout<T>.size
-    for columnStart in stride(from: 0, to: columns, by: tile) {
-        let columnEnd = min(columns, columnStart + tile)
-        for r in rowRange {
+    let tile = 32
+    for columnStart in stride(from: outputRows.lowerBound, to: outputRows.upperBound, by: tile) {
+        let columnEnd = min(outputRows.upperBound, columnStart + tile)
+        for r in band {
             for c in columnStart..<columnEnd {
-                let value = source.loadUnaligned(fromByteOffset: (r * columns + c) * size, as: T.self)
-                destination.storeBytes(of: value, toByteOffset: (c * rows + r) * size, as: T.self)
+                let value = source.loadUnaligned(fromByteOffset: (r * totalColumns + c) * size, as: T.self)
+                destination.storeBytes(of: value, toByteOffset: ((c - outputRows.lowerBound) * rows + r) * size, as: T.self)
             }
         }
     }
 }
 
+/// How many output rows a transposed tensor is computed in at a time (`Tensor.transposed()`): about `target` bytes,
+/// so the strip is still in cache when it is written, but at least 64 rows, so each source row is read in runs of
+/// 64 elements (whole cache lines) rather than a few bytes at a time.
+func transposeStripRows(rows: Int, columns: Int, width: Int, target: Int = 1 << 20) -> Int {
+    let rowBytes = max(1, rows * width)
+    return min(max(1, columns), max(64, target / rowBytes))
+}
+
 extension Tensor {
-    /// The tensor with its two axes swapped, lazily: computed straight into a writer's output
-    /// (`TensorData.filled`), or into a buffer when read.
+    /// The tensor with its two axes swapped, lazily: when written, the source is read once (copied out of its file,
+    /// `TensorData.withReadBytes`) and the result computed in cache-sized strips of output rows that are written as
+    /// they come (`TensorData.streamed`); when read, gathered into a buffer.
     public func transposed() throws -> Tensor {
         guard shape.rank == 2, !dtype.isQuantized else {
             throw ModelError(location: .tensor(name), "only unquantized rank-2 tensors can be transposed (shape \(shape))")
@@ -72,8 +87,21 @@ extension Tensor {
             throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
         }
         let width = dtype.blockBytes
-        return Tensor(name: name, dtype: dtype, shape: [columns, rows], data: .filled(count: count) { _, destination in
-            try source.withBytes { transpose2D($0, into: destination, rows: rows, columns: columns, width: width) }
+        let strip = transposeStripRows(rows: rows, columns: columns, width: width)
+        return Tensor(name: name, dtype: dtype, shape: [columns, rows], data: .streamed(count: count) { emit in
+            try source.data.withReadBytes { bytes in
+                guard bytes.count == count else {
+                    throw ModelError(location: .tensor(source.name), "has \(bytes.count) bytes, but \(source.dtype.rawValue) \(source.shape) needs \(count)")
+                }
+                try Scratch.withBuffer(bytes: min(count, strip * rows * width)) { buffer in
+                    for first in stride(from: 0, to: columns, by: strip) {
+                        let outputRows = first..<min(columns, first + strip)
+                        let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(outputRows.count * rows * width)])
+                        transposeColumns(columns: outputRows, of: bytes, rows: rows, totalColumns: columns, width: width, into: piece)
+                        try emit(UnsafeRawBufferPointer(piece))
+                    }
+                }
+            }
         })
     }
 }

@@ -2,6 +2,7 @@ import BinaryIO
 import ModelIR
 import ModelPort
 import SafetensorsFormat
+import TensorFlowFormat
 import TestSupport
 import Testing
 
@@ -65,4 +66,40 @@ import Testing
         } throws: { String(describing: $0).contains("checksum mismatch") }
         #expect(folder.contents().isEmpty)
     }
+
+    /// A flipped byte inside a dense kernel, which is transposed on the way (read once with `pread` and checksummed
+    /// as it arrives): the conversion stops with the tensor's name, to every format, and leaves nothing.
+    @Test(arguments: ["out", "out.gguf", "out.pdparams"])
+    func aCorruptTransposedKernelStopsTheConversion(destination: String) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let source = Samples.path("tensorflow/bert-tiny-tf1")
+        let name = "bert/encoder/layer_0/attention/self/query/kernel"
+        let kernel = try TensorBundle.read(source + "/bert_model.ckpt").tensors.first { $0.name == name }!
+        let kernelBytes = try kernel.withBytes { Array($0) }
+        var data = try Samples.bytes("tensorflow/bert-tiny-tf1/bert_model.ckpt.data-00000-of-00001")
+        let offset = try #require(firstOffset(of: kernelBytes, in: data))
+        data[offset + kernelBytes.count / 2] ^= 0x10
+        #expect(mkdir(folder.file("ckpt"), 0o755) == 0)
+        for file in ["bert_config.json", "bert_model.ckpt.index", "checkpoint", "vocab.txt"] {
+            try writeFile(folder.file("ckpt/" + file), Samples.bytes("tensorflow/bert-tiny-tf1/" + file))
+        }
+        try writeFile(folder.file("ckpt/bert_model.ckpt.data-00000-of-00001"), data)
+        #expect {
+            try Converter.convert(source: folder.file("ckpt"), destination: folder.file(destination), options: .init())
+        } throws: { String(describing: $0).contains("tensor '\(name)': checksum mismatch") }
+        #expect(folder.contents() == ["ckpt"])
+    }
+}
+
+private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+    let output = try AtomicFile(destination: path)
+    try output.write(bytes)
+    try output.commit()
+}
+
+/// Where `needle` first occurs in `haystack`.
+private func firstOffset(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    guard !needle.isEmpty, needle.count <= haystack.count else { return nil }
+    return (0...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
 }

@@ -105,9 +105,12 @@ func bertTiny() throws -> Model {
 }
 
 /// The transpose moves every element to (c, r) for each element width, whatever the shape: edges that are not whole
-/// 8 × 8 blocks, one row or column, and shapes past the 128-row bands that go to separate cores.
+/// 8 × 8 blocks, one row or column, shapes past the 128-row bands that go to separate cores, and shapes computed in
+/// several strips of output rows ([2000, 300]: 131 rows a strip for f32, 65 for 8-byte elements; [40, 17000]: 6553
+/// for f32, the last strip short).
 @Suite struct TransposeTests {
-    @Test(arguments: [[1, 1], [3, 5], [8, 8], [9, 17], [16, 24], [130, 7], [7, 130], [257, 65], [300, 1024]])
+    @Test(arguments: [[1, 1], [3, 5], [8, 8], [9, 17], [16, 24], [130, 7], [7, 130], [257, 65], [300, 1024], [2000, 300],
+                      [40, 17000]])
     func everyElementLandsTransposed(shape: [Int]) throws {
         let (rows, columns) = (shape[0], shape[1])
         var generator = SeededGenerator(seed: UInt64(rows * 1000 + columns))

@@ -15,18 +15,6 @@ long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t le
 /// returning 0 elsewhere; -1 with errno on failure (callers ignore it: it is only a hint).
 int modelport_start_writeback(int fd, int64_t offset, int64_t length);
 
-/// Makes bytes [offset, offset + length) of `fd` part of the file with disk blocks reserved for them (Linux
-/// fallocate(2), mode 0: the file grows to offset + length if it is shorter), so that a later store through a shared
-/// mapping cannot fail for want of space. Returns 0, or -1 with errno (ENOSPC when the disk is full; EOPNOTSUPP,
-/// ENOSYS elsewhere or when the file system cannot, and the caller extends the file with ftruncate instead).
-int modelport_reserve_range(int fd, int64_t offset, int64_t length);
-
-/// Faults in the pages of [address, address + length) of a shared writable file mapping ready for writing
-/// (madvise(2) MADV_POPULATE_WRITE, Linux 5.14): one system call instead of a fault per page, and a failure (no
-/// space, an I/O error) is returned as -1 with errno EFAULT instead of a SIGBUS on the first store. -1 with errno
-/// EINVAL or ENOSYS where the kernel lacks it.
-int modelport_populate_for_writing(void *address, size_t length);
-
 /// Renames `from` to `to` only if `to` does not exist (renameat2 with RENAME_NOREPLACE on Linux, renamex_np
 /// with RENAME_EXCL on Darwin). Returns 0 on success, -1 with errno (EEXIST when `to` appeared; EINVAL or
 /// ENOSYS when the file system or kernel cannot do it, so the caller falls back).
@@ -52,11 +40,14 @@ int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length);
 /// `length` < 64, and the caller checksums the rest its usual way.
 size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length);
 
-/// Transposes rows [first_row, end_row) of a row-major `rows` x `columns` matrix of 4-byte elements at `source`
-/// into the row-major `columns` x `rows` matrix at `destination` (element (r, c) lands at c * rows + r). The bytes
-/// are moved, never interpreted. Works in 8 x 8 blocks held in vector registers, AVX2 when the processor has it.
-void modelport_transpose32(const void *source, void *destination, size_t rows, size_t columns,
-                           size_t first_row, size_t end_row);
+/// Transposes rows [first_row, end_row) of a row-major matrix of 4-byte elements with `columns` columns, whose rows
+/// start `source_stride` elements apart at `source`, into `destination`, whose rows start `destination_stride`
+/// elements apart: element (r, c) lands at c * destination_stride + r. A whole `rows` x `columns` matrix is
+/// (source_stride = columns, destination_stride = rows); a band of its columns is the same call from a later start
+/// with fewer `columns`. The bytes are moved, never interpreted. Works in 8 x 8 blocks held in vector registers,
+/// AVX2 when the processor has it.
+void modelport_transpose32(const void *source, size_t source_stride, void *destination, size_t destination_stride,
+                           size_t columns, size_t first_row, size_t end_row);
 
 /// Expands `blocks` GGUF Q8_0 blocks at `source` (34 bytes each: an IEEE half scale d, little-endian, then 32 int8
 /// codes q) into 32 floats each at `destination`: d · q, with d converted exactly from half (its NaN payload kept).

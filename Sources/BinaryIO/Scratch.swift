@@ -1,0 +1,58 @@
+import Synchronization
+
+/// Large temporary buffers kept for reuse: a pass that needs one per tensor (a tensor read whole, a strip of
+/// transposed output) gets the same memory each time instead of fresh pages that the kernel must fault in and zero.
+///
+/// At most `kept` buffers of at most `keptBytes` each stay allocated between uses, so what the pool holds on to is
+/// bounded whatever the model; larger buffers are allocated and freed per use. Threads that ask at once get
+/// different buffers.
+package enum Scratch {
+    /// The largest buffer kept after use.
+    package static let keptBytes = 64 << 20
+    /// How many buffers are kept after use (a tensor read whole and a strip of output, in use at once).
+    static let kept = 2
+
+    /// A free buffer, held as its address so the pool is `Sendable` (only one user at a time owns it).
+    private struct Block: Sendable {
+        let address: UInt
+        let count: Int
+
+        init(_ buffer: UnsafeMutableRawBufferPointer) {
+            address = UInt(bitPattern: buffer.baseAddress)
+            count = buffer.count
+        }
+
+        var buffer: UnsafeMutableRawBufferPointer {
+            UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: address), count: count)
+        }
+    }
+
+    private static let pool = Mutex<[Block]>([])
+
+    /// Lends `body` a buffer of exactly `bytes` bytes (64-byte aligned, contents undefined), reused from earlier calls
+    /// when one large enough is free.
+    /// - Precondition: `bytes >= 0`.
+    package static func withBuffer<R>(bytes: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        precondition(bytes >= 0, "scratch buffer of \(bytes) bytes")
+        let block = pool.withLock { blocks -> Block? in
+            // The smallest free buffer that is large enough.
+            guard let index = blocks.indices.filter({ blocks[$0].count >= bytes }).min(by: { blocks[$0].count < blocks[$1].count })
+            else { return nil }
+            return blocks.remove(at: index)
+        } ?? Block(UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64))
+        defer { giveBack(block) }
+        return try body(UnsafeMutableRawBufferPointer(rebasing: block.buffer[0..<bytes]))
+    }
+
+    /// Keeps `block` for later if it is small enough, dropping the smallest kept one when the pool is full.
+    private static func giveBack(_ block: Block) {
+        let dropped: Block? = pool.withLock { blocks in
+            guard block.count <= keptBytes else { return block }
+            blocks.append(block)
+            guard blocks.count > kept, let smallest = blocks.indices.min(by: { blocks[$0].count < blocks[$1].count })
+            else { return nil }
+            return blocks.remove(at: smallest)
+        }
+        dropped?.buffer.deallocate()
+    }
+}
