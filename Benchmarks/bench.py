@@ -9,11 +9,13 @@ Rows (each a function below, so other sections can be added beside them):
   .bench-tools/build/bin/llama-quantize; without it, gguf-py's numpy quantizer as a lower bar), with a check
   that the bytes are the same as llama.cpp's;
 - peak RSS: a generated BERT-large-shaped model (--large-mb, default 1300 MB; 0 skips it) from every reader to
-  safetensors and from safetensors to every writer, as `/usr/bin/time -v` reports it, against the largest
-  tensor + 64 MB.
+  safetensors (safetensors, PyTorch zip and legacy, .pdparams, TF1 checkpoint, tf_model.h5, flax_model.msgpack, GGUF,
+  ONNX) and from safetensors to every writer, as `/usr/bin/time -v` reports it, against the largest tensor + 64 MB.
 The Python routes (torch / TF / Paddle) and the forward pass are further sections. Standard library only; the
 source formats other than safetensors need a Python with torch / tensorflow / paddle (BENCH_PYTHON, default
-.venv-samples/bin/python) to be written.
+.venv-samples/bin/python) to be written; tf_model.h5 and flax_model.msgpack need transformers 4.x with TF
+(BENCH_TF4_PYTHON, default .venv-tf4/bin/python) and with Flax (BENCH_FLAX4_PYTHON, default .venv-flax4/bin/python),
+as Samples/keras_flax_writer.py says; a source whose Python is missing is left out.
 
 Usage: bench.py MODELPORT_BINARY [--runs N] [--size-mb N] [--large-mb N] [--no-quant] [--no-forward] [--no-python]
 """
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 def make_model(path, size_mb, hidden=768, inter=3072, heads=12):
     """A BERT-shaped set of f32 tensors (random finite floats), about size_mb MB: BERT-base by default,
@@ -349,6 +352,26 @@ def write_sources(src, work, python, formats):
         ckpt = os.path.join(work, "tf", "bert_model.ckpt")
         subprocess.run([python, "-c", TF_WRITER, src, ckpt], check=True, capture_output=True)
         sources["tensorflow"] = (ckpt, ckpt + ".data-00000-of-00001")
+    if "torch-legacy" in formats and can("torch, safetensors"):
+        legacy = os.path.join(work, "pt-legacy", "pytorch_model.bin")
+        os.makedirs(os.path.dirname(legacy), exist_ok=True)
+        subprocess.run([python, "-c", "import sys, torch; from safetensors.torch import load_file; "
+                        "torch.save(load_file(sys.argv[1]), sys.argv[2], _use_new_zipfile_serialization=False)", src, legacy],
+                       check=True)
+        sources["torch legacy"] = (legacy, legacy)
+    # transformers 4.x's TF and Flax classes write tf_model.h5 and flax_model.msgpack (Samples/keras_flax_writer.py,
+    # in the venvs Samples/generate.py documents: BENCH_TF4_PYTHON, BENCH_FLAX4_PYTHON).
+    writer = os.path.join(ROOT, "Samples", "keras_flax_writer.py")
+    for name, env, venv, mode, file in [("keras", "BENCH_TF4_PYTHON", ".venv-tf4", "tf", "tf_model.h5"),
+                                        ("flax", "BENCH_FLAX4_PYTHON", ".venv-flax4", "flax", "flax_model.msgpack")]:
+        other = os.environ.get(env, os.path.join(ROOT, venv, "bin", "python"))
+        if name in formats and os.path.exists(other):
+            folder = os.path.join(work, name)
+            result = subprocess.run([other, writer, mode, "BertModel", os.path.dirname(src), folder], capture_output=True, text=True)
+            if result.returncode == 0:
+                sources[name] = (folder, os.path.join(folder, file))
+            else:
+                print(f"({name} source skipped: {result.stderr.strip().splitlines()[-1:]})")
     return sources
 
 
@@ -464,7 +487,7 @@ def rss_rows(binary, python, work, size_mb, runs=2):
     size, layers = make_model(src, size_mb, hidden=hidden, inter=inter, heads=16)
     largest = max(21128 * hidden, inter * hidden) * 4
     limit = (largest + 64 * 2**20) / 2**20
-    sources = write_sources(src, big, python, {"pytorch", "paddle", "tensorflow"})
+    sources = write_sources(src, big, python, {"pytorch", "paddle", "tensorflow", "torch-legacy", "keras", "flax"})
     out = os.path.join(big, "out")
 
     def cleanup():
@@ -473,6 +496,9 @@ def rss_rows(binary, python, work, size_mb, runs=2):
 
     subprocess.run([binary, "convert", os.path.dirname(src), os.path.join(big, "model.gguf")], check=True, stdout=subprocess.DEVNULL)
     sources["gguf"] = (os.path.join(big, "model.gguf"), os.path.join(big, "model.gguf"))
+    onnx = os.path.join(big, "model.onnx")
+    subprocess.run([binary, "convert", os.path.dirname(src), onnx], check=True, stdout=subprocess.DEVNULL)
+    sources["onnx"] = (onnx, onnx)
     cp = timed(copy_sync(src, os.path.join(out, "copy")), runs, cleanup)[0]
     tag = f"{size / 1e9:.1f} GB BERT-large"
     rows, split_notes = [], []
@@ -492,7 +518,9 @@ def rss_rows(binary, python, work, size_mb, runs=2):
         ("safetensors → GGUF F32", [os.path.dirname(src), os.path.join(out, "m.gguf")], 1.2),
         ("safetensors → f16", [src, os.path.join(out, "h.safetensors"), "--dtype", "f16"], 1.5),
         ("safetensors → bf16", [src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"], 1.5),
+        ("safetensors → ONNX", [os.path.dirname(src), os.path.join(out, "m.onnx")], 1.2),
         ("safetensors → int8 folder", [os.path.dirname(src), os.path.join(out, "i8"), "--dtype", "int8", "--no-quality"], 1.5),
+        ("safetensors → MLX 8-bit folder", [os.path.dirname(src), os.path.join(out, "mlx"), "--dtype", "mlx8", "--no-quality"], 1.5),
         ("safetensors → GGUF Q8_0 --no-quality", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
         ("safetensors → GGUF Q8_0 (default check)", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
     ]:

@@ -34,9 +34,13 @@ public enum FlaxCheckpoint {
         do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
         let limits = ReaderLimits.current
         let root: MessagePackValue
+        // The map's keys sit between the arrays, and each read of them maps a folio: released as the parse passes.
+        let behind = PagesBehind(file)
+        defer { behind.release(upTo: file.count) }
         do {
             root = try file.withBytes { bytes -> MessagePackValue in
                 var parser = MessagePackParser(bytes, path: path, limits: limits)
+                parser.passed = { behind.release(upTo: $0) }
                 let value = try parser.parse()
                 guard parser.remaining == 0 else {
                     throw BinaryIOError(path: path, offset: parser.offset, reason: "\(parser.remaining) bytes follow the checkpoint's map")
@@ -182,6 +186,7 @@ struct Collector {
                 return value
             }
         } catch { throw ModelError(error, file: file.path) }
+        file.releasePages(in: range.lowerBound..<min(range.upperBound, range.lowerBound + 1))  // the header's folio
         guard case .array(let parts) = payload, parts.count == 3, case .array(let dims) = parts[0],
               let dtypeName = parts[1].stringValue, case .binary(let data) = parts[2] else {
             throw ModelError(file: file.path, location: .tensor(name), "an array must be [shape, dtype, bytes] (offset \(range.lowerBound))")

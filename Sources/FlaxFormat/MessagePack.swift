@@ -43,6 +43,9 @@ public struct MessagePackParser {
     var reader: ByteReader
     let maxDepth: Int
     var budget: Int
+    /// Called with the file offset after each binary or extension payload the parse skips: nothing before it is read
+    /// again, so a reader parsing a mapped file can release the pages behind the parse (`PagesBehind`).
+    package var passed: ((Int) -> Void)?
 
     /// A parser over `bytes` (the whole of `path`, or a part starting at `baseOffset`).
     package init(_ bytes: UnsafeRawBufferPointer, path: String?, baseOffset: Int = 0, limits: ReaderLimits = .current) {
@@ -77,6 +80,7 @@ public struct MessagePackParser {
         }
         let from = reader.offset
         _ = try reader.readBytes(count)
+        passed?(reader.baseOffset + reader.offset)
         return (reader.baseOffset + from)..<(reader.baseOffset + from + count)
     }
 

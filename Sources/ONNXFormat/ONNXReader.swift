@@ -72,10 +72,14 @@ public enum ONNXReader {
         // The graph: initializers located (bytes left in place), everything else decoded as one small GraphProto.
         var graphRest: [UInt8] = []
         var initializers: [(proto: Onnx_TensorProto, raw: Range<Int>?, offset: Int)] = []
+        // Each initializer's header read maps a folio: released as the walk passes it.
+        let behind = PagesBehind(file)
+        defer { behind.release(upTo: file.count) }
         try file.withBytes(in: graphRange) { bytes in
             var reader = ByteReader(bytes, path: path, baseOffset: graphRange.lowerBound)
             while reader.remaining > 0 {
                 let start = reader.offset
+                behind.release(upTo: graphRange.lowerBound + start)
                 let (field, wire) = try key(&reader)
                 if field == 5, wire == 2 {
                     let n = try length(&reader)

@@ -102,6 +102,7 @@ public enum LoDTensor {
         let mapped: MappedFile
         do { mapped = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
         let record = try record(in: mapped, at: 0, name: nil)
+        mapped.releasePages(in: 0..<min(mapped.count, 4096))  // the header's folio
         guard record.data.upperBound == mapped.count else {
             throw ModelError(file: path, location: .offset(record.data.upperBound), "\(mapped.count - record.data.upperBound) bytes after the record (one variable per file)")
         }
@@ -121,7 +122,10 @@ public enum LoDTensor {
         do { mapped = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
         var offset = 0
         var tensors: [Tensor] = []
+        let behind = PagesBehind(mapped)  // each record's header read maps a folio: released as the walk passes it
+        defer { behind.release(upTo: mapped.count) }
         for (i, name) in names.enumerated() {
+            behind.release(upTo: offset)
             guard offset < mapped.count else {
                 throw ModelError(file: path, "holds \(i) records, but the program names \(names.count) persistable variables (next: \(name))")
             }

@@ -22,7 +22,10 @@ public enum PaddleParams {
         do { file = try MappedFile(path: path) } catch { throw ModelError(error, file: path) }
         var options = Unpickler.Options(allowedGlobals: allowedGlobals)
         options.mapBytesFrom = 4096  // array payloads stay in the mapped file (protocol ≥ 3 writes them raw)
-        // The pages the parse touched (opcodes next to every array) are released after it.
+        // The pages the parse touched (the opcodes around every array: a read maps a whole page-cache folio, up to
+        // 2 MB) are released behind it as it passes each array, and the rest after it, so they never pile up.
+        let behind = PagesBehind(file)
+        options.passed = { behind.release(upTo: $0.upperBound) }
         let value = try file.withBytesReleasing(in: 0..<file.count) { bytes in try Unpickler.load(bytes, file: path, options: options).value }
         guard case .dict(let dict) = value else { throw ModelError(file: path, "holds \(value), not a dict of arrays") }
         var arrays: [(name: String, info: TensorInfo, data: TensorData)] = []

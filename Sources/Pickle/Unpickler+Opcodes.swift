@@ -39,8 +39,10 @@ extension Unpickler {
     mutating func readByteString(_ count: Int) throws -> PickleValue {
         guard let threshold = options.mapBytesFrom, count >= threshold else { return .bytes(try readBytes(count)) }
         guard count >= 0, bytes.count - position >= count else { throw fail("truncated pickle: \(count)-byte value runs past the end") }
-        defer { position += count }
-        return .byteRange(position..<(position + count))
+        let range = position..<(position + count)
+        position += count
+        options.passed?(range)
+        return .byteRange(range)
     }
 
     mutating func readBytes(_ count: Int) throws -> [UInt8] {

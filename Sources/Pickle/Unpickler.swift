@@ -32,6 +32,10 @@ public struct Unpickler {
         /// Byte strings (BINBYTES, BINBYTES8) of at least this size become `.byteRange` into the data instead of
         /// copies, so a reader can map them (nil: always copy).
         public var mapBytesFrom: Int?
+        /// Called with each range left in the data (`mapBytesFrom`) as the parse passes it: everything before the
+        /// range's end has been read and will not be read again, so a reader parsing a mapped file can release the
+        /// pages behind the parse as it goes.
+        public var passed: (@Sendable (Range<Int>) -> Void)?
 
         /// Options allowing `allowedGlobals`, with the caps of `limits`.
         public init(allowedGlobals: Set<String>, limits: ReaderLimits = .current) {

@@ -197,7 +197,11 @@ public enum PyTorchCheckpoint {
             guard let keys = try next("storage keys pickle").sequence?.compactMap(\.stringValue) else {
                 throw ModelError(file: path, "legacy storage key list is missing")
             }
+            // Each storage's 8-byte count read maps a folio: released as the walk passes it.
+            let behind = PagesBehind(file)
+            defer { behind.release(upTo: file.count) }
             for key in keys {
+                behind.release(upTo: position)
                 guard let i = storageIndex[key] else {
                     throw ModelError(file: path, location: .offset(position), "storage '\(key)' is listed but never used")
                 }
