@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Work split over the cores: the one place where ModelPort lends memory to several threads at once.
 package enum Parallel {
@@ -83,6 +84,38 @@ extension Parallel {
             }
         }
         return results.map { $0! }
+    }
+}
+
+extension Parallel {
+    /// Runs `first` and `second` at once on two cores (one after the other on a single core) and returns when both
+    /// have: a check or checksum that reads a source beside the kernel-side copy of the same bytes. When both throw,
+    /// `first`'s error is the one thrown. They must not touch the same memory.
+    package static func both(_ first: () throws -> Void, _ second: () throws -> Void) throws {
+        guard cores > 1 else {
+            try first()
+            return try second()
+        }
+        let failures = Failures()
+        withoutActuallyEscaping(first) { first in
+            withoutActuallyEscaping(second) { second in
+                forEachChunk(of: 2, size: 1, lending: failures) { job, failures in
+                    do { try job.lowerBound == 0 ? first() : second() } catch { failures.record(error, slot: job.lowerBound) }
+                }
+            }
+        }
+        try failures.throwFirst()
+    }
+}
+
+/// Errors of jobs run at once, by slot; the lowest slot's is thrown.
+private final class Failures: Sendable {
+    private let errors = Mutex<[Int: any Error]>([:])
+
+    func record(_ error: any Error, slot: Int) { errors.withLock { $0[slot] = error } }
+
+    func throwFirst() throws {
+        if let first = errors.withLock({ $0.min { $0.key < $1.key }?.value }) { throw first }
     }
 }
 

@@ -5,8 +5,9 @@ extension TensorData {
     /// check when they have one; the rest are computed, then written.
     public func write(to writer: inout ByteWriter) throws {
         if case let .mapped(file, range, check) = storage {
-            try check?.run()
-            try writer.writeContents(of: file, range: range)
+            guard let check else { return try writer.writeContents(of: file, range: range) }
+            try writer.flush()
+            try check.run { try writer.writeContents(of: file, range: range) }
         } else if let (count, stream) = streamPlan {
             try TensorData.run(stream, count: count) { _, piece in try writer.writeBytes(piece) }
         } else {

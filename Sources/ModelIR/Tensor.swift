@@ -162,8 +162,8 @@ public struct TensorData: Sendable {
     /// check when they have one; the rest are computed, then written.
     public func write(to output: AtomicFile) throws {
         if case let .mapped(file, range, check) = storage {
-            try check?.run()
-            try output.write(file, range: range)
+            guard let check else { return try output.write(file, range: range) }
+            try check.run { try output.write(file, range: range) }
         } else if let (count, stream) = streamPlan {
             try TensorData.run(stream, count: count) { _, piece in try output.write(piece) }
         } else {
@@ -331,7 +331,8 @@ final class RecordCheck: Sendable {
     let file: MappedFile
     /// The checked bytes of `file`.
     let record: Range<Int>
-    private let passed = Atomic<Bool>(false)
+    /// Whether the check has passed; held while a check runs, so views checked at once compute it once.
+    private let passed = Mutex(false)
 
     init(_ checksum: RecordChecksum, file: MappedFile, record: Range<Int>) {
         self.checksum = checksum
@@ -340,21 +341,35 @@ final class RecordCheck: Sendable {
     }
 
     /// Whether the check has yet to pass.
-    var needsRun: Bool { !passed.load(ordering: .acquiring) }
+    var needsRun: Bool { !passed.withLock { $0 } }
 
     /// Judges a checksum computed over the whole record.
     func finish(_ value: UInt32) throws {
         try checksum.verify(value)
-        passed.store(true, ordering: .releasing)
+        passed.withLock { $0 = true }
     }
 
     /// Checks the record, reading it with `pread` 32 MB at a time into one buffer (not through the mapping), so a
     /// large record costs one piece of memory and maps none of the file's pages.
     func run() throws {
-        guard needsRun else { return }
-        var running = checksum.initial
-        try file.withReadPieces(in: record, size: 32 << 20) { running = checksum.update(running, $0) }
-        try finish(running)
+        try passed.withLock { passed in
+            guard !passed else { return }
+            var running = checksum.initial
+            try file.withReadPieces(in: record, size: 32 << 20) { running = checksum.update(running, $0) }
+            try checksum.verify(running)
+            passed = true
+        }
+    }
+
+    /// Checks the record while `copy` runs on another core (a kernel-side copy of the same bytes to an output): the
+    /// check costs no time beside the copy. A mismatch is reported before an error of `copy`, and `copy`'s output is
+    /// then the caller's to abandon (a writer never commits a file after an error). Small records are checked first.
+    func run(alongside copy: () throws -> Void) throws {
+        guard needsRun, record.count >= 4 << 20 else {
+            try run()
+            return try copy()
+        }
+        try Parallel.both({ try run() }, copy)
     }
 
     /// Checks the record, given `bytes` of the file (at `range`) that are already at hand: they are checksummed
