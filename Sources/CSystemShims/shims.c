@@ -526,6 +526,155 @@ void modelport_int8_quantize_rows(const void *source, size_t columns, size_t fir
     modelport_int8_quantize_rows_generic(source, columns, first_row, end_row, scales, codes);
 }
 
+/* The first NaN or infinity (all-ones exponent) among little-endian f32 values (Sources/Quantization/NonFiniteValue.swift). */
+static size_t modelport_f32_first_nonfinite_generic(const void *source, size_t count) {
+    const unsigned char *base = (const unsigned char *)source;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, base + i * 4, 4);
+        if ((bits & 0x7F800000u) == 0x7F800000u) return i;
+    }
+    return count;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static size_t modelport_f32_first_nonfinite_avx2(const void *source, size_t count) {
+    const unsigned char *base = (const unsigned char *)source;
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    size_t i = 0;
+    for (; i + 32 <= count; i += 32) {  /* four vectors a step, then the exact element if one is there */
+        __m256i any = _mm256_setzero_si256();
+        for (int k = 0; k < 4; k++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(base + (i + 8 * (size_t)k) * 4));
+            any = _mm256_or_si256(any, _mm256_cmpeq_epi32(_mm256_and_si256(v, exponent), exponent));
+        }
+        if (!_mm256_testz_si256(any, any)) return i + modelport_f32_first_nonfinite_generic(base + i * 4, 32);
+    }
+    return i + modelport_f32_first_nonfinite_generic(base + i * 4, count - i);
+}
+#endif
+
+size_t modelport_f32_first_nonfinite(const void *source, size_t count) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) return modelport_f32_first_nonfinite_avx2(source, count);
+#endif
+    return modelport_f32_first_nonfinite_generic(source, count);
+}
+
+/* MLX affine groups (Sources/Quantization/PackedQuants.swift, MLXAffine): each group's scale and bias from its
+ * range, then its codes packed into little-endian u32 words. */
+static inline void modelport_mlx_parameters(float lo, float hi, float levels, float *scale_out, float *bias_out) {
+    const int lower_is_larger = fabsf(lo) > fabsf(hi);
+    float scale = (hi - lo) / levels;
+    scale = 1e-7f >= scale ? 1e-7f : scale;
+    if (!lower_is_larger) scale = -scale;
+    const float edge = lower_is_larger ? lo : hi;
+    const float q0 = nearbyintf(edge / scale);
+    *scale_out = q0 != 0 ? edge / q0 : scale;
+    *bias_out = q0 != 0 ? edge : 0;
+}
+
+static inline uint32_t modelport_mlx_code(float x, float scale, float bias, float levels) {
+    float q = nearbyintf((x - bias) / scale);
+    q = 0 >= q ? 0 : q;
+    q = q >= levels ? levels : q;
+    return (uint32_t)q;
+}
+
+/* Codes of one group, `group` finite values, into words of 32 / bits codes (the first in the lowest bits). */
+static inline void modelport_mlx_pack_scalar(const unsigned char *group, size_t count, float scale, float bias, int bits,
+                                             uint32_t *words) {
+    const float levels = (float)((1 << bits) - 1);
+    const size_t per_word = 32 / (size_t)bits;
+    for (size_t w = 0; w < count / per_word; w++) {
+        uint32_t word = 0;
+        for (size_t k = 0; k < per_word; k++)
+            word |= modelport_mlx_code(modelport_load_f32(group + (w * per_word + k) * 4), scale, bias, levels) << (k * (size_t)bits);
+        words[w] = word;
+    }
+}
+
+static int modelport_mlx_affine_groups_generic(const void *source, size_t group_size, size_t first, size_t end, int bits,
+                                               float *scales, float *biases, uint32_t *packed) {
+    const unsigned char *base = (const unsigned char *)source;
+    const float levels = (float)((1 << bits) - 1);
+    int bad = 0;
+    for (size_t g = first; g < end; g++) {
+        const unsigned char *group = base + g * group_size * 4;
+        float lo = INFINITY, hi = -INFINITY;
+        for (size_t j = 0; j < group_size; j++) {
+            const float v = modelport_load_f32(group + j * 4);
+            uint32_t v_bits;
+            memcpy(&v_bits, &v, 4);
+            bad |= (v_bits & 0x7F800000u) == 0x7F800000u;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        modelport_mlx_parameters(lo, hi, levels, &scales[g], &biases[g]);
+        if (packed) modelport_mlx_pack_scalar(group, group_size, scales[g], biases[g], bits, packed + g * group_size * bits / 32);
+    }
+    return bad;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static int modelport_mlx_affine_groups_avx2(const void *source, size_t group_size, size_t first, size_t end, int bits,
+                                            float *scales, float *biases, uint32_t *packed) {
+    const unsigned char *base = (const unsigned char *)source;
+    const float levels = (float)((1 << bits) - 1);
+    const __m256 top = _mm256_set1_ps(levels), zero = _mm256_setzero_ps();
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    __m256i bad = _mm256_setzero_si256();
+    for (size_t g = first; g < end; g++) {
+        const unsigned char *group = base + g * group_size * 4;
+        __m256 l = _mm256_set1_ps(INFINITY), h = _mm256_set1_ps(-INFINITY);
+        for (size_t j = 0; j < group_size; j += 8) {  /* group sizes are multiples of 8 */
+            const __m256 v = _mm256_loadu_ps((const float *)(group + j * 4));
+            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exponent), exponent));
+            l = _mm256_min_ps(l, v);
+            h = _mm256_max_ps(h, v);
+        }
+        float lanes_l[8], lanes_h[8];
+        _mm256_storeu_ps(lanes_l, l);
+        _mm256_storeu_ps(lanes_h, h);
+        float lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < 8; j++) {
+            lo = lanes_l[j] < lo ? lanes_l[j] : lo;
+            hi = lanes_h[j] > hi ? lanes_h[j] : hi;
+        }
+        modelport_mlx_parameters(lo, hi, levels, &scales[g], &biases[g]);
+        if (!packed) continue;
+        const __m256 scale = _mm256_set1_ps(scales[g]), bias = _mm256_set1_ps(biases[g]);
+        uint32_t *words = packed + g * group_size * (size_t)bits / 32;
+        for (size_t j = 0; j < group_size; j += 8) {
+            __m256 q = _mm256_round_ps(_mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps((const float *)(group + j * 4)), bias), scale),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm256_min_ps(_mm256_max_ps(q, zero), top);
+            uint32_t codes[8];
+            _mm256_storeu_si256((__m256i *)codes, _mm256_cvtps_epi32(q));
+            if (bits == 8) {
+                words[j / 4] = codes[0] | codes[1] << 8 | codes[2] << 16 | codes[3] << 24;
+                words[j / 4 + 1] = codes[4] | codes[5] << 8 | codes[6] << 16 | codes[7] << 24;
+            } else {
+                words[j / 8] = codes[0] | codes[1] << 4 | codes[2] << 8 | codes[3] << 12 | codes[4] << 16 | codes[5] << 20 |
+                               codes[6] << 24 | codes[7] << 28;
+            }
+        }
+    }
+    return !_mm256_testz_si256(bad, bad);
+}
+#endif
+
+int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t first_group, size_t end_group, int bits,
+                                float *scales, float *biases, uint32_t *packed) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2())
+        return modelport_mlx_affine_groups_avx2(source, group_size, first_group, end_group, bits, scales, biases, packed);
+#endif
+    return modelport_mlx_affine_groups_generic(source, group_size, first_group, end_group, bits, scales, biases, packed);
+}
+
 #define MODELPORT_INT8_DEQUANTIZE_BODY                                                                             \
     for (size_t r = first_row; r < end_row; r++) {                                                                 \
         const float scale = scales[r];                                                                             \

@@ -1,4 +1,5 @@
 import BinaryIO
+import CSystemShims
 import ModelIR
 
 /// A NaN or infinite weight met by a quantizer.
@@ -26,28 +27,15 @@ public struct NonFiniteValue: Error, Sendable, Equatable, CustomStringConvertibl
 
     public var description: String { "element \(index) is \(kind.rawValue)" }
 
-    /// The first non-finite value among the little-endian f32 values of `source`, if any.
+    /// The first non-finite value among the little-endian f32 values of `source`, if any (`modelport_f32_first_nonfinite`:
+    /// the exponent bits of 32 values at a time where the processor has AVX2).
     package static func first(in source: UnsafeRawBufferPointer) -> NonFiniteValue? {
         let count = source.count / 4
-        var start = 0
-        while start < count {
-            let end = min(count, start + 4096)
-            // A branch-free pass over a chunk (all-ones exponent = NaN or Inf), then the exact element if one is there.
-            var seen: UInt32 = 0
-            for i in start..<end {
-                let bits = UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-                seen |= (bits & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0
-            }
-            if seen != 0 {
-                for i in start..<end {
-                    let value = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-                    if value.isNaN { return NonFiniteValue(index: i, kind: .nan) }
-                    if value.isInfinite { return NonFiniteValue(index: i, kind: value > 0 ? .positiveInfinity : .negativeInfinity) }
-                }
-            }
-            start = end
-        }
-        return nil
+        guard count > 0, let base = source.baseAddress else { return nil }
+        let i = modelport_f32_first_nonfinite(base, count)
+        guard i < count else { return nil }
+        let value = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+        return NonFiniteValue(index: i, kind: value.isNaN ? .nan : value > 0 ? .positiveInfinity : .negativeInfinity)
     }
 
     /// Throws the first non-finite value among the little-endian f32 values of `source`.

@@ -100,54 +100,47 @@ public enum MLXAffine {
     package static func quantize(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int) throws(NonFiniteValue)
         -> (packed: TensorBuffer, scales: [Float], biases: [Float])
     {
-        precondition(groupSizes.contains(groupSize) && bitWidths.contains(bits))
-        try NonFiniteValue.check(source)
-        let count = source.count / 4
-        let groups = count / groupSize
-        let perWord = 32 / bits
-        let levels = Float((1 << bits) - 1)
-        let packed = TensorBuffer(count: count / perWord * 4)
+        let packed = TensorBuffer(count: source.count / 4 * bits / 8)
+        let result = packed.withMutableBytes { words in
+            Result { () throws(NonFiniteValue) in try run(source, groupSize: groupSize, bits: bits, packing: words) }
+        }
+        let (scales, biases) = try result.get()
+        return (packed, scales, biases)
+    }
+
+    /// The scale and bias of every group (what `quantize` returns beside the codes), without the codes: for the
+    /// `scales` and `biases` tensors, computed apart from the codes so neither is held while the other is written.
+    package static func groupParameters(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int) throws(NonFiniteValue)
+        -> (scales: [Float], biases: [Float])
+    {
+        try run(source, groupSize: groupSize, bits: bits, packing: nil)
+    }
+
+    /// Groups split over the cores, each through `modelport_mlx_affine_groups` (AVX2 where the processor has it),
+    /// which also reports whether it met a NaN or an infinity; the first one is then found and thrown.
+    private static func run(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int, packing words: UnsafeMutableRawBufferPointer?)
+        throws(NonFiniteValue) -> (scales: [Float], biases: [Float])
+    {
+        precondition(groupSizes.contains(groupSize) && bitWidths.contains(bits) && source.count % (groupSize * 4) == 0)
+        let groups = source.count / 4 / groupSize
         var scales = [Float](repeating: 0, count: groups), biases = [Float](repeating: 0, count: groups)
-        packed.withMutableBytes { destination in
-            scales.withUnsafeMutableBufferPointer { scaleOut in
-                biases.withUnsafeMutableBufferPointer { biasOut in
-                    Parallel.forEachChunk(of: groups, size: 1024, lending: (source, destination, scaleOut, biasOut)) { range, buffers in
-                        let (source, destination, scaleOut, biasOut) = buffers
-                        for g in range {
-                            let first = g * groupSize
-                            var lo = Float.infinity, hi = -Float.infinity
-                            for j in 0..<groupSize {
-                                let v = Int8PerChannel.value(source, first + j)
-                                hi = max(hi, v)
-                                lo = min(lo, v)
-                            }
-                            let lowerIsLarger = abs(lo) > abs(hi)
-                            var scale = max((hi - lo) / levels, 1e-7)
-                            if !lowerIsLarger { scale = -scale }
-                            let edge = lowerIsLarger ? lo : hi
-                            let q0 = (edge / scale).rounded(.toNearestOrEven)
-                            var bias: Float = 0
-                            if q0 != 0 {
-                                scale = edge / q0
-                                bias = edge
-                            }
-                            for w in 0..<(groupSize / perWord) {
-                                var word: UInt32 = 0
-                                for k in 0..<perWord {
-                                    let x = Int8PerChannel.value(source, first + w * perWord + k)
-                                    let q = min(max(((x - bias) / scale).rounded(.toNearestOrEven), 0), levels)
-                                    word |= UInt32(q.isNaN ? 0 : q) << UInt32(k * bits)
-                                }
-                                destination.storeBytes(of: word.littleEndian, toByteOffset: (first / perWord + w) * 4, as: UInt32.self)
-                            }
-                            scaleOut[g] = scale
-                            biasOut[g] = bias
-                        }
+        guard groups > 0, let from = source.baseAddress else { return (scales, biases) }
+        let packed = words.map { UnsafeMutableRawPointer($0.baseAddress!) }
+        let bad = Atomic<Bool>(false)
+        scales.withUnsafeMutableBufferPointer { scaleOut in
+            biases.withUnsafeMutableBufferPointer { biasOut in
+                Parallel.forEachChunk(of: groups, size: 4096, lending: (from, packed, scaleOut, biasOut)) { range, buffers in
+                    let (from, packed, scaleOut, biasOut) = buffers
+                    if modelport_mlx_affine_groups(from, groupSize, range.lowerBound, range.upperBound, Int32(bits),
+                                                   scaleOut.baseAddress, biasOut.baseAddress,
+                                                   packed?.assumingMemoryBound(to: UInt32.self)) != 0 {
+                        bad.store(true, ordering: .relaxed)
                     }
                 }
             }
         }
-        return (packed, scales, biases)
+        if bad.load(ordering: .relaxed) { try NonFiniteValue.check(source) }
+        return (scales, biases)
     }
 
     /// f32 values `scale · q + bias` of packed codes.

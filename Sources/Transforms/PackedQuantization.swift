@@ -103,11 +103,17 @@ extension Model {
                 let source = tensor
                 // Scales and biases keep the weight's float type (f32 stays f32), as mlx.core.quantize returns them.
                 let sideType: DType = source.dtype == .f16 || source.dtype == .bf16 ? source.dtype : .f32
-                let shared = SharedResult(consumers: 3) {
-                    try Self.withF32Bytes(source, quantizingTo: "mlx\(bits)") { try MLXAffine.quantize($0, groupSize: groupSize, bits: bits) }
-                }
+                // The codes are computed on their own (their scales and biases again, one more read of the weight)
+                // rather than shared with the scales and biases: writers order tensors by type, so every weight's
+                // codes may be pulled before any scales, and sharing would hold every weight's codes until then. The
+                // scales and biases (1/32 of the weight's size, f32) are shared, each pair computed once.
                 let base = String(tensor.name.dropLast(".weight".count))
-                tensors.append(Tensor(name: tensor.name, dtype: .u32, shape: [rows, columns * bits / 32], data: .producer { try shared.take().packed }))
+                tensors.append(Tensor(name: tensor.name, dtype: .u32, shape: [rows, columns * bits / 32], data: .producer {
+                    try Self.withF32Bytes(source, quantizingTo: "mlx\(bits)") { try MLXAffine.quantize($0, groupSize: groupSize, bits: bits).packed }
+                }))
+                let shared = SharedResult(consumers: 2) {
+                    try Self.withF32Bytes(source, quantizingTo: "mlx\(bits)") { try MLXAffine.groupParameters($0, groupSize: groupSize, bits: bits) }
+                }
                 for (suffix, pick) in [("scales", 0), ("biases", 1)] {
                     tensors.append(Tensor(name: base + "." + suffix, dtype: sideType, shape: [rows, columns / groupSize], data: .producer {
                         let result = try shared.take()

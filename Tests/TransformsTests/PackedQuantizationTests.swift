@@ -54,6 +54,20 @@ import Transforms
         }
     }
 
+    /// The scales and biases computed on their own (for the `scales` / `biases` tensors, written apart from the codes)
+    /// are those `quantize` returns.
+    @Test(arguments: ["normal", "heavy_tailed", "zeros", "constant", "tiny", "mixed", "large"])
+    func mlxGroupParametersAreTheQuantizersOwn(input: String) throws {
+        let x = try #require(try Self.reference()[input])
+        for bits in [4, 8] {
+            for group in [32, 128] {
+                let (_, scales, biases) = try x.withBytes { try MLXAffine.quantize($0, groupSize: group, bits: bits) }
+                let alone = try x.withBytes { try MLXAffine.groupParameters($0, groupSize: group, bits: bits) }
+                #expect(Self.floats(alone.scales) == Self.floats(scales) && Self.floats(alone.biases) == Self.floats(biases), "\(input) \(bits) \(group)")
+            }
+        }
+    }
+
     @Test func mlxOnHalfWeightsKeepsHalfScales() throws {
         let x = try #require(try Self.reference()["weights_like_f16"])
         let model = Model(tensors: [Tensor(name: "dense.weight", dtype: .f16, shape: x.shape, data: .owned(TensorBuffer(try x.withBytes { Array($0) })))])

@@ -65,6 +65,19 @@ int modelport_f32_row_ranges(const void *source, size_t columns, size_t first_ro
 void modelport_int8_quantize_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *scales,
                                   signed char *codes);
 
+/// The index of the first NaN or infinity among `count` little-endian f32 values at `source` (any alignment), or
+/// `count` when they are all finite. AVX2 when the processor has it.
+size_t modelport_f32_first_nonfinite(const void *source, size_t count);
+
+/// MLX's affine quantization (mlx.core.quantize, mode "affine") of groups [first_group, end_group) of `group_size`
+/// little-endian f32 values at `source` (`group_size` a multiple of 8): each group's scale and bias into scales[g]
+/// and biases[g] and, when `packed` is not NULL, its `bits`-bit codes (4 or 8) into packed words (group_size * bits /
+/// 32 a group, the first code in the lowest bits). Returns 1 when a value is a NaN or an infinity (the results are
+/// then meaningless), else 0. AVX2 when the processor has it; the same values either way (IEEE binary32 operations
+/// in the same order, round-half-even).
+int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t first_group, size_t end_group, int bits,
+                                float *scales, float *biases, uint32_t *packed);
+
 /// f32 values code · scales[r] of rows [first_row, end_row) of int8 codes (`columns` a row) into `values` (same
 /// layout). AVX2 when the processor has it; the values are the same either way (one exact product each).
 void modelport_int8_dequantize_rows(const signed char *codes, size_t columns, size_t first_row, size_t end_row,
