@@ -95,6 +95,16 @@ public struct TensorData: Sendable {
         return (count, stream)
     }
 
+    /// The byte count when it is known without computing anything (a mapping, a streamed transform), else nil.
+    public var byteCountIfKnown: Int? {
+        switch storage {
+        case .mapped(_, let range, _): return range.count
+        case .streamed(let count, _): return count
+        case .owned(let buffer): return buffer.count
+        case .producer: return nil
+        }
+    }
+
     /// Whether the bytes come straight from a file mapping.
     public var isMapped: Bool {
         if case .mapped = storage { return true }
@@ -193,9 +203,31 @@ public struct TensorData: Sendable {
     /// Lends the bytes in consecutive pieces of at most `size` bytes (the last may be shorter), each with its offset.
     /// Mapped bytes are lent straight from the mapping and each piece's pages leave resident memory once it has been
     /// used, so a pass over a large tensor holds one piece of it at a time (after its check, when it has one, which
-    /// reads the whole record first and releases it too). Other data is computed once and lent in pieces.
+    /// reads the whole record first and releases it too). Streamed data is lent as it is computed; other data is
+    /// computed once and lent in pieces.
     public func withPieces(of size: Int, _ body: (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(size > 0)
+        if let (count, stream) = streamPlan {
+            // Streamed data is lent as it is computed, never gathered whole: its pieces are regrouped into pieces of
+            // exactly `size` bytes in one buffer (the stream's own pieces end wherever the transform's strips do).
+            return try Scratch.withBuffer(bytes: min(size, count)) { buffer in
+                var filled = 0, lent = 0
+                try TensorData.run(stream, count: count) { _, piece in
+                    var taken = 0
+                    while taken < piece.count {
+                        let n = min(buffer.count - filled, piece.count - taken)
+                        UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + n)])
+                            .copyMemory(from: UnsafeRawBufferPointer(rebasing: piece[taken..<(taken + n)]))
+                        (filled, taken) = (filled + n, taken + n)
+                        if filled == buffer.count {
+                            try body(lent, UnsafeRawBufferPointer(buffer))
+                            (lent, filled) = (lent + filled, 0)
+                        }
+                    }
+                }
+                if filled > 0 { try body(lent, UnsafeRawBufferPointer(rebasing: buffer[0..<filled])) }
+            }
+        }
         guard case let .mapped(file, range, check) = storage else {
             return try withBytes { try TensorData.lendPieces(of: $0, size: size, body) }
         }
@@ -280,6 +312,12 @@ public struct Tensor: Sendable {
         if case let .mapped(_, range, _) = data.storage {
             guard range.count == expected else {
                 throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
+            }
+            return try data.withPieces(of: size, body)
+        }
+        if let count = data.streamPlan?.count {
+            guard count == expected else {
+                throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
             }
             return try data.withPieces(of: size, body)
         }

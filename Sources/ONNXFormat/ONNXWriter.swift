@@ -104,11 +104,19 @@ public enum ONNXWriter {
             let target = data ?? file
             if entry.padding > 0 { try target.writeZeros(entry.padding) }
             let expected = i.byteCount ?? 0
-            try i.data.withBytes { bytes in
-                guard bytes.count == expected else {
-                    throw ONNXError(.cannotExport, "initializer '\(i.name)' has \(bytes.count) bytes, its dims need \(expected)")
+            if let count = i.data.byteCountIfKnown {
+                // Mapped bytes go file to file; streamed ones (transposed weights) are written as they are computed.
+                guard count == expected else {
+                    throw ONNXError(.cannotExport, "initializer '\(i.name)' has \(count) bytes, its dims need \(expected)")
                 }
-                try target.write(bytes)
+                try i.data.write(to: target)
+            } else {
+                try i.data.withBytes { bytes in
+                    guard bytes.count == expected else {
+                        throw ONNXError(.cannotExport, "initializer '\(i.name)' has \(bytes.count) bytes, its dims need \(expected)")
+                    }
+                    try target.write(bytes)
+                }
             }
             options.progress?(i.name, expected)
         }

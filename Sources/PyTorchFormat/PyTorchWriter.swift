@@ -56,10 +56,12 @@ public enum PyTorchWriter {
                         }
                         return crc
                     }
-                    return try tensor.withBytes { bytes in
-                        try out.writeBytes(bytes)
-                        return zipCRC32(bytes)
+                    var crc: UInt32 = 0
+                    try tensor.withPieces(of: 8 << 20) { _, piece in
+                        try out.writeBytes(piece)
+                        crc = zipCRC32(piece, continuing: crc)
                     }
+                    return crc
                 }
                 options.progress?(tensor.name, tensor.info.byteCount ?? 0)
             }

@@ -72,6 +72,24 @@ import Transforms
         }
     }
 
+    /// Pieces of a streamed tensor are exactly `size` bytes but the last, in order, whatever the strips' sizes.
+    @Test(arguments: [4096 + 12, 3 << 20, 64 << 20])
+    func streamedTensorsAreLentInPiecesOfTheSizeAsked(size: Int) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let (streamed, owned) = try Self.tensors(in: folder)
+        for (a, b) in zip(streamed, owned) {
+            var gathered: [UInt8] = [], sizes: [Int] = []
+            try a.withPieces(of: size) { offset, piece in
+                #expect(offset == gathered.count)
+                gathered += piece
+                sizes.append(piece.count)
+            }
+            #expect(gathered == (try b.withBytes { Array($0) }), "\(a.name)")
+            #expect(sizes.dropLast().allSatisfy { $0 == size } && (sizes.last ?? 0) <= size, "\(a.name): \(sizes.prefix(4))")
+        }
+    }
+
     /// A stream that hands over 4 bytes too few or too many.
     static func lying(by delta: Int) -> Tensor {
         let count = 512 * 1024 * 4

@@ -67,6 +67,23 @@ import Testing
         #expect(folder.contents().isEmpty)
     }
 
+    /// Kernels transposed on the way and quantized (pieces of whole Q8_0 blocks regrouped from the transpose's strips)
+    /// give the same GGUF tensors as the Hugging Face weights they came from.
+    @Test func quantizesTransposedKernelsAsTheirSource() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let options = ConversionOptions(output: GGUFOutput(types: .uniform(.q8_0)))
+        _ = try Converter.convert(source: Samples.path("tensorflow/bert-tiny-tf2"), destination: folder.file("tf.gguf"), options: options)
+        _ = try Converter.convert(source: Samples.path("bert-tiny"), destination: folder.file("hf.gguf"), options: options)
+        let (a, b) = (try ModelLoader.load(folder.file("tf.gguf")), try ModelLoader.load(folder.file("hf.gguf")))
+        #expect(a.tensors.count == b.tensors.count && a.tensors.contains { $0.dtype == .q8_0 })
+        for tensor in b.tensors {
+            let other = try #require(a[tensor.name], "\(tensor.name)")
+            let (x, y) = (try other.withBytes { Array($0) }, try tensor.withBytes { Array($0) })
+            #expect(other.info == tensor.info && x == y, "\(tensor.name)")
+        }
+    }
+
     /// A flipped byte inside a dense kernel, which is transposed on the way (read once with `pread` and checksummed
     /// as it arrives): the conversion stops with the tensor's name, to every format, and leaves nothing.
     @Test(arguments: ["out", "out.gguf", "out.pdparams"])
