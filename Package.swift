@@ -37,7 +37,7 @@ let package = Package(
             "ModelIR", "BinaryIO", "Pickle", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "ONNXFormat", dependencies: [
-            "ModelIR", "BinaryIO", "Quantization", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "ModelIR", "BinaryIO", "CSystemShims", "Quantization", "Transforms", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "GGUFFormat", dependencies: ["ModelIR", "BinaryIO", "Quantization", "Transforms"]),
         // libhdf5, loaded at run time when a Keras .h5 is read (Sources/CHDF5/hdf5.c says why); its headers come

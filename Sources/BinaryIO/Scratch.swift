@@ -8,7 +8,7 @@ import Synchronization
 /// different buffers.
 package enum Scratch {
     /// The largest buffer kept after use.
-    package static let keptBytes = 64 << 20
+    package static let keptBytes = 16 << 20
     /// How many buffers are kept after use (a tensor read whole and a strip of output, in use at once).
     static let kept = 2
 

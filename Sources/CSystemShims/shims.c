@@ -37,6 +37,16 @@ int modelport_start_writeback(int fd, int64_t offset, int64_t length) {
 #include <sys/syscall.h>
 #endif
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void modelport_return_free_memory(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
 int modelport_rename_noreplace(const char *from, const char *to) {
 #if defined(__linux__) && defined(SYS_renameat2)
     return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
@@ -673,6 +683,61 @@ int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t fi
         return modelport_mlx_affine_groups_avx2(source, group_size, first_group, end_group, bits, scales, biases, packed);
 #endif
     return modelport_mlx_affine_groups_generic(source, group_size, first_group, end_group, bits, scales, biases, packed);
+}
+
+/* Symmetric int8 by the reciprocal of the scale (Sources/ONNXFormat/Int8Weights.swift): code = clamp(round-half-even(x ·
+ * inverse), −127, 127). */
+static void modelport_int8_symmetric_rows_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                                  const float *inverses, signed char *codes) {
+    const unsigned char *base = (const unsigned char *)source;
+    for (size_t r = first_row; r < end_row; r++) {
+        for (size_t c = 0; c < columns; c++) {
+            float v = nearbyintf(modelport_load_f32(base + (r * columns + c) * 4) * inverses[r]);
+            v = v > 127.0f ? 127.0f : v;
+            v = -127.0f > v ? -127.0f : v;
+            codes[r * columns + c] = (signed char)v;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_int8_symmetric_rows_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                               const float *inverses, signed char *codes) {
+    const unsigned char *base = (const unsigned char *)source;
+    const __m256 low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
+    for (size_t r = first_row; r < end_row; r++) {
+        const unsigned char *row = base + r * columns * 4;
+        signed char *out = codes + r * columns;
+        const __m256 inverse = _mm256_set1_ps(inverses[r]);
+        size_t c = 0;
+        for (; c + 8 <= columns; c += 8) {
+            __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps((const float *)(row + c * 4)), inverse),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            v = _mm256_max_ps(_mm256_min_ps(v, high), low);
+            const __m256i q = _mm256_cvtps_epi32(v);
+            const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            _mm_storel_epi64((__m128i *)(out + c), _mm_packs_epi16(q16, q16));
+        }
+        for (; c < columns; c++) {
+            float v = nearbyintf(modelport_load_f32(row + c * 4) * inverses[r]);
+            v = v > 127.0f ? 127.0f : v;
+            v = -127.0f > v ? -127.0f : v;
+            out[c] = (signed char)v;
+        }
+    }
+}
+#endif
+
+void modelport_int8_symmetric_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *inverses,
+                                   signed char *codes) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) {
+        modelport_int8_symmetric_rows_avx2(source, columns, first_row, end_row, inverses, codes);
+        return;
+    }
+#endif
+    modelport_int8_symmetric_rows_generic(source, columns, first_row, end_row, inverses, codes);
 }
 
 #define MODELPORT_INT8_DEQUANTIZE_BODY                                                                             \

@@ -1,4 +1,5 @@
 import BinaryIO
+import CSystemShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -6,6 +7,7 @@ import Foundation
 #endif
 import ModelIR
 import Quantization
+import Transforms
 
 /// Symmetric int8 quantization of weights for the ONNX int8 graph: one fp32 scale per output channel
 /// (`scale = max|w| / 127`, `q = round(w / scale)` in −127…127), so `w ≈ q · scale`.
@@ -14,12 +16,13 @@ enum Int8Weights {
     static func perOutputChannel(_ w: Tensor, name: String) -> (ONNXInitializer, ONNXInitializer) {
         let (rows, columns) = (w.shape[0], w.shape[1])
         let q = ONNXInitializer(name: name + "_quantized", type: .int8, dims: [columns, rows], data: .producer {
-            let values = try floats(w)
-            return quantizedRows(values, scales: rowScales(values, rows: rows, columns: columns), rows: rows, columns: columns,
-                                 zeroPoint: 0) { r, c in c * rows + r }
+            // Quantized row by row, then transposed as bytes (writing each code to its transposed place directly
+            // would scatter single bytes across the whole output).
+            let codes = try withF32Bytes(w) { quantizedRows($0, scales: rowScales($0, rows: rows, columns: columns), rows: rows, columns: columns) }
+            return codes.withBytes { transposed2D($0, rows: rows, columns: columns, width: 1) }
         })
         let scale = ONNXInitializer(name: name + "_scale", type: .float, dims: [rows], data: .producer {
-            floatBuffer(rowScales(try floats(w), rows: rows, columns: columns))
+            floatBuffer(try withF32Bytes(w) { rowScales($0, rows: rows, columns: columns) })
         })
         return (q, scale)
     }
@@ -28,38 +31,62 @@ enum Int8Weights {
     static func perRow(_ t: Tensor, name: String) -> (ONNXInitializer, ONNXInitializer) {
         let (rows, columns) = (t.shape[0], t.shape[1])
         let q = ONNXInitializer(name: name + "_quantized", type: .int8, dims: [rows, columns], data: .producer {
-            let values = try floats(t)
-            return quantizedRows(values, scales: rowScales(values, rows: rows, columns: columns), rows: rows, columns: columns,
-                                 zeroPoint: 0) { r, c in r * columns + c }
+            try withF32Bytes(t) { quantizedRows($0, scales: rowScales($0, rows: rows, columns: columns), rows: rows, columns: columns) }
         })
         let scale = ONNXInitializer(name: name + "_scale", type: .float, dims: [rows], data: .producer {
-            floatBuffer(rowScales(try floats(t), rows: rows, columns: columns))
+            floatBuffer(try withF32Bytes(t) { rowScales($0, rows: rows, columns: columns) })
         })
         return (q, scale)
     }
 
-    /// Row-major values, `rows` rows of `columns`, quantized symmetrically to −127…127 with their row's scale, plus
-    /// `zeroPoint` (0 for int8); value (r, c) lands at byte `place(r, c)`.
-    static func quantizedRows(_ values: [Float], scales: [Float], rows: Int, columns: Int, zeroPoint: Int,
-                              place: (Int, Int) -> Int) -> TensorBuffer {
+    /// Row-major little-endian f32 `values`, `rows` rows of `columns`, quantized symmetrically to −127…127 with their
+    /// row's scale (`round-half-even(x · (1 / scale))`), row-major; bands of rows on the cores at once.
+    static func quantizedRows(_ values: UnsafeRawBufferPointer, scales: [Float], rows: Int, columns: Int) -> TensorBuffer {
+        precondition(values.count == rows * columns * 4 && scales.count == rows)
         let out = TensorBuffer(count: rows * columns)
+        let inverses = scales.map { $0 > 0 ? 1 / $0 : 0 }
+        guard rows > 0, columns > 0, let from = values.baseAddress else { return out }
         out.withMutableBytes { bytes in
-            for r in 0..<rows {
-                let inverse = scales[r] > 0 ? 1 / scales[r] : 0
-                for c in 0..<columns {
-                    let v = (values[r * columns + c] * inverse).rounded(.toNearestOrEven)
-                    bytes[place(r, c)] = UInt8(truncatingIfNeeded: Int(max(-127, min(127, v))) + zeroPoint)
+            inverses.withUnsafeBufferPointer { inverses in
+                let to = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
+                Parallel.forEachChunk(of: rows, size: max(1, (256 << 10) / columns), lending: (from, to, inverses)) { band, lent in
+                    modelport_int8_symmetric_rows(lent.0, columns, band.lowerBound, band.upperBound, lent.2.baseAddress, lent.1)
                 }
             }
         }
         return out
     }
 
-    static func rowScales(_ values: [Float], rows: Int, columns: Int) -> [Float] {
-        (0..<rows).map { r in
-            var m: Float = 0
-            for c in 0..<columns { m = max(m, abs(values[r * columns + c])) }
-            return m / 127
+    /// Each row's largest magnitude / 127 (`modelport_f32_row_ranges`: the largest magnitude is max(−min, max) with
+    /// both taken with 0, exactly).
+    static func rowScales(_ values: UnsafeRawBufferPointer, rows: Int, columns: Int) -> [Float] {
+        precondition(values.count == rows * columns * 4)
+        var lo = [Float](repeating: 0, count: rows), hi = [Float](repeating: 0, count: rows)
+        if rows > 0, columns > 0, let from = values.baseAddress {
+            _ = modelport_f32_row_ranges(from, columns, 0, rows, &lo, &hi)
+        }
+        return zip(lo, hi).map { max(-$0, $1) / 127 }
+    }
+
+    @inline(__always)
+    static func value(_ values: UnsafeRawBufferPointer, _ index: Int) -> Float {
+        Float(bitPattern: UInt32(littleEndian: values.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+    }
+
+    /// Lends `body` the tensor's values as little-endian f32 bytes (its own bytes when it is f32, else converted),
+    /// after checking that they are all finite.
+    static func withF32Bytes<R>(_ t: Tensor, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard t.dtype.isFloatingPoint, !t.dtype.isQuantized else {
+            throw ONNXError(.cannotExport, "tensor '\(t.name)' is \(t.dtype.rawValue), which cannot be quantized")
+        }
+        return try t.withBytes { bytes in
+            func checked(_ f32: UnsafeRawBufferPointer) throws -> R {
+                guard NonFiniteValue.first(in: f32) == nil else {
+                    throw ONNXError(.cannotExport, "tensor '\(t.name)' holds NaN or Inf, which int8 cannot store")
+                }
+                return try body(f32)
+            }
+            return t.dtype == .f32 ? try checked(bytes) : try FloatCast.convert(bytes, from: t.dtype, to: .f32).withBytes { try checked($0) }
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import BinaryIO
 import ModelIR
 
 /// SmoothQuant's migration of the quantization difficulty from activations to weights (Xiao et al. 2023, "SmoothQuant:
@@ -74,7 +75,9 @@ enum Smoothing {
     static func divisors(ranges: [Float], weights: [[Float]], columns: Int) -> [Float] {
         var largest = [Float](repeating: 0, count: columns)
         for w in weights {
-            for (i, v) in w.enumerated() { largest[i % columns] = max(largest[i % columns], abs(v)) }
+            for row in stride(from: 0, to: w.count, by: columns) {
+                for j in 0..<min(columns, w.count - row) { largest[j] = max(largest[j], abs(w[row + j])) }
+            }
         }
         return zip(ranges, largest).map { a, w in
             guard a > 0, w > 0, a.isFinite, w.isFinite else { return 1 }
@@ -86,9 +89,19 @@ enum Smoothing {
     /// `t` (`[rows, columns]`) with column j multiplied by `divisors[j]`, as fp32, computed when the writer pulls it.
     static func scaledColumns(_ t: Tensor, by divisors: [Float]) -> Tensor {
         Tensor(name: t.name, dtype: .f32, shape: t.shape, data: .producer {
-            let values = try Int8Weights.floats(t)
-            let columns = divisors.count
-            return Int8Weights.floatBuffer(values.enumerated().map { i, v in v * divisors[i % columns] })
+            try Int8Weights.withF32Bytes(t) { values in
+                let columns = divisors.count
+                let out = TensorBuffer(count: values.count)
+                out.withMutableBytes { bytes in
+                    for row in stride(from: 0, to: values.count / 4, by: columns) {
+                        for (j, d) in divisors.enumerated() {
+                            let v = Int8Weights.value(values, row + j) * d
+                            bytes.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: (row + j) * 4, as: UInt32.self)
+                        }
+                    }
+                }
+                return out
+            }
         })
     }
 }

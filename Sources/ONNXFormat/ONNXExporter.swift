@@ -245,12 +245,7 @@ struct EncoderGraph {
             t = try t.transposed()
         }
         let target = type.dtype
-        if t.dtype != target {
-            let source = t
-            t = Tensor(name: t.name, dtype: target, shape: t.shape, data: .producer {
-                try source.withBytes { FloatCast.convert($0, from: source.dtype, to: target) }
-            })
-        }
+        if t.dtype != target { t = t.cast(to: target) }  // streamed, a piece at a time
         b.initializers.append(ONNXInitializer(name: name, type: type, dims: t.shape.dimensions, data: t.data))
         return name
     }

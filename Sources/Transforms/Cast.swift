@@ -12,31 +12,37 @@ extension Model {
         var result = self
         result.tensors = tensors.map { tensor in
             guard FloatCast.supported.contains(tensor.dtype), tensor.dtype != dtype else { return tensor }
-            let source = tensor
-            return Tensor(name: tensor.name, dtype: dtype, shape: tensor.shape, data: .producer {
-                // The source is read in pieces whose pages are released as soon as they are cast, so a cast holds
-                // its output and one piece of its input.
-                guard let count = source.info.elementCount, let bytes = dtype.byteCount(elements: count) else {
-                    throw ModelError(location: .tensor(source.name), "shape \(source.shape) has no valid byte size")
-                }
-                let width = source.dtype.blockBytes
-                var output: TensorBuffer?
-                try source.withPieces(of: Model.castPiece) { offset, piece in
-                    // Allocated once the source's byte count has been checked against its shape.
-                    let buffer = output ?? TensorBuffer(count: bytes)
-                    output = buffer
-                    let at = offset / width * dtype.blockBytes
-                    buffer.withMutableBytes { destination in
-                        FloatCast.convert(piece, from: source.dtype, into: UnsafeMutableRawBufferPointer(
-                            rebasing: destination[at..<(at + piece.count / width * dtype.blockBytes)]), to: dtype)
-                    }
-                }
-                return output ?? TensorBuffer(count: 0)
-            })
+            return tensor.cast(to: dtype)
         }
         return result
     }
 
     /// The bytes of source a cast reads at a time: a whole number of elements of every float type.
     static let castPiece = 8 << 20
+}
+
+extension Tensor {
+    /// The float tensor cast to the float type `dtype` (f64, f32, f16, bf16; round to nearest even, NaN and ±Inf kept),
+    /// lazily and streamed (`TensorData.streamed`): the source is read 8 MB at a time (its pages released as each piece
+    /// is cast) and each piece's result handed to the writer, so a cast holds one piece of its input and of its output.
+    /// - Precondition: both types are float types `FloatCast` converts.
+    public func cast(to dtype: DType) -> Tensor {
+        let source = self
+        guard let count = info.elementCount, let bytes = dtype.byteCount(elements: count) else {
+            return Tensor(name: name, dtype: dtype, shape: shape, data: .producer {
+                throw ModelError(location: .tensor(source.name), "shape \(source.shape) has no valid byte size")
+            })
+        }
+        let width = source.dtype.blockBytes
+        let piece = Model.castPiece / width * width
+        return Tensor(name: name, dtype: dtype, shape: shape, data: .streamed(count: bytes) { emit in
+            try Scratch.withBuffer(bytes: min(bytes, piece / width * dtype.blockBytes)) { output in
+                try source.withPieces(of: piece) { _, input in
+                    let cast = UnsafeMutableRawBufferPointer(rebasing: output[0..<(input.count / width * dtype.blockBytes)])
+                    FloatCast.convert(input, from: source.dtype, into: cast, to: dtype)
+                    try emit(UnsafeRawBufferPointer(cast))
+                }
+            }
+        })
+    }
 }

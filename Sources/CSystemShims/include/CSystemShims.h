@@ -15,6 +15,11 @@ long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t le
 /// returning 0 elsewhere; -1 with errno on failure (callers ignore it: it is only a hint).
 int modelport_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// Gives the C heap's free memory back to the system (glibc malloc_trim(0); a no-op elsewhere): blocks freed in the
+/// middle of the heap otherwise stay resident, so a phase that allocated and freed tensor-sized arrays would keep
+/// counting against the next one's memory.
+void modelport_return_free_memory(void);
+
 /// Renames `from` to `to` only if `to` does not exist (renameat2 with RENAME_NOREPLACE on Linux, renamex_np
 /// with RENAME_EXCL on Darwin). Returns 0 on success, -1 with errno (EEXIST when `to` appeared; EINVAL or
 /// ENOSYS when the file system or kernel cannot do it, so the caller falls back).
@@ -77,6 +82,12 @@ size_t modelport_f32_first_nonfinite(const void *source, size_t count);
 /// in the same order, round-half-even).
 int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t first_group, size_t end_group, int bits,
                                 float *scales, float *biases, uint32_t *packed);
+
+/// Symmetric int8 codes of rows [first_row, end_row) (finite f32 values, `columns` a row): code =
+/// clamp(round-half-even(x · inverses[r]), −127, 127), the product rounded as IEEE binary32. AVX2 when the processor
+/// has it; the codes are the same either way.
+void modelport_int8_symmetric_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *inverses,
+                                   signed char *codes);
 
 /// f32 values code · scales[r] of rows [first_row, end_row) of int8 codes (`columns` a row) into `values` (same
 /// layout). AVX2 when the processor has it; the values are the same either way (one exact product each).
