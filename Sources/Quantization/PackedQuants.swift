@@ -149,13 +149,25 @@ public enum MLXAffine {
         let count = packed.count / 4 * perWord
         let mask = UInt32((1 << bits) - 1)
         let output = TensorBuffer(count: count * 4)
+        let groups = (count + groupSize - 1) / groupSize
         output.withMutableBytes { out in
-            for i in 0..<count {
-                let word = UInt32(littleEndian: packed.loadUnaligned(fromByteOffset: (i / perWord) * 4, as: UInt32.self))
-                let q = Float((word >> UInt32((i % perWord) * bits)) & mask)
-                let g = i / groupSize
-                let v = g < scales.count ? scales[g] * q + biases[g] : 0
-                out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+            // Group by group (bands of groups on the cores at once), word by word: `scale · q + bias` for each code,
+            // 0 past the last scale.
+            Parallel.forEachChunk(of: groups, size: 4096, lending: out) { band, out in
+                for g in band {
+                    let (scale, bias, known) = g < scales.count && g < biases.count ? (scales[g], biases[g], true) : (0, 0, false)
+                    let end = min(count, (g + 1) * groupSize)
+                    var i = g * groupSize
+                    while i < end {
+                        let word = UInt32(littleEndian: packed.loadUnaligned(fromByteOffset: (i / perWord) * 4, as: UInt32.self))
+                        for k in (i % perWord)..<min(perWord, i % perWord + end - i) {
+                            let q = Float((word >> UInt32(k * bits)) & mask)
+                            let v: Float = known ? scale * q + bias : 0
+                            out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+                            i += 1
+                        }
+                    }
+                }
             }
         }
         return output

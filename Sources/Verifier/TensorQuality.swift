@@ -53,23 +53,28 @@ public struct TensorQuality: Sendable {
                     }
                 }
             }
-            if reference.data.lendsRanges, candidate.data.lendsRanges {
-                // Both mapped: a window of chunks at a time, each window's pages released once compared, so the
-                // resident memory stays at a window of each whatever the tensor's size.
+            if reference.data.lendsRanges || candidate.data.lendsRanges {
+                // A mapped side is read a window of chunks at a time, each window's pages released once compared, so
+                // it holds a window whatever the tensor's size; a computed side (a dequantized weight) is computed
+                // once, whole, and sliced.
                 let window = 8
-                for firstChunk in stride(from: 0, to: chunks, by: window) {
-                    let range = firstChunk..<min(chunks, firstChunk + window)
-                    let first = firstChunk * chunk, n = min(count, range.upperBound * chunk) - first
-                    guard let aFrom = reference.dtype.byteCount(elements: first), let aLength = reference.dtype.byteCount(elements: n),
-                          let bFrom = candidate.dtype.byteCount(elements: first), let bLength = candidate.dtype.byteCount(elements: n)
-                    else { break }
-                    let done: Bool? = try reference.data.withMappedBytes(in: aFrom..<(aFrom + aLength)) { a in
-                        try candidate.data.withMappedBytes(in: bFrom..<(bFrom + bLength)) { b in
-                            compare(a, b, first: first, chunks: range)
-                            return true
-                        } ?? false
+                try Self.withWholeUnlessMapped(reference) { wholeA in
+                    try Self.withWholeUnlessMapped(candidate) { wholeB in
+                        for firstChunk in stride(from: 0, to: chunks, by: window) {
+                            let range = firstChunk..<min(chunks, firstChunk + window)
+                            let first = firstChunk * chunk, n = min(count, range.upperBound * chunk) - first
+                            guard let aFrom = reference.dtype.byteCount(elements: first), let aLength = reference.dtype.byteCount(elements: n),
+                                  let bFrom = candidate.dtype.byteCount(elements: first), let bLength = candidate.dtype.byteCount(elements: n)
+                            else { break }
+                            let done: Bool? = try Self.lend(reference, wholeA, aFrom..<(aFrom + aLength)) { a in
+                                try Self.lend(candidate, wholeB, bFrom..<(bFrom + bLength)) { b in
+                                    compare(a, b, first: first, chunks: range)
+                                    return true
+                                } ?? false
+                            }
+                            guard done == true else { break }  // outside the data: those chunks stay nil and are named below
+                        }
                     }
-                    guard done == true else { break }  // outside the mapping: those chunks stay nil and are named below
                 }
             } else {
                 try reference.withBytes { a in
@@ -91,6 +96,21 @@ public struct TensorQuality: Sendable {
         guard a.count == b.count else { throw VerifierError("tensor '\(name)': \(a.count) vs \(b.count) elements") }
         a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in sums.add(a, b) } }
         return sums.quality(name: name, dtype: candidate.dtype, count: a.count)
+    }
+
+    /// Runs `body` with the tensor's whole bytes, or with nil when they are a mapping that lends ranges (read in windows).
+    private static func withWholeUnlessMapped(_ tensor: Tensor, _ body: (UnsafeRawBufferPointer?) throws -> Void) throws {
+        if tensor.data.lendsRanges { return try body(nil) }
+        try tensor.withBytes { try body($0) }
+    }
+
+    /// Bytes `range` of the tensor: a slice of `whole` when it is given, else lent from the mapping (released after);
+    /// nil when the range lies outside.
+    private static func lend<R>(_ tensor: Tensor, _ whole: UnsafeRawBufferPointer?, _ range: Range<Int>,
+                                _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let whole else { return try tensor.data.withMappedBytes(in: range, body) }
+        guard range.lowerBound >= 0, range.upperBound <= whole.count else { return nil }
+        return try body(UnsafeRawBufferPointer(rebasing: whole[range]))
     }
 
     /// The bytes of elements `start ..< start + count` of `bytes` holding `dtype` (whole blocks: `start` and `count`
