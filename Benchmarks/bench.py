@@ -519,8 +519,10 @@ def rss_rows(binary, python, work, size_mb, runs=2):
         ("safetensors → f16", [src, os.path.join(out, "h.safetensors"), "--dtype", "f16"], 1.5),
         ("safetensors → bf16", [src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"], 1.5),
         ("safetensors → ONNX", [os.path.dirname(src), os.path.join(out, "m.onnx")], 1.2),
+        ("safetensors → ONNX int8 --no-quality", [os.path.dirname(src), os.path.join(out, "i8.onnx"), "--dtype", "int8", "--no-quality"], 1.5),
         ("safetensors → int8 folder", [os.path.dirname(src), os.path.join(out, "i8"), "--dtype", "int8", "--no-quality"], 1.5),
-        ("safetensors → MLX 8-bit folder", [os.path.dirname(src), os.path.join(out, "mlx"), "--dtype", "mlx8", "--no-quality"], 1.5),
+        ("safetensors → MLX 8-bit folder --no-quality", [os.path.dirname(src), os.path.join(out, "mlx"), "--dtype", "mlx8", "--no-quality"], 1.5),
+        ("safetensors → MLX 4-bit folder (default check)", [os.path.dirname(src), os.path.join(out, "mlx4"), "--dtype", "mlx4"], 2.0),
         ("safetensors → GGUF Q8_0 --no-quality", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
         ("safetensors → GGUF Q8_0 (default check)", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
     ]:

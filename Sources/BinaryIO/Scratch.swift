@@ -16,14 +16,28 @@ package enum Scratch {
     private struct Block: Sendable {
         let address: UInt
         let count: Int
+        let mapped: Bool
 
-        init(_ buffer: UnsafeMutableRawBufferPointer) {
-            address = UInt(bitPattern: buffer.baseAddress)
-            count = buffer.count
+        /// `bytes` bytes, 64-byte aligned: a private anonymous mapping of their own from 1 MB on, so that a buffer
+        /// the pool does not keep goes back to the system when freed. From the C heap it might not: glibc raises its
+        /// mapping threshold to the largest block freed (up to 32 MB) and serves later blocks from a heap that keeps
+        /// freed memory resident, so buffers of changing sizes would pile up there.
+        init(bytes: Int) {
+            if bytes >= 1 << 20, let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+               address != MAP_FAILED {
+                (self.address, count, mapped) = (UInt(bitPattern: address), bytes, true)
+            } else {
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+                (address, count, mapped) = (UInt(bitPattern: buffer.baseAddress), bytes, false)
+            }
         }
 
         var buffer: UnsafeMutableRawBufferPointer {
             UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: address), count: count)
+        }
+
+        func release() {
+            if mapped { munmap(UnsafeMutableRawPointer(bitPattern: address), count) } else { buffer.deallocate() }
         }
     }
 
@@ -39,7 +53,7 @@ package enum Scratch {
             guard let index = blocks.indices.filter({ blocks[$0].count >= bytes }).min(by: { blocks[$0].count < blocks[$1].count })
             else { return nil }
             return blocks.remove(at: index)
-        } ?? Block(UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64))
+        } ?? Block(bytes: bytes)
         defer { giveBack(block) }
         return try body(UnsafeMutableRawBufferPointer(rebasing: block.buffer[0..<bytes]))
     }
@@ -53,6 +67,6 @@ package enum Scratch {
             else { return nil }
             return blocks.remove(at: smallest)
         }
-        dropped?.buffer.deallocate()
+        dropped?.release()
     }
 }
