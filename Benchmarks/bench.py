@@ -381,8 +381,11 @@ def conversion_rows(binary, sources, work, runs):
     out = os.path.join(work, "out")
 
     def cleanup():
+        # The previous output removed and everything written so far on disk (the sources this bench just wrote
+        # among it), so no run pays for another's writeback.
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
+        os.sync()
 
     rows = []
     src = sources["safetensors"][0]
@@ -491,8 +494,11 @@ def rss_rows(binary, python, work, size_mb, runs=2):
     out = os.path.join(big, "out")
 
     def cleanup():
+        # The previous output removed and everything written so far on disk (the sources this bench just wrote
+        # among it), so no run pays for another's writeback.
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
+        os.sync()
 
     subprocess.run([binary, "convert", os.path.dirname(src), os.path.join(big, "model.gguf")], check=True, stdout=subprocess.DEVNULL)
     sources["gguf"] = (os.path.join(big, "model.gguf"), os.path.join(big, "model.gguf"))

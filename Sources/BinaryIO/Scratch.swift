@@ -25,6 +25,11 @@ package enum Scratch {
         init(bytes: Int) {
             if bytes >= 1 << 20, let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
                address != MAP_FAILED {
+                #if os(Linux)
+                // Huge pages where the system gives them on request: a transpose reads its source a column band at
+                // a time, a row per 4 KB page otherwise, which the address caches cannot hold (a hint; errors ignored).
+                _ = madvise(address, bytes, Int32(MADV_HUGEPAGE))
+                #endif
                 (self.address, count, mapped) = (UInt(bitPattern: address), bytes, true)
             } else {
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 64)

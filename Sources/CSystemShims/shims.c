@@ -740,6 +740,75 @@ void modelport_int8_symmetric_rows(const void *source, size_t columns, size_t fi
     modelport_int8_symmetric_rows_generic(source, columns, first_row, end_row, inverses, codes);
 }
 
+/* The same codes with one reciprocal per column (a weight already transposed, its output channels now columns), and
+ * columns scaled by their own multipliers (SmoothQuant's migration). Plain loops the compiler vectorizes; each
+ * element is one IEEE binary32 product, so the results do not depend on how. */
+static void modelport_int8_symmetric_columns_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                                     const float *inverses, signed char *codes) {
+    const unsigned char *base = (const unsigned char *)source;
+    for (size_t r = first_row; r < end_row; r++) {
+        const unsigned char *row = base + r * columns * 4;
+        signed char *out = codes + r * columns;
+        for (size_t c = 0; c < columns; c++) {
+            float v = nearbyintf(modelport_load_f32(row + c * 4) * inverses[c]);
+            v = v > 127.0f ? 127.0f : v;
+            v = -127.0f > v ? -127.0f : v;
+            out[c] = (signed char)v;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_int8_symmetric_columns_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                                  const float *inverses, signed char *codes) {
+    const unsigned char *base = (const unsigned char *)source;
+    const __m256 low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
+    for (size_t r = first_row; r < end_row; r++) {
+        const unsigned char *row = base + r * columns * 4;
+        signed char *out = codes + r * columns;
+        size_t c = 0;
+        for (; c + 8 <= columns; c += 8) {
+            __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps((const float *)(row + c * 4)), _mm256_loadu_ps(inverses + c)),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            v = _mm256_max_ps(_mm256_min_ps(v, high), low);
+            const __m256i q = _mm256_cvtps_epi32(v);
+            const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            _mm_storel_epi64((__m128i *)(out + c), _mm_packs_epi16(q16, q16));
+        }
+        for (; c < columns; c++) {
+            float v = nearbyintf(modelport_load_f32(row + c * 4) * inverses[c]);
+            v = v > 127.0f ? 127.0f : v;
+            v = -127.0f > v ? -127.0f : v;
+            out[c] = (signed char)v;
+        }
+    }
+}
+#endif
+
+void modelport_int8_symmetric_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                      const float *inverses, signed char *codes) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) {
+        modelport_int8_symmetric_columns_avx2(source, columns, first_row, end_row, inverses, codes);
+        return;
+    }
+#endif
+    modelport_int8_symmetric_columns_generic(source, columns, first_row, end_row, inverses, codes);
+}
+
+void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                 const float *multipliers, void *destination) {
+    const unsigned char *base = (const unsigned char *)source;
+    unsigned char *to = (unsigned char *)destination;
+    for (size_t r = first_row; r < end_row; r++) {
+        for (size_t c = 0; c < columns; c++) {
+            const float v = modelport_load_f32(base + (r * columns + c) * 4) * multipliers[c];
+            memcpy(to + (r * columns + c) * 4, &v, 4);
+        }
+    }
+}
+
 #define MODELPORT_INT8_DEQUANTIZE_BODY                                                                             \
     for (size_t r = first_row; r < end_row; r++) {                                                                 \
         const float scale = scales[r];                                                                             \

@@ -16,10 +16,14 @@ enum Int8Weights {
     static func perOutputChannel(_ w: Tensor, name: String) -> (ONNXInitializer, ONNXInitializer) {
         let (rows, columns) = (w.shape[0], w.shape[1])
         let q = ONNXInitializer(name: name + "_quantized", type: .int8, dims: [columns, rows], data: .producer {
-            // Quantized row by row, then transposed as bytes (writing each code to its transposed place directly
-            // would scatter single bytes across the whole output).
-            let codes = try withF32Bytes(w) { quantizedRows($0, scales: rowScales($0, rows: rows, columns: columns), rows: rows, columns: columns) }
-            return codes.withBytes { transposed2D($0, rows: rows, columns: columns, width: 1) }
+            // Transposed as f32 (the 8 × 8 register kernel), then quantized with one scale per column: the same codes
+            // as quantizing row by row and transposing them, without moving single bytes.
+            try withF32Bytes(w) { values in
+                let scales = rowScales(values, rows: rows, columns: columns)
+                return transposed2D(values, rows: rows, columns: columns, width: 4).withBytes {
+                    quantized($0, inverses: scales.map { $0 > 0 ? 1 / $0 : 0 }, rows: columns, columns: rows, perColumn: true)
+                }
+            }
         })
         let scale = ONNXInitializer(name: name + "_scale", type: .float, dims: [rows], data: .producer {
             floatBuffer(try withF32Bytes(w) { rowScales($0, rows: rows, columns: columns) })
@@ -42,15 +46,25 @@ enum Int8Weights {
     /// Row-major little-endian f32 `values`, `rows` rows of `columns`, quantized symmetrically to −127…127 with their
     /// row's scale (`round-half-even(x · (1 / scale))`), row-major; bands of rows on the cores at once.
     static func quantizedRows(_ values: UnsafeRawBufferPointer, scales: [Float], rows: Int, columns: Int) -> TensorBuffer {
-        precondition(values.count == rows * columns * 4 && scales.count == rows)
+        precondition(scales.count == rows)
+        return quantized(values, inverses: scales.map { $0 > 0 ? 1 / $0 : 0 }, rows: rows, columns: columns, perColumn: false)
+    }
+
+    /// Codes `clamp(round-half-even(x · inverse), −127, 127)` of row-major f32 `values`, with one inverse per row, or per
+    /// column when `perColumn`; bands of rows on the cores at once.
+    static func quantized(_ values: UnsafeRawBufferPointer, inverses: [Float], rows: Int, columns: Int, perColumn: Bool) -> TensorBuffer {
+        precondition(values.count == rows * columns * 4 && inverses.count == (perColumn ? columns : rows))
         let out = TensorBuffer(count: rows * columns)
-        let inverses = scales.map { $0 > 0 ? 1 / $0 : 0 }
         guard rows > 0, columns > 0, let from = values.baseAddress else { return out }
         out.withMutableBytes { bytes in
             inverses.withUnsafeBufferPointer { inverses in
                 let to = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
                 Parallel.forEachChunk(of: rows, size: max(1, (256 << 10) / columns), lending: (from, to, inverses)) { band, lent in
-                    modelport_int8_symmetric_rows(lent.0, columns, band.lowerBound, band.upperBound, lent.2.baseAddress, lent.1)
+                    if perColumn {
+                        modelport_int8_symmetric_columns(lent.0, columns, band.lowerBound, band.upperBound, lent.2.baseAddress, lent.1)
+                    } else {
+                        modelport_int8_symmetric_rows(lent.0, columns, band.lowerBound, band.upperBound, lent.2.baseAddress, lent.1)
+                    }
                 }
             }
         }

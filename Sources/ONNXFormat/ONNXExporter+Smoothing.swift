@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import BinaryIO
+import CSystemShims
 import ModelIR
 
 /// SmoothQuant's migration of the quantization difficulty from activations to weights (Xiao et al. 2023, "SmoothQuant:
@@ -91,13 +92,15 @@ enum Smoothing {
         Tensor(name: t.name, dtype: .f32, shape: t.shape, data: .producer {
             try Int8Weights.withF32Bytes(t) { values in
                 let columns = divisors.count
+                let rows = columns > 0 ? values.count / 4 / columns : 0
+                guard rows * columns * 4 == values.count else {
+                    throw ONNXError(.cannotExport, "tensor '\(t.name)' does not have \(columns) columns")
+                }
                 let out = TensorBuffer(count: values.count)
+                guard rows > 0, let from = values.baseAddress else { return out }
                 out.withMutableBytes { bytes in
-                    for row in stride(from: 0, to: values.count / 4, by: columns) {
-                        for (j, d) in divisors.enumerated() {
-                            let v = Int8Weights.value(values, row + j) * d
-                            bytes.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: (row + j) * 4, as: UInt32.self)
-                        }
+                    divisors.withUnsafeBufferPointer { divisors in
+                        modelport_f32_scale_columns(from, columns, 0, rows, divisors.baseAddress, bytes.baseAddress)
                     }
                 }
                 return out

@@ -89,6 +89,15 @@ int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t fi
 void modelport_int8_symmetric_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *inverses,
                                    signed char *codes);
 
+/// The codes of modelport_int8_symmetric_rows with one reciprocal per column: code = clamp(round-half-even(x ·
+/// inverses[c]), −127, 127) for rows [first_row, end_row).
+void modelport_int8_symmetric_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                      const float *inverses, signed char *codes);
+
+/// destination[r][c] = source[r][c] · multipliers[c] (little-endian f32, any alignment) for rows [first_row, end_row).
+void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                 const float *multipliers, void *destination);
+
 /// f32 values code · scales[r] of rows [first_row, end_row) of int8 codes (`columns` a row) into `values` (same
 /// layout). AVX2 when the processor has it; the values are the same either way (one exact product each).
 void modelport_int8_dequantize_rows(const signed char *codes, size_t columns, size_t first_row, size_t end_row,
