@@ -676,6 +676,57 @@ static int modelport_mlx_affine_groups_avx2(const void *source, size_t group_siz
 }
 #endif
 
+/* MLX codes back to f32: scale · q + bias for each code, a product then a sum (never fused into one rounding). */
+#pragma clang fp contract(off)
+static void modelport_mlx_dequantize_groups_generic(const uint32_t *packed, size_t group_size, size_t first, size_t end,
+                                                    int bits, const float *scales, const float *biases, float *values) {
+    const size_t per_word = 32 / (size_t)bits;
+    const uint32_t mask = (1u << bits) - 1;
+    for (size_t g = first; g < end; g++) {
+        const float scale = scales[g], bias = biases[g];
+        for (size_t i = g * group_size; i < (g + 1) * group_size; i++) {
+            uint32_t word;
+            memcpy(&word, packed + i / per_word, 4);
+            const float q = (float)((word >> ((i % per_word) * (size_t)bits)) & mask);
+            const float product = scale * q;
+            values[i] = product + bias;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_mlx_dequantize_groups_avx2(const uint32_t *packed, size_t group_size, size_t first, size_t end,
+                                                 int bits, const float *scales, const float *biases, float *values) {
+    const __m256i mask = _mm256_set1_epi32((1 << bits) - 1);
+    const __m256i shifts = bits == 4 ? _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28) : _mm256_setr_epi32(0, 8, 16, 24, 0, 8, 16, 24);
+    for (size_t g = first; g < end; g++) {
+        const __m256 scale = _mm256_set1_ps(scales[g]), bias = _mm256_set1_ps(biases[g]);
+        for (size_t i = g * group_size; i < (g + 1) * group_size; i += 8) {  /* group sizes are multiples of 8 */
+            uint32_t w0, w1;
+            memcpy(&w0, packed + i * (size_t)bits / 32, 4);
+            memcpy(&w1, packed + i * (size_t)bits / 32 + (bits == 8 ? 1 : 0), 4);
+            const __m256i words = _mm256_setr_epi32((int)w0, (int)w0, (int)w0, (int)w0, (int)(bits == 8 ? w1 : w0),
+                                                    (int)(bits == 8 ? w1 : w0), (int)(bits == 8 ? w1 : w0), (int)(bits == 8 ? w1 : w0));
+            const __m256 q = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(words, shifts), mask));
+            _mm256_storeu_ps(values + i, _mm256_add_ps(_mm256_mul_ps(scale, q), bias));
+        }
+    }
+}
+#endif
+
+void modelport_mlx_dequantize_groups(const void *packed, size_t group_size, size_t first_group, size_t end_group, int bits,
+                                     const float *scales, const float *biases, float *values) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) {
+        modelport_mlx_dequantize_groups_avx2((const uint32_t *)packed, group_size, first_group, end_group, bits, scales, biases, values);
+        return;
+    }
+#endif
+    modelport_mlx_dequantize_groups_generic((const uint32_t *)packed, group_size, first_group, end_group, bits, scales, biases, values);
+}
+#pragma clang fp contract(on)
+
 int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t first_group, size_t end_group, int bits,
                                 float *scales, float *biases, uint32_t *packed) {
 #if defined(__x86_64__)

@@ -150,11 +150,24 @@ public enum MLXAffine {
         let mask = UInt32((1 << bits) - 1)
         let output = TensorBuffer(count: count * 4)
         let groups = (count + groupSize - 1) / groupSize
+        // Whole groups with a scale and a bias: `modelport_mlx_dequantize_groups` (AVX2 where the processor has it).
+        let known = min(count / groupSize, scales.count, biases.count)
         output.withMutableBytes { out in
-            // Group by group (bands of groups on the cores at once), word by word: `scale · q + bias` for each code,
-            // 0 past the last scale.
-            Parallel.forEachChunk(of: groups, size: 4096, lending: out) { band, out in
-                for g in band {
+            if known > 0, groupSizes.contains(groupSize), bitWidths.contains(bits), let from = packed.baseAddress, let to = out.baseAddress {
+                scales.withUnsafeBufferPointer { scales in
+                    biases.withUnsafeBufferPointer { biases in
+                        Parallel.forEachChunk(of: known, size: 4096, lending: (scales, biases)) { band, lent in
+                            modelport_mlx_dequantize_groups(from, groupSize, band.lowerBound, band.upperBound, Int32(bits),
+                                                            lent.0.baseAddress, lent.1.baseAddress, to.assumingMemoryBound(to: Float.self))
+                        }
+                    }
+                }
+            }
+            // The rest (a tail that is not a whole group, groups past the last scale: not written by ModelPort) group by
+            // group, word by word: `scale · q + bias` for each code, 0 past the last scale.
+            let rest = groupSizes.contains(groupSize) && bitWidths.contains(bits) ? known : 0
+            Parallel.forEachChunk(of: groups - rest, size: 4096, lending: out) { band, out in
+                for g in (band.lowerBound + rest)..<(band.upperBound + rest) {
                     let (scale, bias, known) = g < scales.count && g < biases.count ? (scales[g], biases[g], true) : (0, 0, false)
                     let end = min(count, (g + 1) * groupSize)
                     var i = g * groupSize

@@ -68,6 +68,35 @@ import Transforms
         }
     }
 
+    /// Dequantized values are `scale · q + bias` (a product, then a sum, each rounded) for every code, exactly, in
+    /// whole groups and in a tail past the last scale (0 there).
+    @Test(arguments: ["normal", "mixed", "large"])
+    func mlxDequantizesEachCodeExactly(input: String) throws {
+        let x = try #require(try Self.reference()[input])
+        for bits in [4, 8] {
+            for group in [32, 128] {
+                var (packed, scales, biases) = try x.withBytes { try MLXAffine.quantize($0, groupSize: group, bits: bits) }
+                scales.removeLast()  // the last group has no scale: zeros
+                let words = packed.withBytes { Array($0.bindMemory(to: UInt32.self)) }
+                let perWord = 32 / bits
+                var expected: [Float] = []
+                for i in 0..<(words.count * perWord) {
+                    let q = Float((words[i / perWord] >> UInt32((i % perWord) * bits)) & UInt32((1 << bits) - 1))
+                    let g = i / group
+                    if g < scales.count {
+                        let product = scales[g] * q
+                        expected.append(product + biases[g])
+                    } else {
+                        expected.append(0)
+                    }
+                }
+                let back = packed.withBytes { MLXAffine.dequantize($0, scales: scales, biases: biases, groupSize: group, bits: bits) }
+                let values = back.withBytes { Array($0.bindMemory(to: Float.self)) }
+                #expect(values.map(\.bitPattern) == expected.map(\.bitPattern), "\(input) \(bits) bits, groups of \(group)")
+            }
+        }
+    }
+
     @Test func mlxOnHalfWeightsKeepsHalfScales() throws {
         let x = try #require(try Self.reference()["weights_like_f16"])
         let model = Model(tensors: [Tensor(name: "dense.weight", dtype: .f16, shape: x.shape, data: .owned(TensorBuffer(try x.withBytes { Array($0) })))])

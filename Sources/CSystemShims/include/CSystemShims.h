@@ -98,6 +98,12 @@ void modelport_int8_symmetric_columns(const void *source, size_t columns, size_t
 void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
                                  const float *multipliers, void *destination);
 
+/// f32 values scales[g] · q + biases[g] (a product, then a sum) of the `bits`-bit codes (4 or 8) of groups
+/// [first_group, end_group) of `group_size` values (a multiple of 8) packed as modelport_mlx_affine_groups packs them,
+/// into `values` (native floats). AVX2 when the processor has it; the same values either way.
+void modelport_mlx_dequantize_groups(const void *packed, size_t group_size, size_t first_group, size_t end_group, int bits,
+                                     const float *scales, const float *biases, float *values);
+
 /// f32 values code · scales[r] of rows [first_row, end_row) of int8 codes (`columns` a row) into `values` (same
 /// layout). AVX2 when the processor has it; the values are the same either way (one exact product each).
 void modelport_int8_dequantize_rows(const signed char *codes, size_t columns, size_t first_row, size_t end_row,
