@@ -737,32 +737,37 @@ int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t fi
 }
 
 /* Symmetric int8 by the reciprocal of the scale (Sources/ONNXFormat/Int8Weights.swift): code = clamp(round-half-even(x ·
- * inverse), −127, 127). */
-static void modelport_int8_symmetric_rows_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                                  const float *inverses, signed char *codes) {
+ * inverse), −127, 127), with one inverse per row, or per column (a weight already transposed, its output channels
+ * now columns). */
+static inline signed char modelport_int8_symmetric_code(float x, float inverse) {
+    float v = nearbyintf(x * inverse);
+    v = v > 127.0f ? 127.0f : v;
+    v = -127.0f > v ? -127.0f : v;
+    return (signed char)v;
+}
+
+static void modelport_int8_symmetric_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                             const float *inverses, int per_column, signed char *codes) {
     const unsigned char *base = (const unsigned char *)source;
-    for (size_t r = first_row; r < end_row; r++) {
-        for (size_t c = 0; c < columns; c++) {
-            float v = nearbyintf(modelport_load_f32(base + (r * columns + c) * 4) * inverses[r]);
-            v = v > 127.0f ? 127.0f : v;
-            v = -127.0f > v ? -127.0f : v;
-            codes[r * columns + c] = (signed char)v;
-        }
-    }
+    for (size_t r = first_row; r < end_row; r++)
+        for (size_t c = 0; c < columns; c++)
+            codes[r * columns + c] = modelport_int8_symmetric_code(modelport_load_f32(base + (r * columns + c) * 4),
+                                                                   per_column ? inverses[c] : inverses[r]);
 }
 
 #if defined(__x86_64__)
 __attribute__((target("avx2")))
-static void modelport_int8_symmetric_rows_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                               const float *inverses, signed char *codes) {
+static void modelport_int8_symmetric_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                          const float *inverses, int per_column, signed char *codes) {
     const unsigned char *base = (const unsigned char *)source;
     const __m256 low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
     for (size_t r = first_row; r < end_row; r++) {
         const unsigned char *row = base + r * columns * 4;
         signed char *out = codes + r * columns;
-        const __m256 inverse = _mm256_set1_ps(inverses[r]);
+        const __m256 row_inverse = _mm256_set1_ps(per_column ? 0.0f : inverses[r]);
         size_t c = 0;
         for (; c + 8 <= columns; c += 8) {
+            const __m256 inverse = per_column ? _mm256_loadu_ps(inverses + c) : row_inverse;
             __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps((const float *)(row + c * 4)), inverse),
                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             v = _mm256_max_ps(_mm256_min_ps(v, high), low);
@@ -770,84 +775,25 @@ static void modelport_int8_symmetric_rows_avx2(const void *source, size_t column
             const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
             _mm_storel_epi64((__m128i *)(out + c), _mm_packs_epi16(q16, q16));
         }
-        for (; c < columns; c++) {
-            float v = nearbyintf(modelport_load_f32(row + c * 4) * inverses[r]);
-            v = v > 127.0f ? 127.0f : v;
-            v = -127.0f > v ? -127.0f : v;
-            out[c] = (signed char)v;
-        }
+        for (; c < columns; c++)
+            out[c] = modelport_int8_symmetric_code(modelport_load_f32(row + c * 4), per_column ? inverses[c] : inverses[r]);
     }
 }
 #endif
 
-void modelport_int8_symmetric_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *inverses,
-                                   signed char *codes) {
+void modelport_int8_symmetric(const void *source, size_t columns, size_t first_row, size_t end_row, const float *inverses,
+                              int per_column, signed char *codes) {
 #if defined(__x86_64__)
     if (modelport_has_avx2()) {
-        modelport_int8_symmetric_rows_avx2(source, columns, first_row, end_row, inverses, codes);
+        modelport_int8_symmetric_avx2(source, columns, first_row, end_row, inverses, per_column, codes);
         return;
     }
 #endif
-    modelport_int8_symmetric_rows_generic(source, columns, first_row, end_row, inverses, codes);
+    modelport_int8_symmetric_generic(source, columns, first_row, end_row, inverses, per_column, codes);
 }
 
-/* The same codes with one reciprocal per column (a weight already transposed, its output channels now columns), and
- * columns scaled by their own multipliers (SmoothQuant's migration). Plain loops the compiler vectorizes; each
- * element is one IEEE binary32 product, so the results do not depend on how. */
-static void modelport_int8_symmetric_columns_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                                     const float *inverses, signed char *codes) {
-    const unsigned char *base = (const unsigned char *)source;
-    for (size_t r = first_row; r < end_row; r++) {
-        const unsigned char *row = base + r * columns * 4;
-        signed char *out = codes + r * columns;
-        for (size_t c = 0; c < columns; c++) {
-            float v = nearbyintf(modelport_load_f32(row + c * 4) * inverses[c]);
-            v = v > 127.0f ? 127.0f : v;
-            v = -127.0f > v ? -127.0f : v;
-            out[c] = (signed char)v;
-        }
-    }
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2")))
-static void modelport_int8_symmetric_columns_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                                  const float *inverses, signed char *codes) {
-    const unsigned char *base = (const unsigned char *)source;
-    const __m256 low = _mm256_set1_ps(-127.0f), high = _mm256_set1_ps(127.0f);
-    for (size_t r = first_row; r < end_row; r++) {
-        const unsigned char *row = base + r * columns * 4;
-        signed char *out = codes + r * columns;
-        size_t c = 0;
-        for (; c + 8 <= columns; c += 8) {
-            __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps((const float *)(row + c * 4)), _mm256_loadu_ps(inverses + c)),
-                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            v = _mm256_max_ps(_mm256_min_ps(v, high), low);
-            const __m256i q = _mm256_cvtps_epi32(v);
-            const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-            _mm_storel_epi64((__m128i *)(out + c), _mm_packs_epi16(q16, q16));
-        }
-        for (; c < columns; c++) {
-            float v = nearbyintf(modelport_load_f32(row + c * 4) * inverses[c]);
-            v = v > 127.0f ? 127.0f : v;
-            v = -127.0f > v ? -127.0f : v;
-            out[c] = (signed char)v;
-        }
-    }
-}
-#endif
-
-void modelport_int8_symmetric_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                      const float *inverses, signed char *codes) {
-#if defined(__x86_64__)
-    if (modelport_has_avx2()) {
-        modelport_int8_symmetric_columns_avx2(source, columns, first_row, end_row, inverses, codes);
-        return;
-    }
-#endif
-    modelport_int8_symmetric_columns_generic(source, columns, first_row, end_row, inverses, codes);
-}
-
+/* Columns scaled by their own multipliers (SmoothQuant's migration): a plain loop the compiler vectorizes; each element
+ * is one IEEE binary32 product, so the results do not depend on how. */
 void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
                                  const float *multipliers, void *destination) {
     const unsigned char *base = (const unsigned char *)source;

@@ -130,31 +130,6 @@ public struct TensorData: Sendable {
         }
     }
 
-    /// `withBytes`, except that mapped bytes are copied out of the file with `pread` (`MappedFile.read(at:into:)`)
-    /// into a reused buffer (`Scratch`) instead of being lent from the mapping. For a pass that reads the whole
-    /// tensor out of order (a transpose): a copy costs less than faulting each page of the mapping in and releasing
-    /// it again, and no page of the file stays mapped. The check, when there is one, runs on the copy.
-    public func withReadBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard case let .mapped(file, range, check) = storage else { return try withBytes(body) }
-        return try Scratch.withBuffer(bytes: range.count) { buffer in
-            if let check, check.needsRun, check.record == range {
-                // Checksummed piece by piece as each arrives, while it is still in cache.
-                let piece = 4 << 20
-                var running = check.checksum.initial
-                for start in stride(from: 0, to: range.count, by: piece) {
-                    let part = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<min(range.count, start + piece)])
-                    try file.read(at: range.lowerBound + start, into: part)
-                    running = check.checksum.update(running, UnsafeRawBufferPointer(part))
-                }
-                try check.finish(running)
-            } else {
-                try file.read(at: range.lowerBound, into: buffer)
-                try check?.run()
-            }
-            return try body(UnsafeRawBufferPointer(buffer))
-        }
-    }
-
     /// Whether `withMappedBytes(in:_:)` lends parts of the data: it is a mapping with no whole-record check.
     public var lendsRanges: Bool {
         if case .mapped(_, _, nil) = storage { return true }

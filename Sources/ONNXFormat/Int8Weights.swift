@@ -60,11 +60,7 @@ enum Int8Weights {
             inverses.withUnsafeBufferPointer { inverses in
                 let to = bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
                 Parallel.forEachChunk(of: rows, size: max(1, (256 << 10) / columns), lending: (from, to, inverses)) { band, lent in
-                    if perColumn {
-                        modelport_int8_symmetric_columns(lent.0, columns, band.lowerBound, band.upperBound, lent.2.baseAddress, lent.1)
-                    } else {
-                        modelport_int8_symmetric_rows(lent.0, columns, band.lowerBound, band.upperBound, lent.2.baseAddress, lent.1)
-                    }
+                    modelport_int8_symmetric(lent.0, columns, band.lowerBound, band.upperBound, lent.2.baseAddress, perColumn ? 1 : 0, lent.1)
                 }
             }
         }

@@ -74,9 +74,9 @@ func transposeStripRows(rows: Int, columns: Int, width: Int, target: Int = 1 << 
 }
 
 extension Tensor {
-    /// The tensor with its two axes swapped, lazily: when written, the source is read once (copied out of its file,
-    /// `TensorData.withReadBytes`) and the result computed in cache-sized strips of output rows that are written as
-    /// they come (`TensorData.streamed`); when read, gathered into a buffer.
+    /// The tensor with its two axes swapped, lazily: when written, the source is read once (lent from its mapping,
+    /// its pages released in 2 MB blocks afterwards) and the result computed in cache-sized strips of output rows that
+    /// are written as they come (`TensorData.streamed`); when read, gathered into a buffer.
     public func transposed() throws -> Tensor {
         guard shape.rank == 2, !dtype.isQuantized else {
             throw ModelError(location: .tensor(name), "only unquantized rank-2 tensors can be transposed (shape \(shape))")
@@ -89,7 +89,7 @@ extension Tensor {
         let width = dtype.blockBytes
         let strip = transposeStripRows(rows: rows, columns: columns, width: width)
         return Tensor(name: name, dtype: dtype, shape: [columns, rows], data: .streamed(count: count) { emit in
-            try source.data.withReadBytes { bytes in
+            try source.data.withBytes { bytes in
                 guard bytes.count == count else {
                     throw ModelError(location: .tensor(source.name), "has \(bytes.count) bytes, but \(source.dtype.rawValue) \(source.shape) needs \(count)")
                 }

@@ -84,8 +84,8 @@ import Testing
         }
     }
 
-    /// A flipped byte inside a dense kernel, which is transposed on the way (read once with `pread` and checksummed
-    /// as it arrives): the conversion stops with the tensor's name, to every format, and leaves nothing.
+    /// A flipped byte inside a dense kernel, which is transposed on the way (checksummed before its strips are
+    /// written): the conversion stops with the tensor's name, to every format, and leaves nothing.
     @Test(arguments: ["out", "out.gguf", "out.pdparams"])
     func aCorruptTransposedKernelStopsTheConversion(destination: String) throws {
         let folder = TemporaryFolder()

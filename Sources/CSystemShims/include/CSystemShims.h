@@ -84,15 +84,10 @@ int modelport_mlx_affine_groups(const void *source, size_t group_size, size_t fi
                                 float *scales, float *biases, uint32_t *packed);
 
 /// Symmetric int8 codes of rows [first_row, end_row) (finite f32 values, `columns` a row): code =
-/// clamp(round-half-even(x · inverses[r]), −127, 127), the product rounded as IEEE binary32. AVX2 when the processor
-/// has it; the codes are the same either way.
-void modelport_int8_symmetric_rows(const void *source, size_t columns, size_t first_row, size_t end_row, const float *inverses,
-                                   signed char *codes);
-
-/// The codes of modelport_int8_symmetric_rows with one reciprocal per column: code = clamp(round-half-even(x ·
-/// inverses[c]), −127, 127) for rows [first_row, end_row).
-void modelport_int8_symmetric_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                      const float *inverses, signed char *codes);
+/// clamp(round-half-even(x · inverse), −127, 127), the product rounded as IEEE binary32, with inverse = inverses[r],
+/// or inverses[c] when `per_column` is not 0. AVX2 when the processor has it; the codes are the same either way.
+void modelport_int8_symmetric(const void *source, size_t columns, size_t first_row, size_t end_row, const float *inverses,
+                              int per_column, signed char *codes);
 
 /// destination[r][c] = source[r][c] · multipliers[c] (little-endian f32, any alignment) for rows [first_row, end_row).
 void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
