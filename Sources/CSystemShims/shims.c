@@ -459,32 +459,45 @@ static void modelport_int8_quantize_rows_generic(const void *source, size_t colu
 }
 
 #if defined(__x86_64__)
+/* Running lane minima and maxima of `count` (a multiple of 8) f32 values at `p`, and lanes flagging a NaN or an
+ * infinity (all-ones exponent). */
+__attribute__((target("avx2")))
+static inline void modelport_range_lanes_avx2(const unsigned char *p, size_t count, __m256 *l, __m256 *h, __m256i *bad) {
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
+    for (size_t j = 0; j < count; j += 8) {
+        const __m256 v = _mm256_loadu_ps((const float *)(p + j * 4));
+        *bad = _mm256_or_si256(*bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exponent), exponent));
+        *l = _mm256_min_ps(*l, v);
+        *h = _mm256_max_ps(*h, v);
+    }
+}
+
+/* The smallest of the lanes of `l` and `*lo`, and the largest of those of `h` and `*hi`, lane by lane in order. */
+__attribute__((target("avx2")))
+static inline void modelport_reduce_lanes_avx2(__m256 l, __m256 h, float *lo, float *hi) {
+    float lanes_l[8], lanes_h[8];
+    _mm256_storeu_ps(lanes_l, l);
+    _mm256_storeu_ps(lanes_h, h);
+    for (int j = 0; j < 8; j++) {
+        *lo = lanes_l[j] < *lo ? lanes_l[j] : *lo;
+        *hi = lanes_h[j] > *hi ? lanes_h[j] : *hi;
+    }
+}
+
 __attribute__((target("avx2")))
 static int modelport_f32_row_ranges_avx2(const void *source, size_t columns, size_t first_row, size_t end_row, float *lo,
                                          float *hi) {
     const unsigned char *base = (const unsigned char *)source;
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
     __m256i bad = _mm256_setzero_si256();
     int tail_bad = 0;
+    const size_t whole = columns / 8 * 8;
     for (size_t r = first_row; r < end_row; r++) {
         const unsigned char *row = base + r * columns * 4;
         __m256 l = _mm256_setzero_ps(), h = _mm256_setzero_ps();
-        size_t c = 0;
-        for (; c + 8 <= columns; c += 8) {
-            const __m256 v = _mm256_loadu_ps((const float *)(row + c * 4));
-            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exponent), exponent));
-            l = _mm256_min_ps(l, v);
-            h = _mm256_max_ps(h, v);
-        }
-        float lanes_l[8], lanes_h[8];
-        _mm256_storeu_ps(lanes_l, l);
-        _mm256_storeu_ps(lanes_h, h);
+        modelport_range_lanes_avx2(row, whole, &l, &h, &bad);
         float fl = 0, fh = 0;
-        for (int j = 0; j < 8; j++) {
-            fl = lanes_l[j] < fl ? lanes_l[j] : fl;
-            fh = lanes_h[j] > fh ? lanes_h[j] : fh;
-        }
-        for (; c < columns; c++) tail_bad |= modelport_range_step(row + c * 4, &fl, &fh);
+        modelport_reduce_lanes_avx2(l, h, &fl, &fh);
+        for (size_t c = whole; c < columns; c++) tail_bad |= modelport_range_step(row + c * 4, &fl, &fh);
         lo[r] = fl;
         hi[r] = fh;
     }
@@ -634,25 +647,13 @@ static int modelport_mlx_affine_groups_avx2(const void *source, size_t group_siz
     const unsigned char *base = (const unsigned char *)source;
     const float levels = (float)((1 << bits) - 1);
     const __m256 top = _mm256_set1_ps(levels), zero = _mm256_setzero_ps();
-    const __m256i exponent = _mm256_set1_epi32(0x7F800000);
     __m256i bad = _mm256_setzero_si256();
     for (size_t g = first; g < end; g++) {
         const unsigned char *group = base + g * group_size * 4;
         __m256 l = _mm256_set1_ps(INFINITY), h = _mm256_set1_ps(-INFINITY);
-        for (size_t j = 0; j < group_size; j += 8) {  /* group sizes are multiples of 8 */
-            const __m256 v = _mm256_loadu_ps((const float *)(group + j * 4));
-            bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(v), exponent), exponent));
-            l = _mm256_min_ps(l, v);
-            h = _mm256_max_ps(h, v);
-        }
-        float lanes_l[8], lanes_h[8];
-        _mm256_storeu_ps(lanes_l, l);
-        _mm256_storeu_ps(lanes_h, h);
+        modelport_range_lanes_avx2(group, group_size, &l, &h, &bad);  /* group sizes are multiples of 8 */
         float lo = INFINITY, hi = -INFINITY;
-        for (int j = 0; j < 8; j++) {
-            lo = lanes_l[j] < lo ? lanes_l[j] : lo;
-            hi = lanes_h[j] > hi ? lanes_h[j] : hi;
-        }
+        modelport_reduce_lanes_avx2(l, h, &lo, &hi);
         modelport_mlx_parameters(lo, hi, levels, &scales[g], &biases[g]);
         if (!packed) continue;
         const __m256 scale = _mm256_set1_ps(scales[g]), bias = _mm256_set1_ps(biases[g]);
