@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Large temporary buffers kept for reuse: a pass that needs one per tensor (a tensor read whole, a strip of
-/// transposed output) gets the same memory each time instead of fresh pages that the kernel must fault in and zero.
+/// Large temporary buffers kept for reuse: a pass that needs one per tensor (the pieces a record check reads, a strip
+/// of transposed output, a piece of a cast) gets the same memory each time instead of fresh pages that the kernel must
+/// fault in and zero.
 ///
 /// At most `kept` buffers of at most `keptBytes` each stay allocated between uses, so what the pool holds on to is
 /// bounded whatever the model; larger buffers are allocated and freed per use. Threads that ask at once get
@@ -9,7 +10,7 @@ import Synchronization
 package enum Scratch {
     /// The largest buffer kept after use.
     package static let keptBytes = 16 << 20
-    /// How many buffers are kept after use (a tensor read whole and a strip of output, in use at once).
+    /// How many buffers are kept after use (two passes may nest: a cast of a transposed tensor, say).
     static let kept = 2
 
     /// A free buffer, held as its address so the pool is `Sendable` (only one user at a time owns it).
@@ -26,8 +27,8 @@ package enum Scratch {
             if bytes >= 1 << 20, let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
                address != MAP_FAILED {
                 #if os(Linux)
-                // Huge pages where the system gives them on request: a transpose reads its source a column band at
-                // a time, a row per 4 KB page otherwise, which the address caches cannot hold (a hint; errors ignored).
+                // Huge pages where the system gives them on request: fewer faults and address-cache entries for a
+                // buffer that is filled and read whole (a hint; errors ignored).
                 _ = madvise(address, bytes, Int32(MADV_HUGEPAGE))
                 #endif
                 (self.address, count, mapped) = (UInt(bitPattern: address), bytes, true)
