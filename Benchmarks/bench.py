@@ -365,7 +365,9 @@ def write_sources(src, work, python, formats):
     for name, env, venv, mode, file in [("keras", "BENCH_TF4_PYTHON", ".venv-tf4", "tf", "tf_model.h5"),
                                         ("flax", "BENCH_FLAX4_PYTHON", ".venv-flax4", "flax", "flax_model.msgpack")]:
         other = os.environ.get(env, os.path.join(ROOT, venv, "bin", "python"))
-        if name in formats and os.path.exists(other):
+        if name in formats and not os.path.exists(other):
+            print(f"({name} source left out: no {other}; set {env} to a Python with transformers 4.x, see {writer})")
+        elif name in formats:
             folder = os.path.join(work, name)
             result = subprocess.run([other, writer, mode, "BertModel", os.path.dirname(src), folder], capture_output=True, text=True)
             if result.returncode == 0:
