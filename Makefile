@@ -84,7 +84,7 @@ check-python: release
 ## make bench: one table of ModelPort next to its references (cp + sync for conversions from every format,
 ## llama-quantize --pure for every GGUF type, with a same-bytes check) and peak RSS on a generated 1.3 GB
 ## BERT-large-shaped model against its largest tensor + 64 MB; then the forward pass next to PyTorch (BERT-base
-## and MiniLM shapes, 8 × 128 tokens) with the BLAS library and kernel; prints the CPU. Needs a few GB of free disk.
+## and MiniLM shapes, 8 × 128 tokens) with the BLAS library and kernel; prints the CPU. Needs about 14 GB of free disk.
 bench: release
 	$(PYTHON) Benchmarks/bench.py $(RELEASE_BIN) --no-forward
 	$(PYTHON) Benchmarks/bench_forward.py $(RELEASE_BIN)
