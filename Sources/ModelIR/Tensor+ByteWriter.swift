@@ -20,16 +20,7 @@ extension Tensor {
     /// Appends the bytes to `writer`, after checking that their count matches the declared dtype and shape
     /// (as `write(to:)` does for an `AtomicFile`).
     public func write(to writer: inout ByteWriter) throws {
-        guard let expected = info.byteCount else {
-            throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
-        }
-        if case let .mapped(_, range, _) = data.storage, range.count != expected {
-            throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
-        }
-        if let count = data.computedCount, count != expected {
-            throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
-        }
-        if data.isMapped || data.computedCount != nil {
+        if try checkedByteCount() {
             try data.write(to: &writer)
         } else {
             try withBytes { try writer.writeBytes($0) }

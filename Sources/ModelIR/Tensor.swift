@@ -86,9 +86,6 @@ public struct TensorData: Sendable {
         guard offset == count else { throw ModelError("a transform produced \(offset) of the \(count) bytes it declared") }
     }
 
-    /// The byte count of data computed as it is written (streamed), known before computing it.
-    var computedCount: Int? { streamPlan?.count }
-
     /// For streamed data: the byte count and the stream.
     var streamPlan: (count: Int, stream: Stream)? {
         guard case let .streamed(count, stream) = storage else { return nil }
@@ -263,16 +260,7 @@ public struct Tensor: Sendable {
 
     /// Appends the bytes to `output`, after checking that their count matches the declared dtype and shape.
     public func write(to output: AtomicFile) throws {
-        guard let expected = info.byteCount else {
-            throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
-        }
-        if case let .mapped(_, range, _) = data.storage, range.count != expected {
-            throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
-        }
-        if let count = data.computedCount, count != expected {
-            throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
-        }
-        if data.isMapped || data.computedCount != nil {
+        if try checkedByteCount() {
             try data.write(to: output)
         } else {
             try withBytes { try output.write($0) }
@@ -281,22 +269,22 @@ public struct Tensor: Sendable {
 
     /// `TensorData.withPieces`, after checking that the byte count matches the declared dtype and shape.
     public func withPieces(of size: Int, _ body: (_ offset: Int, _ piece: UnsafeRawBufferPointer) throws -> Void) throws {
+        if try checkedByteCount() { return try data.withPieces(of: size, body) }
+        try withBytes { try TensorData.lendPieces(of: $0, size: size, body) }
+    }
+
+    /// Checks the data's byte count against the declared dtype and shape where it is known without computing anything
+    /// (`TensorData.byteCountIfKnown`: a mapping, a stream, a buffer), and returns whether it was; otherwise the caller
+    /// reads through `withBytes`, which checks the computed bytes.
+    func checkedByteCount() throws -> Bool {
         guard let expected = info.byteCount else {
             throw ModelError(location: .tensor(name), "shape \(shape) of \(dtype.rawValue) has no valid byte size")
         }
-        if case let .mapped(_, range, _) = data.storage {
-            guard range.count == expected else {
-                throw ModelError(location: .tensor(name), "has \(range.count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
-            }
-            return try data.withPieces(of: size, body)
+        guard let count = data.byteCountIfKnown else { return false }
+        guard count == expected else {
+            throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
         }
-        if let count = data.streamPlan?.count {
-            guard count == expected else {
-                throw ModelError(location: .tensor(name), "has \(count) bytes, but \(dtype.rawValue) \(shape) needs \(expected)")
-            }
-            return try data.withPieces(of: size, body)
-        }
-        try withBytes { try TensorData.lendPieces(of: $0, size: size, body) }
+        return true
     }
 
     /// Lends the bytes, after checking that their count matches the declared dtype and shape.
