@@ -31,6 +31,9 @@ public final class AtomicFile {
     /// writeback to disk has been started (`startWriteback`).
     private var inFile = 0
     private var writebackStarted = 0
+    /// The thread that starts writeback (created at the first 16 MB; nil until then, or where it cannot run).
+    private var writeback: OpaquePointer?
+    private var writebackThreadFailed = false
     private static let bufferCapacity = 1 << 20
     private static let writebackStep = 16 << 20
 
@@ -63,7 +66,9 @@ public final class AtomicFile {
 
     /// Appends bytes `range` of a mapped file. On Linux the kernel copies large ranges file to file
     /// (`copy_file_range`), so they never pass through this process; elsewhere, or when the kernel
-    /// declines, they are written from the mapping.
+    /// declines, they are written from the mapping. The kernel copies 16 MB at a time, so the writeback of each
+    /// step starts while the next one is copied (a 64 MB embedding matrix would otherwise reach the disk only
+    /// after all of it is in the page cache).
     public func write(_ file: MappedFile, range: Range<Int>) throws {
         precondition(range.lowerBound >= 0 && range.upperBound <= file.count)
         if range.count >= Self.bufferCapacity, kernelCopyWorks {
@@ -71,7 +76,7 @@ public final class AtomicFile {
             var sourceOffset = Int64(range.lowerBound)
             var left = range.count
             while left > 0 {
-                let n = modelport_copy_file_range(file.descriptor, &sourceOffset, fd, left)
+                let n = modelport_copy_file_range(file.descriptor, &sourceOffset, fd, min(left, Self.writebackStep))
                 if n < 0 {
                     if errno == EINTR { continue }
                     if [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(errno), left == range.count {
@@ -82,11 +87,11 @@ public final class AtomicFile {
                 }
                 if n == 0 { throw BinaryIOError(path: file.path, reason: "file shrank while being read") }
                 left -= n
+                inFile += n
+                startWriteback()
             }
             if kernelCopyWorks {
                 bytesWritten += range.count
-                inFile += range.count
-                startWriteback()
                 return
             }
         }
@@ -107,6 +112,7 @@ public final class AtomicFile {
     public func commit() throws {
         precondition(!committed, "committed twice")
         try flush()
+        stopWriteback()
         guard fsync(fd) == 0 else { throw BinaryIOError.system(temporaryPath, "cannot sync") }
         close(fd)
         fd = -1
@@ -124,6 +130,7 @@ public final class AtomicFile {
 
     /// Deletes the temporary file; the destination stays as it was.
     public func abandon() {
+        stopWriteback()
         if fd >= 0 { close(fd); fd = -1 }
         unlink(temporaryPath)
         modelport_release_temporary(cleanupSlot)
@@ -153,10 +160,27 @@ public final class AtomicFile {
     /// Once another 16 MB are in the file, asks the kernel to start writing them to disk now (Linux
     /// `sync_file_range`), so the disk works while the next tensors are read and converted, and the fsync of
     /// `commit()` finds little left; dirty pages do not pile up in memory either. Only a hint: errors are ignored.
+    /// The request is made on a thread of its own (`modelport_writeback_create`): sync_file_range waits until the
+    /// block layer has queued every page, which on a busy disk would stall this writer for as long as a copy takes.
     private func startWriteback() {
         guard inFile - writebackStarted >= Self.writebackStep else { return }
-        _ = modelport_start_writeback(fd, Int64(writebackStarted), Int64(inFile - writebackStarted))
+        if writeback == nil, !writebackThreadFailed {
+            writeback = modelport_writeback_create(fd)
+            writebackThreadFailed = writeback == nil
+        }
+        if let writeback {
+            modelport_writeback_request(writeback, Int64(inFile))
+        } else {
+            _ = modelport_start_writeback(fd, Int64(writebackStarted), Int64(inFile - writebackStarted))
+        }
         writebackStarted = inFile
+    }
+
+    /// Waits for the writeback thread's request in flight, so the descriptor can be synced and closed.
+    private func stopWriteback() {
+        guard let writeback else { return }
+        modelport_writeback_finish(writeback)
+        self.writeback = nil
     }
 }
 

@@ -29,6 +29,81 @@ int modelport_start_writeback(int fd, int64_t offset, int64_t length) {
 #endif
 }
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <stdlib.h>
+
+struct modelport_writeback {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pthread_t thread;
+    int fd;
+    int stopping;
+    int64_t requested;  // writeback asked for everything before this offset
+    int64_t started;    // and started for everything before this one
+};
+
+static void *modelport_writeback_run(void *argument) {
+    struct modelport_writeback *w = argument;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->requested == w->started && !w->stopping) pthread_cond_wait(&w->changed, &w->lock);
+        if (w->requested == w->started) break;  // stopping, nothing left
+        int64_t from = w->started, to = w->requested;
+        pthread_mutex_unlock(&w->lock);
+        (void)sync_file_range(w->fd, (off_t)from, (off_t)(to - from), SYNC_FILE_RANGE_WRITE);  // a hint: errors ignored
+        pthread_mutex_lock(&w->lock);
+        w->started = to;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+modelport_writeback *modelport_writeback_create(int fd) {
+    struct modelport_writeback *w = calloc(1, sizeof *w);
+    if (w == NULL) return NULL;
+    w->fd = fd;
+    if (pthread_mutex_init(&w->lock, NULL) != 0) { free(w); return NULL; }
+    if (pthread_cond_init(&w->changed, NULL) != 0) { pthread_mutex_destroy(&w->lock); free(w); return NULL; }
+    pthread_attr_t attributes;
+    int made = pthread_attr_init(&attributes) == 0;
+    if (made) pthread_attr_setstacksize(&attributes, 64 << 10);  // the loop above needs next to nothing
+    if (!made || pthread_create(&w->thread, &attributes, modelport_writeback_run, w) != 0) {
+        if (made) pthread_attr_destroy(&attributes);
+        pthread_cond_destroy(&w->changed);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return NULL;
+    }
+    pthread_attr_destroy(&attributes);
+    return w;
+}
+
+void modelport_writeback_request(modelport_writeback *w, int64_t end) {
+    pthread_mutex_lock(&w->lock);
+    if (end > w->requested) {
+        w->requested = end;
+        pthread_cond_signal(&w->changed);
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
+void modelport_writeback_finish(modelport_writeback *w) {
+    pthread_mutex_lock(&w->lock);
+    w->stopping = 1;
+    pthread_cond_signal(&w->changed);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->changed);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+#else
+modelport_writeback *modelport_writeback_create(int fd) { (void)fd; return NULL; }
+void modelport_writeback_request(modelport_writeback *w, int64_t end) { (void)w; (void)end; }
+void modelport_writeback_finish(modelport_writeback *w) { (void)w; }
+#endif
+
 #include <string.h>
 #include <signal.h>
 #include <stdio.h>

@@ -28,6 +28,41 @@ import Testing
         #expect(try MappedFile(path: folder.file("out.bin")).withBytes { Array($0) } == [9])
     }
 
+    /// Ranges copied by the kernel in 16 MB steps, mixed with written bytes, with writeback started on its thread
+    /// (several times over 40 MB): the file holds exactly the bytes in order, and a file dropped while that thread
+    /// has requests in flight leaves nothing behind.
+    @Test func largeCopiesAndWritesLandInOrder() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let count = 41 << 20 + 12_345
+        var source = [UInt8](repeating: 0, count: count)
+        var state: UInt32 = 0x9E37_79B9
+        for i in source.indices {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            source[i] = UInt8(truncatingIfNeeded: state >> 24)
+        }
+        try source.withUnsafeBytes { bytes in
+            let file = try AtomicFile(destination: folder.file("source.bin"))
+            try file.write(bytes)
+            try file.commit()
+        }
+        let mapped = try MappedFile(path: folder.file("source.bin"))
+        let pieces = [7..<(33 << 20), 0..<7, (33 << 20)..<count]
+        let output = try AtomicFile(destination: folder.file("copy.bin"))
+        try output.write(mapped, range: pieces[0])
+        try output.write(Array(source[pieces[1]]))
+        try output.write(mapped, range: pieces[2])
+        try output.commit()
+        let expected = pieces.flatMap { source[$0] }
+        #expect(try MappedFile(path: folder.file("copy.bin")).withBytes { Array($0) } == expected)
+
+        do {
+            let dropped = try AtomicFile(destination: folder.file("dropped.bin"))
+            try dropped.write(mapped, range: 0..<count)
+        }
+        #expect(folder.contents().sorted() == ["copy.bin", "source.bin"])
+    }
+
     @Test func refusesAnExistingDestination() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }

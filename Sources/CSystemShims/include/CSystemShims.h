@@ -15,6 +15,17 @@ long modelport_copy_file_range(int fd_in, int64_t *off_in, int fd_out, size_t le
 /// returning 0 elsewhere; -1 with errno on failure (callers ignore it: it is only a hint).
 int modelport_start_writeback(int fd, int64_t offset, int64_t length);
 
+/// A thread that starts writeback (as `modelport_start_writeback`) of a file's bytes as they are reported written,
+/// so the writer never waits for the block layer to accept a request: on a busy disk sync_file_range blocks until its
+/// pages are queued, tens of milliseconds per 16 MB. NULL (the caller then starts writeback itself) when the thread
+/// cannot be created or on systems without sync_file_range.
+typedef struct modelport_writeback modelport_writeback;
+modelport_writeback *modelport_writeback_create(int fd);
+/// Asks for writeback of everything before `end` (ranges already requested are not repeated).
+void modelport_writeback_request(modelport_writeback *worker, int64_t end);
+/// Waits for the requests in flight (not for the disk) and frees the worker; the file may be closed after it.
+void modelport_writeback_finish(modelport_writeback *worker);
+
 /// Gives the C heap's free memory back to the system (glibc malloc_trim(0); a no-op elsewhere): blocks freed in the
 /// middle of the heap otherwise stay resident, so a phase that allocated and freed tensor-sized arrays would keep
 /// counting against the next one's memory.
