@@ -14,7 +14,7 @@ package enum Scratch {
     static let kept = 2
 
     /// A free buffer, held as its address so the pool is `Sendable` (only one user at a time owns it).
-    private struct Block: Sendable {
+    struct Block: Sendable {
         let address: UInt
         let count: Int
         let mapped: Bool
@@ -54,18 +54,23 @@ package enum Scratch {
     /// - Precondition: `bytes >= 0`.
     package static func withBuffer<R>(bytes: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         precondition(bytes >= 0, "scratch buffer of \(bytes) bytes")
-        let block = pool.withLock { blocks -> Block? in
-            // The smallest free buffer that is large enough.
-            guard let index = blocks.indices.filter({ blocks[$0].count >= bytes }).min(by: { blocks[$0].count < blocks[$1].count })
-            else { return nil }
-            return blocks.remove(at: index)
-        } ?? Block(bytes: bytes)
+        let block = take(bytes: bytes)
         defer { giveBack(block) }
         return try body(UnsafeMutableRawBufferPointer(rebasing: block.buffer[0..<bytes]))
     }
 
+    /// A buffer of at least `bytes` bytes for the caller to own until `giveBack`: the smallest free one that is large
+    /// enough, else a new one.
+    static func take(bytes: Int) -> Block {
+        pool.withLock { blocks -> Block? in
+            guard let index = blocks.indices.filter({ blocks[$0].count >= bytes }).min(by: { blocks[$0].count < blocks[$1].count })
+            else { return nil }
+            return blocks.remove(at: index)
+        } ?? Block(bytes: bytes)
+    }
+
     /// Keeps `block` for later if it is small enough, dropping the smallest kept one when the pool is full.
-    private static func giveBack(_ block: Block) {
+    static func giveBack(_ block: Block) {
         let dropped: Block? = pool.withLock { blocks in
             guard block.count <= keptBytes else { return block }
             blocks.append(block)

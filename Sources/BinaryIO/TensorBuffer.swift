@@ -6,8 +6,10 @@ public final class TensorBuffer: @unchecked Sendable {
     /// The number of bytes.
     public let count: Int
     private let storage: UnsafeMutableRawPointer
-    /// What `calloc` returned (`storage` is this rounded up to 64 bytes).
-    private let allocation: UnsafeMutableRawPointer
+    /// What `calloc` returned (`storage` is this rounded up to 64 bytes), or nil for a buffer lent by `Scratch`.
+    private let allocation: UnsafeMutableRawPointer?
+    /// The `Scratch` buffer this one is, given back when it is freed.
+    private let lent: Scratch.Block?
 
     /// Zero-filled bytes. `calloc` gives large buffers fresh zero pages from the kernel, so a tensor-sized buffer
     /// costs no zeroing pass before a cast or a quantizer fills it (and its memory returns to the system when freed).
@@ -19,11 +21,27 @@ public final class TensorBuffer: @unchecked Sendable {
         guard let raw = calloc(total, 1) else { preconditionFailure("cannot allocate \(count) bytes") }
         allocation = raw
         storage = raw + ((64 - Int(bitPattern: raw) % 64) % 64)
+        lent = nil
+    }
+
+    /// Bytes whose contents are undefined, for a producer that writes every one of them: from 1 MB on one of
+    /// `Scratch`'s reused buffers (given back when this one is freed), so a transform that makes a tensor-sized
+    /// buffer per tensor gets memory that is already faulted in instead of pages the kernel must zero.
+    public convenience init(uninitializedCount count: Int) {
+        precondition(count >= 0)
+        if count >= 1 << 20 { self.init(count: count, lending: Scratch.take(bytes: count)) } else { self.init(count: count) }
+    }
+
+    private init(count: Int, lending block: Scratch.Block) {
+        self.count = count
+        lent = block
+        allocation = nil
+        storage = block.buffer.baseAddress!
     }
 
     /// A copy of `bytes`.
     public convenience init(copying bytes: UnsafeRawBufferPointer) {
-        self.init(count: bytes.count)
+        self.init(uninitializedCount: bytes.count)
         if let source = bytes.baseAddress, bytes.count > 0 { storage.copyMemory(from: source, byteCount: bytes.count) }
     }
 
@@ -33,7 +51,9 @@ public final class TensorBuffer: @unchecked Sendable {
         bytes.withUnsafeBytes { storage.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 
-    deinit { free(allocation) }
+    deinit {
+        if let lent { Scratch.giveBack(lent) } else { free(allocation) }
+    }
 
     /// Lends the bytes for reading.
     @inlinable

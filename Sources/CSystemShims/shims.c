@@ -870,17 +870,111 @@ void modelport_int8_symmetric(const void *source, size_t columns, size_t first_r
 
 /* Columns scaled by their own multipliers (SmoothQuant's migration): a plain loop the compiler vectorizes; each element
  * is one IEEE binary32 product, so the results do not depend on how. */
+#define MODELPORT_SCALE_COLUMNS_BODY                                                                               \
+    const unsigned char *base = (const unsigned char *)source;                                                     \
+    unsigned char *to = (unsigned char *)destination;                                                              \
+    for (size_t r = first_row; r < end_row; r++) {                                                                 \
+        for (size_t c = 0; c < columns; c++) {                                                                     \
+            const float v = modelport_load_f32(base + (r * columns + c) * 4) * multipliers[c];                     \
+            memcpy(to + (r * columns + c) * 4, &v, 4);                                                             \
+        }                                                                                                          \
+    }
+
+static void modelport_f32_scale_columns_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                                const float *multipliers, void *destination) {
+    MODELPORT_SCALE_COLUMNS_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_f32_scale_columns_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                             const float *multipliers, void *destination) {
+    MODELPORT_SCALE_COLUMNS_BODY
+}
+#endif
+
 void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
                                  const float *multipliers, void *destination) {
-    const unsigned char *base = (const unsigned char *)source;
-    unsigned char *to = (unsigned char *)destination;
-    for (size_t r = first_row; r < end_row; r++) {
-        for (size_t c = 0; c < columns; c++) {
-            const float v = modelport_load_f32(base + (r * columns + c) * 4) * multipliers[c];
-            memcpy(to + (r * columns + c) * 4, &v, 4);
-        }
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) {
+        modelport_f32_scale_columns_avx2(source, columns, first_row, end_row, multipliers, destination);
+        return;
     }
+#endif
+    modelport_f32_scale_columns_generic(source, columns, first_row, end_row, multipliers, destination);
 }
+
+/* The weight statistics of SmoothQuant's planning (Sources/ONNXFormat/ONNXExporter+Smoothing.swift), on row-major
+ * little-endian f32 rows [first_row, end_row) of `columns`: the largest magnitude of each column, kept in `largest`
+ * where larger; and, when `beta` is not NULL, per row r, centre[r] += Σ_j W_rj·β_j and square[r] += Σ_j (W_rj·γ_j)²,
+ * summed in order of j, each product rounded before its sum (contraction off), so the values are those of the plain
+ * loop whatever the vector width: eight rows run in the eight lanes. */
+#pragma clang fp contract(off)
+#define MODELPORT_WEIGHT_STATISTICS_BODY                                                                           \
+    const unsigned char *base = (const unsigned char *)source;                                                     \
+    for (size_t r = first_row; r < end_row; r++) {                                                                 \
+        const unsigned char *row = base + r * columns * 4;                                                         \
+        for (size_t c = 0; c < columns; c++) {                                                                     \
+            const float a = fabsf(modelport_load_f32(row + c * 4));                                                \
+            largest[c] = a > largest[c] ? a : largest[c];                                                          \
+        }                                                                                                          \
+    }                                                                                                              \
+    if (beta == NULL) return;                                                                                      \
+    size_t r = first_row;                                                                                          \
+    for (; r + 8 <= end_row; r += 8) {                                                                             \
+        float c8[8], s8[8];                                                                                        \
+        for (int l = 0; l < 8; l++) { c8[l] = centre[r + l]; s8[l] = square[r + l]; }                              \
+        for (size_t j = 0; j < columns; j++) {                                                                     \
+            const float b = beta[j], g = gamma[j];                                                                 \
+            for (int l = 0; l < 8; l++) {                                                                          \
+                const float w = modelport_load_f32(base + ((r + (size_t)l) * columns + j) * 4);                    \
+                const float wb = w * b, wg = w * g;                                                                \
+                const float wg2 = wg * wg;                                                                         \
+                c8[l] = c8[l] + wb;                                                                                \
+                s8[l] = s8[l] + wg2;                                                                               \
+            }                                                                                                      \
+        }                                                                                                          \
+        for (int l = 0; l < 8; l++) { centre[r + l] = c8[l]; square[r + l] = s8[l]; }                              \
+    }                                                                                                              \
+    for (; r < end_row; r++) {                                                                                     \
+        float c = centre[r], q = square[r];                                                                        \
+        for (size_t j = 0; j < columns; j++) {                                                                     \
+            const float w = modelport_load_f32(base + (r * columns + j) * 4);                                      \
+            const float wb = w * beta[j], wg = w * gamma[j];                                                       \
+            const float wg2 = wg * wg;                                                                             \
+            c = c + wb;                                                                                            \
+            q = q + wg2;                                                                                           \
+        }                                                                                                          \
+        centre[r] = c;                                                                                             \
+        square[r] = q;                                                                                             \
+    }
+
+static void modelport_f32_weight_statistics_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                                    float *largest, const float *beta, const float *gamma, float *centre,
+                                                    float *square) {
+    MODELPORT_WEIGHT_STATISTICS_BODY
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2")))
+static void modelport_f32_weight_statistics_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
+                                                 float *largest, const float *beta, const float *gamma, float *centre,
+                                                 float *square) {
+    MODELPORT_WEIGHT_STATISTICS_BODY
+}
+#endif
+
+void modelport_f32_weight_statistics(const void *source, size_t columns, size_t first_row, size_t end_row, float *largest,
+                                     const float *beta, const float *gamma, float *centre, float *square) {
+#if defined(__x86_64__)
+    if (modelport_has_avx2()) {
+        modelport_f32_weight_statistics_avx2(source, columns, first_row, end_row, largest, beta, gamma, centre, square);
+        return;
+    }
+#endif
+    modelport_f32_weight_statistics_generic(source, columns, first_row, end_row, largest, beta, gamma, centre, square);
+}
+#pragma clang fp contract(on)
 
 #define MODELPORT_INT8_DEQUANTIZE_BODY                                                                             \
     for (size_t r = first_row; r < end_row; r++) {                                                                 \

@@ -42,13 +42,30 @@ enum Smoothing {
     /// input is LayerNorm(γ, β)'s output: centre `b_r + Σ_j W_rj β_j`, half-width `spread · √(Σ_j (W_rj γ_j)²)`.
     static func linearIntervals(weight: [Float], bias: [Float]?, rows: Int, columns: Int, gamma: [Float], beta: [Float])
         -> [(low: Float, high: Float)] {
-        (0..<rows).map { r in
-            var centre = bias?[r] ?? 0, square: Float = 0
-            for j in 0..<columns {
-                let w = weight[r * columns + j]
-                centre += w * beta[j]
-                square += (w * gamma[j]) * (w * gamma[j])
+        var largest = [Float](repeating: 0, count: columns)
+        return weight.withUnsafeBytes {
+            statistics($0, rows: rows, columns: columns, largest: &largest, bias: bias, norm: (gamma, beta)) ?? []
+        }
+    }
+
+    /// One pass over a Linear's weight (`[rows, columns]`, little-endian f32 `bytes`) for the planning: each column's
+    /// largest magnitude folded into `largest`; with `norm` (the LayerNorm whose output the Linear reads) also the
+    /// intervals of `linearIntervals`, else nil. The sums run in order of j, eight rows at once in a C kernel
+    /// (`modelport_f32_weight_statistics`), with the values of the plain loop.
+    static func statistics(_ bytes: UnsafeRawBufferPointer, rows: Int, columns: Int, largest: inout [Float], bias: [Float]?,
+                           norm: (gamma: [Float], beta: [Float])?) -> [(low: Float, high: Float)]? {
+        precondition(bytes.count == rows * columns * 4 && largest.count == columns && (bias?.count ?? rows) == rows
+                     && (norm.map { $0.gamma.count == columns && $0.beta.count == columns } ?? true))
+        var centre = bias ?? [Float](repeating: 0, count: rows), square = [Float](repeating: 0, count: rows)
+        if let base = bytes.baseAddress, rows > 0, columns > 0 {
+            if let norm {
+                modelport_f32_weight_statistics(base, columns, 0, rows, &largest, norm.beta, norm.gamma, &centre, &square)
+            } else {
+                modelport_f32_weight_statistics(base, columns, 0, rows, &largest, nil, nil, nil, nil)
             }
+        }
+        guard norm != nil else { return nil }
+        return zip(centre, square).map { centre, square in
             let half = spread * square.squareRoot()
             return (centre - half, centre + half)
         }
@@ -76,11 +93,14 @@ enum Smoothing {
     static func divisors(ranges: [Float], weights: [[Float]], columns: Int) -> [Float] {
         var largest = [Float](repeating: 0, count: columns)
         for w in weights {
-            for row in stride(from: 0, to: w.count, by: columns) {
-                for j in 0..<min(columns, w.count - row) { largest[j] = max(largest[j], abs(w[row + j])) }
-            }
+            w.withUnsafeBytes { _ = statistics($0, rows: w.count / max(columns, 1), columns: columns, largest: &largest, bias: nil, norm: nil) }
         }
-        return zip(ranges, largest).map { a, w in
+        return divisors(ranges: ranges, largest: largest)
+    }
+
+    /// `divisors(ranges:weights:columns:)` given the columns' largest magnitudes.
+    static func divisors(ranges: [Float], largest: [Float]) -> [Float] {
+        zip(ranges, largest).map { a, w in
             guard a > 0, w > 0, a.isFinite, w.isFinite else { return 1 }
             let s = pow(a, alpha) / pow(w, 1 - alpha)
             return s.isFinite ? min(max(s, 1 / limit), limit) : 1
@@ -96,7 +116,7 @@ enum Smoothing {
                 guard rows * columns * 4 == values.count else {
                     throw ONNXError(.cannotExport, "tensor '\(t.name)' does not have \(columns) columns")
                 }
-                let out = TensorBuffer(count: values.count)
+                let out = TensorBuffer(uninitializedCount: values.count)
                 guard rows > 0, let from = values.baseAddress else { return out }
                 out.withMutableBytes { bytes in
                     divisors.withUnsafeBufferPointer { divisors in
@@ -125,24 +145,32 @@ extension EncoderGraph {
         return (gamma, beta)
     }
 
-    /// A Linear's weight `[outFeatures, inFeatures]` and bias as floats.
-    func linearValues(_ name: String, rows: Int, columns: Int) throws -> (weight: [Float], bias: [Float]?) {
+    /// One planning pass over Linear `name`'s weight (`[rows, columns]`, read where it lies): its columns' largest
+    /// magnitudes folded into `largest`, and with `norm` the intervals of its outputs (`Smoothing.statistics`). NaN
+    /// and infinities are not looked for here: the quantizer's range pass over the smoothed weight reports them.
+    func linearStatistics(_ name: String, rows: Int, columns: Int, largest: inout [Float],
+                          norm: (gamma: [Float], beta: [Float])? = nil) throws -> [(low: Float, high: Float)]? {
         let w = try tensor(name + ".weight")
         guard w.shape.dimensions == [rows, columns] else {
             throw ONNXError(.cannotExport, "tensor '\(name).weight' has shape \(w.shape), expected [\(rows), \(columns)]")
         }
         var bias: [Float]?
-        if has(name + ".bias") {
+        if norm != nil, has(name + ".bias") {
             bias = try Int8Weights.floats(tensor(name + ".bias"))
             guard bias?.count == rows else { throw ONNXError(.cannotExport, "tensor '\(name).bias' does not have \(rows) values") }
         }
-        return (try Int8Weights.floats(w), bias)
+        return try Int8Weights.withF32Bytes(w) { bytes in
+            guard bytes.count == rows * columns * 4 else {
+                throw ONNXError(.cannotExport, "tensor '\(name).weight' does not hold \(rows) × \(columns) values")
+            }
+            return Smoothing.statistics(bytes, rows: rows, columns: columns, largest: &largest, bias: bias, norm: norm)
+        }
     }
 
-    /// Plans the smoothing of one layer: replaces the weights of `linears` (all reading the same input, columns
-    /// `columns`) by `W · diag(s)` and returns `1 / s`, the multipliers of that input.
-    mutating func smoothed(_ linears: [String], values: [[Float]], ranges: [Float], columns: Int) -> [Float] {
-        let s = Smoothing.divisors(ranges: ranges, weights: values, columns: columns)
+    /// Plans the smoothing of one layer: replaces the weights of `linears` (all reading the same input, whose columns
+    /// have the largest magnitudes `largest`) by `W · diag(s)` and returns `1 / s`, the multipliers of that input.
+    mutating func smoothed(_ linears: [String], largest: [Float], ranges: [Float]) -> [Float] {
+        let s = Smoothing.divisors(ranges: ranges, largest: largest)
         for name in linears {
             if let t = index[name + ".weight"] { index[name + ".weight"] = Smoothing.scaledColumns(t, by: s) }
         }
@@ -160,23 +188,23 @@ extension EncoderGraph {
 
     /// The multipliers for the four inputs of a post-LN layer whose input is LayerNorm `inputNorm`'s output: Q, K and V
     /// (one), the attention output, the FFN up and down projections; their weights in `index` become the smoothed ones.
+    /// Each weight is read once here (and once more when it is written).
     mutating func layerSmoothing(q: String, k: String, v: String, o: String, up: String, down: String, ln1: String,
                                  inputNorm: String) throws -> (attention: [Float], output: [Float], up: [Float], down: [Float]) {
         let H = hidden
         let n0 = try normParameters(inputNorm, width: H), n1 = try normParameters(ln1, width: H)
-        let qv = try linearValues(q, rows: H, columns: H), kv = try linearValues(k, rows: H, columns: H)
-        let vv = try linearValues(v, rows: H, columns: H), ov = try linearValues(o, rows: H, columns: H)
-        let upv = try linearValues(up, rows: intermediate, columns: H), downv = try linearValues(down, rows: H, columns: intermediate)
-        let attention = smoothed([q, k, v], values: [qv.weight, kv.weight, vv.weight],
-                                 ranges: Smoothing.normRanges(gamma: n0.gamma, beta: n0.beta), columns: H)
-        let context = Smoothing.linearIntervals(weight: vv.weight, bias: vv.bias, rows: H, columns: H, gamma: n0.gamma, beta: n0.beta)
-            .map { max(abs($0.low), abs($0.high)) }
-        let output = smoothed([o], values: [ov.weight], ranges: context, columns: H)
-        let upMultipliers = smoothed([up], values: [upv.weight], ranges: Smoothing.normRanges(gamma: n1.gamma, beta: n1.beta), columns: H)
-        let intervals = Smoothing.linearIntervals(weight: upv.weight, bias: upv.bias, rows: intermediate, columns: H,
-                                                  gamma: n1.gamma, beta: n1.beta)
-        let downMultipliers = smoothed([down], values: [downv.weight], ranges: Smoothing.activationRanges(intervals, act: activation),
-                                       columns: intermediate)
+        var qkvLargest = [Float](repeating: 0, count: H), oLargest = qkvLargest, upLargest = qkvLargest
+        var downLargest = [Float](repeating: 0, count: intermediate)
+        _ = try linearStatistics(q, rows: H, columns: H, largest: &qkvLargest)
+        _ = try linearStatistics(k, rows: H, columns: H, largest: &qkvLargest)
+        let values = try linearStatistics(v, rows: H, columns: H, largest: &qkvLargest, norm: n0) ?? []
+        _ = try linearStatistics(o, rows: H, columns: H, largest: &oLargest)
+        let intervals = try linearStatistics(up, rows: intermediate, columns: H, largest: &upLargest, norm: n1) ?? []
+        _ = try linearStatistics(down, rows: H, columns: intermediate, largest: &downLargest)
+        let attention = smoothed([q, k, v], largest: qkvLargest, ranges: Smoothing.normRanges(gamma: n0.gamma, beta: n0.beta))
+        let output = smoothed([o], largest: oLargest, ranges: values.map { max(abs($0.low), abs($0.high)) })
+        let upMultipliers = smoothed([up], largest: upLargest, ranges: Smoothing.normRanges(gamma: n1.gamma, beta: n1.beta))
+        let downMultipliers = smoothed([down], largest: downLargest, ranges: Smoothing.activationRanges(intervals, act: activation))
         return (attention, output, upMultipliers, downMultipliers)
     }
 }

@@ -6,7 +6,7 @@ import ModelIR
 /// Works in cache-sized tiles on any element width, bands of rows split over the cores; 4-byte elements (f32, the
 /// bulk of every checkpoint) through 8 × 8 register blocks (`transposeWords`).
 package func transposed2D(_ source: UnsafeRawBufferPointer, rows: Int, columns: Int, width: Int) -> TensorBuffer {
-    let output = TensorBuffer(count: rows * columns * width)
+    let output = TensorBuffer(uninitializedCount: rows * columns * width)
     output.withMutableBytes { transpose2D(source, into: $0, rows: rows, columns: columns, width: width) }
     return output
 }

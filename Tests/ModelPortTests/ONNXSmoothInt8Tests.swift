@@ -129,6 +129,28 @@ import Testing
         #expect(result.tolerance.minCosine == 0.999 && result.passed)
     }
 
+    /// A NaN or an infinity in a Linear weight (smoothed or not) or in the embedding table cannot be stored as int8:
+    /// every int8 form fails with an error naming the tensor, found by the quantizer's range pass, and writes nothing.
+    @Test(arguments: [ONNXInt8Activations.smoothed, .perTensor, .perToken])
+    func nonFiniteWeightsAreRefusedNamingTheTensor(_ activations: ONNXInt8Activations) throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        for (name, bad) in [("encoder.layer.1.intermediate.dense.weight", Float.nan), ("encoder.layer.0.attention.self.value.weight", -.infinity),
+                            ("embeddings.word_embeddings.weight", .infinity)] {
+            var model = try ModelLoader.load(Samples.path("bert-tiny"))
+            let i = try #require(model.tensors.firstIndex { $0.name == name })
+            var values = try ONNXExportTests.floats(model.tensors[i])
+            values[values.count / 2 + 3] = bad
+            model.tensors[i] = Tensor(name: name, dtype: .f32, shape: model.tensors[i].shape, data: .owned(Int8Weights.floatBuffer(values)))
+            let plan = try ONNXExporter.plan(model, options: ONNXExportOptions(precision: .int8, int8Activations: activations))
+            let path = folder.file("\(activations)-\(name).onnx")
+            let error = #expect(throws: (any Error).self) { try ONNXWriter.write(plan, to: path) }
+            let message = "\(error.map { String(describing: $0) } ?? "")"
+            #expect(message.contains(name) && message.contains("NaN or Inf"), "\(message)")
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+    }
+
     /// Multipliers that do not match the weight's input channels are refused when the graph is read, naming the weight.
     @Test func mismatchedMultipliersAreRefused() throws {
         let folder = TemporaryFolder()

@@ -251,7 +251,7 @@ import Testing
 
     static func error(_ bytes: [UInt8], in folder: TemporaryFolder, name: String = "m.onnx") -> ONNXError? {
         let path = folder.file(name)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         do {
             _ = try ONNXReader.read(path: path)
             return nil
@@ -307,7 +307,7 @@ import Testing
         defer { folder.remove() }
         let outside = TemporaryFolder()
         defer { outside.remove() }
-        FileManager.default.createFile(atPath: outside.file("w.bin"), contents: Data(count: 16))
+        _ = FileManager.default.createFile(atPath: outside.file("w.bin"), contents: Data(count: 16))
         try FileManager.default.createSymbolicLink(atPath: folder.file("w.bin"), withDestinationPath: outside.file("w.bin"))
         let bytes = try Self.model {
             $0.clearRawData()

@@ -104,6 +104,13 @@ void modelport_int8_symmetric(const void *source, size_t columns, size_t first_r
 void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
                                  const float *multipliers, void *destination);
 
+/// SmoothQuant's weight statistics of rows [first_row, end_row) of a row-major little-endian f32 matrix of `columns`
+/// (any alignment): each column's largest magnitude, kept in `largest` where larger; with `beta` (and `gamma`, `centre`,
+/// `square`) not NULL also, per row r, centre[r] += Σ_j W_rj·beta[j] and square[r] += Σ_j (W_rj·gamma[j])², summed in
+/// order of j with every product rounded on its own (the values of the plain loop).
+void modelport_f32_weight_statistics(const void *source, size_t columns, size_t first_row, size_t end_row, float *largest,
+                                     const float *beta, const float *gamma, float *centre, float *square);
+
 /// f32 values scales[g] · q + biases[g] (a product, then a sum) of the `bits`-bit codes (4 or 8) of groups
 /// [first_group, end_group) of `group_size` values (a multiple of 8) packed as modelport_mlx_affine_groups packs them,
 /// into `values` (native floats). AVX2 when the processor has it; the same values either way.
