@@ -320,6 +320,21 @@ def timed(command, runs, cleanup=lambda: None):
     return best, peak
 
 
+def timed_against(command, reference, runs, cleanup=lambda: None):
+    """`timed` for `command` and for its `reference`, their runs interleaved (which goes first alternates), so that a
+    slow spell of this machine's disk or CPU falls on both alike: (best time, peak RSS MB, reference's best time)."""
+    ours, ref, peak = None, None, 0.0
+    for run in range(runs):
+        for which in ((0, 1) if run % 2 == 0 else (1, 0)):
+            if which == 0:
+                elapsed, rss = timed(command, 1, cleanup)
+                ours, peak = (elapsed if ours is None else min(ours, elapsed)), max(peak, rss)
+            else:
+                elapsed = timed(reference, 1, cleanup)[0]
+                ref = elapsed if ref is None else min(ref, elapsed)
+    return ours, peak, ref
+
+
 def copy_sync(source, target):
     """`cp` then `sync` of the copy (coreutils `sync FILE` fsyncs it), as one timed command."""
     return ["sh", "-c", 'cp "$0" "$1" && sync "$1"', source, target]
@@ -392,13 +407,11 @@ def conversion_rows(binary, sources, work, runs):
     rows = []
     src = sources["safetensors"][0]
     folder = os.path.dirname(src)
-    references = {}
-    for name, (_, copied) in sources.items():
-        references[name] = timed(copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)[0]
-    for name, (path, _) in sources.items():
-        ours, rss = timed([binary, "convert", path, os.path.join(out, "m.safetensors")], runs, cleanup)
-        rows.append((f"{name} → safetensors", ours, f"cp + sync ({name} source)", references[name], 1.2, rss, None))
-    cp = references["safetensors"]
+    for name, (path, copied) in sources.items():
+        ours, rss, ref = timed_against([binary, "convert", path, os.path.join(out, "m.safetensors")],
+                                       copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)
+        rows.append((f"{name} → safetensors", ours, f"cp + sync ({name} source)", ref, 1.2, rss, None))
+    cp_command = copy_sync(src, os.path.join(out, "copy"))
     for label, args, goal in [
         ("safetensors → f16", [src, os.path.join(out, "h.safetensors"), "--dtype", "f16"], 1.5),
         ("safetensors → bf16", [src, os.path.join(out, "b.safetensors"), "--dtype", "bf16"], 1.5),
@@ -408,7 +421,7 @@ def conversion_rows(binary, sources, work, runs):
         ("safetensors → GGUF Q8_0 --no-quality", [folder, os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
         ("safetensors → GGUF Q8_0 (default check)", [folder, os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
     ]:
-        ours, rss = timed([binary, "convert", *args], runs, cleanup)
+        ours, rss, cp = timed_against([binary, "convert", *args], cp_command, runs, cleanup)
         rows.append((label, ours, "cp + sync (safetensors)", cp, goal, rss, None))
     shutil.rmtree(out, ignore_errors=True)
     return rows
@@ -483,8 +496,8 @@ def quantization_rows(binary, python, src, work, runs):
 
 def rss_rows(binary, python, work, size_mb, runs=2):
     """Peak RSS on a BERT-large-shaped model of about size_mb MB: every reader → safetensors and safetensors → every
-    writer / cast, against the largest tensor + 64 MB; timed next to cp + sync of the source (best of two runs: a
-    single run swings by 2× with the writeback of the previous gigabyte still in flight)."""
+    writer / cast, against the largest tensor + 64 MB; timed next to cp + sync of the source, their runs interleaved
+    (best of two each: a single run swings by 2× with the writeback of the previous gigabyte still in flight)."""
     big = os.path.join(work, "large")
     src = os.path.join(big, "src", "model.safetensors")
     os.makedirs(os.path.dirname(src))
@@ -507,15 +520,14 @@ def rss_rows(binary, python, work, size_mb, runs=2):
     onnx = os.path.join(big, "model.onnx")
     subprocess.run([binary, "convert", os.path.dirname(src), onnx], check=True, stdout=subprocess.DEVNULL)
     sources["onnx"] = (onnx, onnx)
-    cp = timed(copy_sync(src, os.path.join(out, "copy")), runs, cleanup)[0]
+    cp_command = copy_sync(src, os.path.join(out, "copy"))
     tag = f"{size / 1e9:.1f} GB BERT-large"
     rows, split_notes = [], []
     for name, (path, copied) in sources.items():
         if name == "safetensors":
             continue
-        ref = timed(copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)[0]
         command = [binary, "convert", path, os.path.join(out, "m.safetensors")]
-        ours, rss = timed(command, runs, cleanup)
+        ours, rss, ref = timed_against(command, copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)
         rows.append((f"{tag}: {name} → safetensors", ours, f"cp + sync ({name})", ref, 1.2, rss, limit))
         split_notes.append((f"{name} → safetensors", command, rss))
     for label, args, goal in [
@@ -534,7 +546,7 @@ def rss_rows(binary, python, work, size_mb, runs=2):
         ("safetensors → GGUF Q8_0 --no-quality", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
         ("safetensors → GGUF Q8_0 (default check)", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
     ]:
-        ours, rss = timed([binary, "convert", *args], runs, cleanup)
+        ours, rss, cp = timed_against([binary, "convert", *args], cp_command, runs, cleanup)
         rows.append((f"{tag}: {label}", ours, "cp + sync (safetensors)", cp, goal, rss, limit))
         split_notes.append((label, [binary, "convert", *args], rss))
     shutil.rmtree(big, ignore_errors=True)
@@ -577,7 +589,7 @@ def main():
         os.makedirs(os.path.dirname(src))
         size, layers = make_model(src, size_mb)
         print(f"CPU: {cpu_description()}")
-        print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, warm page cache; "
+        print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, each interleaved with its reference's, warm page cache; "
               f"ratio = ModelPort / reference ('!' marks a ratio over its goal or an RSS over its limit)")
         sources = write_sources(src, work, python, {"pytorch", "paddle", "tensorflow"})
         rows = conversion_rows(binary, sources, work, runs)

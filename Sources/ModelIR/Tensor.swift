@@ -108,6 +108,14 @@ public struct TensorData: Sendable {
         return false
     }
 
+    /// The zip CRC-32 of these bytes as their file stores it, when they are a whole record checked against it (a
+    /// stored tensor of a torch zip): the value is theirs only once the check has passed, so take it after a read or
+    /// `write(to:)` returned without an error.
+    public var recordZipCRC32: UInt32? {
+        guard case let .mapped(_, range, check?) = storage, range == check.record else { return nil }
+        return check.checksum.storedZipCRC32
+    }
+
     /// Lends the bytes to `body`, computing them first if needed. Mapped bytes leave the process's resident
     /// memory again afterwards (`MappedFile.withBytesReleasing`): a tensor is read whole by a writer or a transform,
     /// so the pages of a tensor already written do not pile up while the next ones are read.
@@ -316,12 +324,17 @@ public struct RecordChecksum: Sendable {
     let initial: UInt32
     let update: Update
     let verify: @Sendable (_ value: UInt32) throws -> Void
+    /// The zip CRC-32 (PKWARE APPNOTE.TXT §4.4.7) the file stores for the record, when that is what this checksum
+    /// checks: a writer that needs the CRC-32 of the same bytes takes it once the check has passed.
+    let storedZipCRC32: UInt32?
 
     /// A checksum that starts from `initial`, advances with `update` and is judged by `verify`, which throws when the
-    /// final value is not the one the file stores.
-    public init(initial: UInt32 = 0, update: @escaping Update, verify: @escaping @Sendable (_ value: UInt32) throws -> Void) {
+    /// final value is not the one the file stores; `storedZipCRC32` is that value when the checksum is the zip CRC-32.
+    public init(initial: UInt32 = 0, update: @escaping Update, storedZipCRC32: UInt32? = nil,
+                verify: @escaping @Sendable (_ value: UInt32) throws -> Void) {
         self.initial = initial
         self.update = update
+        self.storedZipCRC32 = storedZipCRC32
         self.verify = verify
     }
 }

@@ -98,7 +98,7 @@ public enum PyTorchCheckpoint {
         var data: TensorData
         if record.stored, let offset = record.dataOffset {
             let crc = record.crc, path = archive.path, name = record.name
-            let checksum = RecordChecksum(update: { zipCRC32($1, continuing: $0) }) { sum in
+            let checksum = RecordChecksum(update: { zipCRC32($1, continuing: $0) }, storedZipCRC32: crc) { sum in
                 guard sum == crc else {
                     throw ModelError(file: path, location: .entry(name), "CRC-32 mismatch: the data is corrupt")
                 }

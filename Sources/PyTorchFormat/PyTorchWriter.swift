@@ -46,10 +46,16 @@ public enum PyTorchWriter {
             try record("byteorder", small(Array("little".utf8)))
             for (i, tensor) in tensors.enumerated() {
                 try record("data/\(i)") { out in
-                    // Mapped bytes are copied by the kernel while they are read here for the CRC on the other core, 4 MB
-                    // at a time (each piece's pages released after); computed ones are computed once.
+                    // A whole record of a torch zip keeps its CRC-32: the copy checks it (on the other core), so the
+                    // value is the one to store. Other mapped bytes are copied by the kernel while they are read here
+                    // for the CRC on the other core, 4 MB at a time (each piece's pages released after); computed ones
+                    // are computed once.
                     if tensor.data.isMapped, let file = out.file {
                         try out.flush()
+                        if let stored = tensor.data.recordZipCRC32 {
+                            try tensor.write(to: file)
+                            return stored
+                        }
                         var crc: UInt32 = 0
                         try Parallel.both({ try tensor.write(to: file) }) {
                             try tensor.withPieces(of: 4 << 20) { _, piece in crc = zipCRC32(piece, continuing: crc) }

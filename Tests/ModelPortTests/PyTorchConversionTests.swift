@@ -41,6 +41,30 @@ import Testing
         #expect(back == (try Samples.bytes("bert-tiny/model.safetensors")))
     }
 
+    /// torch zip → `.bin` stores each whole record's CRC-32 as the source's (checked while the record is copied, not
+    /// computed a second time): the output reads back (its CRCs checked) to the same tensors, and a source record
+    /// whose CRC does not match fails the conversion with nothing written.
+    @Test func recordsCopiedToBinKeepTheirCheckedCRC() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let source = Samples.path("pytorch/bert-tiny-zip/pytorch_model.bin")
+        _ = try Converter.convert(source: source, destination: folder.file("copy.bin"), options: .init())
+        let (original, copy) = (try ModelLoader.load(source), try ModelLoader.load(folder.file("copy.bin")))
+        #expect(original.tensors.map(\.name) == copy.tensors.map(\.name))
+        for (a, b) in zip(original.tensors, copy.tensors) {
+            #expect(a.info == b.info)
+            #expect(try a.withBytes { Array($0) } == (try b.withBytes { Array($0) }), "\(a.name)")
+        }
+        do {
+            _ = try Converter.convert(source: Samples.path("broken/hostile/pytorch/crc-zero.bin"), destination: folder.file("bad.bin"),
+                                      options: .init())
+            Issue.record("a record with the wrong CRC-32 was converted")
+        } catch {
+            #expect(String(describing: error).contains("CRC-32 mismatch"), "\(error)")
+        }
+        #expect(folder.contents() == ["copy.bin"])
+    }
+
     @Test func viewsDtypesAndTiesSurviveARoundTrip() throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
