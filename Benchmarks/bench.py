@@ -494,10 +494,10 @@ def quantization_rows(binary, python, src, work, runs):
     return rows, notes
 
 
-def rss_rows(binary, python, work, size_mb, runs=2):
+def rss_rows(binary, python, work, size_mb, runs=3):
     """Peak RSS on a BERT-large-shaped model of about size_mb MB: every reader → safetensors and safetensors → every
     writer / cast, against the largest tensor + 64 MB; timed next to cp + sync of the source, their runs interleaved
-    (best of two each: a single run swings by 2× with the writeback of the previous gigabyte still in flight)."""
+    (best of three each: on a VM a single run of either swings by 2× with the host's disk)."""
     big = os.path.join(work, "large")
     src = os.path.join(big, "src", "model.safetensors")
     os.makedirs(os.path.dirname(src))
