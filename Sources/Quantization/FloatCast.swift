@@ -13,7 +13,7 @@ public enum FloatCast {
     /// - Precondition: both types are in `supported` and `source` holds whole elements.
     package static func convert(_ source: UnsafeRawBufferPointer, from: DType, to: DType) -> TensorBuffer {
         precondition(supported.contains(from) && supported.contains(to), "unsupported cast \(from) → \(to)")
-        let output = TensorBuffer(uninitializedCount: source.count / from.blockBytes * to.blockBytes)
+        let output = TensorBuffer(count: source.count / from.blockBytes * to.blockBytes)
         output.withMutableBytes { convert(source, from: from, into: $0, to: to) }
         return output
     }

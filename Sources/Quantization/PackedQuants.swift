@@ -100,7 +100,7 @@ public enum MLXAffine {
     package static func quantize(_ source: UnsafeRawBufferPointer, groupSize: Int, bits: Int) throws(NonFiniteValue)
         -> (packed: TensorBuffer, scales: [Float], biases: [Float])
     {
-        let packed = TensorBuffer(uninitializedCount: source.count / 4 * bits / 8)
+        let packed = TensorBuffer(count: source.count / 4 * bits / 8)
         let result = packed.withMutableBytes { words in
             Result { () throws(NonFiniteValue) in try run(source, groupSize: groupSize, bits: bits, packing: words) }
         }
@@ -148,7 +148,7 @@ public enum MLXAffine {
         let perWord = 32 / bits
         let count = packed.count / 4 * perWord
         let mask = UInt32((1 << bits) - 1)
-        let output = TensorBuffer(uninitializedCount: count * 4)
+        let output = TensorBuffer(count: count * 4)
         let groups = (count + groupSize - 1) / groupSize
         // Whole groups with a scale and a bias: `modelport_mlx_dequantize_groups` (AVX2 where the processor has it).
         let known = min(count / groupSize, scales.count, biases.count)
