@@ -722,6 +722,9 @@ static int modelport_mlx_affine_groups_avx2(const void *source, size_t group_siz
     const unsigned char *base = (const unsigned char *)source;
     const float levels = (float)((1 << bits) - 1);
     const __m256 top = _mm256_set1_ps(levels), zero = _mm256_setzero_ps();
+    const __m256i nibbles = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                           0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     __m256i bad = _mm256_setzero_si256();
     for (size_t g = first; g < end; g++) {
         const unsigned char *group = base + g * group_size * 4;
@@ -737,14 +740,19 @@ static int modelport_mlx_affine_groups_avx2(const void *source, size_t group_siz
             __m256 q = _mm256_round_ps(_mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps((const float *)(group + j * 4)), bias), scale),
                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             q = _mm256_min_ps(_mm256_max_ps(q, zero), top);
-            uint32_t codes[8];
-            _mm256_storeu_si256((__m256i *)codes, _mm256_cvtps_epi32(q));
+            const __m256i codes = _mm256_cvtps_epi32(q);  /* 0 … levels, so each fits its byte or nibble */
             if (bits == 8) {
-                words[j / 4] = codes[0] | codes[1] << 8 | codes[2] << 16 | codes[3] << 24;
-                words[j / 4 + 1] = codes[4] | codes[5] << 8 | codes[6] << 16 | codes[7] << 24;
+                /* Byte 0 of each code, four per 128-bit lane: codes 0-3 and 4-7 as two little-endian words. */
+                const __m256i packed8 = _mm256_shuffle_epi8(codes, bytes);
+                words[j / 4] = (uint32_t)_mm256_extract_epi32(packed8, 0);
+                words[j / 4 + 1] = (uint32_t)_mm256_extract_epi32(packed8, 4);
             } else {
-                words[j / 8] = codes[0] | codes[1] << 4 | codes[2] << 8 | codes[3] << 12 | codes[4] << 16 | codes[5] << 20 |
-                               codes[6] << 24 | codes[7] << 28;
+                /* Code k shifted to nibble k, then the eight lanes ORed into one word. */
+                const __m256i shifted = _mm256_sllv_epi32(codes, nibbles);
+                __m128i x = _mm_or_si128(_mm256_castsi256_si128(shifted), _mm256_extracti128_si256(shifted, 1));
+                x = _mm_or_si128(x, _mm_unpackhi_epi64(x, x));
+                x = _mm_or_si128(x, _mm_srli_epi64(x, 32));
+                words[j / 8] = (uint32_t)_mm_cvtsi128_si32(x);
             }
         }
     }

@@ -174,12 +174,18 @@ public enum Converter {
                 var candidate = try ModelLoader.load(target)
                 candidate.config = model.config
                 // A cast or quantized tensor is measured as written (read back, mapped) rather than by computing it
-                // again; packed weights (stored as codes and scales) through their expansion.
+                // again; packed weights (stored as codes and scales) through the expansion of the written codes and
+                // scales, so they are not quantized a second time.
                 let written = writtenTensors(candidate, prepared: prepared)
+                let writtenExpanded = Dictionary(((try? candidate.dequantizingPacked()) ?? candidate).tensors.map { ($0.name, $0) },
+                                                 uniquingKeysWith: { a, _ in a })
                 quality = try pairs.filter { $0.source.dtype.isFloatingPoint }.map {
                     var read = $0.expanded
                     if $0.stored.dtype == $0.expanded.dtype, let back = written[$0.name] ?? written[$0.source.name],
                        back.dtype == $0.stored.dtype, back.info.elementCount == $0.expanded.info.elementCount {
+                        read = back
+                    } else if $0.stored.dtype != $0.expanded.dtype, let back = writtenExpanded[$0.name],
+                              back.dtype == $0.expanded.dtype, back.info.elementCount == $0.expanded.info.elementCount {
                         read = back
                     }
                     var measured = try TensorQuality.measure(name: $0.name, reference: $0.source, candidate: read)

@@ -54,5 +54,15 @@ import Transforms
         let back = try ModelLoader.load(folder.file("back.safetensors"))
         #expect(back["encoder.layer.0.intermediate.dense.weight"]?.info.dtype == .f32)
         #expect(back["encoder.layer.0.intermediate.dense.scales"] == nil)
+        // The per-tensor quality is that of the weights as written: the source against the written codes and scales,
+        // expanded (here by the conversion back to safetensors), figure for figure.
+        let source = try ModelLoader.load(folder.file("wide"))
+        #expect(report.tensorQuality.count == source.tensors.count { $0.shape.rank == 2 && $0.name.hasSuffix(".weight") && !$0.name.contains("LayerNorm") })
+        for reported in report.tensorQuality {
+            let measured = try TensorQuality.measure(name: reported.name, reference: try #require(source[reported.name]),
+                                                     candidate: try #require(back[reported.name]))
+            #expect(reported.dtype == .u32 && measured.rmsError == reported.rmsError && measured.maxError == reported.maxError
+                    && measured.cosineSimilarity == reported.cosineSimilarity, "\(reported.name)")
+        }
     }
 }
