@@ -327,11 +327,6 @@ typedef uint32_t modelport_v8u __attribute__((vector_size(32), aligned(4)));
         }                                                                                                            \
     }
 
-static void modelport_transpose32_generic(const void *source, size_t src_stride, void *destination,
-                                          size_t dst_stride, size_t columns, size_t first_row, size_t end_row) {
-    MODELPORT_TRANSPOSE_BODY
-}
-
 #if defined(__x86_64__)
 /* Whether this CPU runs AVX2, asked once (every AVX2 kernel below is chosen by it). */
 static int modelport_has_avx2(void) {
@@ -345,23 +340,24 @@ static int modelport_has_avx2(void) {
     return known;
 }
 
-__attribute__((target("avx2")))
-static void modelport_transpose32_avx2(const void *source, size_t src_stride, void *destination,
-                                       size_t dst_stride, size_t columns, size_t first_row, size_t end_row) {
-    MODELPORT_TRANSPOSE_BODY
-}
+/* The kernel `void name params` made of the statements `body` (which use the parameters' names), compiled twice from
+ * the same C, for the baseline and with AVX2 enabled, and run as the AVX2 copy where the processor has it: the
+ * results are the same either way. */
+#define MODELPORT_AVX2_KERNEL(name, params, args, body)                                                              \
+    static void name##_generic params { body }                                                                     \
+    __attribute__((target("avx2"))) static void name##_avx2 params { body }                                        \
+    void name params {                                                                                              \
+        if (modelport_has_avx2()) name##_avx2 args;                                                                 \
+        else name##_generic args;                                                                                   \
+    }
+#else
+#define MODELPORT_AVX2_KERNEL(name, params, args, body) void name params { body }
 #endif
 
-void modelport_transpose32(const void *source, size_t source_stride, void *destination, size_t destination_stride,
-                           size_t columns, size_t first_row, size_t end_row) {
-#if defined(__x86_64__)
-    if (modelport_has_avx2()) {
-        modelport_transpose32_avx2(source, source_stride, destination, destination_stride, columns, first_row, end_row);
-        return;
-    }
-#endif
-    modelport_transpose32_generic(source, source_stride, destination, destination_stride, columns, first_row, end_row);
-}
+MODELPORT_AVX2_KERNEL(modelport_transpose32,
+                      (const void *source, size_t src_stride, void *destination, size_t dst_stride, size_t columns,
+                       size_t first_row, size_t end_row),
+                      (source, src_stride, destination, dst_stride, columns, first_row, end_row), MODELPORT_TRANSPOSE_BODY)
 
 /* The zip/zlib CRC-32 (reflected polynomial 0xEDB88320) by carry-less multiplication, after Intel's white paper
  * "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction" (Gopal et al., 2009): four 128-bit
@@ -467,26 +463,8 @@ static inline float modelport_half_to_float(uint16_t h) {
         for (int j = 0; j < 32; j++) destination[j] = d * (float)q[j];                                              \
     }
 
-static void modelport_q8_0_dequantize_generic(const void *source, size_t blocks, float *destination) {
-    MODELPORT_Q8_0_BODY
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2")))
-static void modelport_q8_0_dequantize_avx2(const void *source, size_t blocks, float *destination) {
-    MODELPORT_Q8_0_BODY
-}
-#endif
-
-void modelport_q8_0_dequantize(const void *source, size_t blocks, float *destination) {
-#if defined(__x86_64__)
-    if (modelport_has_avx2()) {
-        modelport_q8_0_dequantize_avx2(source, blocks, destination);
-        return;
-    }
-#endif
-    modelport_q8_0_dequantize_generic(source, blocks, destination);
-}
+MODELPORT_AVX2_KERNEL(modelport_q8_0_dequantize, (const void *source, size_t blocks, float *destination),
+                      (source, blocks, destination), MODELPORT_Q8_0_BODY)
 
 /* Per-channel int8 (Sources/Quantization/PackedQuants.swift, Int8PerChannel): row ranges and codes. */
 #include <math.h>
@@ -888,29 +866,10 @@ void modelport_int8_symmetric(const void *source, size_t columns, size_t first_r
         }                                                                                                          \
     }
 
-static void modelport_f32_scale_columns_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                                const float *multipliers, void *destination) {
-    MODELPORT_SCALE_COLUMNS_BODY
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2")))
-static void modelport_f32_scale_columns_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                             const float *multipliers, void *destination) {
-    MODELPORT_SCALE_COLUMNS_BODY
-}
-#endif
-
-void modelport_f32_scale_columns(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                 const float *multipliers, void *destination) {
-#if defined(__x86_64__)
-    if (modelport_has_avx2()) {
-        modelport_f32_scale_columns_avx2(source, columns, first_row, end_row, multipliers, destination);
-        return;
-    }
-#endif
-    modelport_f32_scale_columns_generic(source, columns, first_row, end_row, multipliers, destination);
-}
+MODELPORT_AVX2_KERNEL(modelport_f32_scale_columns,
+                      (const void *source, size_t columns, size_t first_row, size_t end_row, const float *multipliers,
+                       void *destination),
+                      (source, columns, first_row, end_row, multipliers, destination), MODELPORT_SCALE_COLUMNS_BODY)
 
 /* The weight statistics of SmoothQuant's planning (Sources/ONNXFormat/ONNXExporter+Smoothing.swift), on row-major
  * little-endian f32 rows [first_row, end_row) of `columns`: the largest magnitude of each column, kept in `largest`
@@ -957,31 +916,11 @@ void modelport_f32_scale_columns(const void *source, size_t columns, size_t firs
         square[r] = q;                                                                                             \
     }
 
-static void modelport_f32_weight_statistics_generic(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                                    float *largest, const float *beta, const float *gamma, float *centre,
-                                                    float *square) {
-    MODELPORT_WEIGHT_STATISTICS_BODY
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2")))
-static void modelport_f32_weight_statistics_avx2(const void *source, size_t columns, size_t first_row, size_t end_row,
-                                                 float *largest, const float *beta, const float *gamma, float *centre,
-                                                 float *square) {
-    MODELPORT_WEIGHT_STATISTICS_BODY
-}
-#endif
-
-void modelport_f32_weight_statistics(const void *source, size_t columns, size_t first_row, size_t end_row, float *largest,
-                                     const float *beta, const float *gamma, float *centre, float *square) {
-#if defined(__x86_64__)
-    if (modelport_has_avx2()) {
-        modelport_f32_weight_statistics_avx2(source, columns, first_row, end_row, largest, beta, gamma, centre, square);
-        return;
-    }
-#endif
-    modelport_f32_weight_statistics_generic(source, columns, first_row, end_row, largest, beta, gamma, centre, square);
-}
+MODELPORT_AVX2_KERNEL(modelport_f32_weight_statistics,
+                      (const void *source, size_t columns, size_t first_row, size_t end_row, float *largest,
+                       const float *beta, const float *gamma, float *centre, float *square),
+                      (source, columns, first_row, end_row, largest, beta, gamma, centre, square),
+                      MODELPORT_WEIGHT_STATISTICS_BODY)
 #pragma clang fp contract(on)
 
 #define MODELPORT_INT8_DEQUANTIZE_BODY                                                                             \
@@ -992,26 +931,7 @@ void modelport_f32_weight_statistics(const void *source, size_t columns, size_t 
         for (size_t c = 0; c < columns; c++) out[c] = (float)in[c] * scale;                                        \
     }
 
-static void modelport_int8_dequantize_rows_generic(const signed char *codes, size_t columns, size_t first_row,
-                                                   size_t end_row, const float *scales, float *values) {
-    MODELPORT_INT8_DEQUANTIZE_BODY
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2")))
-static void modelport_int8_dequantize_rows_avx2(const signed char *codes, size_t columns, size_t first_row,
-                                                size_t end_row, const float *scales, float *values) {
-    MODELPORT_INT8_DEQUANTIZE_BODY
-}
-#endif
-
-void modelport_int8_dequantize_rows(const signed char *codes, size_t columns, size_t first_row, size_t end_row,
-                                    const float *scales, float *values) {
-#if defined(__x86_64__)
-    if (modelport_has_avx2()) {
-        modelport_int8_dequantize_rows_avx2(codes, columns, first_row, end_row, scales, values);
-        return;
-    }
-#endif
-    modelport_int8_dequantize_rows_generic(codes, columns, first_row, end_row, scales, values);
-}
+MODELPORT_AVX2_KERNEL(modelport_int8_dequantize_rows,
+                      (const signed char *codes, size_t columns, size_t first_row, size_t end_row, const float *scales,
+                       float *values),
+                      (codes, columns, first_row, end_row, scales, values), MODELPORT_INT8_DEQUANTIZE_BODY)
