@@ -31,11 +31,13 @@ public final class AtomicFile {
     /// writeback to disk has been started (`startWriteback`).
     private var inFile = 0
     private var writebackStarted = 0
-    /// The thread that starts writeback (created at the first 16 MB; nil until then, or where it cannot run).
+    /// The thread that starts writeback (created at the first 4 MB; nil until then, or where it cannot run).
     private var writeback: OpaquePointer?
     private var writebackThreadFailed = false
     private static let bufferCapacity = 1 << 20
-    private static let writebackStep = 16 << 20
+    /// How much is copied or written between two writeback requests: measured on a 2-core VM, 4 MB steps finished
+    /// a 123 MB copy in 92 ms (median; 112 ms with 16 MB steps, `cp` + `sync` 111 ms) and a 1.35 GB one in 0.73 s (0.75 s).
+    private static let writebackStep = 4 << 20
 
     /// Creates the temporary file. With `.refuse`, an existing `destination` is an error.
     public init(destination: String, existing: ExistingOutputPolicy = .refuse) throws {
@@ -66,7 +68,7 @@ public final class AtomicFile {
 
     /// Appends bytes `range` of a mapped file. On Linux the kernel copies large ranges file to file
     /// (`copy_file_range`), so they never pass through this process; elsewhere, or when the kernel
-    /// declines, they are written from the mapping. The kernel copies 16 MB at a time, so the writeback of each
+    /// declines, they are written from the mapping. The kernel copies `writebackStep` at a time, so the writeback of each
     /// step starts while the next one is copied (a 64 MB embedding matrix would otherwise reach the disk only
     /// after all of it is in the page cache).
     public func write(_ file: MappedFile, range: Range<Int>) throws {
@@ -157,7 +159,7 @@ public final class AtomicFile {
         startWriteback()
     }
 
-    /// Once another 16 MB are in the file, asks the kernel to start writing them to disk now (Linux
+    /// Once another `writebackStep` bytes are in the file, asks the kernel to start writing them to disk now (Linux
     /// `sync_file_range`), so the disk works while the next tensors are read and converted, and the fsync of
     /// `commit()` finds little left; dirty pages do not pile up in memory either. Only a hint: errors are ignored.
     /// The request is made on a thread of its own (`modelport_writeback_create`): sync_file_range waits until the

@@ -28,7 +28,7 @@ import Testing
         #expect(try MappedFile(path: folder.file("out.bin")).withBytes { Array($0) } == [9])
     }
 
-    /// Ranges copied by the kernel in 16 MB steps, mixed with written bytes, with writeback started on its thread
+    /// Ranges copied by the kernel in steps, mixed with written bytes, with writeback started on its thread
     /// (several times over 40 MB): the file holds exactly the bytes in order, and a file dropped while that thread
     /// has requests in flight leaves nothing behind.
     @Test func largeCopiesAndWritesLandInOrder() throws {

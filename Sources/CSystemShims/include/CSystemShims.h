@@ -17,7 +17,7 @@ int modelport_start_writeback(int fd, int64_t offset, int64_t length);
 
 /// A thread that starts writeback (as `modelport_start_writeback`) of a file's bytes as they are reported written,
 /// so the writer never waits for the block layer to accept a request: on a busy disk sync_file_range blocks until its
-/// pages are queued, tens of milliseconds per 16 MB. NULL (the caller then starts writeback itself) when the thread
+/// pages are queued, tens of milliseconds for 16 MB. NULL (the caller then starts writeback itself) when the thread
 /// cannot be created or on systems without sync_file_range.
 typedef struct modelport_writeback modelport_writeback;
 modelport_writeback *modelport_writeback_create(int fd);
