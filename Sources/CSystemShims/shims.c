@@ -48,7 +48,7 @@ static void *modelport_writeback_run(void *argument) {
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (w->requested == w->started && !w->stopping) pthread_cond_wait(&w->changed, &w->lock);
-        if (w->requested == w->started) break;  // stopping, nothing left
+        if (w->stopping) break;  // what is left is the fsync's (or the file is being dropped)
         int64_t from = w->started, to = w->requested;
         pthread_mutex_unlock(&w->lock);
         (void)sync_file_range(w->fd, (off_t)from, (off_t)(to - from), SYNC_FILE_RANGE_WRITE);  // a hint: errors ignored
@@ -112,15 +112,6 @@ void modelport_writeback_finish(modelport_writeback *w) { (void)w; }
 #include <sys/syscall.h>
 #endif
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
-void modelport_return_free_memory(void) {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-}
 
 int modelport_rename_noreplace(const char *from, const char *to) {
 #if defined(__linux__) && defined(SYS_renameat2)

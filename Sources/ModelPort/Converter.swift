@@ -181,11 +181,8 @@ public enum Converter {
                                                  uniquingKeysWith: { a, _ in a })
                 quality = try pairs.filter { $0.source.dtype.isFloatingPoint }.map {
                     var read = $0.expanded
-                    if $0.stored.dtype == $0.expanded.dtype, let back = written[$0.name] ?? written[$0.source.name],
-                       back.dtype == $0.stored.dtype, back.info.elementCount == $0.expanded.info.elementCount {
-                        read = back
-                    } else if $0.stored.dtype != $0.expanded.dtype, let back = writtenExpanded[$0.name],
-                              back.dtype == $0.expanded.dtype, back.info.elementCount == $0.expanded.info.elementCount {
+                    let back = $0.stored.dtype == $0.expanded.dtype ? written[$0.name] ?? written[$0.source.name] : writtenExpanded[$0.name]
+                    if let back, back.dtype == $0.expanded.dtype, back.info.elementCount == $0.expanded.info.elementCount {
                         read = back
                     }
                     var measured = try TensorQuality.measure(name: $0.name, reference: $0.source, candidate: read)

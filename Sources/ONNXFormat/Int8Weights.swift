@@ -21,7 +21,7 @@ enum Int8Weights {
             // Transposed as f32 (the 8 × 8 register kernel) into a reused buffer, then quantized with one scale per
             // column: the same codes as quantizing row by row and transposing them, without moving single bytes.
             try withF32Bytes(w) { values in
-                let rowScales = try scales.remember(try checkedRowScales(values, rows: rows, columns: columns, tensor: w.name))
+                let rowScales = scales.remember(try checkedRowScales(values, rows: rows, columns: columns, tensor: w.name))
                 return Scratch.withBuffer(bytes: values.count) { transposed in
                     transpose2D(values, into: transposed, rows: rows, columns: columns, width: 4)
                     return quantized(UnsafeRawBufferPointer(transposed), inverses: rowScales.map { $0 > 0 ? 1 / $0 : 0 },
@@ -41,7 +41,7 @@ enum Int8Weights {
         let scales = ScaleMemo()
         let q = ONNXInitializer(name: name + "_quantized", type: .int8, dims: [rows, columns], data: .producer {
             try withF32Bytes(t) { values in
-                let rowScales = try scales.remember(try checkedRowScales(values, rows: rows, columns: columns, tensor: t.name))
+                let rowScales = scales.remember(try checkedRowScales(values, rows: rows, columns: columns, tensor: t.name))
                 return quantizedRows(values, scales: rowScales, rows: rows, columns: columns)
             }
         })
@@ -57,7 +57,7 @@ enum Int8Weights {
         private let scales = Mutex<[Float]?>(nil)
 
         /// Keeps `computed` for `value` and returns it.
-        func remember(_ computed: [Float]) throws -> [Float] {
+        func remember(_ computed: [Float]) -> [Float] {
             scales.withLock { $0 = computed }
             return computed
         }
@@ -65,7 +65,7 @@ enum Int8Weights {
         /// The kept scales, or `compute`'s.
         func value(_ compute: () throws -> [Float]) throws -> [Float] {
             if let kept = scales.withLock({ $0 }) { return kept }
-            return try remember(try compute())
+            return remember(try compute())
         }
     }
 
@@ -112,11 +112,6 @@ enum Int8Weights {
 
     static func nonFinite(_ tensor: String) -> ONNXError {
         ONNXError(.cannotExport, "tensor '\(tensor)' holds NaN or Inf, which int8 cannot store")
-    }
-
-    @inline(__always)
-    static func value(_ values: UnsafeRawBufferPointer, _ index: Int) -> Float {
-        Float(bitPattern: UInt32(littleEndian: values.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
     }
 
     /// Lends `body` the tensor's values as little-endian f32 bytes (its own bytes when it is f32, else converted).

@@ -1,5 +1,4 @@
 import BinaryIO
-import CSystemShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -24,9 +23,6 @@ public enum ONNXWriter {
     @discardableResult
     public static func write(_ plan: ONNXPlan, to path: String, external: ONNXExternalData = .automatic,
                              options: OutputOptions = .init(), allowExternal: Bool = true) throws -> [String] {
-        // Planning read weights whole (the smoothing's column ranges): what it freed goes back to the system before
-        // the first initializer is computed.
-        modelport_return_free_memory()
         var model = Onnx_ModelProto()
         model.irVersion = Int64(ONNXPlan.irVersion)
         model.producerName = "ModelPort"

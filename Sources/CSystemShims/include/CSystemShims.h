@@ -23,13 +23,10 @@ typedef struct modelport_writeback modelport_writeback;
 modelport_writeback *modelport_writeback_create(int fd);
 /// Asks for writeback of everything before `end` (ranges already requested are not repeated).
 void modelport_writeback_request(modelport_writeback *worker, int64_t end);
-/// Waits for the requests in flight (not for the disk) and frees the worker; the file may be closed after it.
+/// Waits for the request in flight, if any (not for the disk; requests not yet started are dropped: an fsync or the
+/// file's removal follows), and frees the worker; the file may be closed after it.
 void modelport_writeback_finish(modelport_writeback *worker);
 
-/// Gives the C heap's free memory back to the system (glibc malloc_trim(0); a no-op elsewhere): blocks freed in the
-/// middle of the heap otherwise stay resident, so a phase that allocated and freed tensor-sized arrays would keep
-/// counting against the next one's memory.
-void modelport_return_free_memory(void);
 
 /// Renames `from` to `to` only if `to` does not exist (renameat2 with RENAME_NOREPLACE on Linux, renamex_np
 /// with RENAME_EXCL on Darwin). Returns 0 on success, -1 with errno (EEXIST when `to` appeared; EINVAL or
