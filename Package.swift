@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(name: "modelport", dependencies: ["ModelPortCLI"]),
 
         .target(name: "TestSupport", dependencies: ["ModelIR", "BinaryIO"], path: "Tests/TestSupport"),
-        .testTarget(name: "BinaryIOTests", dependencies: ["TestSupport", "BinaryIO"]),
+        .testTarget(name: "BinaryIOTests", dependencies: ["TestSupport", "BinaryIO", "CSystemShims"]),
         .testTarget(name: "ModelIRTests", dependencies: ["TestSupport", "ModelIR", "BinaryIO"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["TestSupport", "SafetensorsFormat", "ModelIR", "BinaryIO"]),
         .testTarget(name: "TokenizersTests", dependencies: ["TestSupport", "Tokenizers", "BinaryIO"]),

@@ -168,81 +168,6 @@ void modelport_release_temporary(int id) {
     if (id >= 0 && id < MODELPORT_TEMP_SLOTS) modelport_temp_used[id] = 0;
 }
 
-#if defined(__x86_64__)
-#include <nmmintrin.h>
-
-/* a * b modulo the Castagnoli polynomial, both bit-reflected (bit 31 is the constant term). */
-static uint32_t crc32c_multiply(uint32_t a, uint32_t b) {
-    uint32_t product = 0;
-    for (uint32_t bit = 0x80000000u; bit != 0; bit >>= 1) {
-        if (a & bit) product ^= b;
-        b = (b & 1) ? (b >> 1) ^ 0x82F63B78u : b >> 1;
-    }
-    return product;
-}
-
-/* Bytes per lane of the three-way loop below: long enough that joining the lanes costs nothing next to them. */
-#define CRC32C_LANE 8192
-
-__attribute__((target("sse4.2")))
-static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t n) {
-    uint64_t c = crc;
-    /* The CRC instruction takes 3 cycles but can start every cycle, so three independent registers over three
-       consecutive lanes run about three times as fast as one. The register is linear in its start value and the
-       data: crc(s, A | B | C) = ((crc(s, A) * x^8L + crc(0, B)) * x^8L) + crc(0, C), with L the lane length (Intel,
-       "Fast CRC Computation for iSCSI Polynomial Using CRC32 Instruction", 2011). */
-    if (n >= 3 * CRC32C_LANE) {
-        /* x^(8 * 8192) mod P, bit-reflected: a register times this is the register after 8192 zero bytes
-           (CRC32C.combine computes the same operator for any length). */
-        const uint32_t shift = 0x28461564u;
-        while (n >= 3 * CRC32C_LANE) {
-            uint64_t c1 = 0, c2 = 0;
-            for (size_t i = 0; i < CRC32C_LANE; i += 8) {
-                uint64_t w0, w1, w2;
-                memcpy(&w0, p + i, 8);
-                memcpy(&w1, p + CRC32C_LANE + i, 8);
-                memcpy(&w2, p + 2 * CRC32C_LANE + i, 8);
-                c = _mm_crc32_u64(c, w0);
-                c1 = _mm_crc32_u64(c1, w1);
-                c2 = _mm_crc32_u64(c2, w2);
-            }
-            uint32_t joined = crc32c_multiply(crc32c_multiply((uint32_t)c, shift) ^ (uint32_t)c1, shift) ^ (uint32_t)c2;
-            c = joined;
-            p += 3 * CRC32C_LANE;
-            n -= 3 * CRC32C_LANE;
-        }
-    }
-    while (n >= 8) {
-        uint64_t word;
-        memcpy(&word, p, 8);
-        c = _mm_crc32_u64(c, word);
-        p += 8;
-        n -= 8;
-    }
-    uint32_t c32 = (uint32_t)c;
-    while (n > 0) {
-        c32 = _mm_crc32_u8(c32, *p++);
-        n--;
-    }
-    return c32;
-}
-
-int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length) {
-    static int supported = -1;
-    if (supported < 0) {
-        __builtin_cpu_init();
-        supported = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-    }
-    if (!supported) return 0;
-    *crc = crc32c_sse42(*crc, (const unsigned char *)data, length);
-    return 1;
-}
-#else
-int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length) {
-    (void)crc; (void)data; (void)length;
-    return 0;
-}
-#endif
 
 /* An 8 x 8 block transpose in vector registers (clang/gcc vector extensions, so the same code serves SSE, AVX2 and
  * NEON): three rounds of interleaving, pairs of 32-bit lanes, then 64-bit pairs, then 128-bit halves. */
@@ -350,75 +275,192 @@ MODELPORT_AVX2_KERNEL(modelport_transpose32,
                        size_t first_row, size_t end_row),
                       (source, src_stride, destination, dst_stride, columns, first_row, end_row), MODELPORT_TRANSPOSE_BODY)
 
-/* The zip/zlib CRC-32 (reflected polynomial 0xEDB88320) by carry-less multiplication, after Intel's white paper
- * "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction" (Gopal et al., 2009): four 128-bit
- * lanes are folded forward 64 bytes at a time, folded into one, reduced to 64 and then 32 bits, and finished by a
- * Barrett reduction. The constants are x^k mod P for the fold distances (bit-reflected, shifted by one), and
- * floor(x^64 / P) with P itself for the Barrett step. */
+/* The zip/zlib CRC-32 (reflected polynomial 0xEDB88320) and CRC-32C (Castagnoli, reflected 0x82F63B78) by
+ * carry-less multiplication, after Intel's white paper "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ
+ * Instruction" (Gopal et al., 2009): 128-bit lanes of the message are folded forward (a lane times x^d mod P lands d
+ * bits later, where it is added to the data there), folded into one, reduced to 64 and then 32 bits, and finished by
+ * a Barrett reduction. Only the constants depend on the polynomial: x^k mod P for the fold distances (bit-reflected,
+ * shifted by one), floor(x^64 / P) and P itself, computed below from the polynomial. With AVX-512 and VPCLMULQDQ the
+ * lanes are 512-bit registers, four 128-bit lanes each, folded 256 bytes at a time. */
 #if defined(__x86_64__)
 #include <wmmintrin.h>
 #include <smmintrin.h>
+#include <nmmintrin.h>
+#include <immintrin.h>
 
-__attribute__((target("pclmul,sse4.1")))
-static uint32_t crc32_fold_pclmul(uint32_t state, const unsigned char *p, size_t blocks16) {
-    const __m128i fold4 = _mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL);  /* x^(4*128+32), x^(4*128-32) */
-    const __m128i fold1 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);  /* x^(128+32), x^(128-32) */
-    const __m128i fold64 = _mm_set_epi64x(0, 0x163cd6124LL);              /* x^64 */
-    const __m128i barrett = _mm_set_epi64x(0x1f7011641LL, 0x1db710641LL); /* floor(x^64 / P), P */
-    const __m128i low32 = _mm_set_epi32(0, 0, 0, -1);
-    __m128i x1 = _mm_loadu_si128((const __m128i *)p);
-    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 16));
-    __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 32));
-    __m128i x4 = _mm_loadu_si128((const __m128i *)(p + 48));
-    x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)state));
-    p += 64;
-    blocks16 -= 4;
-    for (; blocks16 >= 4; blocks16 -= 4, p += 64) {
-        __m128i h1 = _mm_clmulepi64_si128(x1, fold4, 0x11), h2 = _mm_clmulepi64_si128(x2, fold4, 0x11);
-        __m128i h3 = _mm_clmulepi64_si128(x3, fold4, 0x11), h4 = _mm_clmulepi64_si128(x4, fold4, 0x11);
-        x1 = _mm_clmulepi64_si128(x1, fold4, 0x00);
-        x2 = _mm_clmulepi64_si128(x2, fold4, 0x00);
-        x3 = _mm_clmulepi64_si128(x3, fold4, 0x00);
-        x4 = _mm_clmulepi64_si128(x4, fold4, 0x00);
-        x1 = _mm_xor_si128(_mm_xor_si128(x1, h1), _mm_loadu_si128((const __m128i *)p));
-        x2 = _mm_xor_si128(_mm_xor_si128(x2, h2), _mm_loadu_si128((const __m128i *)(p + 16)));
-        x3 = _mm_xor_si128(_mm_xor_si128(x3, h3), _mm_loadu_si128((const __m128i *)(p + 32)));
-        x4 = _mm_xor_si128(_mm_xor_si128(x4, h4), _mm_loadu_si128((const __m128i *)(p + 48)));
-    }
-    /* Four lanes into one, then the remaining 16-byte blocks. */
-    __m128i next[3] = {x2, x3, x4};
+typedef struct {
+    /* {x^(d+32), x^(d-32)} mod P for fold distances d of 2048, 512 and 128 bits; x^64 mod P; {P, floor(x^64 / P)}. */
+    uint64_t fold2048[2], fold512[2], fold128[2], fold64, barrett[2];
+} modelport_crc_constants;
+
+/* x^n mod P, bit-reflected (bit 31 the constant term), shifted left once into the 33-bit form the products use. */
+static uint64_t modelport_crc_power(uint32_t reflected, unsigned n) {
+    uint32_t v = 0x80000000u; /* x^0 */
+    while (n--) v = (v & 1) ? (v >> 1) ^ reflected : v >> 1;
+    return (uint64_t)v << 1;
+}
+
+static void modelport_crc_make(modelport_crc_constants *k, uint32_t reflected) {
+    const unsigned distances[3] = {2048, 512, 128};
+    uint64_t *slots[3] = {k->fold2048, k->fold512, k->fold128};
     for (int i = 0; i < 3; i++) {
-        __m128i h = _mm_clmulepi64_si128(x1, fold1, 0x11);
-        x1 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, fold1, 0x00), h), next[i]);
+        slots[i][0] = modelport_crc_power(reflected, distances[i] + 32);
+        slots[i][1] = modelport_crc_power(reflected, distances[i] - 32);
     }
-    for (; blocks16 > 0; blocks16--, p += 16) {
-        __m128i h = _mm_clmulepi64_si128(x1, fold1, 0x11);
-        x1 = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x1, fold1, 0x00), h), _mm_loadu_si128((const __m128i *)p));
+    k->fold64 = modelport_crc_power(reflected, 64);
+    /* floor(x^64 / P) by long division with P in the usual order (bit i the coefficient of x^i), then reflected
+       to 33 bits. */
+    uint64_t normal = 1ull << 32, quotient = 0;
+    for (int b = 0; b < 32; b++) if (reflected & (1u << b)) normal |= 1ull << (31 - b);
+    unsigned __int128 remainder = (unsigned __int128)1 << 64;
+    for (int b = 64; b >= 32; b--) {
+        if ((remainder >> b) & 1) { remainder ^= (unsigned __int128)normal << (b - 32); quotient |= 1ull << (b - 32); }
     }
-    /* 128 → 64 bits (which appends the 32 zero bits the CRC definition needs), 64 → 32, then Barrett. */
-    x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), _mm_clmulepi64_si128(x1, fold1, 0x10));
-    x1 = _mm_xor_si128(_mm_srli_si128(x1, 4), _mm_clmulepi64_si128(_mm_and_si128(x1, low32), fold64, 0x00));
-    __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x1, low32), barrett, 0x10);
+    uint64_t mu = 0;
+    for (int b = 0; b < 33; b++) if (quotient & (1ull << b)) mu |= 1ull << (32 - b);
+    k->barrett[0] = ((uint64_t)reflected << 1) | 1;
+    k->barrett[1] = mu;
+}
+
+static modelport_crc_constants modelport_crc32_constants, modelport_crc32c_constants;
+/* 0: no carry-less multiplication; 1: 128-bit lanes (PCLMULQDQ, SSE4.1); 2: also 512-bit (AVX-512F, VPCLMULQDQ). */
+static int modelport_crc_level, modelport_crc_supported; /* the level in use (tests may lower it), the CPU's */
+static int modelport_has_crc32c_instruction; /* SSE4.2 */
+static pthread_once_t modelport_crc_once = PTHREAD_ONCE_INIT;
+
+static void modelport_crc_setup(void) {
+    modelport_crc_make(&modelport_crc32_constants, 0xEDB88320u);
+    modelport_crc_make(&modelport_crc32c_constants, 0x82F63B78u);
+    __builtin_cpu_init();
+    modelport_has_crc32c_instruction = __builtin_cpu_supports("sse4.2");
+    int level = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1") ? 1 : 0;
+    if (level && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq")) level = 2;
+    modelport_crc_supported = modelport_crc_level = level;
+}
+
+#define MODELPORT_LOAD128(p) _mm_loadu_si128((const __m128i *)(p))
+
+/* x · x^d + next, for the fold constants k of distance d. */
+__attribute__((target("pclmul,sse4.1")))
+static inline __m128i modelport_fold(__m128i x, __m128i k, __m128i next) {
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
+}
+
+/* The remaining `blocks16` 16-byte blocks folded into x; then 128 → 64 bits (which appends the 32 zero bits the CRC
+   definition needs), 64 → 32, and the Barrett step. */
+__attribute__((target("pclmul,sse4.1")))
+static inline uint32_t modelport_crc_finish(const modelport_crc_constants *k, __m128i x, const unsigned char *p,
+                                            size_t blocks16) {
+    const __m128i fold128 = MODELPORT_LOAD128(k->fold128), barrett = MODELPORT_LOAD128(k->barrett);
+    const __m128i fold64 = _mm_set_epi64x(0, (long long)k->fold64), low32 = _mm_set_epi32(0, 0, 0, -1);
+    for (; blocks16 > 0; blocks16--, p += 16) x = modelport_fold(x, fold128, MODELPORT_LOAD128(p));
+    x = _mm_xor_si128(_mm_srli_si128(x, 8), _mm_clmulepi64_si128(x, fold128, 0x10));
+    x = _mm_xor_si128(_mm_srli_si128(x, 4), _mm_clmulepi64_si128(_mm_and_si128(x, low32), fold64, 0x00));
+    __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x, low32), barrett, 0x10);
     t = _mm_clmulepi64_si128(_mm_and_si128(t, low32), barrett, 0x00);
-    return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x1, t), 1);
+    return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x, t), 1);
+}
+
+/* Four 128-bit lanes folded 64 bytes at a time. blocks16 >= 4. */
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t modelport_crc_fold128(const modelport_crc_constants *k, uint32_t state, const unsigned char *p,
+                                      size_t blocks16) {
+    const __m128i fold512 = MODELPORT_LOAD128(k->fold512), fold128 = MODELPORT_LOAD128(k->fold128);
+    __m128i x1 = _mm_xor_si128(MODELPORT_LOAD128(p), _mm_cvtsi32_si128((int)state));
+    __m128i x2 = MODELPORT_LOAD128(p + 16), x3 = MODELPORT_LOAD128(p + 32), x4 = MODELPORT_LOAD128(p + 48);
+    for (p += 64, blocks16 -= 4; blocks16 >= 4; blocks16 -= 4, p += 64) {
+        x1 = modelport_fold(x1, fold512, MODELPORT_LOAD128(p));
+        x2 = modelport_fold(x2, fold512, MODELPORT_LOAD128(p + 16));
+        x3 = modelport_fold(x3, fold512, MODELPORT_LOAD128(p + 32));
+        x4 = modelport_fold(x4, fold512, MODELPORT_LOAD128(p + 48));
+    }
+    x1 = modelport_fold(modelport_fold(modelport_fold(x1, fold128, x2), fold128, x3), fold128, x4);
+    return modelport_crc_finish(k, x1, p, blocks16);
+}
+
+/* Four 512-bit lanes folded 256 bytes at a time, then as above. blocks16 >= 16. */
+__attribute__((target("pclmul,sse4.1,avx512f,vpclmulqdq")))
+static uint32_t modelport_crc_fold512(const modelport_crc_constants *k, uint32_t state, const unsigned char *p,
+                                      size_t blocks16) {
+#define MODELPORT_FOLD512(x, k, next)                                                                                \
+    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11), next, 0x96)
+    const __m512i fold2048 = _mm512_broadcast_i32x4(MODELPORT_LOAD128(k->fold2048));
+    const __m512i fold512 = _mm512_broadcast_i32x4(MODELPORT_LOAD128(k->fold512));
+    __m512i x1 = _mm512_xor_si512(_mm512_loadu_si512(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)state)));
+    __m512i x2 = _mm512_loadu_si512(p + 64), x3 = _mm512_loadu_si512(p + 128), x4 = _mm512_loadu_si512(p + 192);
+    for (p += 256, blocks16 -= 16; blocks16 >= 16; blocks16 -= 16, p += 256) {
+        x1 = MODELPORT_FOLD512(x1, fold2048, _mm512_loadu_si512(p));
+        x2 = MODELPORT_FOLD512(x2, fold2048, _mm512_loadu_si512(p + 64));
+        x3 = MODELPORT_FOLD512(x3, fold2048, _mm512_loadu_si512(p + 128));
+        x4 = MODELPORT_FOLD512(x4, fold2048, _mm512_loadu_si512(p + 192));
+    }
+    x1 = MODELPORT_FOLD512(MODELPORT_FOLD512(MODELPORT_FOLD512(x1, fold512, x2), fold512, x3), fold512, x4);
+#undef MODELPORT_FOLD512
+    const __m128i fold128 = MODELPORT_LOAD128(k->fold128);
+    __m128i x = _mm512_castsi512_si128(x1);
+    x = modelport_fold(x, fold128, _mm512_extracti32x4_epi32(x1, 1));
+    x = modelport_fold(x, fold128, _mm512_extracti32x4_epi32(x1, 2));
+    x = modelport_fold(x, fold128, _mm512_extracti32x4_epi32(x1, 3));
+    return modelport_crc_finish(k, x, p, blocks16);
+}
+
+int modelport_crc_fold_limit(int bits) {
+    pthread_once(&modelport_crc_once, modelport_crc_setup);
+    int wanted = bits >= 512 ? 2 : bits >= 128 ? 1 : 0;
+    if (wanted > modelport_crc_supported) wanted = modelport_crc_supported;
+    int previous = __atomic_exchange_n(&modelport_crc_level, wanted, __ATOMIC_RELAXED);
+    return previous == 2 ? 512 : previous == 1 ? 128 : 0;
+}
+
+/* The register over the longest whole-16-byte-block prefix of at least 64 bytes; that prefix's length (0: none). */
+static size_t modelport_crc_fold(const modelport_crc_constants *k, uint32_t *state, const void *data, size_t length) {
+    int level = __atomic_load_n(&modelport_crc_level, __ATOMIC_RELAXED);
+    if (level == 0 || length < 64) return 0;
+    size_t blocks = length / 16;
+    *state = level == 2 && blocks >= 16 ? modelport_crc_fold512(k, *state, data, blocks)
+                                        : modelport_crc_fold128(k, *state, data, blocks);
+    return blocks * 16;
 }
 
 size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length) {
-    static int supported = -1; /* -1: not asked yet; threads that race here store the same answer */
-    int known = __atomic_load_n(&supported, __ATOMIC_RELAXED);
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1") ? 1 : 0;
-        __atomic_store_n(&supported, known, __ATOMIC_RELAXED);
+    pthread_once(&modelport_crc_once, modelport_crc_setup);
+    return modelport_crc_fold(&modelport_crc32_constants, state, data, length);
+}
+
+/* The CRC instruction for what folding leaves (and on processors without carry-less multiplication). */
+__attribute__((target("sse4.2")))
+static uint32_t modelport_crc32c_instruction(uint32_t crc, const unsigned char *p, size_t n) {
+    uint64_t c = crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        c = _mm_crc32_u64(c, word);
     }
-    if (!known || length < 64) return 0;
-    size_t blocks = length / 16;
-    *state = crc32_fold_pclmul(*state, (const unsigned char *)data, blocks);
-    return blocks * 16;
+    uint32_t c32 = (uint32_t)c;
+    for (; n > 0; n--) c32 = _mm_crc32_u8(c32, *p++);
+    return c32;
+}
+
+int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length) {
+    pthread_once(&modelport_crc_once, modelport_crc_setup);
+    if (!modelport_has_crc32c_instruction) return 0;
+    size_t folded = modelport_crc_fold(&modelport_crc32c_constants, crc, data, length);
+    *crc = modelport_crc32c_instruction(*crc, (const unsigned char *)data + folded, length - folded);
+    return 1;
 }
 #else
 size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length) {
     (void)state; (void)data; (void)length;
+    return 0;
+}
+
+int modelport_crc_fold_limit(int bits) {
+    (void)bits;
+    return 0;
+}
+
+int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length) {
+    (void)crc; (void)data; (void)length;
     return 0;
 }
 #endif

@@ -1,4 +1,5 @@
 import BinaryIO
+import CSystemShims
 import TestSupport
 import Testing
 
@@ -27,17 +28,21 @@ import Testing
         }
     }
 
-    /// The hardware path runs three 8 KB lanes at once and joins them (x86-64): lengths around its 24 KB step, from
-    /// any start value and alignment, give the table's CRC.
-    @Test func interleavedLanesGiveTheTableCRC() {
+    /// The hardware path folds whole 16-byte blocks by carry-less multiplication, four 512-bit lanes (256 bytes) or four
+    /// 128-bit lanes (64 bytes) at a time, and leaves the rest to the CRC instruction (x86-64): at every folding width the
+    /// processor has, lengths around those steps, from any start value and alignment, give the table's CRC.
+    @Test(.serialized, arguments: [512, 128, 0]) func foldedBlocksGiveTheTableCRC(width: Int32) {
         var generator = SeededGenerator(seed: 19)
         let words = (0..<(80_000 / 8 + 1)).map { _ in generator.next() }
         let data = Array(words.withUnsafeBytes { Array($0) }.prefix(80_000))
+        let previous = modelport_crc_fold_limit(width)
+        defer { _ = modelport_crc_fold_limit(previous) }
         data.withUnsafeBytes { bytes in
-            for (start, end) in [(0, 24_575), (0, 24_576), (0, 24_577), (3, 49_155), (1, 73_729), (0, 80_000)] {
+            for (start, end) in [(0, 63), (0, 64), (1, 66), (0, 255), (0, 256), (5, 262), (0, 271), (7, 4_110),
+                                 (3, 49_155), (1, 73_729), (0, 80_000)] {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
                 #expect(CRC32C.checksum(slice, continuing: 0xC0FFEE) == CRC32C.tableChecksum(slice, continuing: 0xC0FFEE),
-                        "bytes \(start)..<\(end)")
+                        "bytes \(start)..<\(end), width \(width)")
             }
         }
     }
@@ -59,9 +64,9 @@ import Testing
         }
     }
 
-    /// The zip CRC-32's carry-less folding gives the bitwise definition's CRC for every length and alignment
-    /// (the rest after the folded prefix goes through the same bitwise loop here).
-    @Test func foldsZipCRC32LikeTheBitwiseDefinition() {
+    /// The zip CRC-32's carry-less folding gives the bitwise definition's CRC for every length and alignment, at every
+    /// folding width the processor has (the rest after the folded prefix goes through the same bitwise loop here).
+    @Test(.serialized, arguments: [512, 128, 0]) func foldsZipCRC32LikeTheBitwiseDefinition(width: Int32) {
         func bitwise(_ bytes: UnsafeRawBufferPointer, _ state: UInt32) -> UInt32 {
             var c = state
             for byte in bytes {
@@ -73,15 +78,17 @@ import Testing
         var generator = SeededGenerator(seed: 11)
         let data = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &generator) }
         #expect(Array("123456789".utf8).withUnsafeBytes { ~bitwise($0, ~0) } == 0xCBF4_3926)
+        let previous = modelport_crc_fold_limit(width)
+        defer { _ = modelport_crc_fold_limit(previous) }
         data.withUnsafeBytes { bytes in
             for offset in [0, 1, 3, 8, 15] {
-                for length in [0, 15, 63, 64, 65, 79, 80, 127, 128, 129, 1000, 4985] {
+                for length in [0, 15, 63, 64, 65, 79, 80, 127, 128, 129, 255, 256, 257, 271, 1000, 4985] {
                     let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
                     var state: UInt32 = 0x1357_9BDF
                     let folded = foldZipCRC32(&state, slice)
                     #expect(folded % 16 == 0 && folded <= length)
                     let rest = UnsafeRawBufferPointer(rebasing: slice[folded...])
-                    #expect(bitwise(rest, state) == bitwise(slice, 0x1357_9BDF), "offset \(offset), length \(length)")
+                    #expect(bitwise(rest, state) == bitwise(slice, 0x1357_9BDF), "offset \(offset), length \(length), width \(width)")
                 }
             }
         }

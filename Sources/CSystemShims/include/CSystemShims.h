@@ -42,16 +42,23 @@ int modelport_register_temporary(const char *path);
 /// Forgets slot `id` (the file was committed or removed).
 void modelport_release_temporary(int id);
 
-/// CRC-32C with the SSE4.2 / ARMv8 CRC instructions when the processor has them. Returns 0 and leaves
-/// *crc alone when it does not (the caller then uses its portable table code); 1 on success.
-/// `crc` is the running (already inverted) state, as in the table algorithm.
+/// CRC-32C on x86-64 with SSE4.2: by carry-less multiplication (PCLMULQDQ, or VPCLMULQDQ with AVX-512) over whole
+/// 16-byte blocks, the CRC instruction for the rest. Returns 0 and leaves *crc alone when the processor cannot (the
+/// caller then uses its portable table code); 1 on success. `crc` is the running (already inverted) state, as in the
+/// table algorithm.
 int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length);
 
 /// Advances the zip/zlib CRC-32 register `*state` (the inverted running value, as zlib keeps it internally) over
-/// the longest prefix of `data` that is a whole number of 16-byte blocks, by carry-less multiplication (PCLMULQDQ),
+/// the longest prefix of `data` that is a whole number of 16-byte blocks, by carry-less multiplication (PCLMULQDQ;
+/// VPCLMULQDQ on 512-bit registers where the processor has AVX-512),
 /// and returns that prefix's length; 0 (and *state untouched) when the processor lacks the instructions or
 /// `length` < 64, and the caller checksums the rest its usual way.
 size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length);
+
+/// The widest carry-less folding the two CRCs above may use from now on, in bits: 512 (AVX-512 with VPCLMULQDQ), 128
+/// (PCLMULQDQ) or 0 (none: the CRC instruction or the caller's table code), capped at what the processor has; returns
+/// the previous width. For tests, which compare the widths; the default is the widest the processor has.
+int modelport_crc_fold_limit(int bits);
 
 /// Transposes rows [first_row, end_row) of a row-major matrix of 4-byte elements with `columns` columns, whose rows
 /// start `source_stride` elements apart at `source`, into `destination`, whose rows start `destination_stride`
