@@ -93,18 +93,14 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MappedFile.dontNeed)
     }
 
-    /// Lends the bytes of `range` to `body` in consecutive pieces of at most `size` bytes, read with `pread` into one
-    /// buffer rather than through the mapping: for a pass that only reads (a checksum), so that none of the file's
-    /// page-cache folios (megabytes each in a freshly written file) is mapped into this process.
-    public func withReadPieces(in range: Range<Int>, size: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Lends the bytes of `range` to `body` in consecutive pieces of at most `size` bytes through the mapping, and
+    /// releases each piece's pages once `body` has read it (`releasePages(in:)`): for a pass that only reads (a
+    /// checksum), so that it costs the process about one piece of resident memory however large the range, and no copy
+    /// out of the page cache (with `pread`, that copy took as long as the checksum).
+    public func withPieces(in range: Range<Int>, size: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         precondition(range.lowerBound >= 0 && range.upperBound <= count && size > 0, "range \(range) outside \(path) (\(count) bytes)")
-        guard !range.isEmpty else { return }
-        try Scratch.withBuffer(bytes: min(size, range.count)) { buffer in
-            for offset in stride(from: range.lowerBound, to: range.upperBound, by: buffer.count) {
-                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, range.upperBound - offset)])
-                try read(at: offset, into: piece)
-                try body(UnsafeRawBufferPointer(piece))
-            }
+        for offset in stride(from: range.lowerBound, to: range.upperBound, by: size) {
+            try withBytesReleasing(in: offset..<min(range.upperBound, offset + size), body)
         }
     }
 

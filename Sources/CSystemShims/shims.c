@@ -168,7 +168,6 @@ void modelport_release_temporary(int id) {
     if (id >= 0 && id < MODELPORT_TEMP_SLOTS) modelport_temp_used[id] = 0;
 }
 
-
 /* An 8 x 8 block transpose in vector registers (clang/gcc vector extensions, so the same code serves SSE, AVX2 and
  * NEON): three rounds of interleaving, pairs of 32-bit lanes, then 64-bit pairs, then 128-bit halves. */
 typedef uint32_t modelport_v8u __attribute__((vector_size(32), aligned(4)));

@@ -166,8 +166,8 @@ import Testing
     }
 }
 
-/// `MappedFile.withReadPieces` reads a range with pread in pieces that join to the mapped bytes.
-@Suite struct ReadPiecesTests {
+/// `MappedFile.withPieces` lends a range in pieces that join to the mapped bytes.
+@Suite struct MappedPiecesTests {
     @Test(arguments: [(0, 200_000, 65_536), (7, 150_007, 1000), (199_999, 200_000, 4096), (10, 10, 8), (0, 5, 1 << 20)])
     func piecesJoinToTheMappedBytes(start: Int, end: Int, size: Int) throws {
         let folder = TemporaryFolder()
@@ -180,7 +180,7 @@ import Testing
         try file.commit()
         let mapped = try MappedFile(path: path)
         var joined: [UInt8] = [], pieces = 0
-        try mapped.withReadPieces(in: start..<end, size: size) { piece in
+        mapped.withPieces(in: start..<end, size: size) { piece in
             #expect(piece.count <= size && !piece.isEmpty)
             joined += piece
             pieces += 1
