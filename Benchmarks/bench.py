@@ -17,7 +17,8 @@ source formats other than safetensors need a Python with torch / tensorflow / pa
 (BENCH_TF4_PYTHON, default .venv-tf4/bin/python) and with Flax (BENCH_FLAX4_PYTHON, default .venv-flax4/bin/python),
 as Samples/keras_flax_writer.py says; a source whose Python is missing is left out.
 
-Usage: bench.py MODELPORT_BINARY [--runs N] [--size-mb N] [--large-mb N] [--no-quant] [--no-forward] [--no-python]
+Usage: bench.py MODELPORT_BINARY [--runs N] [--large-runs N] [--size-mb N] [--large-mb N] [--no-quant] [--no-forward]
+                [--no-python]
 """
 import json
 import os
@@ -494,10 +495,11 @@ def quantization_rows(binary, python, src, work, runs):
     return rows, notes
 
 
-def rss_rows(binary, python, work, size_mb, runs=3):
+def rss_rows(binary, python, work, size_mb, runs=5):
     """Peak RSS on a BERT-large-shaped model of about size_mb MB: every reader → safetensors and safetensors → every
     writer / cast, against the largest tensor + 64 MB; timed next to cp + sync of the source, their runs interleaved
-    (best of three each: on a VM a single run of either swings by 2× with the host's disk)."""
+    (best of five each by default: on a VM a single run of either swings by 2× with the host's disk and CPU, and slow
+    spells last seconds)."""
     big = os.path.join(work, "large")
     src = os.path.join(big, "src", "model.safetensors")
     os.makedirs(os.path.dirname(src))
@@ -551,7 +553,7 @@ def rss_rows(binary, python, work, size_mb, runs=3):
         split_notes.append((label, [binary, "convert", *args], rss))
     shutil.rmtree(big, ignore_errors=True)
     notes = [f"large model: {size / 1e6:.0f} MB, {layers} layers, largest tensor {largest / 2**20:.1f} MB, RSS limit "
-             f"{limit:.1f} MB (largest tensor + 64 MB)"]
+             f"{limit:.1f} MB (largest tensor + 64 MB); best of {runs} runs each"]
     for label, command, rss in split_notes:
         split = RSS_SPLIT.get(" ".join(command))
         if split and rss > limit:
@@ -577,6 +579,7 @@ def main():
         sys.exit(__doc__)
     binary = os.path.abspath(sys.argv[1])
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 3
+    large_runs = int(sys.argv[sys.argv.index("--large-runs") + 1]) if "--large-runs" in sys.argv else 5
     size_mb = int(sys.argv[sys.argv.index("--size-mb") + 1]) if "--size-mb" in sys.argv else 100
     large_mb = int(sys.argv[sys.argv.index("--large-mb") + 1]) if "--large-mb" in sys.argv else 1300
     python = os.environ.get("BENCH_PYTHON", os.path.join(os.path.dirname(__file__), "..", ".venv-samples", "bin", "python"))
@@ -599,7 +602,7 @@ def main():
             rows += quant
             notes += more
         if large_mb > 0:
-            big, more = rss_rows(binary, python, work, large_mb)
+            big, more = rss_rows(binary, python, work, large_mb, large_runs)
             rows += big
             notes += more
         print_table(rows)
