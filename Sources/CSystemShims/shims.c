@@ -360,41 +360,43 @@ static inline uint32_t modelport_crc_finish(const modelport_crc_constants *k, __
     return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x, t), 1);
 }
 
+/* Four lanes of `width` bytes (registers of type `vector`, read by `load`, the first one `first`: the message's first
+   lane with the state added) folded forward by `far` (4 · width bytes) until fewer than 4 · width bytes are left, then
+   into one (x1) by `near` (width bytes); p and blocks16 advance past what was folded. */
+#define MODELPORT_FOLD_FOUR_LANES(vector, load, fold, far, near, width, first)                                     \
+    vector x1 = (first), x2 = load(p + (width)), x3 = load(p + 2 * (width)), x4 = load(p + 3 * (width));          \
+    for (p += 4 * (width), blocks16 -= (width) / 4; blocks16 >= (width) / 4; blocks16 -= (width) / 4, p += 4 * (width)) { \
+        x1 = fold(x1, far, load(p));                                                                               \
+        x2 = fold(x2, far, load(p + (width)));                                                                     \
+        x3 = fold(x3, far, load(p + 2 * (width)));                                                                 \
+        x4 = fold(x4, far, load(p + 3 * (width)));                                                                 \
+    }                                                                                                              \
+    x1 = fold(fold(fold(x1, near, x2), near, x3), near, x4);
+
 /* Four 128-bit lanes folded 64 bytes at a time. blocks16 >= 4. */
 __attribute__((target("pclmul,sse4.1")))
 static uint32_t modelport_crc_fold128(const modelport_crc_constants *k, uint32_t state, const unsigned char *p,
                                       size_t blocks16) {
     const __m128i fold512 = MODELPORT_LOAD128(k->fold512), fold128 = MODELPORT_LOAD128(k->fold128);
-    __m128i x1 = _mm_xor_si128(MODELPORT_LOAD128(p), _mm_cvtsi32_si128((int)state));
-    __m128i x2 = MODELPORT_LOAD128(p + 16), x3 = MODELPORT_LOAD128(p + 32), x4 = MODELPORT_LOAD128(p + 48);
-    for (p += 64, blocks16 -= 4; blocks16 >= 4; blocks16 -= 4, p += 64) {
-        x1 = modelport_fold(x1, fold512, MODELPORT_LOAD128(p));
-        x2 = modelport_fold(x2, fold512, MODELPORT_LOAD128(p + 16));
-        x3 = modelport_fold(x3, fold512, MODELPORT_LOAD128(p + 32));
-        x4 = modelport_fold(x4, fold512, MODELPORT_LOAD128(p + 48));
-    }
-    x1 = modelport_fold(modelport_fold(modelport_fold(x1, fold128, x2), fold128, x3), fold128, x4);
+    MODELPORT_FOLD_FOUR_LANES(__m128i, MODELPORT_LOAD128, modelport_fold, fold512, fold128, 16,
+                              _mm_xor_si128(MODELPORT_LOAD128(p), _mm_cvtsi32_si128((int)state)))
     return modelport_crc_finish(k, x1, p, blocks16);
+}
+
+/* modelport_fold on each of the four 128-bit lanes of a 512-bit register. */
+__attribute__((target("avx512f,vpclmulqdq")))
+static inline __m512i modelport_fold512(__m512i x, __m512i k, __m512i next) {
+    return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11), next, 0x96);
 }
 
 /* Four 512-bit lanes folded 256 bytes at a time, then as above. blocks16 >= 16. */
 __attribute__((target("pclmul,sse4.1,avx512f,vpclmulqdq")))
 static uint32_t modelport_crc_fold512(const modelport_crc_constants *k, uint32_t state, const unsigned char *p,
                                       size_t blocks16) {
-#define MODELPORT_FOLD512(x, k, next)                                                                                \
-    _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00), _mm512_clmulepi64_epi128(x, k, 0x11), next, 0x96)
     const __m512i fold2048 = _mm512_broadcast_i32x4(MODELPORT_LOAD128(k->fold2048));
     const __m512i fold512 = _mm512_broadcast_i32x4(MODELPORT_LOAD128(k->fold512));
-    __m512i x1 = _mm512_xor_si512(_mm512_loadu_si512(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)state)));
-    __m512i x2 = _mm512_loadu_si512(p + 64), x3 = _mm512_loadu_si512(p + 128), x4 = _mm512_loadu_si512(p + 192);
-    for (p += 256, blocks16 -= 16; blocks16 >= 16; blocks16 -= 16, p += 256) {
-        x1 = MODELPORT_FOLD512(x1, fold2048, _mm512_loadu_si512(p));
-        x2 = MODELPORT_FOLD512(x2, fold2048, _mm512_loadu_si512(p + 64));
-        x3 = MODELPORT_FOLD512(x3, fold2048, _mm512_loadu_si512(p + 128));
-        x4 = MODELPORT_FOLD512(x4, fold2048, _mm512_loadu_si512(p + 192));
-    }
-    x1 = MODELPORT_FOLD512(MODELPORT_FOLD512(MODELPORT_FOLD512(x1, fold512, x2), fold512, x3), fold512, x4);
-#undef MODELPORT_FOLD512
+    MODELPORT_FOLD_FOUR_LANES(__m512i, _mm512_loadu_si512, modelport_fold512, fold2048, fold512, 64,
+                              _mm512_xor_si512(_mm512_loadu_si512(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)state))))
     const __m128i fold128 = MODELPORT_LOAD128(k->fold128);
     __m128i x = _mm512_castsi512_si128(x1);
     x = modelport_fold(x, fold128, _mm512_extracti32x4_epi32(x1, 1));
