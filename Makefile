@@ -19,8 +19,9 @@ build: deps
 	$(SWIFT) build --product modelport
 
 ## The release binary carries the Swift runtime on Linux (--static-swift-stdlib): it runs where Swift is not
-## installed, and starts about 3 ms sooner (no symbol lookups in the runtime's shared libraries).
-RELEASE_FLAGS  ?= $(if $(filter Linux,$(shell uname -s)),--static-swift-stdlib)
+## installed, and starts about 3 ms sooner (no symbol lookups in the runtime's shared libraries). Linked by the
+## toolchain's lld where there is one: GNU ld warns about a mktemp call inside the static FoundationEssentials.
+RELEASE_FLAGS  ?= $(if $(filter Linux,$(shell uname -s)),--static-swift-stdlib $(if $(shell command -v ld.lld),-Xswiftc -use-ld=lld))
 
 release: deps
 	$(SWIFT) build -c release --product modelport $(RELEASE_FLAGS)
