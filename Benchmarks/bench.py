@@ -321,12 +321,13 @@ def timed(command, runs, cleanup=lambda: None):
     return best, peak
 
 
-def timed_against(command, reference, runs, cleanup=lambda: None):
-    """`timed` for `command` and for its `reference`, their runs interleaved (which goes first alternates), so that a
-    slow spell of this machine's disk or CPU falls on both alike: (best time, peak RSS MB, reference's best time)."""
+def timed_against(command, reference, runs, cleanup=lambda: None, first=0):
+    """`timed` for `command` and for its `reference`, their runs interleaved (which goes first alternates, starting
+    with `first`), so that a slow spell of this machine's disk or CPU falls on both alike: (best time, peak RSS MB,
+    reference's best time)."""
     ours, ref, peak = None, None, 0.0
     for run in range(runs):
-        for which in ((0, 1) if run % 2 == 0 else (1, 0)):
+        for which in ((0, 1) if (run + first) % 2 == 0 else (1, 0)):
             if which == 0:
                 elapsed, rss = timed(command, 1, cleanup)
                 ours, peak = (elapsed if ours is None else min(ours, elapsed)), max(peak, rss)
@@ -334,6 +335,20 @@ def timed_against(command, reference, runs, cleanup=lambda: None):
                 elapsed = timed(reference, 1, cleanup)[0]
                 ref = elapsed if ref is None else min(ref, elapsed)
     return ours, peak, ref
+
+
+def timed_in_rounds(jobs, runs, cleanup):
+    """`timed_against` for every (command, reference) pair of `jobs`, in `runs` rounds that each time every job once
+    (ours and the reference back to back, which goes first alternating by round): a job's runs are spread over the
+    whole section, so a slow spell of the VM, which lasts seconds, reaches at most one or two of them, and reaches the
+    reference as often as ModelPort. [(best time, peak RSS MB, reference's best time)] in the order of `jobs`."""
+    results = [(None, 0.0, None)] * len(jobs)
+    for run in range(runs):
+        for i, (command, reference) in enumerate(jobs):
+            ours, rss, ref = timed_against(command, reference, 1, cleanup, first=run)
+            best, peak, ref_best = results[i]
+            results[i] = (ours if best is None else min(best, ours), max(peak, rss), ref if ref_best is None else min(ref_best, ref))
+    return results
 
 
 def copy_sync(source, target):
@@ -405,13 +420,12 @@ def conversion_rows(binary, sources, work, runs):
         os.makedirs(out)
         os.sync()
 
-    rows = []
+    jobs = []  # (label, command, reference's name, reference, goal)
     src = sources["safetensors"][0]
     folder = os.path.dirname(src)
     for name, (path, copied) in sources.items():
-        ours, rss, ref = timed_against([binary, "convert", path, os.path.join(out, "m.safetensors")],
-                                       copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)
-        rows.append((f"{name} → safetensors", ours, f"cp + sync ({name} source)", ref, 1.2, rss, None))
+        jobs.append((f"{name} → safetensors", [binary, "convert", path, os.path.join(out, "m.safetensors")],
+                     f"cp + sync ({name} source)", copy_sync(copied, os.path.join(out, "copy")), 1.2))
     cp_command = copy_sync(src, os.path.join(out, "copy"))
     for label, args, goal in [
         ("safetensors → f16", [src, os.path.join(out, "h.safetensors"), "--dtype", "f16"], 1.5),
@@ -422,8 +436,10 @@ def conversion_rows(binary, sources, work, runs):
         ("safetensors → GGUF Q8_0 --no-quality", [folder, os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
         ("safetensors → GGUF Q8_0 (default check)", [folder, os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
     ]:
-        ours, rss, cp = timed_against([binary, "convert", *args], cp_command, runs, cleanup)
-        rows.append((label, ours, "cp + sync (safetensors)", cp, goal, rss, None))
+        jobs.append((label, [binary, "convert", *args], "cp + sync (safetensors)", cp_command, goal))
+    timings = timed_in_rounds([(command, reference) for _, command, _, reference, _ in jobs], runs, cleanup)
+    rows = [(label, ours, ref_name, ref, goal, rss, None)
+            for (label, _, ref_name, _, goal), (ours, rss, ref) in zip(jobs, timings)]
     shutil.rmtree(out, ignore_errors=True)
     return rows
 
@@ -497,9 +513,9 @@ def quantization_rows(binary, python, src, work, runs):
 
 def rss_rows(binary, python, work, size_mb, runs=5):
     """Peak RSS on a BERT-large-shaped model of about size_mb MB: every reader → safetensors and safetensors → every
-    writer / cast, against the largest tensor + 64 MB; timed next to cp + sync of the source, their runs interleaved
-    (best of five each by default: on a VM a single run of either swings by 2× with the host's disk and CPU, and slow
-    spells last seconds)."""
+    writer / cast, against the largest tensor + 64 MB; timed next to cp + sync of the source, in rounds
+    (`timed_in_rounds`; best of five each by default: on a VM a single run of either swings by 2× with the host's
+    disk and CPU, and slow spells last seconds)."""
     big = os.path.join(work, "large")
     src = os.path.join(big, "src", "model.safetensors")
     os.makedirs(os.path.dirname(src))
@@ -524,14 +540,12 @@ def rss_rows(binary, python, work, size_mb, runs=5):
     sources["onnx"] = (onnx, onnx)
     cp_command = copy_sync(src, os.path.join(out, "copy"))
     tag = f"{size / 1e9:.1f} GB BERT-large"
-    rows, split_notes = [], []
+    jobs = []  # (label, command, reference's name, reference, goal)
     for name, (path, copied) in sources.items():
         if name == "safetensors":
             continue
-        command = [binary, "convert", path, os.path.join(out, "m.safetensors")]
-        ours, rss, ref = timed_against(command, copy_sync(copied, os.path.join(out, "copy")), runs, cleanup)
-        rows.append((f"{tag}: {name} → safetensors", ours, f"cp + sync ({name})", ref, 1.2, rss, limit))
-        split_notes.append((f"{name} → safetensors", command, rss))
+        jobs.append((f"{name} → safetensors", [binary, "convert", path, os.path.join(out, "m.safetensors")],
+                     f"cp + sync ({name})", copy_sync(copied, os.path.join(out, "copy")), 1.2))
     for label, args, goal in [
         ("safetensors → safetensors", [src, os.path.join(out, "m.safetensors")], 1.2),
         ("safetensors → pytorch_model.bin", [src, os.path.join(out, "m.bin")], 1.2),
@@ -548,12 +562,14 @@ def rss_rows(binary, python, work, size_mb, runs=5):
         ("safetensors → GGUF Q8_0 --no-quality", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0", "--no-quality"], 1.5),
         ("safetensors → GGUF Q8_0 (default check)", [os.path.dirname(src), os.path.join(out, "q.gguf"), "--dtype", "q8_0"], 2.0),
     ]:
-        ours, rss, cp = timed_against([binary, "convert", *args], cp_command, runs, cleanup)
-        rows.append((f"{tag}: {label}", ours, "cp + sync (safetensors)", cp, goal, rss, limit))
-        split_notes.append((label, [binary, "convert", *args], rss))
+        jobs.append((label, [binary, "convert", *args], "cp + sync (safetensors)", cp_command, goal))
+    timings = timed_in_rounds([(command, reference) for _, command, _, reference, _ in jobs], runs, cleanup)
+    rows = [(f"{tag}: {label}", ours, ref_name, ref, goal, rss, limit)
+            for (label, _, ref_name, _, goal), (ours, rss, ref) in zip(jobs, timings)]
+    split_notes = [(label, command, rss) for (label, command, _, _, _), (_, rss, _) in zip(jobs, timings)]
     shutil.rmtree(big, ignore_errors=True)
     notes = [f"large model: {size / 1e6:.0f} MB, {layers} layers, largest tensor {largest / 2**20:.1f} MB, RSS limit "
-             f"{limit:.1f} MB (largest tensor + 64 MB); best of {runs} runs each"]
+             f"{limit:.1f} MB (largest tensor + 64 MB); best of {runs} rounds"]
     for label, command, rss in split_notes:
         split = RSS_SPLIT.get(" ".join(command))
         if split and rss > limit:
@@ -592,7 +608,7 @@ def main():
         os.makedirs(os.path.dirname(src))
         size, layers = make_model(src, size_mb)
         print(f"CPU: {cpu_description()}")
-        print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} runs, each interleaved with its reference's, warm page cache; "
+        print(f"model: {size / 1e6:.1f} MB safetensors, {layers} BERT-base layers (f32); best of {runs} rounds (each job once per round, next to its reference), warm page cache; "
               f"ratio = ModelPort / reference ('!' marks a ratio over its goal or an RSS over its limit)")
         sources = write_sources(src, work, python, {"pytorch", "paddle", "tensorflow"})
         rows = conversion_rows(binary, sources, work, runs)

@@ -104,24 +104,6 @@ public final class MappedFile: @unchecked Sendable {
         }
     }
 
-    /// Reads bytes `offset ..< offset + destination.count` of the file into `destination` with `pread`: a copy out
-    /// of the page cache, with no page of the file mapped into this process (no fault per page going in, no
-    /// unmapping and no flush of other cores' address caches going out).
-    /// - Precondition: the range lies inside the file.
-    public func read(at offset: Int, into destination: UnsafeMutableRawBufferPointer) throws {
-        precondition(offset >= 0 && offset <= count - destination.count, "read of \(destination.count) bytes at \(offset) outside \(path) (\(count) bytes)")
-        var done = 0
-        while done < destination.count {
-            let got = pread(descriptor, destination.baseAddress! + done, destination.count - done, off_t(offset + done))
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw BinaryIOError.system(path, "cannot read \(destination.count - done) bytes at offset \(offset + done)")
-            }
-            guard got > 0 else { throw BinaryIOError(path: path, reason: "file shrank while being read (offset \(offset + done))") }
-            done += got
-        }
-    }
-
     /// Lends the bytes of `range` to `body`, then releases their pages (`releasePages(in:)`): for reading a tensor
     /// once, as writers and casts do. Small ranges too: the kernel may map a whole large folio of the page cache
     /// (up to megabytes) for a read of a few bytes, so a skipped release of a 4 KB bias can keep far more resident.
