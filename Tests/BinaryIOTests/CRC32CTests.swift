@@ -3,7 +3,8 @@ import CSystemShims
 import TestSupport
 import Testing
 
-@Suite struct CRC32CTests {
+/// Serialized: two tests set the folding width, a process-wide setting, and restore it after.
+@Suite(.serialized) struct CRC32CTests {
     @Test func matchesTheCheckValueAndMask() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.mask(0xE306_9283) == 0xC78A_B0E5)
