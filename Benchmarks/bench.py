@@ -321,34 +321,21 @@ def timed(command, runs, cleanup=lambda: None):
     return best, peak
 
 
-def timed_against(command, reference, runs, cleanup=lambda: None, first=0):
-    """`timed` for `command` and for its `reference`, their runs interleaved (which goes first alternates, starting
-    with `first`), so that a slow spell of this machine's disk or CPU falls on both alike: (best time, peak RSS MB,
-    reference's best time)."""
-    ours, ref, peak = None, None, 0.0
-    for run in range(runs):
-        for which in ((0, 1) if (run + first) % 2 == 0 else (1, 0)):
-            if which == 0:
-                elapsed, rss = timed(command, 1, cleanup)
-                ours, peak = (elapsed if ours is None else min(ours, elapsed)), max(peak, rss)
-            else:
-                elapsed = timed(reference, 1, cleanup)[0]
-                ref = elapsed if ref is None else min(ref, elapsed)
-    return ours, peak, ref
-
-
 def timed_in_rounds(jobs, runs, cleanup):
-    """`timed_against` for every (command, reference) pair of `jobs`, in `runs` rounds that each time every job once
-    (ours and the reference back to back, which goes first alternating by round): a job's runs are spread over the
-    whole section, so a slow spell of the VM, which lasts seconds, reaches at most one or two of them, and reaches the
-    reference as often as ModelPort. [(best time, peak RSS MB, reference's best time)] in the order of `jobs`."""
-    results = [(None, 0.0, None)] * len(jobs)
+    """`timed` for every (command, reference) pair of `jobs`, in `runs` rounds that each run every job once, ModelPort
+    and its reference back to back (which goes first alternates by round): a job's runs are spread over the whole
+    section, so a slow spell of this machine's disk or CPU, which lasts seconds, reaches one or two of them, and
+    reaches the reference as often as ModelPort. [(best time, peak RSS MB, reference's best time)] in `jobs`' order."""
+    best = [[None, 0.0, None] for _ in jobs]
     for run in range(runs):
-        for i, (command, reference) in enumerate(jobs):
-            ours, rss, ref = timed_against(command, reference, 1, cleanup, first=run)
-            best, peak, ref_best = results[i]
-            results[i] = (ours if best is None else min(best, ours), max(peak, rss), ref if ref_best is None else min(ref_best, ref))
-    return results
+        for (command, reference), result in zip(jobs, best):
+            for which in ((0, 1) if run % 2 == 0 else (1, 0)):
+                elapsed, rss = timed(reference if which else command, 1, cleanup)
+                slot = 2 if which else 0
+                result[slot] = elapsed if result[slot] is None else min(result[slot], elapsed)
+                if not which:
+                    result[1] = max(result[1], rss)
+    return [tuple(result) for result in best]
 
 
 def copy_sync(source, target):

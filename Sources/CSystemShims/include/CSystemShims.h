@@ -27,7 +27,6 @@ void modelport_writeback_request(modelport_writeback *worker, int64_t end);
 /// file's removal follows), and frees the worker; the file may be closed after it.
 void modelport_writeback_finish(modelport_writeback *worker);
 
-
 /// Renames `from` to `to` only if `to` does not exist (renameat2 with RENAME_NOREPLACE on Linux, renamex_np
 /// with RENAME_EXCL on Darwin). Returns 0 on success, -1 with errno (EEXIST when `to` appeared; EINVAL or
 /// ENOSYS when the file system or kernel cannot do it, so the caller falls back).
@@ -51,8 +50,8 @@ int modelport_crc32c_hardware(uint32_t *crc, const void *data, size_t length);
 /// Advances the zip/zlib CRC-32 register `*state` (the inverted running value, as zlib keeps it internally) over
 /// the longest prefix of `data` that is a whole number of 16-byte blocks, by carry-less multiplication (PCLMULQDQ;
 /// VPCLMULQDQ on 512-bit registers where the processor has AVX-512),
-/// and returns that prefix's length; 0 (and *state untouched) when the processor lacks the instructions or
-/// `length` < 64, and the caller checksums the rest its usual way.
+/// and returns that prefix's length; 0 (and *state untouched) when the processor lacks the instructions, folding is
+/// turned off (`modelport_crc_fold_limit(0)`) or `length` < 64, and the caller checksums the rest its usual way.
 size_t modelport_crc32_folded(uint32_t *state, const void *data, size_t length);
 
 /// The widest carry-less folding the two CRCs above may use from now on, in bits: 512 (AVX-512 with VPCLMULQDQ), 128
